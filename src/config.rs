@@ -1,0 +1,303 @@
+//! Typed configuration from `TANYA_*` environment variables, optionally layered over a TOML
+//! file named by `TANYA_CONFIG` (SPEC §9). Secrets are held in `Secret`, whose `Debug` hides them.
+
+use crate::nlu::Thresholds;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A configured secret (token, app secret): never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (a signature check, an API call).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Demo (built-in members, codes to the demo outbox) or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Demo,
+    Production,
+}
+
+/// Human-readable or JSON log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Telegram bot settings; present only when both secrets are configured.
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub bot_token: Secret,
+    pub secret_token: Secret,
+    pub api_base: String,
+}
+
+/// WhatsApp Cloud API settings; present only when all three secrets are configured.
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    pub token: Secret,
+    pub app_secret: Secret,
+    pub verify_token: Secret,
+    pub api_base: String,
+}
+
+/// LINE Messaging API settings; present only when both secrets are configured.
+#[derive(Debug, Clone)]
+pub struct LineConfig {
+    pub channel_secret: Secret,
+    pub channel_access_token: Secret,
+    pub api_base: String,
+}
+
+/// Everything tanya can be configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub intents_dir: PathBuf,
+    pub mode: Mode,
+    pub log_format: LogFormat,
+    pub nlu: Thresholds,
+    pub telegram: Option<TelegramConfig>,
+    pub whatsapp: Option<WhatsAppConfig>,
+    pub line: Option<LineConfig>,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value does not parse as its setting's type.
+    #[error("{name}: {message}")]
+    Invalid { name: String, message: String },
+    /// The TOML file named by TANYA_CONFIG cannot be read or parsed.
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads the process environment (and the file it may name).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let file = match lookup("TANYA_CONFIG") {
+            Some(path) => read_file(PathBuf::from(path))?,
+            None => HashMap::new(),
+        };
+        let settings = Settings { lookup, file };
+        let mode = match settings.get("TANYA_MODE").as_deref() {
+            None | Some("demo") => Mode::Demo,
+            Some("production") => Mode::Production,
+            Some(other) => return Err(invalid("TANYA_MODE", format!("{other:?} is not demo or production"))),
+        };
+        let log_format = match settings.get("TANYA_LOG_FORMAT").as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("TANYA_LOG_FORMAT", format!("{other:?} is not human or json"))),
+        };
+        let defaults = Thresholds::default();
+        Ok(Config {
+            bind: settings.parsed("TANYA_BIND", "127.0.0.1:8080".parse().expect("valid default"))?,
+            data_dir: settings.get("TANYA_DATA_DIR").unwrap_or_else(|| "./data".into()).into(),
+            intents_dir: settings
+                .get("TANYA_INTENTS_DIR")
+                .unwrap_or_else(|| "./intents".into())
+                .into(),
+            mode,
+            log_format,
+            nlu: Thresholds {
+                min_confidence: settings.probability("TANYA_NLU_MIN_CONFIDENCE", defaults.min_confidence)?,
+                min_margin: settings.probability("TANYA_NLU_MIN_MARGIN", defaults.min_margin)?,
+            },
+            telegram: match (
+                settings.secret("TANYA_TELEGRAM_BOT_TOKEN"),
+                settings.secret("TANYA_TELEGRAM_SECRET_TOKEN"),
+            ) {
+                (Some(bot_token), Some(secret_token)) => Some(TelegramConfig {
+                    bot_token,
+                    secret_token,
+                    api_base: settings.base("TANYA_TELEGRAM_API_BASE", "https://api.telegram.org"),
+                }),
+                _ => None,
+            },
+            whatsapp: match (
+                settings.secret("TANYA_WHATSAPP_TOKEN"),
+                settings.secret("TANYA_WHATSAPP_APP_SECRET"),
+                settings.secret("TANYA_WHATSAPP_VERIFY_TOKEN"),
+            ) {
+                (Some(token), Some(app_secret), Some(verify_token)) => Some(WhatsAppConfig {
+                    token,
+                    app_secret,
+                    verify_token,
+                    api_base: settings.base("TANYA_WHATSAPP_API_BASE", "https://graph.facebook.com/v21.0"),
+                }),
+                _ => None,
+            },
+            line: match (
+                settings.secret("TANYA_LINE_CHANNEL_SECRET"),
+                settings.secret("TANYA_LINE_CHANNEL_ACCESS_TOKEN"),
+            ) {
+                (Some(channel_secret), Some(channel_access_token)) => Some(LineConfig {
+                    channel_secret,
+                    channel_access_token,
+                    api_base: settings.base("TANYA_LINE_API_BASE", "https://api.line.me"),
+                }),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// Environment first, then the file (whose keys are the variable names without `TANYA_`,
+/// lower-cased: `bind = "0.0.0.0:8080"`).
+struct Settings<F> {
+    lookup: F,
+    file: HashMap<String, String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .or_else(|| {
+                let key = name.trim_start_matches("TANYA_").to_lowercase();
+                self.file.get(&key).cloned()
+            })
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn secret(&self, name: &str) -> Option<Secret> {
+        self.get(name).map(Secret)
+    }
+
+    fn base(&self, name: &str, default: &str) -> String {
+        self.get(name)
+            .unwrap_or_else(|| default.to_string())
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: T::Err| invalid(name, format!("{v:?}: {e}"))),
+        }
+    }
+
+    fn probability(&self, name: &str, default: f64) -> Result<f64, ConfigError> {
+        let value: f64 = self.parsed(name, default)?;
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid(name, format!("{value} is not between 0 and 1")))
+        }
+    }
+}
+
+fn invalid(name: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        message,
+    }
+}
+
+fn read_file(path: PathBuf) -> Result<HashMap<String, String>, ConfigError> {
+    let fail = |message: String| ConfigError::File {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    table
+        .into_iter()
+        .map(|(key, value)| match value {
+            toml::Value::String(s) => Ok((key, s)),
+            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                Ok((key, value.to_string()))
+            }
+            _ => Err(fail(format!("{key}: expected a string or number"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.mode, Mode::Demo);
+        assert!(c.telegram.is_none() && c.whatsapp.is_none() && c.line.is_none());
+    }
+
+    #[test]
+    fn a_channel_needs_all_its_secrets() {
+        let c = config(&[("TANYA_TELEGRAM_BOT_TOKEN", "123:fake")]).unwrap();
+        assert!(c.telegram.is_none());
+        let c = config(&[
+            ("TANYA_TELEGRAM_BOT_TOKEN", "123:fake"),
+            ("TANYA_TELEGRAM_SECRET_TOKEN", "fake-secret"),
+            ("TANYA_TELEGRAM_API_BASE", "http://127.0.0.1:9/"),
+        ])
+        .unwrap();
+        let telegram = c.telegram.unwrap();
+        assert_eq!(telegram.api_base, "http://127.0.0.1:9");
+        assert_eq!(format!("{telegram:?}").matches("***").count(), 2);
+        assert!(!format!("{telegram:?}").contains("fake"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = config(&[("TANYA_BIND", "not an address")]).unwrap_err();
+        assert!(err.to_string().starts_with("TANYA_BIND"), "{err}");
+        let err = config(&[("TANYA_MODE", "staging")]).unwrap_err();
+        assert!(err.to_string().contains("staging"), "{err}");
+        let err = config(&[("TANYA_NLU_MIN_CONFIDENCE", "2")]).unwrap_err();
+        assert!(err.to_string().contains("between 0 and 1"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tanya.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nmode = \"production\"\n").unwrap();
+        let path = path.to_str().unwrap().to_string();
+        let c = config(&[("TANYA_CONFIG", &path), ("TANYA_MODE", "demo")]).unwrap();
+        assert_eq!(c.bind.port(), 9999);
+        assert_eq!(c.mode, Mode::Demo);
+    }
+}

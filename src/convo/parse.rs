@@ -1,0 +1,835 @@
+//! Parsing of `.convo.txt` conversation files and `.utterances.txt` lists (SPEC §10) into the
+//! steps the runner plays against the engine, with file and line in every error.
+//!
+//! The format is BotiumScript's text format restricted to what tanya can check:
+//!
+//! ```text
+//! lupa password, jalur utama        ← line 1: the name (description lines may follow)
+//! #me                               ← a user turn: text (several lines are joined with \n),
+//! WAIT 6m                              optionally first `WAIT <n>s|m|h`, or `BUTTON x`, or `$otp`
+//! saya lupa password jmo
+//!
+//! #bot                              ← the next bot message: text lines first (wildcards, a
+//! !*error*                             leading `!` negates), then asserters, each negatable:
+//! INTENT forgot_password               INTENT, RESPONSE, BUTTONS a|b, ENTITIES a|b
+//! ```
+//!
+//! Decisions beyond Botium: every line is trimmed (indentation and trailing spaces never
+//! matter); whole lines starting with `//` are comments; a conversation must start with `#me`
+//! because tanya sends no welcome message; BotiumScript keywords tanya cannot check are errors
+//! rather than text that would silently never match.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::convo::wildcard::wildcard_match;
+
+/// The most conversations one file may expand into through utterance lists; beyond this the
+/// file is almost certainly a mistake, and a test run would crawl.
+pub const MAX_EXPANSIONS: usize = 1_000;
+
+/// One conversation to run from a fresh store: a name for the report and the steps in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    /// Line 1 of the file (or the file name when line 1 is already `#me`), plus
+    /// ` [variant]` for each utterance-list reference it was expanded from.
+    pub name: String,
+    /// The `.convo.txt` file, for failure reports.
+    pub source: PathBuf,
+    /// At least one step, and the first is always a [`Step::Me`].
+    pub steps: Vec<Step>,
+}
+
+/// One block of a conversation file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `#me`: send a message (ending the previous turn, whose unmatched messages are dropped).
+    Me(MeTurn),
+    /// `#bot`: the next bot message of the current turn must meet this expectation.
+    Bot(BotExpectation),
+}
+
+/// A `#me` block: one message from the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeTurn {
+    /// Line of the `#me` header, for failure reports.
+    pub line: usize,
+    /// `WAIT 6m`: how far to move the conversation's clock before sending.
+    pub wait: Option<Duration>,
+    /// What to send.
+    pub input: MeInput,
+}
+
+/// What a `#me` block sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeInput {
+    /// Text typed by the user; lines of a multi-line block joined with `\n`.
+    Text(String),
+    /// `BUTTON x`: press the button of the last bot turn whose title or payload matches `x`
+    /// (a wildcard pattern).
+    Button(String),
+    /// `$otp`: the last code delivered to this conversation's member.
+    Otp,
+}
+
+/// A `#bot` block: what the next bot message of the current turn must look like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotExpectation {
+    /// Line of the `#bot` header, for failure reports.
+    pub line: usize,
+    /// The expected text; `None` when the block has no text line, meaning "any message".
+    pub text: Option<TextExpectation>,
+    /// Checks in file order; all must pass.
+    pub asserters: Vec<Asserter>,
+}
+
+/// The text lines of a `#bot` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextExpectation {
+    /// A [`wildcard_match`] pattern; lines of a multi-line block joined with `\n`.
+    pub pattern: String,
+    /// `!` before the first text line: the message must *not* match.
+    pub negated: bool,
+}
+
+impl TextExpectation {
+    /// Whether a bot message's text meets this expectation.
+    pub fn matches(&self, text: &str) -> bool {
+        wildcard_match(&self.pattern, text) != self.negated
+    }
+}
+
+/// An asserter line of a `#bot` block. `negated` (a `!` prefix) inverts the check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Asserter {
+    /// `INTENT name`: the NLU intent of the turn.
+    Intent { name: String, negated: bool },
+    /// `RESPONSE key`: some message of the turn has this response key.
+    Response { key: String, negated: bool },
+    /// `BUTTONS a|b`: the matched message's button titles, in order, each title a wildcard
+    /// pattern. Without titles (Botium's convention): the message has at least one button.
+    Buttons { titles: Vec<String>, negated: bool },
+    /// `ENTITIES a|b`: the turn's NLU found these entities. Without names: at least one.
+    Entities { names: Vec<String>, negated: bool },
+}
+
+/// Why conversation files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvoError {
+    /// A conversation or utterance file breaks a rule of the format.
+    #[error("{}:{line}: {kind}", file.display())]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        kind: SyntaxError,
+    },
+    /// A file or directory could not be read (missing, unreadable, not UTF-8).
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory holds no `*.convo.txt` file: a test run would pass while testing nothing.
+    #[error("{}: no *.convo.txt file found", path.display())]
+    NoConversations { path: PathBuf },
+}
+
+/// The rule a line breaks; [`ConvoError::Syntax`] says where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    /// Nothing but whitespace in the file.
+    #[error("the file is empty; line 1 must be the name")]
+    EmptyFile,
+    /// Line 1 is blank.
+    #[error("line 1 must be the name, found a blank line")]
+    MissingName,
+    /// A conversation without any `#me` block tests nothing.
+    #[error("the conversation has no #me block")]
+    NoTurns,
+    /// The first block is `#bot`.
+    #[error("a conversation must start with #me: tanya sends no welcome message")]
+    LeadingBot,
+    /// `#begin`, `#end`: Botium sections tanya has no equivalent for.
+    #[error("`{section}` sections are not supported; use #me and #bot")]
+    UnsupportedSection { section: String },
+    /// `#me hello` on one line: Botium would read this as a sender name, not as the message.
+    #[error("put the text on the line after `{header}`, not on the same line")]
+    HeaderWithText { header: String },
+    /// A `#me` block without a message (possibly only a `WAIT`).
+    #[error("this #me block has no message to send")]
+    EmptyMe,
+    /// A `#me` block with text and `BUTTON`/`$otp`, or several of them.
+    #[error("a #me block sends one message: text, `BUTTON …` or `$otp`, not a mix")]
+    MixedMeInput,
+    /// `WAIT` after the first line of a `#me` block, where it would be ambiguous.
+    #[error("WAIT must be the first line of a #me block")]
+    MisplacedWait,
+    /// `WAIT` whose duration is not a positive whole number with a unit.
+    #[error(
+        "invalid WAIT `{value}`: expected a positive whole number and s, m or h, like `WAIT 6m`"
+    )]
+    InvalidWait { value: String },
+    /// `INTENT`, `RESPONSE` or `BUTTON` without its value.
+    #[error("`{keyword}` needs a value")]
+    MissingArgument { keyword: String },
+    /// `INTENT` or `RESPONSE` followed by more than one word.
+    #[error("`{keyword}` takes one name, found `{value}`")]
+    InvalidArgument { keyword: String, value: String },
+    /// `BUTTONS a||b` or a trailing `|`.
+    #[error("`{keyword}` has an empty item between `|` separators")]
+    EmptyListItem { keyword: String },
+    /// An upper-case word where an asserter is expected (after the first asserter).
+    #[error("unknown asserter `{keyword}`; tanya supports INTENT, RESPONSE, BUTTONS and ENTITIES")]
+    UnknownAsserter { keyword: String },
+    /// A BotiumScript asserter or logic hook tanya cannot check.
+    #[error(
+        "`{keyword}` is a BotiumScript keyword tanya does not support; \
+         use INTENT, RESPONSE, BUTTONS or ENTITIES"
+    )]
+    UnsupportedKeyword { keyword: String },
+    /// An asserter inside a `#me` block.
+    #[error("`{keyword}` is an asserter and belongs in a #bot block")]
+    AsserterInMe { keyword: String },
+    /// `WAIT` or `BUTTON` inside a `#bot` block.
+    #[error("`{keyword}` belongs in a #me block (to check buttons, use `BUTTONS a|b`)")]
+    MeKeywordInBot { keyword: String },
+    /// A text line after an asserter line in a `#bot` block.
+    #[error("the expected text must come before the asserters of a #bot block")]
+    TextAfterAsserter,
+    /// `!` on a later text line, where it is unclear what it negates.
+    #[error(
+        "only the first text line of a #bot block can start with `!` (it negates the whole text)"
+    )]
+    MisplacedNegation,
+    /// A line holding only `!`.
+    #[error("`!` must be followed by a text or an asserter")]
+    BareNegation,
+    /// `$otp` inside a longer text, or in a `#bot` block.
+    #[error("`$otp` must be a whole #me message, on its own line")]
+    MisplacedOtp,
+    /// A `#me` text shaped like an utterance-list name (`UTT_GREETING`) with no such list.
+    #[error(
+        "no utterance list named `{name}` in this directory (NAME.utterances.txt, line 1 the name)"
+    )]
+    UnknownUtteranceList { name: String },
+    /// The product of the referenced utterance lists is too large.
+    #[error("utterance lists would expand this conversation into more than {MAX_EXPANSIONS} runs")]
+    TooManyExpansions,
+    /// An utterance list with only a name.
+    #[error("utterance list `{name}` has no variants")]
+    NoVariants { name: String },
+    /// The same variant twice in one list.
+    #[error("duplicate variant `{variant}`")]
+    DuplicateVariant { variant: String },
+    /// Two utterance files of one directory with the same list name.
+    #[error("utterance list `{name}` is already defined in {}", first.display())]
+    DuplicateUtteranceList { name: String, first: PathBuf },
+}
+
+/// A syntax error before the file name is attached.
+type LineError = (usize, SyntaxError);
+
+/// Parses one conversation file, expanding utterance-list references (a `#me` text equal to a
+/// key of `utterances`) into one conversation per combination of variants.
+pub fn parse_conversation(
+    source: &Path,
+    text: &str,
+    utterances: &HashMap<String, Vec<String>>,
+) -> Result<Vec<Conversation>, ConvoError> {
+    parse_lines(source, text, utterances).map_err(|(line, kind)| ConvoError::Syntax {
+        file: source.to_path_buf(),
+        line,
+        kind,
+    })
+}
+
+/// Parses one `NAME.utterances.txt` file: line 1 the list name, then one variant per line
+/// (blank lines and `//` comments ignored).
+pub fn parse_utterances(source: &Path, text: &str) -> Result<(String, Vec<String>), ConvoError> {
+    let syntax = |line, kind| ConvoError::Syntax {
+        file: source.to_path_buf(),
+        line,
+        kind,
+    };
+    let lines = trimmed_lines(text);
+    if lines.iter().all(|(_, line)| line.is_empty()) {
+        return Err(syntax(1, SyntaxError::EmptyFile));
+    }
+    let name = match lines[0] {
+        (_, "") => return Err(syntax(1, SyntaxError::MissingName)),
+        (_, name) => name.to_string(),
+    };
+    let mut variants: Vec<String> = Vec::new();
+    for &(number, line) in &lines[1..] {
+        if line.is_empty() || is_comment(line) {
+            continue;
+        }
+        if variants.iter().any(|v| v == line) {
+            let variant = line.to_string();
+            return Err(syntax(number, SyntaxError::DuplicateVariant { variant }));
+        }
+        variants.push(line.to_string());
+    }
+    if variants.is_empty() {
+        return Err(syntax(1, SyntaxError::NoVariants { name }));
+    }
+    Ok((name, variants))
+}
+
+/// Loads a `.convo.txt` file, or every `*.convo.txt` under a directory (recursively, sorted by
+/// path; symbolic links to directories are not followed, so links cannot loop). Each file sees
+/// the utterance lists of its own directory.
+pub fn load_path(path: &Path) -> Result<Vec<Conversation>, ConvoError> {
+    let metadata = fs::metadata(path).map_err(io_error(path))?;
+    if !metadata.is_dir() {
+        let utterances = load_utterances(directory_of(path))?;
+        return load_file(path, &utterances);
+    }
+    let mut files = Vec::new();
+    collect_convo_files(path, &mut files)?;
+    if files.is_empty() {
+        return Err(ConvoError::NoConversations {
+            path: path.to_path_buf(),
+        });
+    }
+    files.sort();
+    let mut utterances_by_dir: HashMap<PathBuf, HashMap<String, Vec<String>>> = HashMap::new();
+    let mut conversations = Vec::new();
+    for file in files {
+        let dir = directory_of(&file).to_path_buf();
+        if !utterances_by_dir.contains_key(&dir) {
+            let loaded = load_utterances(&dir)?;
+            utterances_by_dir.insert(dir.clone(), loaded);
+        }
+        conversations.extend(load_file(&file, &utterances_by_dir[&dir])?);
+    }
+    Ok(conversations)
+}
+
+fn load_file(
+    path: &Path,
+    utterances: &HashMap<String, Vec<String>>,
+) -> Result<Vec<Conversation>, ConvoError> {
+    let text = fs::read_to_string(path).map_err(io_error(path))?;
+    parse_conversation(path, &text, utterances)
+}
+
+/// All lists of one directory, keyed by list name.
+fn load_utterances(dir: &Path) -> Result<HashMap<String, Vec<String>>, ConvoError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let path = entry.map_err(io_error(dir))?.path();
+        if has_suffix(&path, ".utterances.txt") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut lists = HashMap::new();
+    let mut defined_in: HashMap<String, PathBuf> = HashMap::new();
+    for file in files {
+        let text = fs::read_to_string(&file).map_err(io_error(&file))?;
+        let (name, variants) = parse_utterances(&file, &text)?;
+        if let Some(first) = defined_in.get(&name) {
+            return Err(ConvoError::Syntax {
+                file,
+                line: 1,
+                kind: SyntaxError::DuplicateUtteranceList {
+                    name,
+                    first: first.clone(),
+                },
+            });
+        }
+        defined_in.insert(name.clone(), file);
+        lists.insert(name, variants);
+    }
+    Ok(lists)
+}
+
+fn collect_convo_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ConvoError> {
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(io_error(&path))?;
+        if file_type.is_dir() {
+            collect_convo_files(&path, files)?;
+        } else if has_suffix(&path, ".convo.txt") && path.is_file() {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The directory a file lives in; `.` for a bare file name, whose parent is the empty path.
+fn directory_of(file: &Path) -> &Path {
+    match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+fn has_suffix(path: &Path, suffix: &str) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.ends_with(suffix))
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ConvoError + '_ {
+    move |source| ConvoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Lines numbered from 1 and trimmed, after dropping a byte-order mark (Windows editors add one).
+/// `str::lines` already accepts both `\n` and `\r\n`.
+fn trimmed_lines(text: &str) -> Vec<(usize, &str)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .collect()
+}
+
+fn is_comment(line: &str) -> bool {
+    line.starts_with("//")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BlockKind {
+    Me,
+    Bot,
+}
+
+/// A block's header line and its non-comment lines (blank ones included: they may separate
+/// paragraphs of a text).
+struct Block<'a> {
+    kind: BlockKind,
+    line: usize,
+    body: Vec<(usize, &'a str)>,
+}
+
+fn parse_lines(
+    source: &Path,
+    text: &str,
+    utterances: &HashMap<String, Vec<String>>,
+) -> Result<Vec<Conversation>, LineError> {
+    let lines = trimmed_lines(text);
+    if lines.iter().all(|(_, line)| line.is_empty()) {
+        return Err((1, SyntaxError::EmptyFile));
+    }
+    let (name, rest) = match lines[0] {
+        (_, "") => return Err((1, SyntaxError::MissingName)),
+        // Botium names a conversation after its file when line 1 is already a block.
+        (number, first) if header(first).map_err(|kind| (number, kind))?.is_some() => {
+            (file_stem(source), &lines[..])
+        }
+        (_, first) => (first.to_string(), &lines[1..]),
+    };
+
+    let mut blocks: Vec<Block> = Vec::new();
+    for &(number, line) in rest {
+        if let Some(kind) = header(line).map_err(|kind| (number, kind))? {
+            blocks.push(Block {
+                kind,
+                line: number,
+                body: Vec::new(),
+            });
+        } else if let Some(block) = blocks.last_mut() {
+            if !is_comment(line) {
+                block.body.push((number, line));
+            }
+        }
+        // Lines before the first block are the description, which Botium ignores too.
+    }
+
+    match blocks.first() {
+        None => return Err((lines.len(), SyntaxError::NoTurns)),
+        Some(first) if first.kind == BlockKind::Bot => {
+            return Err((first.line, SyntaxError::LeadingBot));
+        }
+        Some(_) => {}
+    }
+
+    let mut steps = Vec::with_capacity(blocks.len());
+    for block in &blocks {
+        let body = trim_blank_lines(&block.body);
+        steps.push(match block.kind {
+            BlockKind::Me => Step::Me(parse_me(block.line, body)?),
+            BlockKind::Bot => Step::Bot(parse_bot(block.line, body)?),
+        });
+    }
+    expand_utterances(
+        Conversation {
+            name,
+            source: source.to_path_buf(),
+            steps,
+        },
+        utterances,
+    )
+}
+
+/// `#me` / `#bot` (any case) alone on a line; `None` for any other line.
+fn header(line: &str) -> Result<Option<BlockKind>, SyntaxError> {
+    if !line.starts_with('#') {
+        return Ok(None);
+    }
+    let (word, rest) = split_keyword(line);
+    let kind = match word.to_lowercase().as_str() {
+        "#me" => BlockKind::Me,
+        "#bot" => BlockKind::Bot,
+        "#begin" | "#end" => {
+            let section = word.to_string();
+            return Err(SyntaxError::UnsupportedSection { section });
+        }
+        _ => return Ok(None),
+    };
+    if !rest.is_empty() {
+        let header = word.to_string();
+        return Err(SyntaxError::HeaderWithText { header });
+    }
+    Ok(Some(kind))
+}
+
+fn file_stem(source: &Path) -> String {
+    let name = source
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.strip_suffix(".convo.txt") {
+        Some(stem) => stem.to_string(),
+        None => name,
+    }
+}
+
+fn trim_blank_lines<'a, 'b>(body: &'b [(usize, &'a str)]) -> &'b [(usize, &'a str)] {
+    let start = body.iter().position(|(_, line)| !line.is_empty());
+    let end = body.iter().rposition(|(_, line)| !line.is_empty());
+    match (start, end) {
+        (Some(start), Some(end)) => &body[start..=end],
+        _ => &[],
+    }
+}
+
+/// The first whitespace-separated word of a line and the trimmed rest.
+fn split_keyword(line: &str) -> (&str, &str) {
+    match line.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim()),
+        None => (line, ""),
+    }
+}
+
+const ASSERTERS: [&str; 4] = ["INTENT", "RESPONSE", "BUTTONS", "ENTITIES"];
+
+/// BotiumScript asserters and logic hooks with no tanya equivalent. Rejecting them beats reading
+/// them as text: a ported file would otherwise fail with a confusing text mismatch.
+const UNSUPPORTED_BOTIUM_KEYWORDS: [&str; 27] = [
+    "CARDS",
+    "CLEAR_SCRIPTING_MEMORY",
+    "CONDITIONAL_STEP_TIME_BASED",
+    "ENTITY_CONTENT",
+    "ENTITY_VALUES",
+    "FORM",
+    "INCLUDE",
+    "INTENT_CONFIDENCE",
+    "INTENT_UNIQUE",
+    "JSON_PATH",
+    "JSON_PATH_COUNT",
+    "MEDIA",
+    "PAUSE",
+    "PAUSE_ASSERTER",
+    "RESPONSE_LENGTH",
+    "SET_SCRIPTING_MEMORY",
+    "SKIP_BOT_UNCONSUMED",
+    "TEXT",
+    "TEXT_CONTAINS_ALL",
+    "TEXT_CONTAINS_ANY",
+    "TEXT_EQUALS",
+    "TEXT_REGEX_ALL",
+    "TEXT_REGEX_ANY",
+    "TEXT_WILDCARD_ALL",
+    "TEXT_WILDCARD_ANY",
+    "UPDATE_CUSTOM",
+    "WAITFORBOT",
+];
+
+fn unsupported_keyword(word: &str) -> Option<SyntaxError> {
+    UNSUPPORTED_BOTIUM_KEYWORDS
+        .contains(&word)
+        .then(|| SyntaxError::UnsupportedKeyword {
+            keyword: word.to_string(),
+        })
+}
+
+/// `UPPER_CASE` words: what an asserter (or an utterance-list name) looks like.
+fn is_upper_identifier(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_uppercase())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_otp(line: &str) -> bool {
+    line.eq_ignore_ascii_case("$otp")
+}
+
+fn mentions_otp(line: &str) -> bool {
+    line.to_ascii_lowercase().contains("$otp")
+}
+
+fn parse_me(header_line: usize, body: &[(usize, &str)]) -> Result<MeTurn, LineError> {
+    let (wait, body) = match body.split_first() {
+        Some(((number, line), rest)) if split_keyword(line).0 == "WAIT" => {
+            let wait = parse_wait(split_keyword(line).1).map_err(|kind| (*number, kind))?;
+            (Some(wait), trim_blank_lines(rest))
+        }
+        _ => (None, body),
+    };
+    if body.is_empty() {
+        return Err((header_line, SyntaxError::EmptyMe));
+    }
+
+    for &(number, line) in body {
+        let word = split_keyword(line).0;
+        let asserter = word.strip_prefix('!').unwrap_or(word);
+        if word == "WAIT" {
+            return Err((number, SyntaxError::MisplacedWait));
+        }
+        if ASSERTERS.contains(&asserter) {
+            let keyword = asserter.to_string();
+            return Err((number, SyntaxError::AsserterInMe { keyword }));
+        }
+        if let Some(kind) = unsupported_keyword(word) {
+            return Err((number, kind));
+        }
+    }
+
+    let input = match body {
+        [(number, line)] if split_keyword(line).0 == "BUTTON" => match split_keyword(line).1 {
+            "" => {
+                let keyword = "BUTTON".to_string();
+                return Err((*number, SyntaxError::MissingArgument { keyword }));
+            }
+            button => MeInput::Button(button.to_string()),
+        },
+        [(_, line)] if is_otp(line) => MeInput::Otp,
+        _ => {
+            for &(number, line) in body {
+                if split_keyword(line).0 == "BUTTON" || is_otp(line) {
+                    return Err((number, SyntaxError::MixedMeInput));
+                }
+                if mentions_otp(line) {
+                    return Err((number, SyntaxError::MisplacedOtp));
+                }
+            }
+            MeInput::Text(join_lines(body))
+        }
+    };
+    Ok(MeTurn {
+        line: header_line,
+        wait,
+        input,
+    })
+}
+
+/// `6m`: a positive whole number and a unit, s, m or h.
+fn parse_wait(value: &str) -> Result<Duration, SyntaxError> {
+    let invalid = || SyntaxError::InvalidWait {
+        value: value.to_string(),
+    };
+    let (digits, seconds_per_unit) = match value.char_indices().last() {
+        Some((at, 's')) => (&value[..at], 1),
+        Some((at, 'm')) => (&value[..at], 60),
+        Some((at, 'h')) => (&value[..at], 3600),
+        _ => return Err(invalid()),
+    };
+    // `u64::from_str` alone would also accept a leading `+`.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let count: u64 = digits.parse().map_err(|_| invalid())?;
+    match count.checked_mul(seconds_per_unit) {
+        Some(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(invalid()),
+    }
+}
+
+fn parse_bot(header_line: usize, body: &[(usize, &str)]) -> Result<BotExpectation, LineError> {
+    let mut text_lines: Vec<&str> = Vec::new();
+    let mut negated_text = false;
+    let mut asserters = Vec::new();
+    for &(number, line) in body {
+        if line.is_empty() {
+            // Kept inside a text (paragraphs); meaningless among asserters.
+            if asserters.is_empty() {
+                text_lines.push(line);
+            }
+            continue;
+        }
+        let (negated, unnegated) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, line),
+        };
+        if negated && unnegated.is_empty() {
+            return Err((number, SyntaxError::BareNegation));
+        }
+        let (word, argument) = split_keyword(unnegated);
+        if let Some(asserter) = parse_asserter(word, argument, negated) {
+            asserters.push(asserter.map_err(|kind| (number, kind))?);
+            continue;
+        }
+        if word == "WAIT" || word == "BUTTON" {
+            let keyword = word.to_string();
+            return Err((number, SyntaxError::MeKeywordInBot { keyword }));
+        }
+        if let Some(kind) = unsupported_keyword(word) {
+            return Err((number, kind));
+        }
+        if !asserters.is_empty() {
+            let kind = if is_upper_identifier(word) {
+                SyntaxError::UnknownAsserter {
+                    keyword: word.to_string(),
+                }
+            } else {
+                SyntaxError::TextAfterAsserter
+            };
+            return Err((number, kind));
+        }
+        if negated {
+            if !text_lines.is_empty() {
+                return Err((number, SyntaxError::MisplacedNegation));
+            }
+            negated_text = true;
+        }
+        if mentions_otp(unnegated) {
+            return Err((number, SyntaxError::MisplacedOtp));
+        }
+        text_lines.push(unnegated);
+    }
+    let text_lines = trim_blank_text(&text_lines);
+    let text = (!text_lines.is_empty()).then(|| TextExpectation {
+        pattern: text_lines.join("\n"),
+        negated: negated_text,
+    });
+    Ok(BotExpectation {
+        line: header_line,
+        text,
+        asserters,
+    })
+}
+
+/// Drops the blank lines between the text and the first asserter.
+fn trim_blank_text<'a, 'b>(lines: &'b [&'a str]) -> &'b [&'a str] {
+    let end = lines
+        .iter()
+        .rposition(|line| !line.is_empty())
+        .map_or(0, |i| i + 1);
+    &lines[..end]
+}
+
+/// The asserter a line starting with `keyword` stands for; `None` when `keyword` is no asserter.
+fn parse_asserter(
+    keyword: &str,
+    argument: &str,
+    negated: bool,
+) -> Option<Result<Asserter, SyntaxError>> {
+    let single_name = || {
+        if argument.is_empty() {
+            Err(SyntaxError::MissingArgument {
+                keyword: keyword.to_string(),
+            })
+        } else if argument.contains(char::is_whitespace) {
+            Err(SyntaxError::InvalidArgument {
+                keyword: keyword.to_string(),
+                value: argument.to_string(),
+            })
+        } else {
+            Ok(argument.to_string())
+        }
+    };
+    let list = || {
+        if argument.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items: Vec<String> = argument
+            .split('|')
+            .map(|item| item.trim().to_string())
+            .collect();
+        if items.iter().any(String::is_empty) {
+            return Err(SyntaxError::EmptyListItem {
+                keyword: keyword.to_string(),
+            });
+        }
+        Ok(items)
+    };
+    Some(match keyword {
+        "INTENT" => single_name().map(|name| Asserter::Intent { name, negated }),
+        "RESPONSE" => single_name().map(|key| Asserter::Response { key, negated }),
+        "BUTTONS" => list().map(|titles| Asserter::Buttons { titles, negated }),
+        "ENTITIES" => list().map(|names| Asserter::Entities { names, negated }),
+        _ => return None,
+    })
+}
+
+fn join_lines(lines: &[(usize, &str)]) -> String {
+    lines
+        .iter()
+        .map(|(_, line)| *line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replaces each `#me` text naming an utterance list by each of its variants, one conversation
+/// per combination; every reference varies independently, the first one slowest.
+fn expand_utterances(
+    conversation: Conversation,
+    utterances: &HashMap<String, Vec<String>>,
+) -> Result<Vec<Conversation>, LineError> {
+    let mut references: Vec<(usize, &[String])> = Vec::new();
+    let mut combinations: usize = 1;
+    for (index, step) in conversation.steps.iter().enumerate() {
+        let Step::Me(MeTurn {
+            line,
+            input: MeInput::Text(text),
+            ..
+        }) = step
+        else {
+            continue;
+        };
+        match utterances.get(text) {
+            Some(variants) => {
+                combinations = combinations.saturating_mul(variants.len());
+                if combinations > MAX_EXPANSIONS {
+                    return Err((*line, SyntaxError::TooManyExpansions));
+                }
+                references.push((index, variants));
+            }
+            // Only names with an underscore: a member may well type a plain upper-case word.
+            None if is_upper_identifier(text) && text.contains('_') => {
+                let name = text.clone();
+                return Err((*line, SyntaxError::UnknownUtteranceList { name }));
+            }
+            None => {}
+        }
+    }
+
+    let mut expanded = vec![conversation];
+    for (index, variants) in references {
+        expanded = expanded
+            .into_iter()
+            .flat_map(|conversation| {
+                variants.iter().map(move |variant| {
+                    let mut conversation = conversation.clone();
+                    conversation.name = format!("{} [{variant}]", conversation.name);
+                    if let Step::Me(turn) = &mut conversation.steps[index] {
+                        turn.input = MeInput::Text(variant.clone());
+                    }
+                    conversation
+                })
+            })
+            .collect();
+    }
+    Ok(expanded)
+}

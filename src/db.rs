@@ -1,0 +1,333 @@
+//! The sled database: opening it, handing out trees, and making writes durable with one
+//! group-commit flusher shared by every concurrent caller.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use thiserror::Error;
+use tokio::sync::watch;
+
+/// What can go wrong with the database itself.
+#[derive(Debug, Clone, Error)]
+pub enum DbError {
+    /// The database directory could not be opened (missing permissions, locked by another
+    /// process, or not a sled database).
+    #[error("cannot open the database in {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    /// A read, write or flush failed inside sled.
+    #[error("database operation failed")]
+    Sled(#[from] sled::Error),
+    /// The flusher died while flushing (a panic inside sled); the writes may not be on disk.
+    #[error("the database flusher stopped before finishing")]
+    FlusherStopped,
+    /// `make_durable` was awaited outside a tokio runtime, where no blocking thread can flush.
+    #[error("making writes durable needs a tokio runtime")]
+    NoRuntime,
+}
+
+/// Something that can make the writes made so far survive a crash.
+///
+/// The engine holds this as `Arc<dyn Durability>`, so the in-memory stack of tests and the
+/// conversation runner can skip disk flushes entirely.
+pub trait Durability: Send + Sync {
+    /// Resolves once every write made before the call is durable.
+    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>>;
+}
+
+/// Durability for in-memory stores: there is no disk, so there is nothing to wait for.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoDurability;
+
+impl Durability for NoDurability {
+    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// An open sled database. Cloning is cheap and shares the database and its flusher.
+#[derive(Clone)]
+pub struct Database {
+    db: sled::Db,
+    flusher: Arc<Flusher>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("flushes", &self.flush_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens (or creates) the database stored in `dir`.
+    pub fn open(dir: &Path) -> Result<Database, DbError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|source| DbError::Open {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Database::from_sled(db))
+    }
+
+    /// A database that lives in a temporary location and disappears when dropped: for tests.
+    pub fn temporary() -> Result<Database, DbError> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(|source| DbError::Open {
+                path: PathBuf::from("<temporary>"),
+                source,
+            })?;
+        Ok(Database::from_sled(db))
+    }
+
+    fn from_sled(db: sled::Db) -> Database {
+        let (done, _) = watch::channel(Completion {
+            generation: 0,
+            result: Ok(()),
+        });
+        Database {
+            db,
+            flusher: Arc::new(Flusher {
+                state: Mutex::new(FlushState::default()),
+                done,
+            }),
+        }
+    }
+
+    /// The tree (keyspace) called `name`, created on first use.
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, DbError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// A unique, increasing id; never handed out twice, even across restarts.
+    pub fn generate_id(&self) -> Result<u64, DbError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// How many disk flushes have completed since the database was opened (for metrics, and to
+    /// see that group commit batches concurrent callers).
+    pub fn flush_count(&self) -> u64 {
+        self.flusher.done.borrow().generation
+    }
+
+    /// Returns once every write made before this call is flushed to disk.
+    ///
+    /// Group commit: one flush serves every caller that arrived before it started, so many
+    /// concurrent turns cost a handful of flushes. sled's own `flush_async` is not used because
+    /// it deadlocks under concurrent callers in sled 0.34.7.
+    pub async fn make_durable(&self) -> Result<(), DbError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| DbError::NoRuntime)?;
+        let target = {
+            let mut state = self.flusher.lock();
+            // A flush that is already running may have started before our writes, so only the
+            // next one to start is sure to include them.
+            state.wanted = state.started + 1;
+            if !state.running {
+                state.running = true;
+                let db = self.db.clone();
+                let flusher = Arc::clone(&self.flusher);
+                runtime.spawn_blocking(move || flush_until_idle(db, flusher));
+            }
+            state.wanted
+        };
+        let mut done = self.flusher.done.subscribe();
+        let completion = done
+            .wait_for(|completion| completion.generation >= target)
+            .await
+            .map_err(|_| DbError::FlusherStopped)?;
+        // A later generation than ours also started after our writes, so its outcome is ours.
+        completion.result.clone()
+    }
+}
+
+impl Durability for Database {
+    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+        Box::pin(Database::make_durable(self))
+    }
+}
+
+/// The group-commit bookkeeping shared by callers and the flushing thread.
+struct Flusher {
+    state: Mutex<FlushState>,
+    /// The latest finished flush; only ever moves forward.
+    done: watch::Sender<Completion>,
+}
+
+impl Flusher {
+    fn lock(&self) -> MutexGuard<'_, FlushState> {
+        // The state is three plain fields updated together, so it is consistent even if a
+        // holder panicked.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, generation: u64, result: Result<(), DbError>) {
+        self.done.send_if_modified(|latest| {
+            if generation > latest.generation {
+                *latest = Completion { generation, result };
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    /// The generation the most recent caller is waiting for.
+    wanted: u64,
+    /// The generation of the flush started last.
+    started: u64,
+    /// Whether a blocking thread is flushing (or about to).
+    running: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Completion {
+    generation: u64,
+    result: Result<(), DbError>,
+}
+
+/// Runs on a blocking thread: flushes until no caller is waiting for a newer flush.
+fn flush_until_idle(db: sled::Db, flusher: Arc<Flusher>) {
+    let mut guard = StopGuard {
+        flusher: &flusher,
+        finished: false,
+    };
+    let mut generation = {
+        let mut state = flusher.lock();
+        state.started = state.wanted;
+        state.started
+    };
+    loop {
+        let result = db.flush().map(drop).map_err(DbError::from);
+        let next = {
+            let mut state = flusher.lock();
+            if state.wanted > state.started {
+                state.started = state.wanted;
+                Some(state.started)
+            } else {
+                state.running = false;
+                None
+            }
+        };
+        match next {
+            Some(next) => {
+                flusher.publish(generation, result);
+                generation = next;
+            }
+            None => {
+                guard.finished = true;
+                // Release our handle before waking the callers, so that once the last caller
+                // returns and drops the database the directory can be reopened at once.
+                drop(db);
+                flusher.publish(generation, result);
+                return;
+            }
+        }
+    }
+}
+
+/// Wakes the waiters with an error if `flush_until_idle` unwinds, and lets the next caller
+/// start a new flusher instead of waiting forever.
+struct StopGuard<'a> {
+    flusher: &'a Flusher,
+    finished: bool,
+}
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let started = {
+            let mut state = self.flusher.lock();
+            state.running = false;
+            state.started
+        };
+        self.flusher.publish(started, Err(DbError::FlusherStopped));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_callers_all_complete_and_their_writes_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::open(dir.path()).expect("open");
+        let tree = db.tree("t").expect("tree");
+        let barrier = Arc::new(tokio::sync::Barrier::new(100));
+        let mut tasks = Vec::new();
+        for i in 0..100u32 {
+            let tree = tree.clone();
+            let db = db.clone();
+            let barrier = Arc::clone(&barrier);
+            tasks.push(tokio::spawn(async move {
+                tree.insert(i.to_be_bytes(), &b"value"[..]).expect("insert");
+                barrier.wait().await;
+                db.make_durable().await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("durable");
+        }
+        assert!(
+            db.flush_count() < 100,
+            "group commit should batch callers, got {} flushes",
+            db.flush_count()
+        );
+        drop(tree);
+        drop(db);
+
+        let reopened = Database::open(dir.path()).expect("reopen");
+        let tree = reopened.tree("t").expect("tree");
+        for i in 0..100u32 {
+            assert!(tree.get(i.to_be_bytes()).expect("get").is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_caller_after_a_finished_flush_gets_a_new_flush() {
+        let db = Database::temporary().expect("temporary");
+        db.make_durable().await.expect("first");
+        db.make_durable().await.expect("second");
+        assert_eq!(db.flush_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn no_durability_is_immediately_ready() {
+        let durability: Arc<dyn Durability> = Arc::new(NoDurability);
+        durability.make_durable().await.expect("no-op");
+    }
+
+    #[test]
+    fn making_durable_outside_a_runtime_is_an_error_not_a_panic() {
+        let db = Database::temporary().expect("temporary");
+        let outcome = block_on_without_runtime(db.make_durable());
+        assert!(matches!(outcome, Err(DbError::NoRuntime)));
+    }
+
+    /// Polls a future to completion without a tokio runtime.
+    fn block_on_without_runtime<F: Future>(future: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The `tanya` command: a thin shell that parses the command line, sets up logging and calls
+//! into the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tanya::app::{self, App};
+use tanya::config::{Config, LogFormat, Mode};
+use tanya::nlu::eval;
+
+#[derive(Parser)]
+#[command(name = "tanya", version, about = "Chatbot for BPJS Ketenagakerjaan members (JMO account, password, JHT balance)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Validate the content in the intents directory.
+    Check,
+    /// Natural-language understanding tools.
+    Nlu {
+        #[command(subcommand)]
+        command: NluCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NluCommand {
+    /// Print the NLU's reading of TEXT as JSON.
+    Parse { text: String },
+    /// Score the NLU on a JSONL file of {"text", "intent"} lines.
+    Eval {
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tanya: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), config) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tanya: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANYA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve(config),
+        Command::Check => check(&config),
+        Command::Nlu { command } => {
+            let app = App::build(config)?;
+            match command {
+                NluCommand::Parse { text } => {
+                    println!("{}", serde_json::to_string_pretty(&app.nlu.parse(&text))?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                NluCommand::Eval { file, json } => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    let examples = eval::read_examples(&text)
+                        .with_context(|| format!("in {}", file.display()))?;
+                    let report = eval::evaluate(&app.nlu, &examples);
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        print!("{}", report.render());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+    }
+}
+
+fn check(config: &Config) -> anyhow::Result<ExitCode> {
+    match app::load_content(config) {
+        Ok(content) => {
+            let examples: usize = content.intents.iter().map(|i| i.examples.len()).sum();
+            println!(
+                "ok: {} intents, {examples} examples, {} responses, {} lexicon entries",
+                content.intents.len(),
+                content.responses.len(),
+                content.lexicon.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("{error}");
+            }
+            eprintln!("{} problem(s) found", errors.0.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let started = std::time::Instant::now();
+        if config.mode == Mode::Demo {
+            tracing::warn!(
+                "DEMO MODE: built-in demo members, codes go to the demo outbox. Never use with real members."
+            );
+        }
+        let bind = config.bind;
+        let app = App::build(config)?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind}"))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "tanya is listening"
+        );
+        tanya::http::serve(listener, app.router()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

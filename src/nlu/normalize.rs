@@ -1,0 +1,439 @@
+//! Text normalisation for informal Indonesian: Unicode clean-up, case, punctuation, elongated
+//! letters ("tolonggg"), the slang lexicon ("gmn" → "bagaimana") and typo correction
+//! ("paswod" → "password") against the vocabulary the content uses.
+
+use std::collections::{HashMap, HashSet};
+use unicode_normalization::UnicodeNormalization;
+
+/// Token standing for any number, so "kpj 12345678901" and "kpj 98765432109" look alike.
+pub const NUMBER_TOKEN: &str = "#num";
+/// Token standing for any e-mail address.
+pub const EMAIL_TOKEN: &str = "@email";
+
+/// Tokens are corrected only when at least this long: shorter ones are too ambiguous.
+const MIN_CORRECTABLE_CHARS: usize = 3;
+/// Tokens this long may be two edits away from a known word ("paswod" → "password").
+const TWO_EDITS_FROM_CHARS: usize = 6;
+
+/// Normalises text: built once from the content's lexicon and example vocabulary.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    /// Phrases of one to three words → replacement words.
+    lexicon: HashMap<Vec<String>, Vec<String>>,
+    longest_phrase: usize,
+    /// Words the classifier knows, with how often they occur (to break typo ties).
+    vocabulary: HashMap<String, u32>,
+    /// Symmetric-delete index for typo correction: a word with letters deleted → the words.
+    deletes: HashMap<String, Vec<u32>>,
+    /// Correction targets (vocabulary words and single-word lexicon keys).
+    targets: Vec<String>,
+}
+
+impl Normalizer {
+    /// Builds a normaliser from lexicon pairs and the raw training examples (whose words,
+    /// once normalised, form the vocabulary that typos are corrected towards).
+    pub fn new<'a>(
+        lexicon: &[(String, String)],
+        examples: impl IntoIterator<Item = &'a str>,
+    ) -> Normalizer {
+        let mut normalizer = Normalizer {
+            lexicon: lexicon
+                .iter()
+                .map(|(from, to)| (words(from), words(to)))
+                .collect(),
+            longest_phrase: lexicon
+                .iter()
+                .map(|(from, _)| from.split_whitespace().count())
+                .max()
+                .unwrap_or(1),
+            vocabulary: HashMap::new(),
+            deletes: HashMap::new(),
+            targets: Vec::new(),
+        };
+        let mut vocabulary: HashMap<String, u32> = HashMap::new();
+        for example in examples {
+            for token in normalizer.tokens_without_correction(example) {
+                if is_word(&token) {
+                    *vocabulary.entry(token).or_default() += 1;
+                }
+            }
+        }
+        for (_, to) in lexicon {
+            for word in to.split_whitespace() {
+                vocabulary.entry(word.to_string()).or_insert(1);
+            }
+        }
+        let mut targets: HashSet<String> = vocabulary.keys().cloned().collect();
+        for (from, _) in lexicon {
+            if !from.contains(' ') {
+                targets.insert(from.clone());
+            }
+        }
+        let mut targets: Vec<String> = targets.into_iter().collect();
+        targets.sort();
+        for (id, word) in targets.iter().enumerate() {
+            let len = word.chars().count();
+            if len < MIN_CORRECTABLE_CHARS {
+                continue;
+            }
+            for variant in deletions(word, max_edits(len)) {
+                normalizer.deletes.entry(variant).or_default().push(id as u32);
+            }
+        }
+        normalizer.vocabulary = vocabulary;
+        normalizer.targets = targets;
+        normalizer
+    }
+
+    /// The normalised text: lower-case words separated by single spaces.
+    pub fn normalize(&self, text: &str) -> String {
+        self.tokens(text).join(" ")
+    }
+
+    /// The normalised tokens of `text`.
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        let raw = raw_tokens(text);
+        let collapsed: Vec<String> = raw.into_iter().map(|t| self.unstretch(t)).collect();
+        let corrected: Vec<String> = collapsed.into_iter().map(|t| self.correct(t)).collect();
+        self.apply_lexicon(corrected)
+    }
+
+    fn tokens_without_correction(&self, text: &str) -> Vec<String> {
+        let raw = raw_tokens(text).into_iter().map(|t| collapse_runs(&t, 1));
+        self.apply_lexicon(raw.collect())
+    }
+
+    /// Elongated letters: "halooo" → "halo", but "maaaf" → "maaf" when that is a known word.
+    fn unstretch(&self, token: String) -> String {
+        if !has_run_of_three(&token) {
+            return token;
+        }
+        let double = collapse_runs(&token, 2);
+        if self.is_known(&double) {
+            double
+        } else {
+            collapse_runs(&token, 1)
+        }
+    }
+
+    fn is_known(&self, word: &str) -> bool {
+        self.vocabulary.contains_key(word) || self.lexicon.contains_key(&[word.to_string()][..])
+    }
+
+    /// Replaces an unknown word by the closest known word (one edit, two for long words).
+    fn correct(&self, token: String) -> String {
+        let len = token.chars().count();
+        if len < MIN_CORRECTABLE_CHARS || !is_word(&token) || self.is_known(&token) {
+            return token;
+        }
+        let mut best: Option<(usize, u32, &str)> = None;
+        for variant in deletions(&token, max_edits(len)) {
+            let Some(ids) = self.deletes.get(&variant) else {
+                continue;
+            };
+            for &id in ids {
+                let candidate = self.targets[id as usize].as_str();
+                let distance = damerau_levenshtein(&token, candidate);
+                let allowed = max_edits(len).min(max_edits(candidate.chars().count()));
+                if distance == 0 || distance > allowed {
+                    continue;
+                }
+                let frequency = self.vocabulary.get(candidate).copied().unwrap_or(1);
+                let better = match best {
+                    None => true,
+                    Some((d, f, w)) => {
+                        (distance, std::cmp::Reverse(frequency), candidate)
+                            < (d, std::cmp::Reverse(f), w)
+                    }
+                };
+                if better {
+                    best = Some((distance, frequency, candidate));
+                }
+            }
+        }
+        best.map_or(token, |(_, _, word)| word.to_string())
+    }
+
+    /// Greedy longest-phrase replacement with the lexicon.
+    fn apply_lexicon(&self, tokens: Vec<String>) -> Vec<String> {
+        if self.lexicon.is_empty() {
+            return tokens;
+        }
+        let mut out = Vec::with_capacity(tokens.len());
+        let mut i = 0;
+        'outer: while i < tokens.len() {
+            let longest = self.longest_phrase.min(tokens.len() - i);
+            for n in (1..=longest).rev() {
+                if let Some(replacement) = self.lexicon.get(&tokens[i..i + n]) {
+                    out.extend(replacement.iter().cloned());
+                    i += n;
+                    continue 'outer;
+                }
+            }
+            out.push(tokens[i].clone());
+            i += 1;
+        }
+        out
+    }
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+fn max_edits(len: usize) -> usize {
+    if len >= TWO_EDITS_FROM_CHARS { 2 } else { 1 }
+}
+
+fn is_word(token: &str) -> bool {
+    token.chars().all(char::is_alphabetic)
+}
+
+/// Characters that carry no meaning but can hide words from matching (zero-width joiners,
+/// bidirectional overrides, byte-order marks) or break terminals (controls).
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// NFKC, invisible characters removed, lower case, then split into word, number and e-mail
+/// tokens; everything else (punctuation, emoji, symbols) separates tokens.
+fn raw_tokens(text: &str) -> Vec<String> {
+    let cleaned: String = text
+        .nfkc()
+        .filter(|&c| !is_invisible(c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let mut tokens = Vec::new();
+    for chunk in cleaned.split_whitespace() {
+        if looks_like_email(chunk) {
+            tokens.push(EMAIL_TOKEN.to_string());
+            continue;
+        }
+        let mut current = String::new();
+        let mut current_is_digit = false;
+        for c in chunk.chars() {
+            if c.is_alphanumeric() {
+                let digit = c.is_ascii_digit();
+                // "kpj12345678901" is two tokens: a word glued to a number.
+                if !current.is_empty() && digit != current_is_digit {
+                    push_token(&mut tokens, std::mem::take(&mut current), current_is_digit);
+                }
+                current_is_digit = digit;
+                current.push(c);
+            } else if !current.is_empty() {
+                push_token(&mut tokens, std::mem::take(&mut current), current_is_digit);
+            }
+        }
+        if !current.is_empty() {
+            push_token(&mut tokens, current, current_is_digit);
+        }
+    }
+    // Numbers written with separators ("3174 0112 0388 0001") stay one number token.
+    tokens.dedup_by(|b, a| a == NUMBER_TOKEN && b == NUMBER_TOKEN);
+    tokens
+}
+
+fn push_token(tokens: &mut Vec<String>, token: String, is_number: bool) {
+    if is_number {
+        tokens.push(NUMBER_TOKEN.to_string());
+    } else {
+        tokens.push(token);
+    }
+}
+
+fn looks_like_email(chunk: &str) -> bool {
+    let chunk = chunk.trim_matches(|c: char| !c.is_alphanumeric());
+    match chunk.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.'),
+        None => false,
+    }
+}
+
+fn has_run_of_three(token: &str) -> bool {
+    let chars: Vec<char> = token.chars().collect();
+    chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2])
+}
+
+/// Shortens every run of one repeated letter to at most `keep` letters (digits untouched).
+fn collapse_runs(token: &str, keep: usize) -> String {
+    let mut out = String::with_capacity(token.len());
+    let mut last: Option<char> = None;
+    let mut run = 0;
+    for c in token.chars() {
+        if Some(c) == last && c.is_alphabetic() {
+            run += 1;
+        } else {
+            run = 1;
+            last = Some(c);
+        }
+        if run <= keep || !c.is_alphabetic() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The word itself and every string made by deleting up to `edits` characters.
+fn deletions(word: &str, edits: usize) -> Vec<String> {
+    let mut all = vec![word.to_string()];
+    let mut frontier = vec![word.to_string()];
+    for _ in 0..edits {
+        let mut next = Vec::new();
+        for w in &frontier {
+            let chars: Vec<char> = w.chars().collect();
+            if chars.len() <= 1 {
+                continue;
+            }
+            for i in 0..chars.len() {
+                let shorter: String = chars
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, c)| c)
+                    .collect();
+                next.push(shorter);
+            }
+        }
+        next.sort();
+        next.dedup();
+        all.extend(next.iter().cloned());
+        frontier = next;
+    }
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions.
+fn damerau_levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalizer() -> Normalizer {
+        let lexicon = vec![
+            ("gmn".to_string(), "bagaimana".to_string()),
+            ("kata sandi".to_string(), "password".to_string()),
+            ("sandi".to_string(), "password".to_string()),
+            ("gak".to_string(), "tidak".to_string()),
+            ("pw".to_string(), "password".to_string()),
+        ];
+        let examples = [
+            "saya lupa password jmo",
+            "cek saldo jht saya",
+            "tolong bantu saya",
+            "halo selamat pagi",
+            "mohon maaf",
+            "bagaimana cara reset password",
+        ];
+        Normalizer::new(&lexicon, examples)
+    }
+
+    #[test]
+    fn case_punctuation_and_spacing_are_normalised() {
+        assert_eq!(
+            normalizer().normalize("  Saya LUPA, password!!  JMO?? "),
+            "saya lupa password jmo"
+        );
+    }
+
+    #[test]
+    fn slang_and_phrases_come_from_the_lexicon() {
+        let n = normalizer();
+        assert_eq!(n.normalize("gmn reset kata sandi"), "bagaimana reset password");
+        assert_eq!(n.normalize("pw gak bisa"), "password tidak bisa");
+    }
+
+    #[test]
+    fn elongated_letters_are_shortened_to_a_known_word() {
+        let n = normalizer();
+        assert_eq!(n.normalize("tolonggg"), "tolong");
+        assert_eq!(n.normalize("halooo"), "halo");
+        assert_eq!(n.normalize("maaaaf"), "maaf");
+    }
+
+    #[test]
+    fn typos_are_corrected_towards_the_vocabulary() {
+        let n = normalizer();
+        assert_eq!(n.normalize("pasword"), "password");
+        assert_eq!(n.normalize("paswod"), "password");
+        assert_eq!(n.normalize("sldo"), "saldo");
+        assert_eq!(n.normalize("lpa"), "lupa");
+        assert_eq!(n.normalize("sndi"), "password", "corrected to a lexicon key, then mapped");
+    }
+
+    #[test]
+    fn unknown_far_words_are_left_alone() {
+        assert_eq!(normalizer().normalize("instagram"), "instagram");
+    }
+
+    #[test]
+    fn numbers_and_emails_become_placeholder_tokens() {
+        assert_eq!(
+            normalizer().normalize("kpj12345678901 nik 3174 0112 0388 0001 budi@example.com"),
+            "kpj #num nik #num @email"
+        );
+    }
+
+    #[test]
+    fn zero_width_and_bidi_characters_do_not_split_words() {
+        assert_eq!(
+            normalizer().normalize("pass\u{200B}word \u{202E}jmo\u{FEFF}"),
+            "password jmo"
+        );
+    }
+
+    #[test]
+    fn fullwidth_letters_are_folded_by_nfkc() {
+        assert_eq!(normalizer().normalize("ＪＭＯ"), "jmo");
+    }
+
+    #[test]
+    fn empty_emoji_and_huge_inputs_are_harmless() {
+        let n = normalizer();
+        assert_eq!(n.normalize(""), "");
+        assert_eq!(n.normalize("   \n\t "), "");
+        assert_eq!(n.normalize("😀🙏🔥"), "");
+        let long = "a".repeat(5000);
+        assert_eq!(n.normalize(&long), "a");
+        let mixed = "xyz! ".repeat(1000);
+        assert_eq!(n.normalize(&mixed).split(' ').count(), 1000);
+    }
+
+    #[test]
+    fn edit_distance_counts_transpositions_once() {
+        assert_eq!(damerau_levenshtein("sadlo", "saldo"), 1);
+        assert_eq!(damerau_levenshtein("paswod", "password"), 2);
+        assert_eq!(damerau_levenshtein("", "abc"), 3);
+    }
+}

@@ -1,0 +1,344 @@
+//! Where one-time codes go in demo mode: instead of a real SMS or e-mail, each code is kept in
+//! an outbox per session, which the demo page and the conversation runner read back.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+use crate::store::SessionKey;
+
+const TREE: &str = "outbox";
+
+/// How a code reaches the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeChannel {
+    Sms,
+    Email,
+}
+
+/// A code message to deliver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutboundCode {
+    pub channel: CodeChannel,
+    /// The full destination (phone number or e-mail address).
+    pub to: String,
+    /// The destination as the member may see it before proving who they are.
+    pub masked_to: String,
+    pub text: String,
+    pub code: String,
+}
+
+impl fmt::Debug for OutboundCode {
+    // The destination is personal data and the code a secret: neither may reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundCode")
+            .field("channel", &self.channel)
+            .field("to", &self.masked_to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A code as the demo outbox shows it: this is the JSON of one `GET /api/v1/demo/outbox` item.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub channel: CodeChannel,
+    /// The masked destination; the full one is never kept.
+    pub to: String,
+    pub text: String,
+    pub code: String,
+    pub at: Timestamp,
+}
+
+impl fmt::Debug for OutboxEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboxEntry")
+            .field("channel", &self.channel)
+            .field("to", &self.to)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboxEntry {
+    fn new(message: OutboundCode, at: Timestamp) -> OutboxEntry {
+        OutboxEntry {
+            channel: message.channel,
+            to: message.masked_to,
+            text: message.text,
+            code: message.code,
+            at,
+        }
+    }
+}
+
+/// What can go wrong sending or reading codes.
+#[derive(Debug, Error)]
+pub enum OutboxError {
+    /// The underlying database failed.
+    #[error("outbox database failed")]
+    Database(#[from] DbError),
+    /// An entry could not be serialized for storage.
+    #[error("cannot encode an outbox entry")]
+    Encode(#[source] serde_json::Error),
+    /// A stored entry of this session cannot be decoded.
+    #[error("an outbox entry of session {session} is corrupt")]
+    Corrupt {
+        session: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl From<sled::Error> for OutboxError {
+    fn from(error: sled::Error) -> Self {
+        OutboxError::Database(DbError::Sled(error))
+    }
+}
+
+/// Delivers a code for the member talking in `session`.
+pub trait CodeSender: Send + Sync {
+    fn send(
+        &self,
+        session: &SessionKey,
+        message: OutboundCode,
+        at: Timestamp,
+    ) -> Result<(), OutboxError>;
+}
+
+/// Reads back what was "sent" to a session (demo mode only).
+pub trait DemoOutbox: Send + Sync {
+    /// The session's entries, oldest first.
+    fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError>;
+}
+
+/// The outbox in sled, kept across restarts. Keys are the session key, a NUL byte (which a
+/// session key never contains) and a big-endian id from the database, so a prefix scan
+/// returns one session's entries in the order they were sent.
+#[derive(Debug, Clone)]
+pub struct SledOutbox {
+    db: Database,
+    tree: sled::Tree,
+}
+
+impl SledOutbox {
+    pub fn new(db: &Database) -> Result<SledOutbox, OutboxError> {
+        Ok(SledOutbox {
+            db: db.clone(),
+            tree: db.tree(TREE)?,
+        })
+    }
+}
+
+fn prefix(session: &SessionKey) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(session.as_str().len() + 1 + 8);
+    prefix.extend_from_slice(session.as_str().as_bytes());
+    prefix.push(0);
+    prefix
+}
+
+impl CodeSender for SledOutbox {
+    fn send(
+        &self,
+        session: &SessionKey,
+        message: OutboundCode,
+        at: Timestamp,
+    ) -> Result<(), OutboxError> {
+        let entry = OutboxEntry::new(message, at);
+        let value = serde_json::to_vec(&entry).map_err(OutboxError::Encode)?;
+        let mut key = prefix(session);
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.tree.insert(key, value)?;
+        Ok(())
+    }
+}
+
+impl DemoOutbox for SledOutbox {
+    fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError> {
+        self.tree
+            .scan_prefix(prefix(session))
+            .map(|item| {
+                let (_, value) = item?;
+                serde_json::from_slice(&value).map_err(|source| OutboxError::Corrupt {
+                    session: session.to_string(),
+                    source,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The outbox in memory: for tests and the conversation runner.
+#[derive(Debug, Default)]
+pub struct MemoryOutbox {
+    entries: Mutex<HashMap<SessionKey, Vec<OutboxEntry>>>,
+}
+
+impl MemoryOutbox {
+    fn entries_by_session(&self) -> MutexGuard<'_, HashMap<SessionKey, Vec<OutboxEntry>>> {
+        // Each operation is a single push or clone, so a poisoned map is still whole.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl CodeSender for MemoryOutbox {
+    fn send(
+        &self,
+        session: &SessionKey,
+        message: OutboundCode,
+        at: Timestamp,
+    ) -> Result<(), OutboxError> {
+        self.entries_by_session()
+            .entry(session.clone())
+            .or_default()
+            .push(OutboxEntry::new(message, at));
+        Ok(())
+    }
+}
+
+impl DemoOutbox for MemoryOutbox {
+    fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError> {
+        Ok(self
+            .entries_by_session()
+            .get(session)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> SessionKey {
+        SessionKey::new("web", id).expect("valid key")
+    }
+
+    fn sms(code: &str) -> OutboundCode {
+        OutboundCode {
+            channel: CodeChannel::Sms,
+            to: "081234567890".into(),
+            masked_to: "0812****7890".into(),
+            text: format!("Kode JMO Anda: {code}"),
+            code: code.into(),
+        }
+    }
+
+    /// The behaviour every outbox must share.
+    fn contract<O: CodeSender + DemoOutbox>(outbox: &O) {
+        assert!(outbox.entries(&key("a")).expect("entries").is_empty());
+
+        outbox
+            .send(&key("a"), sms("111111"), Timestamp(1))
+            .expect("send");
+        outbox
+            .send(&key("ab"), sms("999999"), Timestamp(2))
+            .expect("send");
+        outbox
+            .send(&key("a"), sms("222222"), Timestamp(3))
+            .expect("send");
+
+        let entries = outbox.entries(&key("a")).expect("entries");
+        let codes: Vec<&str> = entries.iter().map(|e| e.code.as_str()).collect();
+        assert_eq!(codes, ["111111", "222222"], "oldest first, only session a");
+        assert_eq!(
+            entries[0],
+            OutboxEntry {
+                channel: CodeChannel::Sms,
+                to: "0812****7890".into(),
+                text: "Kode JMO Anda: 111111".into(),
+                code: "111111".into(),
+                at: Timestamp(1),
+            }
+        );
+        assert_eq!(outbox.entries(&key("ab")).expect("entries").len(), 1);
+    }
+
+    #[test]
+    fn the_sled_outbox_meets_the_outbox_contract() {
+        let db = Database::temporary().expect("db");
+        contract(&SledOutbox::new(&db).expect("outbox"));
+    }
+
+    #[test]
+    fn the_memory_outbox_meets_the_outbox_contract() {
+        contract(&MemoryOutbox::default());
+    }
+
+    #[test]
+    fn the_sled_outbox_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let db = Database::open(dir.path()).expect("open");
+            let outbox = SledOutbox::new(&db).expect("outbox");
+            outbox
+                .send(&key("a"), sms("111111"), Timestamp(1))
+                .expect("send");
+        }
+        let db = Database::open(dir.path()).expect("reopen");
+        let outbox = SledOutbox::new(&db).expect("outbox");
+        outbox
+            .send(&key("a"), sms("222222"), Timestamp(2))
+            .expect("send");
+        let codes: Vec<String> = outbox
+            .entries(&key("a"))
+            .expect("entries")
+            .into_iter()
+            .map(|e| e.code)
+            .collect();
+        assert_eq!(codes, ["111111", "222222"]);
+    }
+
+    #[test]
+    fn an_outbox_entry_serializes_as_the_demo_api_item() {
+        let entry = OutboxEntry::new(
+            OutboundCode {
+                channel: CodeChannel::Email,
+                to: "budi.santoso@example.com".into(),
+                masked_to: "b***@example.com".into(),
+                text: "kode".into(),
+                code: "123456".into(),
+            },
+            Timestamp(5),
+        );
+        assert_eq!(
+            serde_json::to_value(&entry).expect("json"),
+            serde_json::json!({
+                "channel": "email", "to": "b***@example.com", "text": "kode",
+                "code": "123456", "at": 5
+            })
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_full_destination_or_the_code() {
+        let shown = format!(
+            "{:?} {:?}",
+            sms("424242"),
+            OutboxEntry::new(sms("424242"), Timestamp(1))
+        );
+        assert!(!shown.contains("081234567890"), "{shown}");
+        assert!(!shown.contains("424242"), "{shown}");
+    }
+
+    #[test]
+    fn a_corrupt_stored_entry_is_an_error_not_a_panic() {
+        let db = Database::temporary().expect("db");
+        let outbox = SledOutbox::new(&db).expect("outbox");
+        let mut stored_key = prefix(&key("a"));
+        stored_key.extend_from_slice(&1u64.to_be_bytes());
+        db.tree(TREE)
+            .expect("tree")
+            .insert(stored_key, &b"not json"[..])
+            .expect("insert");
+        assert!(matches!(
+            outbox.entries(&key("a")),
+            Err(OutboxError::Corrupt { .. })
+        ));
+    }
+}

@@ -1,0 +1,240 @@
+//! Conversation sessions at rest: the narrow `SessionStore` trait the engine saves its state
+//! through, with a sled implementation and an in-memory one for tests.
+
+mod memory;
+mod sled_store;
+
+pub use memory::MemorySessionStore;
+pub use sled_store::SledSessionStore;
+
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::clock::Timestamp;
+use crate::db::DbError;
+
+/// The longest session key accepted, in bytes: platform ids are short, and a bound keeps
+/// oversized ids from a webhook out of the database.
+pub const MAX_SESSION_KEY_BYTES: usize = 200;
+
+/// Why a session key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SessionKeyError {
+    /// The channel or the id was empty.
+    #[error("session channel and id must not be empty")]
+    Empty,
+    /// The channel name contained `:`, which separates it from the id.
+    #[error("session channel must not contain ':'")]
+    ColonInChannel,
+    /// The key contained a control character; NUL in particular separates a key from the
+    /// sequence number in the outbox, so it must never occur inside one.
+    #[error("session key must not contain control characters")]
+    ControlCharacter,
+    /// The key was longer than [`MAX_SESSION_KEY_BYTES`].
+    #[error("session key is {len} bytes, more than {MAX_SESSION_KEY_BYTES}")]
+    TooLong { len: usize },
+}
+
+/// Identifies one conversation: the channel and the channel's own id for it, such as
+/// `web:3f2a…` or `telegram:12345`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// The key of conversation `id` on `channel`.
+    pub fn new(channel: &str, id: &str) -> Result<SessionKey, SessionKeyError> {
+        if channel.is_empty() || id.is_empty() {
+            return Err(SessionKeyError::Empty);
+        }
+        if channel.contains(':') {
+            return Err(SessionKeyError::ColonInChannel);
+        }
+        if channel.chars().chain(id.chars()).any(char::is_control) {
+            return Err(SessionKeyError::ControlCharacter);
+        }
+        let len = channel.len() + 1 + id.len();
+        if len > MAX_SESSION_KEY_BYTES {
+            return Err(SessionKeyError::TooLong { len });
+        }
+        Ok(SessionKey(format!("{channel}:{id}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A saved session: when it last changed, and the engine's serialized state, which the store
+/// never interprets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub updated_at: Timestamp,
+    pub data: Vec<u8>,
+}
+
+impl fmt::Debug for StoredSession {
+    // The state may hold a member's NIK or e-mail, so only its size is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("updated_at", &self.updated_at)
+            .field("data_bytes", &self.data.len())
+            .finish()
+    }
+}
+
+/// What can go wrong loading or saving sessions.
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    /// The underlying database failed.
+    #[error("session database failed")]
+    Database(#[from] DbError),
+    /// The stored record for this key cannot be decoded (too short to hold its timestamp).
+    #[error("stored session {key} is corrupt")]
+    Corrupt { key: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        StoreError::Database(DbError::Sled(error))
+    }
+}
+
+/// Where sessions live between turns. Implementations must be safe to share between tasks.
+pub trait SessionStore: Send + Sync {
+    /// The session saved under `key`, if any.
+    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError>;
+    /// Saves `session` under `key`, replacing what was there.
+    fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError>;
+    /// Forgets the session under `key` (no error when there is none).
+    fn remove(&self, key: &SessionKey) -> Result<(), StoreError>;
+    /// Deletes sessions not updated since `cutoff`; returns how many.
+    fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError>;
+    /// How many sessions are stored.
+    fn count(&self) -> Result<usize, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+
+    fn key(id: &str) -> SessionKey {
+        SessionKey::new("web", id).expect("valid key")
+    }
+
+    fn session(at: u64, data: &[u8]) -> StoredSession {
+        StoredSession {
+            updated_at: Timestamp(at),
+            data: data.to_vec(),
+        }
+    }
+
+    /// The behaviour every `SessionStore` must share.
+    fn contract(store: &dyn SessionStore) {
+        assert_eq!(store.count().expect("count"), 0);
+        assert_eq!(store.load(&key("unknown")).expect("load"), None);
+
+        store
+            .save(&key("a"), &session(1_000, b"first"))
+            .expect("save");
+        assert_eq!(
+            store.load(&key("a")).expect("load"),
+            Some(session(1_000, b"first"))
+        );
+
+        store
+            .save(&key("a"), &session(2_000, b"second"))
+            .expect("overwrite");
+        assert_eq!(
+            store.load(&key("a")).expect("load"),
+            Some(session(2_000, b"second"))
+        );
+        assert_eq!(store.count().expect("count"), 1);
+
+        store
+            .save(&key("empty"), &session(3_000, b""))
+            .expect("save");
+        assert_eq!(
+            store.load(&key("empty")).expect("load"),
+            Some(session(3_000, b""))
+        );
+
+        store.remove(&key("empty")).expect("remove");
+        assert_eq!(store.load(&key("empty")).expect("load"), None);
+        store.remove(&key("empty")).expect("removing twice is fine");
+        assert_eq!(store.count().expect("count"), 1);
+
+        store
+            .save(&key("old"), &session(4_999, b"old"))
+            .expect("save");
+        store
+            .save(&key("edge"), &session(5_000, b"edge"))
+            .expect("save");
+        store
+            .save(&key("new"), &session(6_000, b"new"))
+            .expect("save");
+        assert_eq!(store.count().expect("count"), 4);
+
+        // "a" (2_000) and "old" (4_999) are idle; "edge" was updated exactly at the cutoff.
+        assert_eq!(store.remove_idle(Timestamp(5_000)).expect("remove_idle"), 2);
+        assert_eq!(store.load(&key("a")).expect("load"), None);
+        assert_eq!(store.load(&key("old")).expect("load"), None);
+        assert!(store.load(&key("edge")).expect("load").is_some());
+        assert!(store.load(&key("new")).expect("load").is_some());
+        assert_eq!(store.count().expect("count"), 2);
+        assert_eq!(store.remove_idle(Timestamp(5_000)).expect("again"), 0);
+    }
+
+    #[test]
+    fn the_sled_store_meets_the_session_store_contract() {
+        let db = Database::temporary().expect("db");
+        contract(&SledSessionStore::new(&db).expect("store"));
+    }
+
+    #[test]
+    fn the_memory_store_meets_the_session_store_contract() {
+        contract(&MemorySessionStore::default());
+    }
+
+    #[test]
+    fn a_session_key_joins_channel_and_id() {
+        let key = SessionKey::new("telegram", "12345").expect("valid");
+        assert_eq!(key.as_str(), "telegram:12345");
+        assert_eq!(key.to_string(), "telegram:12345");
+    }
+
+    #[test]
+    fn session_keys_that_are_empty_too_long_or_ambiguous_are_refused() {
+        assert_eq!(SessionKey::new("", "1"), Err(SessionKeyError::Empty));
+        assert_eq!(SessionKey::new("web", ""), Err(SessionKeyError::Empty));
+        assert_eq!(
+            SessionKey::new("a:b", "1"),
+            Err(SessionKeyError::ColonInChannel)
+        );
+        assert_eq!(
+            SessionKey::new("web", "a\0b"),
+            Err(SessionKeyError::ControlCharacter)
+        );
+        let longest = "x".repeat(MAX_SESSION_KEY_BYTES - 4);
+        assert!(SessionKey::new("web", &longest).is_ok());
+        assert_eq!(
+            SessionKey::new("web", &format!("{longest}x")),
+            Err(SessionKeyError::TooLong {
+                len: MAX_SESSION_KEY_BYTES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn stored_session_debug_does_not_show_the_state() {
+        let shown = format!("{:?}", session(1, b"3174011203880001"));
+        assert!(!shown.contains("3174"), "{shown}");
+    }
+}

@@ -1,0 +1,145 @@
+//! The sled `SessionStore`: one record per session in the "sessions" tree, laid out so that the
+//! idle sweep can read a session's age without decoding the engine's state.
+
+use super::{SessionKey, SessionStore, StoreError, StoredSession};
+use crate::clock::Timestamp;
+use crate::db::Database;
+
+const TREE: &str = "sessions";
+const STAMP_BYTES: usize = 8;
+
+/// Sessions in sled. A record is `updated_at` as 8 big-endian bytes followed by the data.
+#[derive(Debug, Clone)]
+pub struct SledSessionStore {
+    tree: sled::Tree,
+}
+
+impl SledSessionStore {
+    pub fn new(db: &Database) -> Result<SledSessionStore, StoreError> {
+        Ok(SledSessionStore {
+            tree: db.tree(TREE)?,
+        })
+    }
+}
+
+fn encode(session: &StoredSession) -> Vec<u8> {
+    let mut record = Vec::with_capacity(STAMP_BYTES + session.data.len());
+    record.extend_from_slice(&session.updated_at.0.to_be_bytes());
+    record.extend_from_slice(&session.data);
+    record
+}
+
+/// The record's timestamp, or `None` when it is too short to hold one.
+fn stamp(record: &[u8]) -> Option<Timestamp> {
+    let bytes = record.get(..STAMP_BYTES)?.try_into().ok()?;
+    Some(Timestamp(u64::from_be_bytes(bytes)))
+}
+
+impl SessionStore for SledSessionStore {
+    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
+        let Some(record) = self.tree.get(key.as_str())? else {
+            return Ok(None);
+        };
+        let updated_at = stamp(&record).ok_or_else(|| StoreError::Corrupt {
+            key: key.to_string(),
+        })?;
+        Ok(Some(StoredSession {
+            updated_at,
+            data: record[STAMP_BYTES..].to_vec(),
+        }))
+    }
+
+    fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
+        self.tree.insert(key.as_str(), encode(session))?;
+        Ok(())
+    }
+
+    fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.tree.remove(key.as_str())?;
+        Ok(())
+    }
+
+    /// Also deletes records too short to decode: they can never be loaded again, and keeping
+    /// them would make every sweep report the same corruption.
+    fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.tree.iter() {
+            let (key, record) = entry?;
+            match stamp(&record) {
+                Some(updated_at) if updated_at >= cutoff => continue,
+                Some(_) => {}
+                None => tracing::warn!(
+                    session = %String::from_utf8_lossy(&key),
+                    "removing a corrupt session record"
+                ),
+            }
+            // Only delete the record we judged idle: a turn may have saved it since the scan
+            // read it, and that session is active again.
+            if self
+                .tree
+                .compare_and_swap(&key, Some(&record), None::<&[u8]>)?
+                .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Counts by scanning the tree (sled keeps no count), so it costs O(sessions).
+    fn count(&self) -> Result<usize, StoreError> {
+        Ok(self.tree.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_too_short_for_its_timestamp_is_reported_corrupt_for_that_key_only() {
+        let db = Database::temporary().expect("db");
+        let store = SledSessionStore::new(&db).expect("store");
+        let broken = SessionKey::new("web", "broken").expect("key");
+        let fine = SessionKey::new("web", "fine").expect("key");
+        db.tree(TREE)
+            .expect("tree")
+            .insert(broken.as_str(), &[1u8, 2, 3][..])
+            .expect("insert");
+        let session = StoredSession {
+            updated_at: Timestamp(10),
+            data: b"state".to_vec(),
+        };
+        store.save(&fine, &session).expect("save");
+
+        match store.load(&broken) {
+            Err(StoreError::Corrupt { key }) => assert_eq!(key, "web:broken"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(store.load(&fine).expect("load"), Some(session));
+    }
+
+    #[test]
+    fn the_idle_sweep_removes_corrupt_records_and_keeps_fresh_ones() {
+        let db = Database::temporary().expect("db");
+        let store = SledSessionStore::new(&db).expect("store");
+        let fresh = SessionKey::new("web", "fresh").expect("key");
+        db.tree(TREE)
+            .expect("tree")
+            .insert("web:broken", &[7u8][..])
+            .expect("insert");
+        store
+            .save(
+                &fresh,
+                &StoredSession {
+                    updated_at: Timestamp(100),
+                    data: Vec::new(),
+                },
+            )
+            .expect("save");
+
+        assert_eq!(store.remove_idle(Timestamp(50)).expect("sweep"), 1);
+        assert_eq!(store.count().expect("count"), 1);
+        assert!(store.load(&fresh).expect("load").is_some());
+    }
+}
