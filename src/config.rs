@@ -108,17 +108,33 @@ impl Config {
         let mode = match settings.get("TANYA_MODE").as_deref() {
             None | Some("demo") => Mode::Demo,
             Some("production") => Mode::Production,
-            Some(other) => return Err(invalid("TANYA_MODE", format!("{other:?} is not demo or production"))),
+            Some(other) => {
+                return Err(invalid(
+                    "TANYA_MODE",
+                    format!("{other:?} is not demo or production"),
+                ));
+            }
         };
         let log_format = match settings.get("TANYA_LOG_FORMAT").as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("TANYA_LOG_FORMAT", format!("{other:?} is not human or json"))),
+            Some(other) => {
+                return Err(invalid(
+                    "TANYA_LOG_FORMAT",
+                    format!("{other:?} is not human or json"),
+                ));
+            }
         };
         let defaults = Thresholds::default();
         Ok(Config {
-            bind: settings.parsed("TANYA_BIND", "127.0.0.1:8080".parse().expect("valid default"))?,
-            data_dir: settings.get("TANYA_DATA_DIR").unwrap_or_else(|| "./data".into()).into(),
+            bind: settings.parsed(
+                "TANYA_BIND",
+                "127.0.0.1:8080".parse().expect("valid default"),
+            )?,
+            data_dir: settings
+                .get("TANYA_DATA_DIR")
+                .unwrap_or_else(|| "./data".into())
+                .into(),
             intents_dir: settings
                 .get("TANYA_INTENTS_DIR")
                 .unwrap_or_else(|| "./intents".into())
@@ -126,7 +142,8 @@ impl Config {
             mode,
             log_format,
             nlu: Thresholds {
-                min_confidence: settings.probability("TANYA_NLU_MIN_CONFIDENCE", defaults.min_confidence)?,
+                min_confidence: settings
+                    .probability("TANYA_NLU_MIN_CONFIDENCE", defaults.min_confidence)?,
                 min_margin: settings.probability("TANYA_NLU_MIN_MARGIN", defaults.min_margin)?,
             },
             telegram: match (
@@ -149,7 +166,10 @@ impl Config {
                     token,
                     app_secret,
                     verify_token,
-                    api_base: settings.base("TANYA_WHATSAPP_API_BASE", "https://graph.facebook.com/v21.0"),
+                    api_base: settings.base(
+                        "TANYA_WHATSAPP_API_BASE",
+                        "https://graph.facebook.com/v21.0",
+                    ),
                 }),
                 _ => None,
             },
@@ -203,7 +223,9 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
     {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|e: T::Err| invalid(name, format!("{v:?}: {e}"))),
+            Some(v) => v
+                .parse()
+                .map_err(|e: T::Err| invalid(name, format!("{v:?}: {e}"))),
         }
     }
 

@@ -44,7 +44,10 @@ struct ResponseSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LexiconFile {
+    #[serde(default)]
     words: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    commands: BTreeMap<String, Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +122,8 @@ pub struct Content {
     pub responses: HashMap<String, ResponseTemplate>,
     /// Slang and abbreviations → standard words, phrases of up to three words on the left.
     pub lexicon: Vec<(String, String)>,
+    /// Typed phrases that act like a button press ("kirim ulang" → `/resend_otp`).
+    pub commands: Vec<(String, String)>,
 }
 
 impl Content {
@@ -185,6 +190,7 @@ struct Loader {
     /// key → (template, file, line) so duplicates can name both places.
     responses: HashMap<String, (ResponseTemplate, PathBuf, usize)>,
     lexicon: Vec<(String, String)>,
+    commands: Vec<(String, String)>,
     /// normalised example → (intent, file, line)
     seen_examples: HashMap<String, (String, PathBuf, usize)>,
 }
@@ -346,7 +352,11 @@ impl Loader {
                     self.error(path, line, message);
                 }
                 if button.payload.trim().is_empty() {
-                    self.error(path, line, format!("response {key}: button payload is empty"));
+                    self.error(
+                        path,
+                        line,
+                        format!("response {key}: button payload is empty"),
+                    );
                 }
             }
             if variants.is_empty() {
@@ -379,16 +389,32 @@ impl Loader {
             }
             let to = to.into_inner().trim().to_lowercase();
             if to.is_empty() {
-                self.error(path, line, format!("lexicon entry {from:?} maps to nothing"));
+                self.error(
+                    path,
+                    line,
+                    format!("lexicon entry {from:?} maps to nothing"),
+                );
                 continue;
             }
             self.lexicon.push((from, to));
         }
+        for (phrase, payload) in file.commands {
+            let line = line_of(&text, payload.span().start);
+            let payload = payload.into_inner();
+            if !payload.starts_with('/') {
+                self.error(
+                    path,
+                    line,
+                    format!("command {phrase:?} must map to a button payload starting with /"),
+                );
+                continue;
+            }
+            self.commands.push((phrase.to_lowercase(), payload));
+        }
     }
 
     fn finish(mut self, requirements: &Requirements) -> Result<Content, ContentErrors> {
-        let allowed: HashMap<&str, &[&str]> =
-            requirements.response_keys.iter().copied().collect();
+        let allowed: HashMap<&str, &[&str]> = requirements.response_keys.iter().copied().collect();
         let mut missing = Vec::new();
         for (key, _) in requirements.response_keys {
             if !self.responses.contains_key(*key) {
@@ -449,6 +475,7 @@ impl Loader {
                 .map(|(key, (template, _, _))| (key, template))
                 .collect(),
             lexicon: self.lexicon,
+            commands: self.commands,
         })
     }
 }
@@ -465,7 +492,11 @@ fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 fn line_of(text: &str, byte_offset: usize) -> usize {
     let end = byte_offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn is_valid_name(name: &str) -> bool {
@@ -555,7 +586,7 @@ mod tests {
         write(
             dir.path(),
             "lexicon/slang.toml",
-            "[words]\nyg = \"yang\"\n\"kata sandi\" = \"password\"\n",
+            "[words]\nyg = \"yang\"\n\"kata sandi\" = \"password\"\n[commands]\n\"kirim ulang\" = \"/resend_otp\"\n",
         );
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"])],
@@ -569,12 +600,20 @@ mod tests {
             "Kode ke b***@example.com, {rahasia}."
         );
         assert_eq!(content.lexicon[0].0, "kata sandi", "phrases come first");
+        assert_eq!(
+            content.commands,
+            vec![("kirim ulang".into(), "/resend_otp".into())]
+        );
     }
 
     #[test]
     fn a_syntax_error_is_reported_with_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "greet.toml", "examples = [\"halo\"]\n\npatterns = [\n");
+        write(
+            dir.path(),
+            "greet.toml",
+            "examples = [\"halo\"]\n\npatterns = [\n",
+        );
         let errors = load(dir.path(), &NO_REQUIREMENTS).unwrap_err();
         let shown = errors.to_string();
         assert!(shown.contains("greet.toml:"), "{shown}");
@@ -612,7 +651,11 @@ mod tests {
     fn a_duplicate_example_across_intents_names_both_places() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "greet.toml", "examples = [\"halo kak\"]\n");
-        write(dir.path(), "thanks.toml", "examples = [\n  \"Halo, kak!\"]\n");
+        write(
+            dir.path(),
+            "thanks.toml",
+            "examples = [\n  \"Halo, kak!\"]\n",
+        );
         let errors = load(dir.path(), &NO_REQUIREMENTS).unwrap_err().0;
         assert_eq!(errors.len(), 1);
         assert!(errors[0].to_string().contains("thanks.toml:2"));
@@ -644,9 +687,7 @@ mod tests {
             "greet.toml",
             "examples = [\"halo\"]\n[responses.greet]\ntext = [\"Halo\"]\nbuttons = [{ title = \"Judul tombol yang terlalu panjang\", payload = \"/help\" }]\n",
         );
-        let shown = load(dir.path(), &NO_REQUIREMENTS)
-            .unwrap_err()
-            .to_string();
+        let shown = load(dir.path(), &NO_REQUIREMENTS).unwrap_err().to_string();
         assert!(shown.contains("greet.toml:2"), "{shown}");
     }
 

@@ -10,7 +10,11 @@ use tanya::config::{Config, LogFormat, Mode};
 use tanya::nlu::eval;
 
 #[derive(Parser)]
-#[command(name = "tanya", version, about = "Chatbot for BPJS Ketenagakerjaan members (JMO account, password, JHT balance)")]
+#[command(
+    name = "tanya",
+    version,
+    about = "Chatbot for BPJS Ketenagakerjaan members (JMO account, password, JHT balance)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

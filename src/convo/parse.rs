@@ -429,6 +429,7 @@ fn parse_lines(
         (_, first) => (first.to_string(), &lines[1..]),
     };
 
+    // Lines before the first block are the description, which Botium ignores too.
     let mut blocks: Vec<Block> = Vec::new();
     for &(number, line) in rest {
         if let Some(kind) = header(line).map_err(|kind| (number, kind))? {
@@ -437,12 +438,11 @@ fn parse_lines(
                 line: number,
                 body: Vec::new(),
             });
-        } else if let Some(block) = blocks.last_mut() {
-            if !is_comment(line) {
-                block.body.push((number, line));
-            }
+        } else if let Some(block) = blocks.last_mut()
+            && !is_comment(line)
+        {
+            block.body.push((number, line));
         }
-        // Lines before the first block are the description, which Botium ignores too.
     }
 
     match blocks.first() {
@@ -454,21 +454,23 @@ fn parse_lines(
     }
 
     let mut steps = Vec::with_capacity(blocks.len());
+    // Where each block's message ends: an utterance-list name is a one-line text, so this is the
+    // line to blame when the reference is wrong.
+    let mut last_lines = Vec::with_capacity(blocks.len());
     for block in &blocks {
         let body = trim_blank_lines(&block.body);
         steps.push(match block.kind {
             BlockKind::Me => Step::Me(parse_me(block.line, body)?),
             BlockKind::Bot => Step::Bot(parse_bot(block.line, body)?),
         });
+        last_lines.push(body.last().map_or(block.line, |&(number, _)| number));
     }
-    expand_utterances(
-        Conversation {
-            name,
-            source: source.to_path_buf(),
-            steps,
-        },
-        utterances,
-    )
+    let conversation = Conversation {
+        name,
+        source: source.to_path_buf(),
+        steps,
+    };
+    expand_utterances(conversation, &last_lines, utterances)
 }
 
 /// `#me` / `#bot` (any case) alone on a line; `None` for any other line.
@@ -785,13 +787,13 @@ fn join_lines(lines: &[(usize, &str)]) -> String {
 /// per combination; every reference varies independently, the first one slowest.
 fn expand_utterances(
     conversation: Conversation,
+    last_lines: &[usize],
     utterances: &HashMap<String, Vec<String>>,
 ) -> Result<Vec<Conversation>, LineError> {
     let mut references: Vec<(usize, &[String])> = Vec::new();
     let mut combinations: usize = 1;
-    for (index, step) in conversation.steps.iter().enumerate() {
+    for (index, (step, line)) in conversation.steps.iter().zip(last_lines).enumerate() {
         let Step::Me(MeTurn {
-            line,
             input: MeInput::Text(text),
             ..
         }) = step
@@ -832,4 +834,701 @@ fn expand_utterances(
             .collect();
     }
     Ok(expanded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Conversation>, ConvoError> {
+        parse_with(text, &HashMap::new())
+    }
+
+    fn parse_with(
+        text: &str,
+        utterances: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<Conversation>, ConvoError> {
+        parse_conversation(Path::new("tests/x.convo.txt"), text, utterances)
+    }
+
+    fn parse_one(text: &str) -> Conversation {
+        let mut conversations = parse(text).expect("parses");
+        assert_eq!(conversations.len(), 1);
+        conversations.remove(0)
+    }
+
+    /// The line and rule of a syntax error.
+    fn syntax_error(text: &str) -> (usize, SyntaxError) {
+        match parse(text) {
+            Err(ConvoError::Syntax { line, kind, .. }) => (line, kind),
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    fn me(line: usize, input: MeInput) -> Step {
+        Step::Me(MeTurn {
+            line,
+            wait: None,
+            input,
+        })
+    }
+
+    fn text(s: &str) -> MeInput {
+        MeInput::Text(s.to_string())
+    }
+
+    fn lists(entries: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        entries
+            .iter()
+            .map(|(name, variants)| {
+                let variants = variants.iter().map(|v| v.to_string()).collect();
+                (name.to_string(), variants)
+            })
+            .collect()
+    }
+
+    const SPEC_EXAMPLE: &str = "lupa password, jalur utama
+#me
+saya lupa password jmo
+
+#bot
+*email*
+INTENT forgot_password
+RESPONSE ask_email_kpj
+
+#me
+budi.santoso@example.com 12345678901
+
+#bot
+RESPONSE otp_sent
+
+#me
+$otp
+";
+
+    #[test]
+    fn the_spec_example_parses_into_its_steps() {
+        let conversation = parse_one(SPEC_EXAMPLE);
+        assert_eq!(conversation.name, "lupa password, jalur utama");
+        assert_eq!(conversation.source, Path::new("tests/x.convo.txt"));
+        assert_eq!(
+            conversation.steps,
+            vec![
+                me(2, text("saya lupa password jmo")),
+                Step::Bot(BotExpectation {
+                    line: 5,
+                    text: Some(TextExpectation {
+                        pattern: "*email*".to_string(),
+                        negated: false,
+                    }),
+                    asserters: vec![
+                        Asserter::Intent {
+                            name: "forgot_password".to_string(),
+                            negated: false,
+                        },
+                        Asserter::Response {
+                            key: "ask_email_kpj".to_string(),
+                            negated: false,
+                        },
+                    ],
+                }),
+                me(10, text("budi.santoso@example.com 12345678901")),
+                Step::Bot(BotExpectation {
+                    line: 13,
+                    text: None,
+                    asserters: vec![Asserter::Response {
+                        key: "otp_sent".to_string(),
+                        negated: false,
+                    }],
+                }),
+                me(16, MeInput::Otp),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bang_negates_the_text_and_each_asserter() {
+        let conversation = parse_one(
+            "n\n#me\nhalo\n\n#bot\n!*error*\n!INTENT out_of_scope\n! RESPONSE fallback\n!BUTTONS\n!ENTITIES nik|kpj\n",
+        );
+        let Step::Bot(bot) = &conversation.steps[1] else {
+            panic!("expected a #bot step");
+        };
+        assert_eq!(
+            bot.text,
+            Some(TextExpectation {
+                pattern: "*error*".to_string(),
+                negated: true,
+            })
+        );
+        assert_eq!(
+            bot.asserters,
+            vec![
+                Asserter::Intent {
+                    name: "out_of_scope".to_string(),
+                    negated: true,
+                },
+                Asserter::Response {
+                    key: "fallback".to_string(),
+                    negated: true,
+                },
+                Asserter::Buttons {
+                    titles: vec![],
+                    negated: true,
+                },
+                Asserter::Entities {
+                    names: vec!["nik".to_string(), "kpj".to_string()],
+                    negated: true,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_negated_text_expectation_matches_what_the_pattern_does_not() {
+        let expectation = TextExpectation {
+            pattern: "*error*".to_string(),
+            negated: true,
+        };
+        assert!(expectation.matches("Kode terkirim"));
+        assert!(!expectation.matches("Terjadi ERROR"));
+    }
+
+    #[test]
+    fn buttons_are_split_on_bars_and_trimmed() {
+        let conversation = parse_one("n\n#me\nhalo\n#bot\nBUTTONS  SMS | E-mail |Batal\n");
+        let Step::Bot(bot) = &conversation.steps[1] else {
+            panic!("expected a #bot step");
+        };
+        assert_eq!(
+            bot.asserters,
+            vec![Asserter::Buttons {
+                titles: vec!["SMS".into(), "E-mail".into(), "Batal".into()],
+                negated: false,
+            }]
+        );
+    }
+
+    #[test]
+    fn multi_line_texts_are_joined_with_newlines() {
+        let conversation = parse_one(
+            "n\n#me\nbaris satu\nbaris dua\n\nbaris empat\n\n#bot\nHalo*\n*Tanya\nINTENT greet\n",
+        );
+        assert_eq!(
+            conversation.steps[0],
+            me(2, text("baris satu\nbaris dua\n\nbaris empat"))
+        );
+        let Step::Bot(bot) = &conversation.steps[1] else {
+            panic!("expected a #bot step");
+        };
+        assert_eq!(bot.text.as_ref().unwrap().pattern, "Halo*\n*Tanya");
+    }
+
+    #[test]
+    fn a_bot_block_without_text_expects_any_message() {
+        let conversation = parse_one("n\n#me\nhalo\n\n#bot\n\n#bot\nINTENT greet\n");
+        assert_eq!(
+            conversation.steps[1],
+            Step::Bot(BotExpectation {
+                line: 5,
+                text: None,
+                asserters: vec![],
+            })
+        );
+        let Step::Bot(second) = &conversation.steps[2] else {
+            panic!("expected a #bot step");
+        };
+        assert_eq!(second.text, None);
+    }
+
+    #[test]
+    fn wait_moves_the_clock_before_the_message() {
+        for (wait, seconds) in [("30s", 30), ("6m", 360), ("2h", 7200)] {
+            let conversation = parse_one(&format!("n\n#me\nWAIT {wait}\n$otp\n"));
+            assert_eq!(
+                conversation.steps[0],
+                Step::Me(MeTurn {
+                    line: 2,
+                    wait: Some(Duration::from_secs(seconds)),
+                    input: MeInput::Otp,
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn a_wait_that_is_not_a_positive_whole_number_with_a_unit_is_rejected() {
+        for wait in [
+            "",
+            "0m",
+            "6",
+            "6d",
+            "6M",
+            "-1m",
+            "+1m",
+            "1.5h",
+            "6 m",
+            "m",
+            "6mm",
+            "é",
+            "99999999999999999999h",
+            "9999999999999999999h",
+        ] {
+            let (line, kind) = syntax_error(&format!("n\n#me\nWAIT {wait}\nhalo\n"));
+            assert_eq!(line, 3, "WAIT {wait}");
+            assert!(
+                matches!(kind, SyntaxError::InvalidWait { .. }),
+                "WAIT {wait}: {kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wait_must_be_the_first_line_and_be_followed_by_a_message() {
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\nWAIT 6m\n"),
+            (4, SyntaxError::MisplacedWait)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nWAIT 6m\n\n#bot\n"),
+            (2, SyntaxError::EmptyMe)
+        );
+    }
+
+    #[test]
+    fn button_presses_and_codes_are_recognised() {
+        let conversation = parse_one("n\n#me\nhalo\n#me\nWAIT 1m\nBUTTON E-mail\n#me\n$OTP\n");
+        assert_eq!(
+            conversation.steps[1],
+            Step::Me(MeTurn {
+                line: 4,
+                wait: Some(Duration::from_secs(60)),
+                input: MeInput::Button("E-mail".to_string()),
+            })
+        );
+        assert_eq!(conversation.steps[2], me(7, MeInput::Otp));
+    }
+
+    #[test]
+    fn a_me_block_sends_exactly_one_kind_of_message() {
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\nBUTTON SMS\n"),
+            (4, SyntaxError::MixedMeInput)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\n$otp\nhalo\n"),
+            (3, SyntaxError::MixedMeInput)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nkodenya $otp\n"),
+            (3, SyntaxError::MisplacedOtp)
+        );
+        assert_eq!(syntax_error("n\n#me\n\n#bot\n"), (2, SyntaxError::EmptyMe));
+        assert_eq!(
+            syntax_error("n\n#me\nBUTTON\n"),
+            (
+                3,
+                SyntaxError::MissingArgument {
+                    keyword: "BUTTON".into()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn misplaced_keywords_are_rejected_with_their_line() {
+        assert_eq!(
+            syntax_error("n\n#me\nINTENT greet\n"),
+            (
+                3,
+                SyntaxError::AsserterInMe {
+                    keyword: "INTENT".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nBUTTON SMS\n"),
+            (
+                5,
+                SyntaxError::MeKeywordInBot {
+                    keyword: "BUTTON".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nINTENT greet\nhalo juga\n"),
+            (6, SyntaxError::TextAfterAsserter)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nINTENT greet\nINTENTS greet\n"),
+            (
+                6,
+                SyntaxError::UnknownAsserter {
+                    keyword: "INTENTS".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nhalo\nJSON_PATH $.x\n"),
+            (
+                6,
+                SyntaxError::UnsupportedKeyword {
+                    keyword: "JSON_PATH".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nhalo\n!kak\n"),
+            (6, SyntaxError::MisplacedNegation)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\n!\n"),
+            (5, SyntaxError::BareNegation)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nINTENT\n"),
+            (
+                5,
+                SyntaxError::MissingArgument {
+                    keyword: "INTENT".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nRESPONSE otp sent\n"),
+            (
+                5,
+                SyntaxError::InvalidArgument {
+                    keyword: "RESPONSE".into(),
+                    value: "otp sent".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nBUTTONS SMS||Batal\n"),
+            (
+                5,
+                SyntaxError::EmptyListItem {
+                    keyword: "BUTTONS".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#me hai\n"),
+            (
+                2,
+                SyntaxError::HeaderWithText {
+                    header: "#me".into()
+                }
+            )
+        );
+        assert_eq!(
+            syntax_error("n\n#begin\n#me\nhalo\n"),
+            (
+                2,
+                SyntaxError::UnsupportedSection {
+                    section: "#begin".into()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn a_conversation_must_start_with_the_user() {
+        assert_eq!(
+            syntax_error("n\n\n#bot\nhalo\n\n#me\nhalo\n"),
+            (3, SyntaxError::LeadingBot)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let error = parse("n\n#me\nhalo\n\n#bot\nSLOT x\nINTENT greet\nFOO bar\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tests/x.convo.txt:8: unknown asserter `FOO`; tanya supports INTENT, RESPONSE, \
+             BUTTONS and ENTITIES"
+        );
+    }
+
+    #[test]
+    fn description_lines_comments_and_header_case_are_tolerated() {
+        let conversation = parse_one(
+            "nama\nbaris deskripsi\nINTENT ini bukan asserter\n\n#ME  \n// komentar\nhalo\n\n\t#Bot\t\n  Halo*  \n// INTENT x\n\tINTENT greet\n",
+        );
+        assert_eq!(conversation.name, "nama");
+        assert_eq!(conversation.steps.len(), 2);
+        assert_eq!(conversation.steps[0], me(5, text("halo")));
+        let Step::Bot(bot) = &conversation.steps[1] else {
+            panic!("expected a #bot step");
+        };
+        assert_eq!(bot.text.as_ref().unwrap().pattern, "Halo*");
+        assert_eq!(bot.asserters.len(), 1);
+    }
+
+    #[test]
+    fn crlf_line_endings_and_a_byte_order_mark_are_ignored() {
+        let windows = format!("\u{feff}{}", SPEC_EXAMPLE.replace('\n', "\r\n"));
+        assert_eq!(parse_one(&windows), parse_one(SPEC_EXAMPLE));
+    }
+
+    #[test]
+    fn a_file_starting_with_a_block_is_named_after_the_file() {
+        let conversation = parse_one("#me\nhalo\n");
+        assert_eq!(conversation.name, "x");
+        assert_eq!(conversation.steps, vec![me(1, text("halo"))]);
+    }
+
+    #[test]
+    fn empty_and_nameless_files_are_rejected() {
+        assert_eq!(syntax_error(""), (1, SyntaxError::EmptyFile));
+        assert_eq!(
+            syntax_error("\u{feff} \r\n\t\n"),
+            (1, SyntaxError::EmptyFile)
+        );
+        assert_eq!(syntax_error("\n#me\nhalo\n"), (1, SyntaxError::MissingName));
+        assert_eq!(syntax_error("hanya nama\n"), (1, SyntaxError::NoTurns));
+        assert_eq!(syntax_error("nama\ndeskripsi\n"), (2, SyntaxError::NoTurns));
+    }
+
+    #[test]
+    fn an_utterance_list_reference_runs_once_per_variant() {
+        let utterances = lists(&[("UTT_GREET", &["halo", "selamat pagi"])]);
+        let conversations =
+            parse_with("sapa\n#me\nUTT_GREET\n#bot\nINTENT greet\n", &utterances).expect("parses");
+        let names: Vec<_> = conversations.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["sapa [halo]", "sapa [selamat pagi]"]);
+        assert_eq!(conversations[1].steps[0], me(2, text("selamat pagi")));
+        assert_eq!(conversations[0].steps[1], conversations[1].steps[1]);
+    }
+
+    #[test]
+    fn several_references_expand_to_every_combination() {
+        let utterances = lists(&[
+            ("SAPA", &["halo", "hai"]),
+            ("TERIMA_KASIH", &["makasih", "tq", "thx"]),
+        ]);
+        let conversations = parse_with("n\n#me\nSAPA\n#me\nTERIMA_KASIH\n#me\nSAPA\n", &utterances)
+            .expect("parses");
+        assert_eq!(conversations.len(), 12);
+        assert_eq!(conversations[0].name, "n [halo] [makasih] [halo]");
+        assert_eq!(conversations[1].name, "n [halo] [makasih] [hai]");
+        assert_eq!(conversations[11].name, "n [hai] [thx] [hai]");
+        assert_eq!(
+            conversations[11].steps,
+            vec![me(2, text("hai")), me(4, text("thx")), me(6, text("hai"))]
+        );
+    }
+
+    #[test]
+    fn expansions_beyond_the_limit_are_rejected() {
+        let ten: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+        let utterances = HashMap::from([("DIGITS".to_string(), ten)]);
+        let at_limit = "n\n#me\nDIGITS\n#me\nDIGITS\n#me\nDIGITS\n";
+        assert_eq!(parse_with(at_limit, &utterances).unwrap().len(), 1_000);
+        let beyond = format!("{at_limit}#me\nDIGITS\n");
+        match parse_with(&beyond, &utterances) {
+            Err(ConvoError::Syntax {
+                line: 9,
+                kind: SyntaxError::TooManyExpansions,
+                ..
+            }) => {}
+            other => panic!("expected too many expansions, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_utterance_list_name_is_an_error_but_shouting_is_not() {
+        assert_eq!(
+            syntax_error("n\n#me\nUTT_GRET\n"),
+            (
+                3,
+                SyntaxError::UnknownUtteranceList {
+                    name: "UTT_GRET".into()
+                }
+            )
+        );
+        assert_eq!(parse_one("n\n#me\nHALO\n").steps[0], me(2, text("HALO")));
+    }
+
+    #[test]
+    fn utterance_files_give_a_name_and_variants() {
+        let parsed = parse_utterances(
+            Path::new("UTT_GREET.utterances.txt"),
+            "\u{feff}UTT_GREET\r\nhalo\r\n\r\n  selamat pagi \r\n// komentar\r\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            parsed,
+            (
+                "UTT_GREET".to_string(),
+                vec!["halo".into(), "selamat pagi".into()]
+            )
+        );
+    }
+
+    #[test]
+    fn broken_utterance_files_are_rejected_with_their_line() {
+        let error = |text| match parse_utterances(Path::new("u.utterances.txt"), text) {
+            Err(ConvoError::Syntax { line, kind, .. }) => (line, kind),
+            other => panic!("expected a syntax error, got {other:?}"),
+        };
+        assert_eq!(error(""), (1, SyntaxError::EmptyFile));
+        assert_eq!(error("\nhalo\n"), (1, SyntaxError::MissingName));
+        assert_eq!(
+            error("SAPA\n\n"),
+            (
+                1,
+                SyntaxError::NoVariants {
+                    name: "SAPA".into()
+                }
+            )
+        );
+        assert_eq!(
+            error("SAPA\nhalo\nhai\nhalo\n"),
+            (
+                4,
+                SyntaxError::DuplicateVariant {
+                    variant: "halo".into()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn weird_input_never_panics() {
+        let fragments = [
+            "",
+            "\n",
+            "\r\n",
+            "\u{feff}",
+            "#me",
+            "#BOT",
+            "#bot x",
+            "!",
+            "! ",
+            "\t",
+            "WAIT",
+            "WAIT 6m",
+            "WAIT 0s",
+            "BUTTON",
+            "$otp",
+            "*",
+            "INTENT",
+            "BUTTONS |",
+            "ENTITIES a|",
+            "é",
+            "#begin",
+            "//",
+            "UTT_X",
+            "L",
+        ];
+        let utterances = lists(&[("UTT_X", &["a", "b"]), ("L", &["x"])]);
+        let mut text = String::new();
+        for a in fragments {
+            for b in fragments {
+                for c in fragments {
+                    for d in ["\n", " ", "\r"] {
+                        text.clear();
+                        for part in [a, d, b, "\n", c, d, a] {
+                            text.push_str(part);
+                        }
+                        let _ = parse_with(&text, &utterances);
+                        let _ = parse_utterances(Path::new("u.utterances.txt"), &text);
+                    }
+                }
+            }
+        }
+    }
+
+    mod files {
+        use super::super::*;
+        use std::fs;
+
+        fn write(path: &Path, text: &str) {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+
+        #[test]
+        fn a_directory_loads_every_conversation_sorted_by_path_with_its_own_utterances() {
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path();
+            write(&dir.join("b.convo.txt"), "b\n#me\nSAPA\n");
+            write(&dir.join("a.convo.txt"), "a\n#me\nhalo\n");
+            write(&dir.join("sapa.utterances.txt"), "SAPA\nhalo\nhai\n");
+            write(&dir.join("notes.txt"), "not a conversation");
+            write(&dir.join("flows/c.convo.txt"), "c\n#me\nSAPA\n");
+            write(&dir.join("flows/sapa.utterances.txt"), "SAPA\npagi\n");
+
+            let conversations = load_path(dir).expect("loads");
+            let names: Vec<_> = conversations.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, ["a", "b [halo]", "b [hai]", "c [pagi]"]);
+            assert_eq!(conversations[3].source, dir.join("flows/c.convo.txt"));
+        }
+
+        #[test]
+        fn a_single_file_sees_the_utterances_of_its_directory() {
+            let root = tempfile::tempdir().unwrap();
+            let file = root.path().join("sapa.convo.txt");
+            write(&file, "sapa\n#me\nSAPA\n");
+            write(&root.path().join("sapa.utterances.txt"), "SAPA\nhalo\n");
+            let conversations = load_path(&file).expect("loads");
+            assert_eq!(conversations[0].name, "sapa [halo]");
+        }
+
+        #[test]
+        fn two_lists_with_one_name_in_a_directory_are_rejected() {
+            let root = tempfile::tempdir().unwrap();
+            write(&root.path().join("a.convo.txt"), "a\n#me\nhalo\n");
+            write(&root.path().join("a.utterances.txt"), "SAPA\nhalo\n");
+            write(&root.path().join("b.utterances.txt"), "SAPA\nhai\n");
+            match load_path(root.path()) {
+                Err(ConvoError::Syntax {
+                    file,
+                    line: 1,
+                    kind: SyntaxError::DuplicateUtteranceList { first, .. },
+                }) => {
+                    assert_eq!(file, root.path().join("b.utterances.txt"));
+                    assert_eq!(first, root.path().join("a.utterances.txt"));
+                }
+                other => panic!("expected a duplicate list, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_missing_path_is_an_io_error_naming_it() {
+            let root = tempfile::tempdir().unwrap();
+            let missing = root.path().join("nope");
+            let error = load_path(&missing).unwrap_err();
+            assert!(matches!(&error, ConvoError::Io { path, .. } if *path == missing));
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&missing.display().to_string())
+            );
+        }
+
+        #[test]
+        fn a_directory_without_conversations_is_an_error() {
+            let root = tempfile::tempdir().unwrap();
+            write(&root.path().join("sapa.utterances.txt"), "SAPA\nhalo\n");
+            assert!(matches!(
+                load_path(root.path()),
+                Err(ConvoError::NoConversations { .. })
+            ));
+        }
+
+        #[test]
+        fn a_syntax_error_in_a_loaded_file_names_that_file() {
+            let root = tempfile::tempdir().unwrap();
+            let file = root.path().join("rusak.convo.txt");
+            write(&file, "rusak\n#bot\nhalo\n");
+            let message = load_path(root.path()).unwrap_err().to_string();
+            assert_eq!(
+                message,
+                format!("{}:2: {}", file.display(), SyntaxError::LeadingBot)
+            );
+        }
+    }
 }

@@ -32,6 +32,8 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("otp_expired", &[]),
     ("otp_locked", &["minutes"]),
     ("otp_resend_wait", &["seconds"]),
+    // the SMS / e-mail carrying a code
+    ("code_message", &["code", "minutes"]),
     // passwords
     ("ask_new_password", &[]),
     ("password_weak", &["reasons"]),

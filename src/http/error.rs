@@ -69,7 +69,9 @@ impl From<JsonRejection> for ApiError {
             }
             JsonRejection::JsonDataError(e) => ApiError::BadRequest(format!(
                 "the JSON does not have the expected fields: {}",
-                e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+                e.body_text().trim_start_matches(
+                    "Failed to deserialize the JSON body into the target type: "
+                )
             )),
             other => ApiError::BadRequest(other.body_text()),
         }

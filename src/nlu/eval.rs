@@ -122,7 +122,10 @@ impl Report {
             );
         }
         let names: Vec<&String> = self.intents.keys().collect();
-        let _ = writeln!(out, "\nConfusion matrix (rows: expected, columns: predicted)");
+        let _ = writeln!(
+            out,
+            "\nConfusion matrix (rows: expected, columns: predicted)"
+        );
         let _ = write!(out, "{:<22}", "");
         for i in 0..names.len() {
             let _ = write!(out, "{:>4}", i);
@@ -279,9 +282,6 @@ mod tests {
         let examples =
             read_examples(r#"{"text":"kpj 12345678901","intent":"check_jht_balance","entities":{"kpj":"12345678901"}}"#)
                 .unwrap();
-        assert_eq!(
-            examples[0].entities.as_ref().unwrap()["kpj"],
-            "12345678901"
-        );
+        assert_eq!(examples[0].entities.as_ref().unwrap()["kpj"], "12345678901");
     }
 }

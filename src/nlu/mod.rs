@@ -118,7 +118,11 @@ impl Nlu {
                 confidence: round(f64::from(p)),
             })
             .collect();
-        ranking.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.name.cmp(&b.name)));
+        ranking.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.name.cmp(&b.name))
+        });
         ranking.truncate(RANKING_LENGTH);
 
         let normalized = tokens.join(" ");

@@ -77,7 +77,11 @@ impl Normalizer {
                 continue;
             }
             for variant in deletions(word, max_edits(len)) {
-                normalizer.deletes.entry(variant).or_default().push(id as u32);
+                normalizer
+                    .deletes
+                    .entry(variant)
+                    .or_default()
+                    .push(id as u32);
             }
         }
         normalizer.vocabulary = vocabulary;
@@ -370,7 +374,10 @@ mod tests {
     #[test]
     fn slang_and_phrases_come_from_the_lexicon() {
         let n = normalizer();
-        assert_eq!(n.normalize("gmn reset kata sandi"), "bagaimana reset password");
+        assert_eq!(
+            n.normalize("gmn reset kata sandi"),
+            "bagaimana reset password"
+        );
         assert_eq!(n.normalize("pw gak bisa"), "password tidak bisa");
     }
 
@@ -389,7 +396,11 @@ mod tests {
         assert_eq!(n.normalize("paswod"), "password");
         assert_eq!(n.normalize("sldo"), "saldo");
         assert_eq!(n.normalize("lpa"), "lupa");
-        assert_eq!(n.normalize("sndi"), "password", "corrected to a lexicon key, then mapped");
+        assert_eq!(
+            n.normalize("sndi"),
+            "password",
+            "corrected to a lexicon key, then mapped"
+        );
     }
 
     #[test]

@@ -82,6 +82,16 @@ impl ServerKey {
         ServerKey(bytes)
     }
 
+    /// A keyed fingerprint of `data` for one `purpose`: lets the dialog compare a secret typed
+    /// twice (a new password and its confirmation) without storing the secret itself.
+    pub fn fingerprint(&self, purpose: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac();
+        mac.update(&(purpose.len() as u64).to_be_bytes());
+        mac.update(purpose);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self) -> HmacSha256 {
         HmacSha256::new_from_slice(&self.0).expect("HMAC accepts keys of any length")
     }

@@ -1,0 +1,90 @@
+//! What the dialog says and does, as values: replies name a response key and its placeholder
+//! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
+
+use super::state::{CodeChannel, MemberView};
+use crate::clock::Timestamp;
+use crate::identity::{Email, Kpj, Nik};
+use crate::members::MemberId;
+use crate::security::password::SecretString;
+use std::borrow::Cow;
+
+/// A placeholder's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// Literal text (already masked where needed).
+    Text(String),
+    /// The text of another response (e.g. `jht_multiple_cards_note`), or nothing.
+    Response(Option<&'static str>),
+    /// The texts of several responses, one per line (password rules).
+    Lines(Vec<&'static str>),
+}
+
+/// A button whose title is rendered from a `label_*` response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub label: &'static str,
+    pub values: Vec<(&'static str, Value)>,
+    pub payload: String,
+}
+
+/// One bot message: a response key, its values, and buttons beyond the content's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub key: Cow<'static, str>,
+    pub values: Vec<(&'static str, Value)>,
+    pub choices: Vec<Choice>,
+}
+
+impl Reply {
+    /// A reply without placeholders or extra buttons.
+    pub fn key(key: impl Into<Cow<'static, str>>) -> Reply {
+        Reply {
+            key: key.into(),
+            values: Vec::new(),
+            choices: Vec::new(),
+        }
+    }
+
+    /// Adds a literal placeholder value.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.values.push((name, Value::Text(value.into())));
+        self
+    }
+
+    /// Adds a placeholder value of another kind.
+    pub fn with_value(mut self, name: &'static str, value: Value) -> Reply {
+        self.values.push((name, value));
+        self
+    }
+
+    /// Adds buttons.
+    pub fn with_choices(mut self, choices: Vec<Choice>) -> Reply {
+        self.choices = choices;
+        self
+    }
+}
+
+/// I/O the engine performs on the dialog's behalf.
+#[derive(Debug)]
+pub enum Effect {
+    /// Find the member holding card `kpj` with NIK `nik`; the result comes back as an event.
+    LookUpByKpjNik { kpj: Kpj, nik: Nik },
+    /// Find the member with login e-mail `email` holding card `kpj`; the result comes back.
+    LookUpByEmailKpj { email: Email, kpj: Kpj },
+    /// Deliver a verification code.
+    SendCode {
+        member: MemberView,
+        channel: CodeChannel,
+        code: String,
+    },
+    /// Hash (argon2id) and store a new password.
+    SetPassword {
+        member_id: MemberId,
+        password: SecretString,
+    },
+    /// Lock the member out of code verification until `until`.
+    Lock {
+        member_id: MemberId,
+        until: Timestamp,
+    },
+}

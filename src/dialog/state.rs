@@ -1,0 +1,215 @@
+//! What a conversation remembers between turns. Each `State` variant carries exactly what has
+//! been collected so far, so impossible situations ("code verified but no member") cannot be
+//! written down. The whole `Session` is serialised into the session store.
+
+use crate::clock::Timestamp;
+use crate::identity::{Email, Kpj, Nik, Phone};
+use crate::members::MemberId;
+pub use crate::outbox::CodeChannel;
+use crate::security::otp::Challenge;
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever `Session` changes shape; older records reset to idle instead of failing.
+pub const SCHEMA_VERSION: u32 = 1;
+/// How many transcript lines a session keeps for the widget's history.
+pub const HISTORY_LIMIT: usize = 100;
+
+/// One of the three self-service flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    ForgotAccount,
+    ForgotPassword,
+    CheckJhtBalance,
+}
+
+impl Flow {
+    /// The intent that starts this flow.
+    pub fn intent(self) -> &'static str {
+        match self {
+            Flow::ForgotAccount => "forgot_account",
+            Flow::ForgotPassword => "forgot_password",
+            Flow::CheckJhtBalance => "check_jht_balance",
+        }
+    }
+
+    /// The flow an intent starts, if it is one of the three.
+    pub fn from_intent(intent: &str) -> Option<Flow> {
+        [
+            Flow::ForgotAccount,
+            Flow::ForgotPassword,
+            Flow::CheckJhtBalance,
+        ]
+        .into_iter()
+        .find(|f| f.intent() == intent)
+    }
+}
+
+/// One membership card as the dialog needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardView {
+    pub kpj: Kpj,
+    pub balance_rupiah: u64,
+    /// ISO date, `2026-10-31`.
+    pub as_of: String,
+}
+
+/// What the dialog knows of a member found by a lookup (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub id: MemberId,
+    pub nik: Nik,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub cards: Vec<CardView>,
+    /// The JMO login: the e-mail, or the phone for members without one.
+    pub login: String,
+    /// Set while the member is locked out after too many wrong codes.
+    pub locked_until: Option<Timestamp>,
+}
+
+impl MemberView {
+    /// Personal strings a new password must not contain (SPEC §6).
+    pub fn personal_strings(&self) -> Vec<&str> {
+        let mut strings = vec![self.nik.as_str()];
+        strings.extend(self.cards.iter().map(|c| c.kpj.as_str()));
+        if let Some(email) = &self.email {
+            strings.push(email.as_str().split('@').next().unwrap_or_default());
+        }
+        strings
+    }
+}
+
+/// A code on its way to the member: where it went and its (hashed) state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCode {
+    pub channel: CodeChannel,
+    pub challenge: Challenge,
+}
+
+/// The conversation's position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// No flow in progress.
+    Idle,
+    /// forgot_account / check_jht_balance: collecting KPJ and NIK.
+    CollectKpjNik {
+        flow: Flow,
+        kpj: Option<Kpj>,
+        nik: Option<Nik>,
+        /// Failed look-ups so far in this flow (the third hands over).
+        failures: u8,
+    },
+    /// forgot_password: collecting e-mail and KPJ.
+    CollectEmailKpj {
+        email: Option<Email>,
+        kpj: Option<Kpj>,
+        failures: u8,
+    },
+    /// Member found; choosing where the code goes.
+    ChooseCodeChannel { flow: Flow, member: MemberView },
+    /// Code sent; waiting for the member to type it.
+    AwaitCode {
+        flow: Flow,
+        member: MemberView,
+        code: PendingCode,
+    },
+    /// Code accepted; waiting for a new password.
+    NewPassword { flow: Flow, member: MemberView },
+    /// forgot_account: waiting for the new password a second time. Only a keyed fingerprint
+    /// of the first entry is kept, never the password.
+    ConfirmPassword {
+        member: MemberView,
+        fingerprint: String,
+    },
+    /// check_jht_balance with several cards: which one.
+    ChooseCard { member: MemberView },
+}
+
+impl State {
+    /// A stable name for the API's `state` field and for metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::CollectKpjNik { .. } => "collect_kpj_nik",
+            State::CollectEmailKpj { .. } => "collect_email_kpj",
+            State::ChooseCodeChannel { .. } => "choose_code_channel",
+            State::AwaitCode { .. } => "await_code",
+            State::NewPassword { .. } => "new_password",
+            State::ConfirmPassword { .. } => "confirm_password",
+            State::ChooseCard { .. } => "choose_card",
+        }
+    }
+
+    /// Whether the next message is a password (never to be parsed, logged or kept).
+    pub fn expects_password(&self) -> bool {
+        matches!(
+            self,
+            State::NewPassword { .. } | State::ConfirmPassword { .. }
+        )
+    }
+}
+
+/// A member who proved their identity with a code, for the 10-minute balance window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub member: MemberView,
+    pub at: Timestamp,
+}
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    User,
+    Bot,
+}
+
+/// One visible line of the conversation (passwords already replaced by `••••`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub from: Speaker,
+    pub text: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<crate::content::Button>,
+}
+
+/// Everything stored for one conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub version: u32,
+    pub state: State,
+    pub last_activity: Timestamp,
+    pub verified: Option<Verified>,
+    /// Consecutive `fallback` answers (two in a row hand over to a person).
+    pub fallbacks_in_a_row: u8,
+    /// Turns so far: picks among a response's text variants.
+    pub turns: u64,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl Session {
+    /// A new, idle session.
+    pub fn new(now: Timestamp) -> Session {
+        Session {
+            version: SCHEMA_VERSION,
+            state: State::Idle,
+            last_activity: now,
+            verified: None,
+            fallbacks_in_a_row: 0,
+            turns: 0,
+            history: Vec::new(),
+        }
+    }
+
+    /// Appends transcript lines, dropping the oldest beyond `HISTORY_LIMIT`.
+    pub fn remember(&mut self, entries: impl IntoIterator<Item = HistoryEntry>) {
+        self.history.extend(entries);
+        let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
+        self.history.drain(..excess);
+    }
+}

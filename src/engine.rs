@@ -1,0 +1,517 @@
+//! `Engine::handle`: the only place where NLU, dialog, store and services meet. One turn:
+//! lock the session → load → read the message → `dialog::step` (repeatedly, feeding look-up
+//! results back) → run effects → render replies → save → make durable → answer.
+
+use crate::clock::{Clock, Timestamp};
+use crate::content::{Button, Content};
+use crate::db::{DbError, Durability};
+use crate::dialog::state::{CardView, HistoryEntry, Speaker};
+use crate::dialog::{
+    self, Command, Context, Effect, Event, MemberView, Message, Reply, Session, Value,
+};
+use crate::members::{DirectoryError, Member, MemberDirectory};
+use crate::nlu::entities::Entity;
+use crate::nlu::{IntentScore, Nlu};
+use crate::outbox::{CodeChannel, CodeSender, OutboundCode, OutboxError};
+use crate::security::mask;
+use crate::security::otp::{self, ServerKey};
+use crate::security::password::{self, PasswordError, SecretString};
+use crate::store::{SessionKey, SessionStore, StoreError, StoredSession};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a password is shown in transcripts.
+pub const HIDDEN_PASSWORD: &str = "••••";
+/// Independent locks; sessions hashing to the same stripe wait for each other, which is rare
+/// and harmless, and memory stays fixed however many sessions exist.
+const LOCK_STRIPES: usize = 1024;
+/// A look-up answered inside a turn leads to at most one more step; the bound guards the loop.
+const MAX_STEPS_PER_TURN: usize = 4;
+
+/// What a member sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Text(String),
+    /// A button press: the button's payload.
+    Payload(String),
+}
+
+/// One message into the engine, from any channel.
+#[derive(Debug, Clone)]
+pub struct IncomingMessage {
+    pub session: SessionKey,
+    pub input: Input,
+}
+
+/// One bot message, rendered (the `messages` items of the chat API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutgoingMessage {
+    pub key: String,
+    pub text: String,
+    pub buttons: Vec<Button>,
+}
+
+/// The engine's answer to one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnResult {
+    pub messages: Vec<OutgoingMessage>,
+    /// What the NLU read (`None` for passwords, which are never parsed for reporting).
+    pub intent: Option<IntentScore>,
+    /// Entities found in the message (empty for passwords).
+    #[serde(skip)]
+    pub entities: Vec<Entity>,
+    /// The dialog state after the turn.
+    pub state: &'static str,
+}
+
+/// Why a turn failed. Nothing of the turn is saved when it fails, so it can be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The session store failed.
+    #[error("session store: {0}")]
+    Store(#[from] StoreError),
+    /// The member directory failed.
+    #[error("member directory: {0}")]
+    Directory(#[from] DirectoryError),
+    /// A code could not be handed to its sender.
+    #[error("code delivery: {0}")]
+    Outbox(#[from] OutboxError),
+    /// Hashing a new password failed.
+    #[error("password hashing: {0}")]
+    Password(#[from] PasswordError),
+    /// Writes could not be made durable.
+    #[error("durability: {0}")]
+    Durability(#[from] DbError),
+    /// A blocking task panicked or was cancelled.
+    #[error("background task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A session could not be encoded.
+    #[error("encoding a session: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The services the engine uses, behind narrow traits.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn SessionStore>,
+    pub members: Arc<dyn MemberDirectory>,
+    pub codes: Arc<dyn CodeSender>,
+    pub durability: Arc<dyn Durability>,
+    pub clock: Arc<dyn Clock>,
+    pub key: Arc<ServerKey>,
+}
+
+/// The conversational engine.
+pub struct Engine {
+    nlu: Arc<Nlu>,
+    content: Arc<Content>,
+    services: Services,
+    /// Normalised typed phrase → command.
+    commands: HashMap<String, Command>,
+    locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Engine {
+    pub fn new(nlu: Arc<Nlu>, content: Arc<Content>, services: Services) -> Engine {
+        let commands = content
+            .commands
+            .iter()
+            .filter_map(|(phrase, payload)| {
+                Command::from_payload(payload).map(|c| (nlu.normalize(phrase), c))
+            })
+            .collect();
+        Engine {
+            nlu,
+            content,
+            services,
+            commands,
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    /// The clock the engine reads (the conversation runner moves it).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.services.clock
+    }
+
+    /// Whether a session with this key has been stored.
+    pub fn session_exists(&self, key: &SessionKey) -> Result<bool, EngineError> {
+        Ok(self.services.store.load(key)?.is_some())
+    }
+
+    /// The visible transcript of a session (passwords already hidden), oldest first.
+    pub fn history(&self, key: &SessionKey) -> Result<Option<Vec<HistoryEntry>>, EngineError> {
+        let now = self.services.clock.now();
+        Ok(self
+            .services
+            .store
+            .load(key)?
+            .map(|stored| decode(key, &stored, now).history))
+    }
+
+    /// Processes one message: the whole turn, durable before it returns.
+    pub async fn handle(&self, incoming: IncomingMessage) -> Result<TurnResult, EngineError> {
+        let _turn = self.locks[stripe(&incoming.session)].lock().await;
+        let now = self.services.clock.now();
+        let mut session = match self.services.store.load(&incoming.session)? {
+            Some(stored) => decode(&incoming.session, &stored, now),
+            None => Session::new(now),
+        };
+        let (message, intent, entities, user_line) = self.read(&session, &incoming.input);
+        session.remember([HistoryEntry {
+            from: Speaker::User,
+            text: user_line,
+            at: now,
+            key: None,
+            buttons: Vec::new(),
+        }]);
+
+        let mut replies = Vec::new();
+        let mut event = Event::Message(message);
+        for _ in 0..MAX_STEPS_PER_TURN {
+            let fresh_code = otp::generate_code();
+            let context = Context {
+                now,
+                fresh_code: &fresh_code,
+                key: &self.services.key,
+            };
+            let transition = dialog::step(session, event, &context);
+            session = transition.session;
+            replies.extend(transition.replies);
+            match self
+                .run_effects(&incoming.session, transition.effects, now)
+                .await?
+            {
+                Some(next) => event = next,
+                None => break,
+            }
+        }
+
+        let pick = session.turns as usize;
+        let messages: Vec<OutgoingMessage> = replies.iter().map(|r| self.render(r, pick)).collect();
+        session.remember(messages.iter().map(|m| HistoryEntry {
+            from: Speaker::Bot,
+            text: m.text.clone(),
+            at: now,
+            key: Some(m.key.clone()),
+            buttons: m.buttons.clone(),
+        }));
+        let state = session.state.name();
+        let data = serde_json::to_vec(&session)?;
+        self.services.store.save(
+            &incoming.session,
+            &StoredSession {
+                updated_at: now,
+                data,
+            },
+        )?;
+        self.services.durability.make_durable().await?;
+        Ok(TurnResult {
+            messages,
+            intent,
+            entities,
+            state,
+        })
+    }
+
+    /// Turns raw input into the dialog's `Message`, the intent to report, the entities, and
+    /// the line the transcript keeps.
+    fn read(
+        &self,
+        session: &Session,
+        input: &Input,
+    ) -> (Message, Option<IntentScore>, Vec<Entity>, String) {
+        match input {
+            Input::Payload(payload) => match Command::from_payload(payload) {
+                Some(command) => {
+                    let intent = match &command {
+                        Command::Intent(name) => Some(IntentScore {
+                            name: name.clone(),
+                            confidence: 1.0,
+                        }),
+                        _ => None,
+                    };
+                    let line = button_title(session, payload);
+                    let message = Message {
+                        command: Some(command),
+                        ..Message::default()
+                    };
+                    (message, intent, Vec::new(), line)
+                }
+                // An unknown payload is read like typed text.
+                None => self.read(session, &Input::Text(payload.clone())),
+            },
+            Input::Text(text) if session.state.expects_password() => {
+                // Parsed only to notice "batal"; never reported, logged or kept.
+                let parse = self.nlu.parse(text);
+                let message = Message {
+                    intent: Some(parse.intent.name),
+                    secret: Some(SecretString::new(text.clone())),
+                    ..Message::default()
+                };
+                (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
+            }
+            Input::Text(text) => {
+                let parse = self.nlu.parse(text);
+                let command = self.commands.get(&self.nlu.normalize(text)).cloned();
+                let message = Message {
+                    intent: Some(parse.intent.name.clone()),
+                    stray_digits: has_stray_digits(text, &parse.entities),
+                    typed_choice: typed_choice(text),
+                    entities: parse.entities.clone(),
+                    command,
+                    secret: None,
+                };
+                (message, Some(parse.intent), parse.entities, text.clone())
+            }
+        }
+    }
+
+    /// Performs effects; returns the event a look-up produced, if any.
+    async fn run_effects(
+        &self,
+        session: &SessionKey,
+        effects: Vec<Effect>,
+        now: Timestamp,
+    ) -> Result<Option<Event>, EngineError> {
+        let mut next = None;
+        for effect in effects {
+            match effect {
+                Effect::LookUpByKpjNik { kpj, nik } => {
+                    let found = self.services.members.find_by_kpj_nik(&kpj, &nik)?;
+                    next = Some(Event::LookedUp(self.view(found)?));
+                }
+                Effect::LookUpByEmailKpj { email, kpj } => {
+                    let found = self.services.members.find_by_email_kpj(&email, &kpj)?;
+                    next = Some(Event::LookedUp(self.view(found)?));
+                }
+                Effect::SendCode {
+                    member,
+                    channel,
+                    code,
+                } => {
+                    let (to, masked_to) = match channel {
+                        CodeChannel::Sms => {
+                            let phone = member.phone.as_ref().map(|p| p.as_str().to_string());
+                            let phone = phone.unwrap_or_default();
+                            let masked = mask::mask_phone(&phone);
+                            (phone, masked)
+                        }
+                        CodeChannel::Email => {
+                            let email = member.email.as_ref().map(|e| e.as_str().to_string());
+                            let email = email.unwrap_or_default();
+                            let masked = mask::mask_email(&email);
+                            (email, masked)
+                        }
+                    };
+                    let minutes = (otp::CODE_TTL.as_secs() / 60).to_string();
+                    let text = self.render_text(
+                        "code_message",
+                        0,
+                        &[("code", code.as_str()), ("minutes", minutes.as_str())],
+                    );
+                    let message = OutboundCode {
+                        channel,
+                        to,
+                        masked_to,
+                        text,
+                        code,
+                    };
+                    self.services.codes.send(session, message, now)?;
+                }
+                Effect::SetPassword {
+                    member_id,
+                    password,
+                } => {
+                    // argon2id takes tens of milliseconds of CPU: off the async executor.
+                    let phc =
+                        tokio::task::spawn_blocking(move || password::hash_password(&password))
+                            .await??;
+                    self.services.members.set_password(&member_id, &phc)?;
+                }
+                Effect::Lock { member_id, until } => {
+                    self.services.members.lock(&member_id, until)?;
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// The dialog's view of a directory record, with its lockout.
+    fn view(&self, member: Option<Member>) -> Result<Option<MemberView>, EngineError> {
+        let Some(member) = member else {
+            return Ok(None);
+        };
+        let locked_until = self.services.members.locked_until(&member.id)?;
+        Ok(Some(MemberView {
+            id: member.id.clone(),
+            login: member.login(),
+            nik: member.nik,
+            email: member.email,
+            phone: member.phone,
+            cards: member
+                .cards
+                .into_iter()
+                .map(|c| CardView {
+                    kpj: c.kpj,
+                    balance_rupiah: c.balance_rupiah,
+                    as_of: c.as_of,
+                })
+                .collect(),
+            locked_until,
+        }))
+    }
+
+    /// Renders a reply from its template; a key without a template (a content intent added
+    /// without an answer) falls back to `fallback`.
+    fn render(&self, reply: &Reply, pick: usize) -> OutgoingMessage {
+        let key = if self.content.response(&reply.key).is_some() {
+            reply.key.as_ref()
+        } else {
+            "fallback"
+        };
+        let values: Vec<(&str, String)> = reply
+            .values
+            .iter()
+            .map(|(name, value)| (*name, self.render_value(value)))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let text = self.render_text(key, pick, &borrowed);
+        let mut buttons = self
+            .content
+            .response(key)
+            .map(|t| t.buttons.clone())
+            .unwrap_or_default();
+        for choice in &reply.choices {
+            let values: Vec<(&str, String)> = choice
+                .values
+                .iter()
+                .map(|(name, value)| (*name, self.render_value(value)))
+                .collect();
+            let borrowed: Vec<(&str, &str)> =
+                values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            buttons.push(Button {
+                title: self.render_text(choice.label, 0, &borrowed),
+                payload: choice.payload.clone(),
+            });
+        }
+        OutgoingMessage {
+            key: key.to_string(),
+            text,
+            buttons,
+        }
+    }
+
+    fn render_value(&self, value: &Value) -> String {
+        match value {
+            Value::Text(text) => text.clone(),
+            Value::Response(None) => String::new(),
+            Value::Response(Some(key)) => self.render_text(key, 0, &[]),
+            Value::Lines(keys) => keys
+                .iter()
+                .map(|key| format!("• {}", self.render_text(key, 0, &[])))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    fn render_text(&self, key: &str, pick: usize, values: &[(&str, &str)]) -> String {
+        self.content
+            .response(key)
+            .map(|t| t.render(pick, values).trim().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// A stored session, or a fresh one when the record is from another schema or unreadable:
+/// a member may lose a half-finished flow, never the service.
+fn decode(key: &SessionKey, stored: &StoredSession, now: Timestamp) -> Session {
+    match serde_json::from_slice::<Session>(&stored.data) {
+        Ok(session) if session.version == dialog::state::SCHEMA_VERSION => session,
+        Ok(session) => {
+            tracing::warn!(session = %key, version = session.version, "session from another schema version; starting idle");
+            Session::new(now)
+        }
+        Err(error) => {
+            tracing::warn!(session = %key, %error, "unreadable session; starting idle");
+            Session::new(now)
+        }
+    }
+}
+
+fn stripe(key: &SessionKey) -> usize {
+    // FNV-1a: stable and cheap; the stripe only spreads load.
+    let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % LOCK_STRIPES as u64) as usize
+}
+
+/// The title of the button with this payload in the last bot messages, so the transcript
+/// shows what the member pressed; the payload itself if none matches.
+fn button_title(session: &Session, payload: &str) -> String {
+    session
+        .history
+        .iter()
+        .rev()
+        .take_while(|entry| entry.from == Speaker::Bot)
+        .flat_map(|entry| entry.buttons.iter())
+        .find(|button| button.payload == payload)
+        .map_or_else(|| payload.to_string(), |button| button.title.clone())
+}
+
+/// Whether the text has three or more digits outside the valid entities found in it.
+fn has_stray_digits(text: &str, entities: &[Entity]) -> bool {
+    let claimed = |i: usize| {
+        entities
+            .iter()
+            .any(|e| e.problem.is_none() && (e.start..e.end).contains(&i))
+    };
+    text.chars()
+        .enumerate()
+        .filter(|&(i, c)| c.is_ascii_digit() && !claimed(i))
+        .count()
+        >= 3
+}
+
+/// "2" typed instead of pressing the second button.
+fn typed_choice(text: &str) -> Option<usize> {
+    let trimmed = text.trim().trim_end_matches('.');
+    if trimmed.len() > 2 {
+        return None;
+    }
+    trimmed
+        .parse()
+        .ok()
+        .filter(|&n: &usize| (1..=20).contains(&n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_choices_are_small_numbers_only() {
+        assert_eq!(typed_choice(" 2 "), Some(2));
+        assert_eq!(typed_choice("1."), Some(1));
+        assert_eq!(typed_choice("0"), None);
+        assert_eq!(typed_choice("123"), None);
+        assert_eq!(typed_choice("dua"), None);
+    }
+
+    #[test]
+    fn digits_inside_valid_entities_are_not_stray() {
+        assert!(has_stray_digits("kpj saya 12345", &[]));
+        assert!(!has_stray_digits("umur 35", &[]));
+    }
+
+    #[test]
+    fn stripes_are_stable_and_in_range() {
+        let key = SessionKey::new("web", "abc").unwrap();
+        assert_eq!(stripe(&key), stripe(&key));
+        assert!(stripe(&key) < LOCK_STRIPES);
+    }
+}

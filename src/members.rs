@@ -1,0 +1,671 @@
+//! Members and their JMO accounts: the narrow `MemberDirectory` the flows look members up in,
+//! its sled and in-memory implementations, and the built-in demo members of SPEC §4.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use thiserror::Error;
+
+use crate::clock::Timestamp;
+use crate::db::{Database, DbError};
+use crate::identity::{Email, Kpj, Nik, Phone};
+
+const MEMBERS_TREE: &str = "members";
+const KPJ_INDEX_TREE: &str = "member_by_kpj";
+const LOCKS_TREE: &str = "member_locks";
+
+/// Identifies a member: their primary KPJ (the card they were registered with).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(String);
+
+impl MemberId {
+    /// The id of the member whose primary card is `kpj`.
+    pub fn from_kpj(kpj: &Kpj) -> MemberId {
+        MemberId(kpj.as_str().to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MemberId {
+    // The id is a KPJ, which logs may show only masked (SPEC §6): first 4 and last 2 digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = &self.0;
+        let shown = match (id.get(..4), id.get(id.len().saturating_sub(2)..)) {
+            (Some(head), Some(tail)) if id.len() > 6 => {
+                format!("{head}{}{tail}", "*".repeat(id.len() - 6))
+            }
+            _ => "*".repeat(id.chars().count()),
+        };
+        write!(f, "MemberId({shown})")
+    }
+}
+
+/// One membership card and the JHT balance on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    pub kpj: Kpj,
+    pub balance_rupiah: u64,
+    /// The date the balance was computed, as `YYYY-MM-DD`.
+    pub as_of: String,
+}
+
+/// A member and their JMO account.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: MemberId,
+    pub name: String,
+    pub nik: Nik,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    /// Every card the member holds, the primary one first.
+    pub cards: Vec<Card>,
+    /// The JMO password as an argon2id PHC string; `None` when none was ever set.
+    pub password_phc: Option<String>,
+}
+
+impl fmt::Debug for Member {
+    // The identity types mask themselves; the name and the password hash are left out here.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.id)
+            .field("nik", &self.nik)
+            .field("email", &self.email)
+            .field("phone", &self.phone)
+            .field("cards", &self.cards)
+            .field("has_password", &self.password_phc.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Member {
+    /// The JMO account's login: the e-mail, or the phone when there is no e-mail (empty for a
+    /// member with neither, who cannot have a JMO account).
+    pub fn login(&self) -> String {
+        match (&self.email, &self.phone) {
+            (Some(email), _) => email.as_str().to_owned(),
+            (None, Some(phone)) => phone.as_str().to_owned(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// What can go wrong looking up or changing members.
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    /// The underlying database failed.
+    #[error("member database failed")]
+    Database(#[from] DbError),
+    /// A stored record cannot be decoded.
+    #[error("stored record of {id:?} in {tree} is corrupt")]
+    Corrupt { tree: &'static str, id: MemberId },
+    /// A member could not be serialized for storage.
+    #[error("cannot encode member {id:?}")]
+    Encode {
+        id: MemberId,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The member to change does not exist.
+    #[error("no member {0:?}")]
+    UnknownMember(MemberId),
+    /// A new member holds a card that already belongs to another member.
+    #[error("a card of {new:?} already belongs to {holder:?}")]
+    KpjTaken { new: MemberId, holder: MemberId },
+}
+
+impl From<sled::Error> for DirectoryError {
+    fn from(error: sled::Error) -> Self {
+        DirectoryError::Database(DbError::Sled(error))
+    }
+}
+
+/// Where the flows find members and change their accounts.
+pub trait MemberDirectory: Send + Sync {
+    /// The member holding card `kpj` (any of their cards) whose NIK is `nik`.
+    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError>;
+    /// The member whose login e-mail is `email` and who holds card `kpj`.
+    fn find_by_email_kpj(&self, email: &Email, kpj: &Kpj)
+    -> Result<Option<Member>, DirectoryError>;
+    /// Replaces the member's password with `phc` (an argon2id PHC string).
+    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
+    /// Security lockout after too many wrong codes (SPEC §6): until when the member is locked.
+    fn locked_until(&self, id: &MemberId) -> Result<Option<Timestamp>, DirectoryError>;
+    /// Locks the member until `until` (replacing any earlier lock).
+    fn lock(&self, id: &MemberId, until: Timestamp) -> Result<(), DirectoryError>;
+    /// Adds `member` unless a member with its id exists; returns whether it was added.
+    /// Existing members are left untouched, so a password changed by a flow survives.
+    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError>;
+}
+
+/// Adds every member of `members` that the directory does not hold yet; returns how many.
+///
+/// Safe to run at every start-up: members already present, and passwords they changed since,
+/// are kept.
+pub fn seed_missing(
+    directory: &dyn MemberDirectory,
+    members: &[Member],
+) -> Result<usize, DirectoryError> {
+    let mut added = 0;
+    for member in members {
+        if directory.insert_if_absent(member)? {
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+/// Members in sled: records by id in "members", and an index from every card's KPJ to its
+/// holder in "member_by_kpj", so every look-up is a couple of B-tree reads, not a scan.
+#[derive(Debug, Clone)]
+pub struct SledMemberDirectory {
+    members: sled::Tree,
+    by_kpj: sled::Tree,
+    locks: sled::Tree,
+}
+
+impl SledMemberDirectory {
+    pub fn new(db: &Database) -> Result<SledMemberDirectory, DirectoryError> {
+        Ok(SledMemberDirectory {
+            members: db.tree(MEMBERS_TREE)?,
+            by_kpj: db.tree(KPJ_INDEX_TREE)?,
+            locks: db.tree(LOCKS_TREE)?,
+        })
+    }
+
+    fn decode(id: &MemberId, record: &[u8]) -> Result<Member, DirectoryError> {
+        serde_json::from_slice(record).map_err(|_| DirectoryError::Corrupt {
+            tree: MEMBERS_TREE,
+            id: id.clone(),
+        })
+    }
+
+    fn encode(member: &Member) -> Result<Vec<u8>, DirectoryError> {
+        serde_json::to_vec(member).map_err(|source| DirectoryError::Encode {
+            id: member.id.clone(),
+            source,
+        })
+    }
+
+    fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
+        let Some(id) = self.by_kpj.get(kpj.as_str())? else {
+            return Ok(None);
+        };
+        let id = MemberId(String::from_utf8_lossy(&id).into_owned());
+        match self.members.get(id.as_str())? {
+            Some(record) => Ok(Some(Self::decode(&id, &record)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl MemberDirectory for SledMemberDirectory {
+    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError> {
+        Ok(self.by_card(kpj)?.filter(|m| m.nik == *nik))
+    }
+
+    fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<Member>, DirectoryError> {
+        Ok(self
+            .by_card(kpj)?
+            .filter(|m| m.email.as_ref() == Some(email)))
+    }
+
+    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+        // Compare-and-swap so a concurrent change to the same record is never lost.
+        loop {
+            let Some(old) = self.members.get(id.as_str())? else {
+                return Err(DirectoryError::UnknownMember(id.clone()));
+            };
+            let mut member = Self::decode(id, &old)?;
+            member.password_phc = Some(phc.to_owned());
+            let new = Self::encode(&member)?;
+            if self
+                .members
+                .compare_and_swap(id.as_str(), Some(&old), Some(new))?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn locked_until(&self, id: &MemberId) -> Result<Option<Timestamp>, DirectoryError> {
+        let Some(record) = self.locks.get(id.as_str())? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = record
+            .as_ref()
+            .try_into()
+            .map_err(|_| DirectoryError::Corrupt {
+                tree: LOCKS_TREE,
+                id: id.clone(),
+            })?;
+        Ok(Some(Timestamp(u64::from_be_bytes(bytes))))
+    }
+
+    fn lock(&self, id: &MemberId, until: Timestamp) -> Result<(), DirectoryError> {
+        self.locks.insert(id.as_str(), &until.0.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
+        let record = Self::encode(member)?;
+        // One transaction over the record and its index entries: a crash or a concurrent
+        // insert never leaves a card pointing at a missing member.
+        let outcome = (&self.members, &self.by_kpj).transaction(|(members, by_kpj)| {
+            if members.get(member.id.as_str())?.is_some() {
+                return Ok(false);
+            }
+            for card in &member.cards {
+                if let Some(holder) = by_kpj.get(card.kpj.as_str())? {
+                    return Err(ConflictableTransactionError::Abort(
+                        DirectoryError::KpjTaken {
+                            new: member.id.clone(),
+                            holder: MemberId(String::from_utf8_lossy(&holder).into_owned()),
+                        },
+                    ));
+                }
+                by_kpj.insert(card.kpj.as_str(), member.id.as_str())?;
+            }
+            members.insert(member.id.as_str(), record.as_slice())?;
+            Ok(true)
+        });
+        match outcome {
+            Ok(added) => Ok(added),
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(error.into()),
+        }
+    }
+}
+
+/// Members in memory: for tests and the conversation runner.
+#[derive(Debug, Default)]
+pub struct MemoryMemberDirectory {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    members: HashMap<MemberId, Member>,
+    /// Card KPJ → holder, as in the sled index.
+    by_kpj: HashMap<String, MemberId>,
+    locks: HashMap<MemberId, Timestamp>,
+}
+
+impl MemoryMemberDirectory {
+    fn state(&self) -> MutexGuard<'_, MemoryState> {
+        // Every operation completes its changes before returning, so the maps stay consistent
+        // even if a holder panicked.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn by_card(&self, kpj: &Kpj) -> Option<Member> {
+        let state = self.state();
+        let id = state.by_kpj.get(kpj.as_str())?;
+        state.members.get(id).cloned()
+    }
+}
+
+impl MemberDirectory for MemoryMemberDirectory {
+    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError> {
+        Ok(self.by_card(kpj).filter(|m| m.nik == *nik))
+    }
+
+    fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<Member>, DirectoryError> {
+        Ok(self
+            .by_card(kpj)
+            .filter(|m| m.email.as_ref() == Some(email)))
+    }
+
+    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+        let mut state = self.state();
+        let member = state
+            .members
+            .get_mut(id)
+            .ok_or_else(|| DirectoryError::UnknownMember(id.clone()))?;
+        member.password_phc = Some(phc.to_owned());
+        Ok(())
+    }
+
+    fn locked_until(&self, id: &MemberId) -> Result<Option<Timestamp>, DirectoryError> {
+        Ok(self.state().locks.get(id).copied())
+    }
+
+    fn lock(&self, id: &MemberId, until: Timestamp) -> Result<(), DirectoryError> {
+        self.state().locks.insert(id.clone(), until);
+        Ok(())
+    }
+
+    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
+        let mut state = self.state();
+        if state.members.contains_key(&member.id) {
+            return Ok(false);
+        }
+        for card in &member.cards {
+            if let Some(holder) = state.by_kpj.get(card.kpj.as_str()) {
+                return Err(DirectoryError::KpjTaken {
+                    new: member.id.clone(),
+                    holder: holder.clone(),
+                });
+            }
+        }
+        for card in &member.cards {
+            state
+                .by_kpj
+                .insert(card.kpj.as_str().to_owned(), member.id.clone());
+        }
+        state.members.insert(member.id.clone(), member.clone());
+        Ok(true)
+    }
+}
+
+/// The date the demo balances were computed.
+const DEMO_AS_OF: &str = "2026-10-31";
+
+/// Precomputed argon2id (m=19456, t=2, p=1) hashes of the demo members' fake old passwords
+/// (`Budi#Lama2024`, `Siti#Lama2024`, `Agus#Lama2024`, `Dewi#Lama2024`), so that seeding
+/// costs no hashing at start-up.
+const BUDI_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$4sOEKdbFJizss9qZBrcn3Q$fGgT57/tJRUSZ54BiLBwH0TaDGL1bZaSUmtXflk2tHY";
+const SITI_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$AqTPIQRsNmqjYx09qkBc9w$JaQ8qSEwFdanpqtVFHVaC+KAD/7sA27FspShAoAEE8U";
+const AGUS_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$O5bXYohaQVMKlkLcUOE94g$IA7X+94SZBOzXXzCJdAcdIKYIvjrc/ozZPc/3K2SdSI";
+const DEWI_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$Km5dXgA4eAORPTK7DWDghg$ChAJn0O5MhUa+zod2yFX8Zc7OshOVDrHkBYk6jInzL8";
+
+/// One row of SPEC §4: name, NIK, e-mail, phone, cards (KPJ, balance), password hash.
+struct DemoRow {
+    name: &'static str,
+    nik: &'static str,
+    email: Option<&'static str>,
+    phone: Option<&'static str>,
+    cards: &'static [(&'static str, u64)],
+    phc: &'static str,
+}
+
+const DEMO_ROWS: [DemoRow; 4] = [
+    DemoRow {
+        name: "Budi Santoso",
+        nik: "3174011203880001",
+        email: Some("budi.santoso@example.com"),
+        phone: Some("081234567890"),
+        cards: &[("12345678901", 25_750_000)],
+        phc: BUDI_PHC,
+    },
+    DemoRow {
+        name: "Siti Aminah",
+        nik: "3273016508900002",
+        email: Some("siti.aminah@example.com"),
+        phone: Some("085711112222"),
+        cards: &[("98765432109", 12_500_000), ("11122233344", 4_250_500)],
+        phc: SITI_PHC,
+    },
+    DemoRow {
+        name: "Agus Wijaya",
+        nik: "3578010107850003",
+        email: Some("agus.wijaya@example.com"),
+        phone: None,
+        cards: &[("55566677788", 8_000_000)],
+        phc: AGUS_PHC,
+    },
+    DemoRow {
+        name: "Dewi Lestari",
+        nik: "5171024403950004",
+        email: None,
+        phone: Some("081355556666"),
+        cards: &[("44455566677", 1_200_000)],
+        phc: DEWI_PHC,
+    },
+];
+
+/// The four built-in demo members of SPEC §4.
+pub fn demo_members() -> Vec<Member> {
+    // The rows are constants checked by `demo_members_are_exactly_those_of_the_spec`, so a
+    // parse failure here is a programming error, not bad input.
+    DEMO_ROWS
+        .iter()
+        .map(|row| {
+            let cards: Vec<Card> = row
+                .cards
+                .iter()
+                .map(|&(kpj, balance_rupiah)| Card {
+                    kpj: Kpj::parse(kpj).expect("demo KPJ is valid"),
+                    balance_rupiah,
+                    as_of: DEMO_AS_OF.to_owned(),
+                })
+                .collect();
+            Member {
+                id: MemberId::from_kpj(&cards[0].kpj),
+                name: row.name.to_owned(),
+                nik: Nik::parse(row.nik).expect("demo NIK is valid"),
+                email: row
+                    .email
+                    .map(|e| Email::parse(e).expect("demo e-mail is valid")),
+                phone: row
+                    .phone
+                    .map(|p| Phone::parse(p).expect("demo phone is valid")),
+                cards,
+                password_phc: Some(row.phc.to_owned()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kpj(s: &str) -> Kpj {
+        Kpj::parse(s).expect("kpj")
+    }
+
+    fn nik(s: &str) -> Nik {
+        Nik::parse(s).expect("nik")
+    }
+
+    fn email(s: &str) -> Email {
+        Email::parse(s).expect("email")
+    }
+
+    fn name_of(found: Option<Member>) -> Option<String> {
+        found.map(|m| m.name)
+    }
+
+    /// The behaviour every `MemberDirectory` must share.
+    fn contract(directory: &dyn MemberDirectory) {
+        let demo = demo_members();
+        assert_eq!(seed_missing(directory, &demo).expect("seed"), 4);
+
+        let siti_nik = nik("3273016508900002");
+        for card in ["98765432109", "11122233344"] {
+            assert_eq!(
+                name_of(
+                    directory
+                        .find_by_kpj_nik(&kpj(card), &siti_nik)
+                        .expect("find")
+                ),
+                Some("Siti Aminah".to_owned()),
+                "Siti by card {card}"
+            );
+        }
+        assert_eq!(
+            directory
+                .find_by_kpj_nik(&kpj("98765432109"), &nik("3174011203880001"))
+                .expect("find"),
+            None,
+            "someone else's NIK"
+        );
+        assert_eq!(
+            directory
+                .find_by_kpj_nik(&kpj("99999999999"), &siti_nik)
+                .expect("find"),
+            None,
+            "unknown card"
+        );
+
+        let budi_email = email("budi.santoso@example.com");
+        assert_eq!(
+            name_of(
+                directory
+                    .find_by_email_kpj(&budi_email, &kpj("12345678901"))
+                    .expect("find")
+            ),
+            Some("Budi Santoso".to_owned())
+        );
+        assert_eq!(
+            directory
+                .find_by_email_kpj(&budi_email, &kpj("98765432109"))
+                .expect("find"),
+            None,
+            "Budi's e-mail with Siti's card"
+        );
+
+        let budi = MemberId::from_kpj(&kpj("12345678901"));
+        directory.set_password(&budi, "$argon2id$new").expect("set");
+        let found = directory
+            .find_by_email_kpj(&budi_email, &kpj("12345678901"))
+            .expect("find")
+            .expect("Budi");
+        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$new"));
+        assert_eq!(
+            seed_missing(directory, &demo).expect("seed again"),
+            0,
+            "seeding twice adds nobody"
+        );
+        let found = directory
+            .find_by_email_kpj(&budi_email, &kpj("12345678901"))
+            .expect("find")
+            .expect("Budi");
+        assert_eq!(
+            found.password_phc.as_deref(),
+            Some("$argon2id$new"),
+            "seeding again keeps the changed password"
+        );
+
+        let nobody = MemberId::from_kpj(&kpj("99999999999"));
+        assert!(matches!(
+            directory.set_password(&nobody, "x"),
+            Err(DirectoryError::UnknownMember(_))
+        ));
+
+        assert_eq!(directory.locked_until(&budi).expect("locked_until"), None);
+        directory.lock(&budi, Timestamp(900)).expect("lock");
+        assert_eq!(
+            directory.locked_until(&budi).expect("locked_until"),
+            Some(Timestamp(900))
+        );
+
+        let mut impostor = demo[0].clone();
+        impostor.id = nobody.clone();
+        assert!(matches!(
+            directory.insert_if_absent(&impostor),
+            Err(DirectoryError::KpjTaken { .. })
+        ));
+        assert_eq!(
+            directory
+                .find_by_kpj_nik(&kpj("99999999999"), &impostor.nik)
+                .expect("find"),
+            None,
+            "a refused member leaves no index entry behind"
+        );
+    }
+
+    #[test]
+    fn the_sled_directory_meets_the_member_directory_contract() {
+        let db = Database::temporary().expect("db");
+        contract(&SledMemberDirectory::new(&db).expect("directory"));
+    }
+
+    #[test]
+    fn the_memory_directory_meets_the_member_directory_contract() {
+        contract(&MemoryMemberDirectory::default());
+    }
+
+    #[test]
+    fn demo_members_are_exactly_those_of_the_spec() {
+        let demo = demo_members();
+        let names: Vec<&str> = demo.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Budi Santoso", "Siti Aminah", "Agus Wijaya", "Dewi Lestari"]
+        );
+        let siti = &demo[1];
+        assert_eq!(siti.id.as_str(), "98765432109");
+        let cards: Vec<(&str, u64)> = siti
+            .cards
+            .iter()
+            .map(|c| (c.kpj.as_str(), c.balance_rupiah))
+            .collect();
+        assert_eq!(
+            cards,
+            [("98765432109", 12_500_000), ("11122233344", 4_250_500)]
+        );
+        assert!(
+            demo.iter()
+                .all(|m| m.cards.iter().all(|c| c.as_of == "2026-10-31"))
+        );
+        assert_eq!(demo[2].phone, None, "Agus has no phone");
+        assert_eq!(demo[3].email, None, "Dewi has no e-mail");
+        assert!(demo.iter().all(|m| {
+            m.password_phc
+                .as_deref()
+                .is_some_and(|p| p.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"))
+        }));
+    }
+
+    #[test]
+    fn the_login_is_the_email_or_else_the_phone() {
+        let demo = demo_members();
+        assert_eq!(demo[0].login(), "budi.santoso@example.com");
+        assert_eq!(demo[3].login(), "081355556666", "Dewi logs in by phone");
+    }
+
+    #[test]
+    fn debug_shows_no_personal_data_or_password_hash() {
+        let shown = format!("{:?}", demo_members());
+        for secret in [
+            "3174011203880001",
+            "budi.santoso",
+            "081234567890",
+            "12345678901",
+            "Budi Santoso",
+            "$argon2id",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn a_changed_password_survives_a_restart_and_a_second_seeding() {
+        let dir = tempfile::tempdir().expect("dir");
+        let budi = MemberId::from_kpj(&kpj("12345678901"));
+        {
+            let db = Database::open(dir.path()).expect("open");
+            let directory = SledMemberDirectory::new(&db).expect("directory");
+            seed_missing(&directory, &demo_members()).expect("seed");
+            directory
+                .set_password(&budi, "$argon2id$changed")
+                .expect("set");
+        }
+        let db = Database::open(dir.path()).expect("reopen");
+        let directory = SledMemberDirectory::new(&db).expect("directory");
+        assert_eq!(seed_missing(&directory, &demo_members()).expect("seed"), 0);
+        let found = directory
+            .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
+            .expect("find")
+            .expect("Budi");
+        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
+    }
+}
