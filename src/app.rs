@@ -1,11 +1,24 @@
 //! Building the application from configuration: one function used by the server, the CLI
 //! chat, the conversation runner and the tests, so they all run the same thing.
 
-use crate::config::Config;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Mode};
 use crate::content::{self, Content, ContentErrors};
+use crate::db::{Database, DbError, NoDurability};
 use crate::dialog::keys;
+use crate::engine::{Engine, Services};
+use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory, SledMemberDirectory};
 use crate::nlu::Nlu;
+use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError, SledOutbox};
+use crate::security::otp::{KeyError, ServerKey};
+use crate::store::{MemorySessionStore, SessionStore, SledSessionStore, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Sessions idle this long are deleted by the sweeper, so the database does not grow forever.
+pub const SESSION_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often the sweeper looks.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
 /// Why the application could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +26,26 @@ pub enum BuildError {
     /// `intents/` has problems (each names its file and line).
     #[error("invalid content in the intents directory:\n{0}")]
     Content(#[from] ContentErrors),
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    /// The session store could not be opened.
+    #[error("session store: {0}")]
+    Store(#[from] StoreError),
+    /// The member directory could not be opened or seeded.
+    #[error("member directory: {0}")]
+    Directory(#[from] DirectoryError),
+    /// The outbox could not be opened.
+    #[error("outbox: {0}")]
+    Outbox(#[from] OutboxError),
+    /// The server key for codes could not be read or created.
+    #[error("server key: {0}")]
+    Key(#[from] KeyError),
+    /// Production mode needs a real code delivery backend, which this build does not have.
+    #[error(
+        "TANYA_MODE=production needs a real member directory and SMS/e-mail code delivery; this build only has the demo ones (use TANYA_MODE=demo)"
+    )]
+    ProductionUnavailable,
 }
 
 /// The assembled application.
@@ -21,24 +54,106 @@ pub struct App {
     pub config: Config,
     pub content: Arc<Content>,
     pub nlu: Arc<Nlu>,
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn SessionStore>,
+    /// The demo outbox (demo mode only).
+    pub outbox: Option<Arc<dyn DemoOutbox>>,
+    /// The sled database, when the app runs on disk.
+    pub database: Option<Database>,
 }
 
 impl App {
-    /// Loads and validates the content and trains the NLU.
+    /// The real application: sled in `TANYA_DATA_DIR`, the system clock, demo members seeded.
     pub fn build(config: Config) -> Result<App, BuildError> {
-        let content = load_content(&config)?;
-        let nlu = Nlu::train(&content, config.nlu);
+        if config.mode == Mode::Production {
+            return Err(BuildError::ProductionUnavailable);
+        }
+        let content = Arc::new(load_content(&config)?);
+        let nlu = Arc::new(Nlu::train(&content, config.nlu));
+        let database = Database::open(&config.data_dir)?;
+        let store: Arc<dyn SessionStore> = Arc::new(SledSessionStore::new(&database)?);
+        let directory = Arc::new(SledMemberDirectory::new(&database)?);
+        members::seed_missing(directory.as_ref(), &members::demo_members())?;
+        let outbox = Arc::new(SledOutbox::new(&database)?);
+        let services = Services {
+            store: store.clone(),
+            members: directory,
+            codes: outbox.clone(),
+            durability: Arc::new(database.clone()),
+            clock: Arc::new(SystemClock),
+            key: Arc::new(ServerKey::load_or_create(&config.data_dir)?),
+        };
         Ok(App {
+            engine: Arc::new(Engine::new(nlu.clone(), content.clone(), services)),
             config,
-            content: Arc::new(content),
-            nlu: Arc::new(nlu),
+            content,
+            nlu,
+            store,
+            outbox: Some(outbox),
+            database: Some(database),
+        })
+    }
+
+    /// A demo application entirely in memory, on the given clock: for the conversation
+    /// runner and tests, where every conversation starts from fresh demo data. The content
+    /// and trained NLU are shared, so building one per conversation is cheap.
+    pub fn in_memory(
+        config: Config,
+        content: Arc<Content>,
+        nlu: Arc<Nlu>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, BuildError> {
+        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
+        let directory = Arc::new(MemoryMemberDirectory::default());
+        members::seed_missing(directory.as_ref(), &members::demo_members())?;
+        let outbox = Arc::new(MemoryOutbox::default());
+        let members: Arc<dyn MemberDirectory> = directory;
+        let services = Services {
+            store: store.clone(),
+            members,
+            codes: outbox.clone(),
+            durability: Arc::new(NoDurability),
+            clock,
+            key: Arc::new(ServerKey::from_bytes(rand_key())),
+        };
+        Ok(App {
+            engine: Arc::new(Engine::new(nlu.clone(), content.clone(), services)),
+            config,
+            content,
+            nlu,
+            store,
+            outbox: Some(outbox),
+            database: None,
         })
     }
 
     /// The HTTP router for this application.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(crate::http::AppState {
-            nlu: self.nlu.clone(),
+        crate::http::router(crate::http::AppState::new(self))
+    }
+
+    /// Deletes sessions idle for more than `SESSION_RETENTION`, every `SWEEP_INTERVAL`.
+    pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let clock = self.engine.clock().clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                interval.tick().await;
+                let cutoff = crate::clock::Timestamp(
+                    clock
+                        .now()
+                        .0
+                        .saturating_sub(SESSION_RETENTION.as_millis() as u64),
+                );
+                let store = store.clone();
+                match tokio::task::spawn_blocking(move || store.remove_idle(cutoff)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(removed)) => tracing::info!(removed, "idle sessions deleted"),
+                    Ok(Err(error)) => tracing::warn!(%error, "session sweep failed"),
+                    Err(error) => tracing::warn!(%error, "session sweep task failed"),
+                }
+            }
         })
     }
 }
@@ -46,4 +161,14 @@ impl App {
 /// Loads `intents/` and checks it against what this engine needs (`tanya check`).
 pub fn load_content(config: &Config) -> Result<Content, ContentErrors> {
     content::load(&config.intents_dir, &keys::requirements())
+}
+
+/// A random key for in-memory apps (nothing they hash outlives the process).
+fn rand_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    for chunk in key.chunks_mut(8) {
+        let value: u64 = rand::random();
+        chunk.copy_from_slice(&value.to_le_bytes());
+    }
+    key
 }

@@ -147,6 +147,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             startup_ms = started.elapsed().as_millis() as u64,
             "tanya is listening"
         );
+        app.spawn_session_sweeper();
         tanya::http::serve(listener, app.router()).await?;
         Ok(ExitCode::SUCCESS)
     })

@@ -1,11 +1,15 @@
 //! The HTTP shell: the router, shared state, and the server loop with graceful shutdown.
 
+mod chat_api;
 mod error;
 mod nlu_api;
 
 pub use error::ApiError;
 
+use crate::app::App;
+use crate::engine::Engine;
 use crate::nlu::Nlu;
+use crate::outbox::DemoOutbox;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -20,6 +24,21 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 #[derive(Clone)]
 pub struct AppState {
     pub nlu: Arc<Nlu>,
+    pub engine: Arc<Engine>,
+    /// Present in demo mode only; its route answers 404 otherwise.
+    pub outbox: Option<Arc<dyn DemoOutbox>>,
+    pub store: Arc<dyn crate::store::SessionStore>,
+}
+
+impl AppState {
+    pub fn new(app: &App) -> AppState {
+        AppState {
+            nlu: app.nlu.clone(),
+            engine: app.engine.clone(),
+            outbox: app.outbox.clone(),
+            store: app.store.clone(),
+        }
+    }
 }
 
 /// The full router.
@@ -27,13 +46,28 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/nlu/parse", post(nlu_api::parse))
+        .route("/api/v1/chat", post(chat_api::chat))
+        .route("/api/v1/chat/{session_id}/history", get(chat_api::history))
+        .route("/api/v1/demo/outbox", get(chat_api::demo_outbox))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// 200 when the session store answers, 503 otherwise.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    let store = state.store.clone();
+    // A point read of a key that never exists: touches the store without scanning it.
+    let probe = move || {
+        let key = crate::store::SessionKey::new("health", "probe").expect("a valid key");
+        store.load(&key)
+    };
+    match tokio::task::spawn_blocking(probe).await {
+        Ok(Ok(_)) => (axum::http::StatusCode::OK, "ok"),
+        _ => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+    }
 }
 
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM.

@@ -235,6 +235,7 @@ impl Run {
     }
 }
 
+/// Reads every chain of digits outside the e-mail spans.
 fn find_numbers(chars: &[Ch], emails: &[(usize, usize)], out: &mut Vec<Entity>) {
     let mut runs = Vec::new();
     let mut emails = emails.iter().peekable();
@@ -270,6 +271,7 @@ fn collect_chain(chars: &[Ch], first: usize, limit: usize, runs: &mut Vec<Run>) 
         while p < limit && chars[p].c.is_ascii_digit() {
             p += 1;
         }
+        // A run glued to a following letter is part of a word ("35tahun", "100rb", "2x").
         if p < limit && chars[p].c.is_alphanumeric() {
             return p;
         }
@@ -320,6 +322,7 @@ fn read_as(kind: EntityKind, typed: String) -> Reading {
     }
 }
 
+/// The digit runs of one chain, read left to right into values.
 struct Chain<'a> {
     chars: &'a [Ch],
     runs: &'a [Run],
@@ -339,6 +342,7 @@ impl Chain<'_> {
             Some(Label::Of(kind)) => Some(kind),
         };
         let mut i = 0;
+        // Digits glued to an ordinary word ("RT05", "abc123") belong to it, not to the chain.
         if label.is_none() && lead > 0 && self.chars[lead - 1].c.is_alphanumeric() {
             i = 1;
             plus = false;
@@ -368,6 +372,8 @@ impl Chain<'_> {
                 .find(|&j| self.reading(i, j, kind, plus).is_some_and(|r| r.is_valid()))
         });
         if let Some(mut j) = longest_valid {
+            // Two values typed side by side ("123456 0812345678") stay two values rather than
+            // being glued into a longer one that happens to be valid too.
             let valid = |from, to, kind, plus| {
                 self.reading(from, to, kind, plus)
                     .is_some_and(|r| r.is_valid())
@@ -382,6 +388,8 @@ impl Chain<'_> {
             self.emit(i, j, plus, kind, out);
             return j + 1;
         }
+        // Nothing valid starts here. A label or a `+` shows the member meant a value, so it is
+        // reported with its problem (a long run whole, so the problem says "too long").
         let last = reach.unwrap_or(i);
         let digits = self.digit_count(i, last);
         let attempted = match kind {
@@ -393,6 +401,7 @@ impl Chain<'_> {
             self.emit(i, last, plus, kind, out);
             return last + 1;
         }
+        // Sixteen digits in a row are a NIK attempt even without a label (SPEC §3).
         if kind.is_none()
             && !plus
             && let Some(j) =

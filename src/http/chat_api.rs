@@ -1,0 +1,170 @@
+//! The web chat API (SPEC §7): `POST /api/v1/chat`, the transcript for the widget
+//! (`GET /api/v1/chat/{session_id}/history`) and, in demo mode, the demo outbox.
+
+use super::error::ApiError;
+use super::{AppState, MAX_TEXT_CHARS};
+use crate::dialog::state::HistoryEntry;
+use crate::engine::{IncomingMessage, Input, OutgoingMessage};
+use crate::nlu::IntentScore;
+use crate::outbox::OutboxEntry;
+use crate::store::SessionKey;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+/// Web session keys are `web:` + 32 hex digits (128 random bits).
+const WEB_CHANNEL: &str = "web";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    session_id: Option<String>,
+    text: Option<String>,
+    payload: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatResponse {
+    session_id: String,
+    messages: Vec<OutgoingMessage>,
+    intent: Option<IntentScore>,
+    state: &'static str,
+}
+
+pub async fn chat(
+    State(state): State<AppState>,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> Result<Json<ChatResponse>, ApiError> {
+    let Json(request) = body?;
+    let input = match (request.text, request.payload) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "send either text or payload, not both".into(),
+            ));
+        }
+        (None, None) => return Err(ApiError::BadRequest("text or payload is required".into())),
+        (Some(text), None) => {
+            if text.trim().is_empty() {
+                return Err(ApiError::BadRequest("text is empty".into()));
+            }
+            if text.chars().count() > MAX_TEXT_CHARS {
+                return Err(ApiError::BadRequest(format!(
+                    "text is longer than {MAX_TEXT_CHARS} characters"
+                )));
+            }
+            Input::Text(text)
+        }
+        (None, Some(payload)) => {
+            if payload.trim().is_empty() || payload.chars().count() > MAX_TEXT_CHARS {
+                return Err(ApiError::BadRequest("payload is empty or too long".into()));
+            }
+            Input::Payload(payload)
+        }
+    };
+    let session_id = match request.session_id {
+        Some(id) if is_web_session_id(&id) && state.engine.session_exists(&web_key(&id)?).map_err(internal)? => id,
+        // Unknown, malformed or absent: a new server-issued session (SPEC §6).
+        _ => new_session_id(),
+    };
+    let result = state
+        .engine
+        .handle(IncomingMessage {
+            session: web_key(&session_id)?,
+            input,
+        })
+        .await
+        .map_err(internal)?;
+    Ok(Json(ChatResponse {
+        session_id,
+        messages: result.messages,
+        intent: result.intent,
+        state: result.state,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryResponse {
+    session_id: String,
+    messages: Vec<HistoryEntry>,
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    if !is_web_session_id(&session_id) {
+        return Err(ApiError::NotFound);
+    }
+    let messages = state
+        .engine
+        .history(&web_key(&session_id)?)
+        .map_err(internal)?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(HistoryResponse {
+        session_id,
+        messages,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OutboxQuery {
+    session_id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutboxResponse {
+    session_id: String,
+    messages: Vec<OutboxEntry>,
+}
+
+pub async fn demo_outbox(
+    State(state): State<AppState>,
+    query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<OutboxResponse>, ApiError> {
+    let outbox = state.outbox.as_ref().ok_or(ApiError::NotFound)?;
+    let Query(query) =
+        query.map_err(|_| ApiError::BadRequest("the session_id query parameter is required".into()))?;
+    let messages = if is_web_session_id(&query.session_id) {
+        outbox
+            .entries(&web_key(&query.session_id)?)
+            .map_err(|e| internal(e.into()))?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(OutboxResponse {
+        session_id: query.session_id,
+        messages,
+    }))
+}
+
+fn internal(error: crate::engine::EngineError) -> ApiError {
+    ApiError::Internal(error.into())
+}
+
+fn web_key(id: &str) -> Result<SessionKey, ApiError> {
+    SessionKey::new(WEB_CHANNEL, id).map_err(|_| ApiError::BadRequest("invalid session_id".into()))
+}
+
+fn is_web_session_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn new_session_id() -> String {
+    let bits: u128 = rand::random();
+    format!("{bits:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_session_ids_are_128_bit_lower_hex_and_distinct() {
+        let a = new_session_id();
+        assert!(is_web_session_id(&a), "{a}");
+        assert_ne!(a, new_session_id());
+        assert!(!is_web_session_id("../../etc/passwd"));
+        assert!(!is_web_session_id(&a.to_uppercase()));
+    }
+}
