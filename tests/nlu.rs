@@ -1,0 +1,173 @@
+//! NLU evidence: the held-out dev set meets its floors, shares no utterance with the training
+//! examples, entities are extracted as labelled, and the content in `intents/` validates.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tanya::config::Config;
+use tanya::content::Content;
+use tanya::nlu::eval::{self, Report};
+use tanya::nlu::Nlu;
+
+const ACCURACY_FLOOR: f64 = 0.93;
+const OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.85;
+const MIN_DEV_EXAMPLES: usize = 250;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn config() -> Config {
+    let intents = repo("intents").display().to_string();
+    Config::from_lookup(|name| (name == "TANYA_INTENTS_DIR").then(|| intents.clone()))
+        .expect("default config")
+}
+
+fn trained() -> &'static (Content, Nlu) {
+    static TRAINED: OnceLock<(Content, Nlu)> = OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let config = config();
+        let content = tanya::app::load_content(&config).expect("intents/ is valid");
+        let nlu = Nlu::train(&content, config.nlu);
+        (content, nlu)
+    })
+}
+
+fn evaluate(file: &str) -> (Vec<eval::LabelledExample>, Report) {
+    let text = std::fs::read_to_string(repo(file)).expect("readable evaluation file");
+    let examples = eval::read_examples(&text).expect("valid evaluation file");
+    let report = eval::evaluate(&trained().1, &examples);
+    (examples, report)
+}
+
+/// Compares texts the way duplicates are judged: case, punctuation and spacing ignored.
+fn comparable(text: &str) -> String {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_content_in_intents_validates() {
+    let content = &trained().0;
+    assert_eq!(content.intents.len(), 17, "SPEC §2 names 17 intents");
+    for intent in &content.intents {
+        assert!(
+            intent.examples.len() >= 30,
+            "{} has only {} examples",
+            intent.name,
+            intent.examples.len()
+        );
+    }
+}
+
+#[test]
+fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
+    let (examples, report) = evaluate("tests/nlu/dev.jsonl");
+    assert!(examples.len() >= MIN_DEV_EXAMPLES, "dev set has {} lines", examples.len());
+    println!("{}", report.render());
+    assert!(
+        report.accuracy >= ACCURACY_FLOOR,
+        "accuracy {:.4} < {ACCURACY_FLOOR}",
+        report.accuracy
+    );
+    assert!(
+        report.out_of_scope_recall() >= OUT_OF_SCOPE_RECALL_FLOOR,
+        "out_of_scope recall {:.4} < {OUT_OF_SCOPE_RECALL_FLOOR}",
+        report.out_of_scope_recall()
+    );
+}
+
+#[test]
+fn the_dev_set_shares_no_utterance_with_the_training_examples() {
+    let training: HashSet<String> = trained()
+        .0
+        .intents
+        .iter()
+        .flat_map(|i| i.examples.iter().map(|e| comparable(e)))
+        .collect();
+    let (examples, _) = evaluate("tests/nlu/dev.jsonl");
+    let leaked: Vec<&str> = examples
+        .iter()
+        .filter(|e| training.contains(&comparable(&e.text)))
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(leaked.is_empty(), "dev utterances found in training: {leaked:?}");
+}
+
+#[test]
+fn entities_are_extracted_as_labelled() {
+    let (_, report) = evaluate("tests/nlu/entities.jsonl");
+    assert!(
+        report.entities.precision >= 0.98 && report.entities.recall >= 0.98,
+        "entity precision {:.3}, recall {:.3}",
+        report.entities.precision,
+        report.entities.recall
+    );
+}
+
+#[test]
+fn hostile_inputs_get_a_clear_answer() {
+    let nlu = &trained().1;
+    let long = "saldo ".repeat(1000);
+    let inputs = [
+        "",
+        "   \n\t ",
+        "😀😀😀🙏",
+        "\u{202E}drowssap\u{202C}",
+        "\u{200B}\u{200B}\u{FEFF}",
+        "1234567",
+        "0000000000000000000000000000",
+        long.as_str(),
+        "\u{0}\u{1}\u{7f}",
+    ];
+    for input in inputs {
+        let parse = nlu.parse(input);
+        assert!(
+            (0.0..=1.0).contains(&parse.intent.confidence),
+            "{input:?}: {:?}",
+            parse.intent
+        );
+    }
+    for blank in ["", "   ", "😀😀😀🙏", "\u{200B}"] {
+        assert_eq!(nlu.parse(blank).intent.name, "out_of_scope", "{blank:?}");
+    }
+}
+
+#[test]
+fn confidence_is_a_probability_not_always_one() {
+    let nlu = &trained().1;
+    let parse = nlu.parse("saya mau tanya soal saldo sama klaim");
+    assert!(parse.intent.confidence < 1.0, "{:?}", parse.intent);
+    let total: f64 = parse.ranking.iter().map(|r| r.confidence).sum();
+    assert!(total <= 1.0001, "ranking sums to {total}");
+}
+
+#[test]
+fn an_invalid_intents_file_fails_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo("intents")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let copy_dir = |name: &str| {
+        let target = dir.path().join(name);
+        std::fs::create_dir_all(&target).unwrap();
+        for entry in std::fs::read_dir(repo("intents").join(name)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, target.join(path.file_name().unwrap())).unwrap();
+        }
+    };
+    copy_dir("responses");
+    copy_dir("lexicon");
+    std::fs::write(dir.path().join("greet.toml"), "examples = [\"halo\"\npatterns = [\n").unwrap();
+    let intents = dir.path().display().to_string();
+    let config =
+        Config::from_lookup(|name| (name == "TANYA_INTENTS_DIR").then(|| intents.clone())).unwrap();
+    let errors = tanya::app::load_content(&config).unwrap_err().to_string();
+    assert!(errors.contains("greet.toml:2"), "{errors}");
+}
