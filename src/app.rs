@@ -1,6 +1,7 @@
 //! Building the application from configuration: one function used by the server, the CLI
 //! chat, the conversation runner and the tests, so they all run the same thing.
 
+use crate::channels::Channels;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::content::{self, Content, ContentErrors};
@@ -60,6 +61,8 @@ pub struct App {
     pub outbox: Option<Arc<dyn DemoOutbox>>,
     /// The sled database, when the app runs on disk.
     pub database: Option<Database>,
+    /// The messaging channels (Telegram, WhatsApp, LINE) and their delivery outbox.
+    pub channels: Arc<Channels>,
 }
 
 impl App {
@@ -83,14 +86,17 @@ impl App {
             clock: Arc::new(SystemClock),
             key: Arc::new(ServerKey::load_or_create(&config.data_dir)?),
         };
+        let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
+        let channels = Arc::new(Channels::new(&config, engine.clone(), Some(&database))?);
         Ok(App {
-            engine: Arc::new(Engine::new(nlu.clone(), content.clone(), services)),
+            engine,
             config,
             content,
             nlu,
             store,
             outbox: Some(outbox),
             database: Some(database),
+            channels,
         })
     }
 
@@ -116,14 +122,18 @@ impl App {
             clock,
             key: Arc::new(ServerKey::from_bytes(rand_key())),
         };
+        let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
+        // Channel storage is a temporary database, created only when a channel is configured.
+        let channels = Arc::new(Channels::new(&config, engine.clone(), None)?);
         Ok(App {
-            engine: Arc::new(Engine::new(nlu.clone(), content.clone(), services)),
+            engine,
             config,
             content,
             nlu,
             store,
             outbox: Some(outbox),
             database: None,
+            channels,
         })
     }
 

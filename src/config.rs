@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A configured secret (token, app secret): never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -67,6 +68,25 @@ pub struct LineConfig {
     pub api_base: String,
 }
 
+/// How the channel delivery worker retries a failed send: exponential backoff from
+/// `retry_base`, capped at `retry_max`, given up after `max_attempts` tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            max_attempts: 10,
+        }
+    }
+}
+
 /// Everything tanya can be configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -79,6 +99,11 @@ pub struct Config {
     pub telegram: Option<TelegramConfig>,
     pub whatsapp: Option<WhatsAppConfig>,
     pub line: Option<LineConfig>,
+    /// Web origins (`https://example.org`) whose pages may call the chat API from a browser
+    /// (`TANYA_CORS_ORIGINS`, comma-separated; `*` allows any). Empty: CORS is off.
+    pub cors_origins: Vec<String>,
+    /// Retries of the messaging channels' delivery worker (`TANYA_DELIVERY_*`).
+    pub delivery: DeliveryConfig,
 }
 
 /// A setting that could not be used.
@@ -184,6 +209,8 @@ impl Config {
                 }),
                 _ => None,
             },
+            cors_origins: settings.origins("TANYA_CORS_ORIGINS")?,
+            delivery: settings.delivery()?,
         })
     }
 }
@@ -217,6 +244,59 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             .to_string()
     }
 
+    /// A comma-separated list of web origins: `scheme://host[:port]`, or `*` alone.
+    fn origins(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        let Some(list) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let origins: Vec<String> = list
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_string())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        if origins.iter().any(|origin| origin == "*") {
+            return if origins.len() == 1 {
+                Ok(origins)
+            } else {
+                Err(invalid(name, "`*` must be the only origin".into()))
+            };
+        }
+        for origin in &origins {
+            if !is_web_origin(origin) {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "{origin:?} is not an origin like https://example.org or http://localhost:3000"
+                    ),
+                ));
+            }
+        }
+        Ok(origins)
+    }
+
+    /// `TANYA_DELIVERY_RETRY_BASE_MS`, `TANYA_DELIVERY_RETRY_MAX_MS`,
+    /// `TANYA_DELIVERY_MAX_ATTEMPTS` (at least 1).
+    fn delivery(&self) -> Result<DeliveryConfig, ConfigError> {
+        let defaults = DeliveryConfig::default();
+        let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_millis(
+                self.parsed(name, default.as_millis() as u64)?,
+            ))
+        };
+        let max_attempts = self.parsed("TANYA_DELIVERY_MAX_ATTEMPTS", defaults.max_attempts)?;
+        if max_attempts == 0 {
+            return Err(invalid(
+                "TANYA_DELIVERY_MAX_ATTEMPTS",
+                "must be at least 1".into(),
+            ));
+        }
+        Ok(DeliveryConfig {
+            retry_base: millis("TANYA_DELIVERY_RETRY_BASE_MS", defaults.retry_base)?,
+            retry_max: millis("TANYA_DELIVERY_RETRY_MAX_MS", defaults.retry_max)?,
+            max_attempts,
+        })
+    }
+
     fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
     where
         T::Err: fmt::Display,
@@ -244,6 +324,27 @@ fn invalid(name: &str, message: String) -> ConfigError {
         name: name.to_string(),
         message,
     }
+}
+
+/// `http(s)://host[:port]` with nothing after it: what a browser sends as `Origin`.
+fn is_web_origin(origin: &str) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    // An IPv6 literal keeps its colons inside brackets: `[::1]:8080`.
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (&authority[..i], Some(&authority[i + 1..])),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+    host_ok
+        && port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok())
 }
 
 fn read_file(path: PathBuf) -> Result<HashMap<String, String>, ConfigError> {
@@ -284,6 +385,37 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert_eq!(c.mode, Mode::Demo);
         assert!(c.telegram.is_none() && c.whatsapp.is_none() && c.line.is_none());
+        assert!(c.cors_origins.is_empty(), "CORS is off by default");
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list_of_origins() {
+        let c = config(&[(
+            "TANYA_CORS_ORIGINS",
+            " https://www.example.org/, http://localhost:3000 ,,",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://www.example.org", "http://localhost:3000"]
+        );
+        assert_eq!(
+            config(&[("TANYA_CORS_ORIGINS", "*")]).unwrap().cors_origins,
+            ["*"]
+        );
+        for bad in [
+            "example.org",
+            "https://example.org/path",
+            "ftp://example.org",
+            "https://example.org:port",
+            "*, https://example.org",
+        ] {
+            let err = config(&[("TANYA_CORS_ORIGINS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("TANYA_CORS_ORIGINS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -139,24 +139,42 @@ impl Engine {
 
     /// Whether a session with this key has been stored.
     pub fn session_exists(&self, key: &SessionKey) -> Result<bool, EngineError> {
-        Ok(self.services.store.load(key)?.is_some())
+        Ok(self.load(key)?.is_some())
     }
 
     /// The visible transcript of a session (passwords already hidden), oldest first.
     pub fn history(&self, key: &SessionKey) -> Result<Option<Vec<HistoryEntry>>, EngineError> {
         let now = self.services.clock.now();
         Ok(self
-            .services
-            .store
             .load(key)?
             .map(|stored| decode(key, &stored, now).history))
+    }
+
+    /// The stored record under `key`. A record the store itself cannot decode is handed on
+    /// with empty data, which `decode` turns into a fresh session: corruption may cost a
+    /// member a half-finished flow, never an error on every turn of that session.
+    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, EngineError> {
+        match self.services.store.load(key) {
+            Err(StoreError::Corrupt { .. }) => Ok(Some(StoredSession {
+                updated_at: Timestamp(0),
+                data: Vec::new(),
+            })),
+            result => Ok(result?),
+        }
+    }
+
+    /// The message for response `key` without a turn (a channel answering a photo with
+    /// `non_text`); `None` when the content does not define the key.
+    pub fn render_key(&self, key: &str) -> Option<OutgoingMessage> {
+        self.content.response(key)?;
+        Some(self.render(&Reply::key(key.to_string()), 0))
     }
 
     /// Processes one message: the whole turn, durable before it returns.
     pub async fn handle(&self, incoming: IncomingMessage) -> Result<TurnResult, EngineError> {
         let _turn = self.locks[stripe(&incoming.session)].lock().await;
         let now = self.services.clock.now();
-        let mut session = match self.services.store.load(&incoming.session)? {
+        let mut session = match self.load(&incoming.session)? {
             Some(stored) => decode(&incoming.session, &stored, now),
             None => Session::new(now),
         };

@@ -9,6 +9,8 @@
 //! `engine` is the only place where NLU, dialog, store and services meet.
 
 pub mod app;
+pub mod channels;
+pub mod cli_chat;
 pub mod clock;
 pub mod config;
 pub mod content;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tanya::app::{self, App};
 use tanya::config::{Config, LogFormat, Mode};
-use tanya::nlu::eval;
+use tanya::convo::{self, RunnerBase};
+use tanya::nlu::{Nlu, eval};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,14 @@ enum Command {
     Serve,
     /// Validate the content in the intents directory.
     Check,
+    /// Chat with the engine in the terminal (demo members, in memory; codes shown inline).
+    Chat,
+    /// Run conversation test files (*.convo.txt) against the engine.
+    Test {
+        /// Files or directories of conversations.
+        #[arg(default_value = "tests/conversations")]
+        paths: Vec<PathBuf>,
+    },
     /// Natural-language understanding tools.
     Nlu {
         #[command(subcommand)]
@@ -81,11 +90,19 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve(config),
         Command::Check => check(&config),
+        Command::Chat => {
+            let app = tanya::cli_chat::build_app(config)?;
+            tokio::runtime::Runtime::new()?.block_on(tanya::cli_chat::run_terminal(app))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { paths } => test(config, &paths),
         Command::Nlu { command } => {
-            let app = App::build(config)?;
+            // The NLU tools need the content and the trained model only: no database.
+            let content = app::load_content(&config)?;
+            let nlu = Nlu::train(&content, config.nlu);
             match command {
                 NluCommand::Parse { text } => {
-                    println!("{}", serde_json::to_string_pretty(&app.nlu.parse(&text))?);
+                    println!("{}", serde_json::to_string_pretty(&nlu.parse(&text))?);
                     Ok(ExitCode::SUCCESS)
                 }
                 NluCommand::Eval { file, json } => {
@@ -93,7 +110,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("cannot read {}", file.display()))?;
                     let examples = eval::read_examples(&text)
                         .with_context(|| format!("in {}", file.display()))?;
-                    let report = eval::evaluate(&app.nlu, &examples);
+                    let report = eval::evaluate(&nlu, &examples);
                     if json {
                         println!("{}", serde_json::to_string_pretty(&report)?);
                     } else {
@@ -128,6 +145,18 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn test(config: Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let base = RunnerBase::new(config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let summary = runtime.block_on(convo::run_all(paths, &base))?;
+    print!("{}", summary.render());
+    Ok(if summary.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -148,6 +177,8 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             "tanya is listening"
         );
         app.spawn_session_sweeper();
+        // Sends channel replies, those left pending by a previous run first; lives until exit.
+        let _delivery = app.channels.spawn_worker();
         tanya::http::serve(listener, app.router()).await?;
         Ok(ExitCode::SUCCESS)
     })

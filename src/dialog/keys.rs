@@ -55,6 +55,8 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("label_sms", &["phone"]),
     ("label_email", &["email"]),
     ("label_card", &["card"]),
+    // messaging channels: the button that opens a WhatsApp list of choices
+    ("label_list_button", &[]),
 ];
 
 /// What the content must provide for this engine.

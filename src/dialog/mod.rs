@@ -11,3 +11,6 @@ pub mod step;
 pub use reply::{Choice, Effect, Reply, Value};
 pub use state::{Flow, MemberView, Session, State};
 pub use step::{Command, Context, Event, Message, Transition, step};
+
+#[cfg(test)]
+mod tests;

@@ -756,18 +756,22 @@ fn verified(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
+    // forgot_account proves identity exactly as check_jht_balance does (KPJ + NIK, then a code
+    // to the member's own phone or e-mail), so it opens the same balance window: the "Cek saldo
+    // JHT" button under `account_recovered` must not cost a second code. forgot_password is
+    // left out: e-mail + KPJ is not the identity check the balance requires.
+    if matches!(flow, Flow::ForgotAccount | Flow::CheckJhtBalance) {
+        session.verified = Some(Verified {
+            member: member.clone(),
+            at: ctx.now,
+        });
+    }
     match flow {
         Flow::ForgotAccount | Flow::ForgotPassword => {
             out.reply(Reply::key("ask_new_password"));
             State::NewPassword { flow, member }
         }
-        Flow::CheckJhtBalance => {
-            session.verified = Some(Verified {
-                member: member.clone(),
-                at: ctx.now,
-            });
-            show_balance(member, out)
-        }
+        Flow::CheckJhtBalance => show_balance(member, out),
     }
 }
 

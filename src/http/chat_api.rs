@@ -63,7 +63,15 @@ pub async fn chat(
         }
     };
     let session_id = match request.session_id {
-        Some(id) if is_web_session_id(&id) && state.engine.session_exists(&web_key(&id)?).map_err(internal)? => id,
+        Some(id)
+            if is_web_session_id(&id)
+                && state
+                    .engine
+                    .session_exists(&web_key(&id)?)
+                    .map_err(internal)? =>
+        {
+            id
+        }
         // Unknown, malformed or absent: a new server-issued session (SPEC §6).
         _ => new_session_id(),
     };
@@ -123,8 +131,8 @@ pub async fn demo_outbox(
     query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<OutboxResponse>, ApiError> {
     let outbox = state.outbox.as_ref().ok_or(ApiError::NotFound)?;
-    let Query(query) =
-        query.map_err(|_| ApiError::BadRequest("the session_id query parameter is required".into()))?;
+    let Query(query) = query
+        .map_err(|_| ApiError::BadRequest("the session_id query parameter is required".into()))?;
     let messages = if is_web_session_id(&query.session_id) {
         outbox
             .entries(&web_key(&query.session_id)?)
@@ -147,7 +155,10 @@ fn web_key(id: &str) -> Result<SessionKey, ApiError> {
 }
 
 fn is_web_session_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 fn new_session_id() -> String {

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The route does not exist (or is disabled in this mode).
     #[error("not found")]
     NotFound,
+    /// The route exists, but not for this HTTP method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// Something on our side failed; details are in the log, not the response.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -41,6 +44,7 @@ impl ApiError {
             }
             ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

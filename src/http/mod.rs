@@ -3,6 +3,7 @@
 mod chat_api;
 mod error;
 mod nlu_api;
+mod web;
 
 pub use error::ApiError;
 
@@ -28,6 +29,10 @@ pub struct AppState {
     /// Present in demo mode only; its route answers 404 otherwise.
     pub outbox: Option<Arc<dyn DemoOutbox>>,
     pub store: Arc<dyn crate::store::SessionStore>,
+    /// Origins whose pages may call the API (`TANYA_CORS_ORIGINS`); empty: CORS off.
+    pub cors_origins: Arc<[String]>,
+    /// The messaging channels' webhooks (their routes answer 404 when not configured).
+    pub channels: Arc<crate::channels::Channels>,
 }
 
 impl AppState {
@@ -37,21 +42,29 @@ impl AppState {
             engine: app.engine.clone(),
             outbox: app.outbox.clone(),
             store: app.store.clone(),
+            cors_origins: app.config.cors_origins.clone().into(),
+            channels: app.channels.clone(),
         }
     }
 }
 
 /// The full router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors_origins = state.cors_origins.clone();
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/nlu/parse", post(nlu_api::parse))
         .route("/api/v1/chat", post(chat_api::chat))
         .route("/api/v1/chat/{session_id}/history", get(chat_api::history))
         .route("/api/v1/demo/outbox", get(chat_api::demo_outbox))
+        .merge(web::routes())
+        .merge(crate::channels::router(state.channels.clone()))
+        // After every route: applies to the routes added so far.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    web::with_cors(router, &cors_origins)
 }
 
 /// 200 when the session store answers, 503 otherwise.
@@ -66,7 +79,10 @@ async fn healthz(
     };
     match tokio::task::spawn_blocking(probe).await {
         Ok(Ok(_)) => (axum::http::StatusCode::OK, "ok"),
-        _ => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+        _ => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "store unavailable",
+        ),
     }
 }
 

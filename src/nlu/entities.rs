@@ -10,7 +10,8 @@
 //!   `@` only: an e-mail label before a number does not make the number an e-mail.
 //! - Numbers: digit runs joined by one space, `-` or `.` form a chain. A run is never split;
 //!   a run glued to a following letter (`35tahun`, `100rb`) or to a preceding word that is not a
-//!   label (`RT05`) is part of that word. `+` right before the chain makes it a phone number.
+//!   label (`RT05`) is part of that word. `+` right before the chain makes it a phone number
+//!   (`(+62) 812…` included).
 //! - A label just before the chain (`nik`, `no. kpj`, `hp saya`, `kodenya`, … with optional
 //!   `:`, `=`, `-`, `adalah`, `saya`) decides the kind of its first value; after `Rp`/`IDR` the
 //!   chain is an amount and yields nothing.
@@ -276,14 +277,33 @@ fn collect_chain(chars: &[Ch], first: usize, limit: usize, runs: &mut Vec<Run>) 
             return p;
         }
         runs.push(Run { start, end: p });
-        let joined = p + 1 < limit
-            && matches!(chars[p].c, ' ' | '-' | '.')
-            && chars[p + 1].c.is_ascii_digit();
-        if !joined {
+        let gap = if p + 1 < limit && matches!(chars[p].c, ' ' | '-' | '.') {
+            1
+        } else if is_country_code(chars, start, p) {
+            // "(+62) 812…": the parenthesis closes the country code, not the number.
+            if p + 2 < limit && chars[p + 1].c == ' ' {
+                2
+            } else {
+                1
+            }
+        } else {
+            0
+        };
+        if gap == 0 || p + gap >= limit || !chars[p + gap].c.is_ascii_digit() {
             return p;
         }
-        p += 1;
+        p += gap;
     }
+}
+
+/// Whether the run `start..end` is `+62` followed by `)`.
+fn is_country_code(chars: &[Ch], start: usize, end: usize) -> bool {
+    end - start == 2
+        && start > 0
+        && chars[start - 1].c == '+'
+        && chars[start].c == '6'
+        && chars[start + 1].c == '2'
+        && chars.get(end).is_some_and(|ch| ch.c == ')')
 }
 
 /// A value read from part of a chain, before it is placed in the text.
@@ -711,6 +731,11 @@ mod tests {
         );
         assert_eq!(found("0812345678"), one(P, "0812345678"));
         assert_eq!(found("0812345678901"), one(P, "0812345678901"));
+        assert_eq!(
+            extract("(+62) 812-3456-7890"),
+            vec![entity(P, "081234567890", 1, 19)]
+        );
+        assert_eq!(found("(+62)81234567890"), one(P, "081234567890"));
     }
 
     #[test]
@@ -1080,6 +1105,9 @@ mod tests {
             "+",
             "+62",
             "+ 62",
+            "(+62)",
+            "+62) ",
+            "+62)8",
             "-",
             "1",
             "1.",

@@ -94,16 +94,35 @@ impl Normalizer {
         self.tokens(text).join(" ")
     }
 
-    /// The normalised tokens of `text`.
+    /// The normalised tokens of `text`: elongations shortened, then the lexicon (phrases
+    /// first, on the words as typed), then typo correction of the words still unknown; a
+    /// correction that lands on a lexicon key takes that key's replacement.
     pub fn tokens(&self, text: &str) -> Vec<String> {
-        let raw = raw_tokens(text);
-        let collapsed: Vec<String> = raw.into_iter().map(|t| self.unstretch(t)).collect();
-        let corrected: Vec<String> = collapsed.into_iter().map(|t| self.correct(t)).collect();
-        self.apply_lexicon(corrected)
+        let unstretched: Vec<String> = raw_tokens(text)
+            .into_iter()
+            .map(|t| self.unstretch(t))
+            .collect();
+        let mut out = Vec::with_capacity(unstretched.len());
+        for token in self.apply_lexicon(unstretched) {
+            let corrected = self.correct(token);
+            match self.lexicon.get(std::slice::from_ref(&corrected)) {
+                Some(replacement) => out.extend(replacement.iter().cloned()),
+                None => out.push(corrected),
+            }
+        }
+        out
     }
 
+    /// Tokens of a training example: no typo correction (examples define the vocabulary),
+    /// and only runs of three or more letters shortened, so "maaf" stays "maaf".
     fn tokens_without_correction(&self, text: &str) -> Vec<String> {
-        let raw = raw_tokens(text).into_iter().map(|t| collapse_runs(&t, 1));
+        let raw = raw_tokens(text).into_iter().map(|t| {
+            if has_run_of_three(&t) {
+                collapse_runs(&t, 2)
+            } else {
+                t
+            }
+        });
         self.apply_lexicon(raw.collect())
     }
 

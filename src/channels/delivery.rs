@@ -1,0 +1,607 @@
+//! The persistent outbox of platform API calls and the worker that sends them.
+//!
+//! Each item is one call (a Telegram `sendMessage`, a WhatsApp message, a LINE reply/push),
+//! keyed by the member's session key, a NUL byte and an increasing id, so one member's items
+//! are contiguous and in order. Only the first item of each member is ever sent: a failing
+//! call blocks that member's later replies (never other members') until it is delivered or
+//! given up. Failed calls are retried with exponential backoff and jitter, waiting at least
+//! what a 429 asks for (`Retry-After`, Telegram's `retry_after`). Items survive restarts; the
+//! worker started on the next boot sends whatever is pending.
+
+use super::dedup::{self, Dedup};
+use super::{ChannelError, Request};
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::config::DeliveryConfig;
+use crate::db::{Database, DbError};
+use crate::store::SessionKey;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+
+const TREE: &str = "channel_outbox";
+/// Members whose calls may be in flight at once.
+const MAX_CONCURRENT_SENDS: usize = 32;
+/// How long the worker sleeps when nothing is due and nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+/// The longest platform-requested wait honoured (a larger value is taken as this).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth another try later (network trouble, 5xx, 429); `after` is the wait the platform
+    /// asked for.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Can never succeed as it is (a 4xx such as a blocked bot): given up at once.
+    Permanent { reason: String },
+}
+
+/// Makes outbox calls: HTTP in the application, a script in tests.
+pub trait Sender: Send + Sync + 'static {
+    fn send<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+}
+
+/// When failed calls are tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// The longest wait between tries.
+    pub max: Duration,
+    /// Tries before a call is given up.
+    pub max_attempts: u32,
+}
+
+impl From<DeliveryConfig> for RetryPolicy {
+    fn from(config: DeliveryConfig) -> Self {
+        RetryPolicy {
+            base: config.retry_base,
+            max: config.retry_max.max(config.retry_base),
+            max_attempts: config.max_attempts.max(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed try number `attempts` (1 for the first): `base · 2^(attempts−1)`,
+    /// capped at `max`, then scaled by a random factor in [0.5, 1] so that calls failing
+    /// together do not retry together. At least `requested` (the platform's `Retry-After`).
+    pub fn delay(&self, attempts: u32, requested: Option<Duration>) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(30);
+        let backoff = self.base.saturating_mul(1u32 << exponent).min(self.max);
+        let jitter = rand::random_range(0.5..=1.0);
+        let backoff = backoff.mul_f64(jitter);
+        match requested {
+            Some(requested) => backoff.max(requested.min(MAX_RETRY_AFTER)),
+            None => backoff,
+        }
+    }
+}
+
+/// One pending call.
+#[derive(Clone, Serialize, Deserialize)]
+struct Item {
+    session: String,
+    request: Request,
+    /// Tries made so far.
+    attempts: u32,
+    /// Not tried before this time (unix ms): the backoff.
+    not_before: u64,
+}
+
+impl fmt::Debug for Item {
+    // The request carries message text, which may be personal: only its routing is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Item")
+            .field("session", &self.session)
+            .field("attempts", &self.attempts)
+            .field("not_before", &self.not_before)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outbox. Cloning shares the tree and the worker's wake-up signal.
+#[derive(Clone)]
+pub struct Outbox {
+    db: Database,
+    tree: sled::Tree,
+    wake: Arc<Notify>,
+}
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbox")
+            .field("pending", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    pub fn new(db: &Database) -> Result<Outbox, DbError> {
+        Ok(Outbox {
+            db: db.clone(),
+            tree: db.tree(TREE)?,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// How many calls are pending.
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+
+    /// Queues `requests` for `session` and marks `seen_id` as processed, in one transaction,
+    /// and returns once both are on disk: the webhook may then answer 200.
+    pub(super) async fn enqueue(
+        &self,
+        session: &SessionKey,
+        requests: &[Request],
+        seen: &Dedup,
+        seen_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), ChannelError> {
+        let mut items = Vec::with_capacity(requests.len());
+        for request in requests {
+            let item = Item {
+                session: session.as_str().to_string(),
+                request: request.clone(),
+                attempts: 0,
+                not_before: 0,
+            };
+            items.push((
+                item_key(session.as_str(), self.db.generate_id()?),
+                serde_json::to_vec(&item)?,
+            ));
+        }
+        let written =
+            (&self.tree, &seen.seen, &seen.by_time).transaction(|(outbox, seen_ids, by_time)| {
+                for (key, value) in &items {
+                    outbox.insert(key.as_slice(), value.as_slice())?;
+                }
+                if let Some(id) = seen_id {
+                    seen_ids.insert(id.as_bytes(), &now.0.to_be_bytes())?;
+                    by_time.insert(dedup::time_key(now, id), &[])?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
+        written.map_err(|error| match error {
+            TransactionError::Storage(error) => DbError::Sled(error),
+            TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
+        })?;
+        self.db.make_durable().await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The first pending call of every member, found by seeking past each member's items.
+    fn heads(&self) -> Result<Vec<(sled::IVec, Item)>, DbError> {
+        let mut heads = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(entry) = self.tree.range(from.as_slice()..).next() {
+            let (key, value) = entry?;
+            let session_len = key.iter().position(|&b| b == 0).unwrap_or(key.len());
+            // Session keys hold no control characters, so `session + 0x01` sorts after all of
+            // this member's `session + 0x00 + id` keys and before any other member's.
+            from = key[..session_len].to_vec();
+            from.push(1);
+            match serde_json::from_slice::<Item>(&value) {
+                Ok(item) => heads.push((key, item)),
+                Err(error) => {
+                    // It would block the member forever: drop it, loudly.
+                    tracing::error!(%error, "dropping an unreadable outbox item");
+                    self.tree.remove(&key)?;
+                }
+            }
+        }
+        Ok(heads)
+    }
+
+    /// Removes a call that was delivered or given up, durably (so it is not sent again
+    /// after a restart).
+    async fn remove(&self, key: &[u8]) -> Result<(), DbError> {
+        self.tree.remove(key)?;
+        self.db.make_durable().await
+    }
+
+    fn update(&self, key: &[u8], item: &Item) -> Result<(), ChannelError> {
+        self.tree
+            .insert(key, serde_json::to_vec(item)?)
+            .map_err(DbError::from)?;
+        Ok(())
+    }
+}
+
+fn item_key(session: &str, id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(session.len() + 9);
+    key.extend_from_slice(session.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn now_ms() -> u64 {
+    SystemClock.now().0
+}
+
+/// The running delivery worker (and its companion tasks). Dropping it stops them.
+#[derive(Debug)]
+pub struct DeliveryWorker {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl DeliveryWorker {
+    /// Starts sending from `outbox` through `sender`.
+    pub fn spawn(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy) -> DeliveryWorker {
+        DeliveryWorker {
+            tasks: vec![tokio::spawn(run(outbox, sender, policy))],
+        }
+    }
+
+    /// Adds a task that lives and stops with the worker.
+    pub fn with_task(mut self, task: JoinHandle<()>) -> DeliveryWorker {
+        self.tasks.push(task);
+        self
+    }
+
+    /// Stops the worker and waits until it has stopped. Calls in flight are abandoned and
+    /// stay in the outbox for the next worker.
+    pub async fn stop(mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in &mut self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for DeliveryWorker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The worker loop: start the due first call of every member not already in flight, then
+/// sleep until a call finishes, something is enqueued, or the next backoff ends.
+async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy) {
+    // Dropped with this future when the worker stops, which aborts the calls in flight.
+    let mut sending: JoinSet<()> = JoinSet::new();
+    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
+    loop {
+        let mut next_due: Option<u64> = None;
+        match outbox.heads() {
+            Ok(heads) => {
+                let now = now_ms();
+                for (key, item) in heads {
+                    if busy.values().any(|session| *session == item.session) {
+                        continue;
+                    }
+                    if item.not_before > now {
+                        next_due =
+                            Some(next_due.map_or(item.not_before, |d| d.min(item.not_before)));
+                        continue;
+                    }
+                    if sending.len() >= MAX_CONCURRENT_SENDS {
+                        break;
+                    }
+                    let session = item.session.clone();
+                    let task =
+                        sending.spawn(attempt(outbox.clone(), sender.clone(), policy, key, item));
+                    busy.insert(task.id(), session);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "reading the channel outbox failed");
+                next_due = Some(now_ms() + 1000);
+            }
+        }
+        let sleep = next_due.map_or(IDLE_POLL, |due| {
+            Duration::from_millis(due.saturating_sub(now_ms())).min(IDLE_POLL)
+        });
+        tokio::select! {
+            () = outbox.wake.notified() => {}
+            Some(done) = sending.join_next_with_id(), if !sending.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(error) => {
+                        tracing::error!(%error, "a delivery task failed");
+                        error.id()
+                    }
+                };
+                busy.remove(&id);
+            }
+            () = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+/// One try of one call, and what follows from its outcome.
+async fn attempt(
+    outbox: Outbox,
+    sender: Arc<dyn Sender>,
+    policy: RetryPolicy,
+    key: sled::IVec,
+    mut item: Item,
+) {
+    let outcome = sender.send(&item.request).await;
+    item.attempts += 1;
+    let session = item.session.as_str();
+    let attempts = item.attempts;
+    let stored = match outcome {
+        Ok(()) => {
+            tracing::debug!(session, attempts, "delivered");
+            outbox.remove(&key).await.map_err(ChannelError::from)
+        }
+        Err(SendError::Permanent { reason }) => {
+            tracing::warn!(session, attempts, %reason, "delivery refused by the platform; given up");
+            outbox.remove(&key).await.map_err(ChannelError::from)
+        }
+        Err(SendError::Retry { reason, .. }) if attempts >= policy.max_attempts => {
+            tracing::warn!(session, attempts, %reason, "delivery given up after the last attempt");
+            outbox.remove(&key).await.map_err(ChannelError::from)
+        }
+        Err(SendError::Retry { after, reason }) => {
+            let delay = policy.delay(attempts, after);
+            item.not_before = now_ms() + delay.as_millis() as u64;
+            tracing::info!(session, attempts, delay_ms = delay.as_millis() as u64, %reason, "delivery failed; will retry");
+            outbox.update(&key, &item)
+        }
+    };
+    if let Err(error) = stored {
+        tracing::error!(session, %error, "updating the channel outbox failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::telegram;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    /// Answers each call with the next outcome scripted for its text (success once the
+    /// script runs out) and records the text of every call.
+    #[derive(Default)]
+    struct Scripted {
+        outcomes: Mutex<HashMap<String, VecDeque<Result<(), SendError>>>>,
+        calls: Mutex<Vec<(String, std::time::Instant)>>,
+    }
+
+    impl Scripted {
+        fn script(&self, text: &str, outcomes: Vec<Result<(), SendError>>) {
+            self.outcomes
+                .lock()
+                .unwrap()
+                .insert(text.to_string(), outcomes.into());
+        }
+    }
+
+    impl Sender for Scripted {
+        fn send<'a>(
+            &'a self,
+            request: &'a Request,
+        ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>> {
+            let Request::Telegram(request) = request else {
+                panic!("only telegram requests in these tests");
+            };
+            let text = request.body["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            self.calls
+                .lock()
+                .unwrap()
+                .push((text.clone(), std::time::Instant::now()));
+            let outcome = self
+                .outcomes
+                .lock()
+                .unwrap()
+                .get_mut(&text)
+                .and_then(VecDeque::pop_front)
+                .unwrap_or(Ok(()));
+            Box::pin(std::future::ready(outcome))
+        }
+    }
+
+    fn message(chat: i64, text: &str) -> Request {
+        telegram::render(
+            chat,
+            &[crate::channels::OutboundMessage {
+                text: text.into(),
+                buttons: vec![],
+            }],
+        )
+        .remove(0)
+    }
+
+    fn policy(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+            max_attempts,
+        }
+    }
+
+    fn retry(after: Option<Duration>) -> Result<(), SendError> {
+        Err(SendError::Retry {
+            after,
+            reason: "test".into(),
+        })
+    }
+
+    async fn setup() -> (Database, Outbox, Dedup) {
+        let db = Database::temporary().unwrap();
+        let outbox = Outbox::new(&db).unwrap();
+        let dedup = Dedup::new(&db).unwrap();
+        (db, outbox, dedup)
+    }
+
+    async fn wait_until_empty(outbox: &Outbox) {
+        for _ in 0..500 {
+            if outbox.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the outbox did not drain: {outbox:?}");
+    }
+
+    fn key(id: &str) -> SessionKey {
+        SessionKey::new("telegram", id).unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_attempts: 10,
+        };
+        for _ in 0..50 {
+            let first = policy.delay(1, None);
+            assert!(first >= Duration::from_millis(500) && first <= Duration::from_secs(1));
+            let fourth = policy.delay(4, None);
+            assert!(fourth >= Duration::from_secs(4) && fourth <= Duration::from_secs(8));
+            assert!(policy.delay(30, None) <= Duration::from_secs(60));
+            assert!(policy.delay(1, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_call_blocks_only_its_own_member_and_order_is_kept() {
+        let (_db, outbox, dedup) = setup().await;
+        let now = SystemClock.now();
+        outbox
+            .enqueue(
+                &key("1"),
+                &[message(1, "a1"), message(1, "a2")],
+                &dedup,
+                Some("telegram:1"),
+                now,
+            )
+            .await
+            .unwrap();
+        outbox
+            .enqueue(&key("2"), &[message(2, "b1")], &dedup, None, now)
+            .await
+            .unwrap();
+        let sender = Arc::new(Scripted::default());
+        // a1 fails twice; b1 (another member) is not held up by it.
+        sender.script("a1", vec![retry(None), retry(None)]);
+        let worker = DeliveryWorker::spawn(outbox.clone(), sender.clone(), policy(5));
+        wait_until_empty(&outbox).await;
+        worker.stop().await;
+        let calls: Vec<String> = sender
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect();
+        let member_a: Vec<&str> = calls
+            .iter()
+            .filter(|t| t.starts_with('a'))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(member_a, ["a1", "a1", "a1", "a2"]);
+        assert_eq!(calls.iter().filter(|t| *t == "b1").count(), 1);
+        assert!(dedup.contains("telegram:1", now).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_call_is_given_up_after_the_last_attempt_and_the_next_one_goes() {
+        let (_db, outbox, dedup) = setup().await;
+        outbox
+            .enqueue(
+                &key("1"),
+                &[message(1, "x"), message(1, "y")],
+                &dedup,
+                None,
+                SystemClock.now(),
+            )
+            .await
+            .unwrap();
+        let sender = Arc::new(Scripted::default());
+        sender.script("x", vec![retry(None), retry(None), retry(None)]);
+        let worker = DeliveryWorker::spawn(outbox.clone(), sender.clone(), policy(3));
+        wait_until_empty(&outbox).await;
+        worker.stop().await;
+        let calls: Vec<String> = sender
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect();
+        assert_eq!(calls, ["x", "x", "x", "y"]);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_refusal_is_not_retried() {
+        let (_db, outbox, dedup) = setup().await;
+        outbox
+            .enqueue(
+                &key("1"),
+                &[message(1, "x")],
+                &dedup,
+                None,
+                SystemClock.now(),
+            )
+            .await
+            .unwrap();
+        let sender = Arc::new(Scripted::default());
+        sender.script(
+            "x",
+            vec![Err(SendError::Permanent {
+                reason: "HTTP 403".into(),
+            })],
+        );
+        let worker = DeliveryWorker::spawn(outbox.clone(), sender.clone(), policy(5));
+        wait_until_empty(&outbox).await;
+        worker.stop().await;
+        assert_eq!(sender.calls.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_requested_wait_is_respected() {
+        let (_db, outbox, dedup) = setup().await;
+        outbox
+            .enqueue(
+                &key("1"),
+                &[message(1, "x")],
+                &dedup,
+                None,
+                SystemClock.now(),
+            )
+            .await
+            .unwrap();
+        let sender = Arc::new(Scripted::default());
+        sender.script("x", vec![retry(Some(Duration::from_millis(300)))]);
+        let worker = DeliveryWorker::spawn(outbox.clone(), sender.clone(), policy(5));
+        wait_until_empty(&outbox).await;
+        worker.stop().await;
+        let calls = sender.calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert!(calls[1].1 - calls[0].1 >= Duration::from_millis(290));
+    }
+}

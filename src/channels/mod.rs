@@ -1,0 +1,659 @@
+//! Messaging channels (Telegram, WhatsApp Cloud API, LINE): each adapter verifies a webhook on
+//! its raw body, translates the platform's JSON into engine input, and renders the engine's
+//! replies in the platform's native form. The replies leave through a persistent outbox that a
+//! delivery worker sends with retries. A platform's JSON never reaches the engine.
+//!
+//! # Processing model
+//! A webhook runs the engine turn inline and answers 200 only after the replies (and the
+//! delivery's "seen" mark) are durably in the outbox:
+//!
+//! ```text
+//! verify signature → parse → seen before? → Engine::handle (durable) → render → enqueue
+//!   replies + mark seen, in one sled transaction → flush → 200 → worker sends, retries
+//! ```
+//!
+//! Why inline rather than queueing the inbound message for a worker: an engine turn takes
+//! milliseconds, so the platform's timeout is never at risk, and a crash before the 200 is
+//! covered by the platforms' own redelivery (which the seen-ids make harmless), while a crash
+//! after it is covered by the outbox (the worker started on the next boot sends what is
+//! pending). An inbound queue would add a second worker and a second place where a message can
+//! wait, for no gain in what survives a crash. The one window left is a crash between the
+//! engine saving the session and the outbox write (two consecutive local writes): the
+//! redelivered message is then processed once more against the advanced session.
+//!
+//! Messages from one member are processed one at a time (a striped lock around the whole
+//! pipeline), so their replies enter the outbox, and leave it, in order.
+
+pub mod dedup;
+pub mod delivery;
+pub mod line;
+pub mod telegram;
+pub mod whatsapp;
+
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::config::{Config, LineConfig, TelegramConfig, WhatsAppConfig};
+use crate::content::Button;
+use crate::db::{Database, DbError};
+use crate::dialog::state::{HistoryEntry, Speaker};
+use crate::engine::{Engine, EngineError, IncomingMessage, Input, OutgoingMessage};
+use crate::http::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
+use crate::store::SessionKey;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dedup::Dedup;
+use delivery::{DeliveryWorker, Outbox, RetryPolicy, SendError, Sender};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// The response sent for photos, stickers, voice notes and other non-text messages.
+const NON_TEXT_KEY: &str = "non_text";
+/// The label of the button that opens a WhatsApp list of choices.
+const LIST_BUTTON_KEY: &str = "label_list_button";
+/// Independent pipeline locks (see the module doc); members hashing to the same stripe wait
+/// for each other, which is rare and harmless.
+const LOCK_STRIPES: usize = 256;
+/// How long one call to a platform API may take before it counts as failed and is retried.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A bot message as every channel renders it: text and the choices offered with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    pub text: String,
+    pub buttons: Vec<Button>,
+}
+
+impl From<OutgoingMessage> for OutboundMessage {
+    fn from(message: OutgoingMessage) -> Self {
+        OutboundMessage {
+            text: message.text,
+            buttons: message.buttons,
+        }
+    }
+}
+
+/// Why a webhook was refused or could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// The channel has no secrets configured, so its route does not exist (never open).
+    #[error("not found")]
+    NotConfigured,
+    /// The signature or secret token is missing or wrong; nothing was done.
+    #[error("missing or invalid signature")]
+    Unauthorized,
+    /// WhatsApp's subscription handshake with the wrong mode or verify token.
+    #[error("verification failed")]
+    Forbidden,
+    /// An authentic body that is not the JSON the platform documents.
+    #[error("the body is not a valid {0} webhook")]
+    BadRequest(&'static str),
+    /// The engine could not process the turn; the platform will redeliver it.
+    #[error("processing the message failed")]
+    Engine(#[from] EngineError),
+    /// The outbox or the seen-ids could not be written; the platform will redeliver.
+    #[error("channel storage failed")]
+    Storage(#[from] DbError),
+    /// An outbox item could not be encoded.
+    #[error("encoding an outbox item failed")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl IntoResponse for ChannelError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ChannelError::NotConfigured => (StatusCode::NOT_FOUND, "not_found"),
+            ChannelError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ChannelError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ChannelError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ChannelError::Engine(_) | ChannelError::Storage(_) | ChannelError::Encode(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, cause = ?std::error::Error::source(&self).map(ToString::to_string), "webhook failed");
+        }
+        let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// One call to a platform's send API, as the outbox keeps it. Secrets are not part of it:
+/// tokens are added from the configuration when it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum Request {
+    Telegram(telegram::Request),
+    #[serde(rename = "whatsapp")]
+    WhatsApp(whatsapp::Request),
+    Line(line::Request),
+}
+
+/// What a member sent, translated from the platform's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum InboundContent {
+    Text(String),
+    /// A button press: its payload.
+    Payload(String),
+    /// A photo, sticker, voice note…: answered with `non_text`.
+    NonText,
+}
+
+/// Where and how the replies to one inbound message go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReplyTo {
+    Telegram {
+        chat_id: i64,
+    },
+    WhatsApp {
+        phone_number_id: String,
+        to: String,
+    },
+    Line {
+        user_id: String,
+        reply_token: Option<String>,
+        /// The reply token is used until then; later replies are pushed.
+        reply_until: Timestamp,
+    },
+}
+
+/// One member message from a platform.
+#[derive(Debug, Clone)]
+struct Inbound {
+    /// The platform's id of this delivery (`telegram:<update_id>`): processed once.
+    dedup_key: Option<String>,
+    session: SessionKey,
+    /// `None`: nothing for the engine (a Telegram callback without data).
+    content: Option<InboundContent>,
+    reply_to: ReplyTo,
+    /// Calls to make before the replies (Telegram's `answerCallbackQuery`).
+    first: Vec<Request>,
+}
+
+/// The messaging channels of one application: their settings, storage and senders.
+pub struct Channels {
+    engine: Arc<Engine>,
+    telegram: Option<TelegramConfig>,
+    whatsapp: Option<WhatsAppConfig>,
+    line: Option<LineConfig>,
+    /// Present when at least one channel is configured.
+    storage: Option<Storage>,
+    sender: Arc<HttpSender>,
+    policy: RetryPolicy,
+    list_label: String,
+    locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+struct Storage {
+    seen: Dedup,
+    outbox: Outbox,
+}
+
+impl Channels {
+    /// The channels configured in `config`, storing their outbox and seen-ids in `database`
+    /// (a temporary database when the application runs in memory).
+    pub fn new(
+        config: &Config,
+        engine: Arc<Engine>,
+        database: Option<&Database>,
+    ) -> Result<Channels, DbError> {
+        let any = config.telegram.is_some() || config.whatsapp.is_some() || config.line.is_some();
+        let storage = if any {
+            let database = match database {
+                Some(database) => database.clone(),
+                None => Database::temporary()?,
+            };
+            Some(Storage {
+                seen: Dedup::new(&database)?,
+                outbox: Outbox::new(&database)?,
+            })
+        } else {
+            None
+        };
+        let client = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        let list_label = engine
+            .render_key(LIST_BUTTON_KEY)
+            .map(|message| message.text)
+            .unwrap_or_default();
+        Ok(Channels {
+            engine,
+            telegram: config.telegram.clone(),
+            whatsapp: config.whatsapp.clone(),
+            line: config.line.clone(),
+            storage,
+            sender: Arc::new(HttpSender {
+                client,
+                telegram: config.telegram.clone(),
+                whatsapp: config.whatsapp.clone(),
+                line: config.line.clone(),
+            }),
+            policy: RetryPolicy::from(config.delivery),
+            list_label,
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        })
+    }
+
+    /// Starts the delivery worker (and the sweeper of old seen-ids); `None` when no channel is
+    /// configured. Replies left pending by a previous run are sent first.
+    pub fn spawn_worker(&self) -> Option<DeliveryWorker> {
+        let storage = self.storage.as_ref()?;
+        let sender: Arc<dyn Sender> = self.sender.clone();
+        let seen = storage.seen.clone();
+        Some(
+            DeliveryWorker::spawn(storage.outbox.clone(), sender, self.policy)
+                .with_task(tokio::spawn(dedup::sweep_forever(seen))),
+        )
+    }
+
+    /// Replies waiting in the outbox (not yet delivered or given up).
+    pub fn pending_deliveries(&self) -> usize {
+        self.storage.as_ref().map_or(0, |s| s.outbox.len())
+    }
+
+    /// Platform delivery ids remembered as processed.
+    pub fn seen_deliveries(&self) -> usize {
+        self.storage.as_ref().map_or(0, |s| s.seen.len())
+    }
+
+    /// Runs one inbound message through the pipeline described in the module doc.
+    async fn process(&self, inbound: Inbound) -> Result<(), ChannelError> {
+        let storage = self.storage.as_ref().ok_or(ChannelError::NotConfigured)?;
+        let _in_order = self.locks[stripe(&inbound.session)].lock().await;
+        let now = SystemClock.now();
+        if let Some(key) = &inbound.dedup_key {
+            if storage.seen.contains(key, now)? {
+                tracing::info!(session = %inbound.session, "duplicate delivery ignored");
+                return Ok(());
+            }
+        }
+        let messages = match inbound.content {
+            None => Vec::new(),
+            Some(InboundContent::NonText) => match self.engine.render_key(NON_TEXT_KEY) {
+                Some(message) => vec![message.into()],
+                None => {
+                    tracing::warn!("the content has no {NON_TEXT_KEY} response");
+                    Vec::new()
+                }
+            },
+            Some(InboundContent::Text(text)) => {
+                let history = self.engine.history(&inbound.session)?.unwrap_or_default();
+                let input = match typed_choice(&history, &text) {
+                    Some(payload) => Input::Payload(payload),
+                    None => Input::Text(text),
+                };
+                self.turn(&inbound.session, input).await?
+            }
+            Some(InboundContent::Payload(payload)) => {
+                self.turn(&inbound.session, Input::Payload(payload)).await?
+            }
+        };
+        let mut requests = inbound.first;
+        requests.extend(self.render(&inbound.reply_to, &messages));
+        storage
+            .outbox
+            .enqueue(
+                &inbound.session,
+                &requests,
+                &storage.seen,
+                inbound.dedup_key.as_deref(),
+                now,
+            )
+            .await?;
+        tracing::info!(
+            session = %inbound.session,
+            replies = messages.len(),
+            calls = requests.len(),
+            "channel message processed"
+        );
+        Ok(())
+    }
+
+    async fn turn(
+        &self,
+        session: &SessionKey,
+        input: Input,
+    ) -> Result<Vec<OutboundMessage>, ChannelError> {
+        let result = self
+            .engine
+            .handle(IncomingMessage {
+                session: session.clone(),
+                input,
+            })
+            .await?;
+        Ok(result.messages.into_iter().map(Into::into).collect())
+    }
+
+    fn render(&self, reply_to: &ReplyTo, messages: &[OutboundMessage]) -> Vec<Request> {
+        match reply_to {
+            ReplyTo::Telegram { chat_id } => telegram::render(*chat_id, messages),
+            ReplyTo::WhatsApp {
+                phone_number_id,
+                to,
+            } => whatsapp::render(phone_number_id, to, messages, &self.list_label),
+            ReplyTo::Line {
+                user_id,
+                reply_token,
+                reply_until,
+            } => line::render(user_id, reply_token.as_deref(), *reply_until, messages),
+        }
+    }
+}
+
+/// The webhook routes: `POST /webhooks/telegram`, `GET|POST /webhooks/whatsapp`,
+/// `POST /webhooks/line`. A channel without its secrets answers 404.
+pub fn router<S: Clone + Send + Sync + 'static>(channels: Arc<Channels>) -> Router<S> {
+    Router::new()
+        .route("/webhooks/telegram", post(telegram::webhook))
+        .route(
+            "/webhooks/whatsapp",
+            get(whatsapp::handshake).post(whatsapp::webhook),
+        )
+        .route("/webhooks/line", post(line::webhook))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(channels)
+}
+
+/// Sends outbox requests over HTTP with the configured tokens.
+struct HttpSender {
+    client: reqwest::Client,
+    telegram: Option<TelegramConfig>,
+    whatsapp: Option<WhatsAppConfig>,
+    line: Option<LineConfig>,
+}
+
+impl Sender for HttpSender {
+    fn send<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>> {
+        Box::pin(async move {
+            let disabled = || SendError::Permanent {
+                reason: "the channel is no longer configured".into(),
+            };
+            match request {
+                Request::Telegram(request) => {
+                    let config = self.telegram.as_ref().ok_or_else(disabled)?;
+                    telegram::send(&self.client, config, request).await
+                }
+                Request::WhatsApp(request) => {
+                    let config = self.whatsapp.as_ref().ok_or_else(disabled)?;
+                    whatsapp::send(&self.client, config, request).await
+                }
+                Request::Line(request) => {
+                    let config = self.line.as_ref().ok_or_else(disabled)?;
+                    line::send(&self.client, config, request).await
+                }
+            }
+        })
+    }
+}
+
+/// Whether `given` equals `expected`, in time independent of where they differ.
+fn secret_matches(given: &[u8], expected: &[u8]) -> bool {
+    bool::from(given.ct_eq(expected))
+}
+
+/// Whether `tag` is HMAC-SHA256(`key`, `body`), compared in constant time.
+fn hmac_sha256_matches(key: &[u8], body: &[u8], tag: &[u8]) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    mac.verify_slice(tag).is_ok()
+}
+
+/// A member's text as the engine takes it: `None` when empty, cut at `MAX_TEXT_CHARS` (a
+/// webhook cannot be answered with "too long", and refusing it would only make the platform
+/// redeliver it).
+fn member_text(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.chars().take(MAX_TEXT_CHARS).collect())
+}
+
+/// The payload of the choice a member typed instead of pressing it: its number ("2", "2.")
+/// or its title, among the buttons of the bot's latest message that had any.
+fn typed_choice(history: &[HistoryEntry], text: &str) -> Option<String> {
+    let buttons = history
+        .iter()
+        .rev()
+        .take_while(|entry| entry.from == Speaker::Bot)
+        .map(|entry| &entry.buttons)
+        .find(|buttons| !buttons.is_empty())?;
+    let trimmed = text.trim().trim_end_matches(['.', ')']);
+    if trimmed.len() <= 2 && !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        let n: usize = trimmed.parse().ok()?;
+        return n
+            .checked_sub(1)
+            .and_then(|i| buttons.get(i))
+            .map(|b| b.payload.clone());
+    }
+    let typed = fold(text);
+    buttons
+        .iter()
+        .find(|button| fold(&button.title) == typed)
+        .map(|button| button.payload.clone())
+}
+
+/// Lower case with runs of white space made one space, for comparing typed titles.
+fn fold(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The text followed by its choices as a numbered list: the fallback when buttons do not fit
+/// a platform's limits. Typing a number then works through `typed_choice`.
+fn numbered(text: &str, buttons: &[Button]) -> String {
+    let mut out = text.trim_end().to_string();
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    for (i, button) in buttons.iter().enumerate() {
+        out.push_str(&format!("\n{}. {}", i + 1, button.title));
+    }
+    out.trim_start().to_string()
+}
+
+/// Length as the platforms count it (UTF-16 code units: an emoji counts two), which is never
+/// less than the number of characters.
+fn text_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Splits `text` into pieces of at most `max` UTF-16 units, preferring paragraph, line and
+/// word boundaries. Empty text gives no pieces.
+fn split_text(text: &str, max: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        if text_len(rest) <= max {
+            pieces.push(rest.to_string());
+            break;
+        }
+        let mut units = 0;
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            if units + c.len_utf16() > max {
+                break;
+            }
+            units += c.len_utf16();
+            end = i + c.len_utf8();
+        }
+        let window = &rest[..end];
+        let cut = ["\n\n", "\n", " "]
+            .iter()
+            .find_map(|separator| window.rfind(separator).filter(|&at| at >= end / 2))
+            .unwrap_or(end);
+        pieces.push(rest[..cut].trim_end().to_string());
+        rest = rest[cut..].trim_start();
+    }
+    pieces
+}
+
+fn stripe(key: &SessionKey) -> usize {
+    // FNV-1a: stable and cheap; the stripe only spreads load.
+    let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % LOCK_STRIPES as u64) as usize
+}
+
+/// The wait a `Retry-After` header asks for (seconds; the HTTP-date form is not used by the
+/// platforms here).
+fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// A send that failed before any answer (connection refused, timeout): worth retrying. The
+/// URL is removed from the reason because Telegram's carries the bot token.
+fn transport_error(error: reqwest::Error) -> SendError {
+    SendError::Retry {
+        after: None,
+        reason: format!("request failed: {}", error.without_url()),
+    }
+}
+
+/// The usual reading of an error status: 408, 429 and 5xx are worth retrying, other 4xx not.
+fn status_error(status: reqwest::StatusCode, after: Option<Duration>, detail: &str) -> SendError {
+    let reason = if detail.is_empty() {
+        format!("HTTP {}", status.as_u16())
+    } else {
+        format!("HTTP {}: {detail}", status.as_u16())
+    };
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+    {
+        SendError::Retry { after, reason }
+    } else {
+        SendError::Permanent { reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn button(title: &str, payload: &str) -> Button {
+        Button {
+            title: title.into(),
+            payload: payload.into(),
+        }
+    }
+
+    fn entry(from: Speaker, buttons: Vec<Button>) -> HistoryEntry {
+        HistoryEntry {
+            from,
+            text: String::new(),
+            at: Timestamp(0),
+            key: None,
+            buttons,
+        }
+    }
+
+    fn history() -> Vec<HistoryEntry> {
+        vec![
+            entry(Speaker::Bot, vec![button("Lama", "/old")]),
+            entry(Speaker::User, vec![]),
+            entry(
+                Speaker::Bot,
+                vec![
+                    button("Lupa akun JMO", "/forgot_account"),
+                    button("Cek saldo JHT", "/check_jht_balance"),
+                ],
+            ),
+            entry(Speaker::Bot, vec![]),
+        ]
+    }
+
+    #[test]
+    fn a_typed_number_or_title_picks_a_choice_of_the_latest_buttons() {
+        let h = history();
+        assert_eq!(
+            typed_choice(&h, " 2 ").as_deref(),
+            Some("/check_jht_balance")
+        );
+        assert_eq!(typed_choice(&h, "1.").as_deref(), Some("/forgot_account"));
+        assert_eq!(
+            typed_choice(&h, "cek  SALDO jht").as_deref(),
+            Some("/check_jht_balance")
+        );
+        assert_eq!(typed_choice(&h, "3"), None, "no third choice");
+        assert_eq!(typed_choice(&h, "0"), None);
+        assert_eq!(typed_choice(&h, "lama"), None, "older turns do not count");
+        assert_eq!(typed_choice(&h, "123456"), None, "a code is not a choice");
+        assert_eq!(typed_choice(&[], "1"), None);
+    }
+
+    #[test]
+    fn numbered_fallback_lists_every_choice() {
+        let text = numbered(
+            "Pilih:",
+            &[button("SMS", "/otp_channel sms"), button("E-mail", "/x")],
+        );
+        assert_eq!(text, "Pilih:\n\n1. SMS\n2. E-mail");
+    }
+
+    #[test]
+    fn long_text_is_split_at_boundaries_within_the_limit() {
+        let text = format!("{}\n\n{}", "a".repeat(30), "b ".repeat(30));
+        let pieces = split_text(&text, 40);
+        assert_eq!(pieces[0], "a".repeat(30));
+        assert!(pieces.iter().all(|p| text_len(p) <= 40), "{pieces:?}");
+        assert_eq!(
+            pieces.concat().replace([' ', '\n'], ""),
+            text.replace([' ', '\n'], "")
+        );
+        assert_eq!(
+            split_text("😀😀😀", 4),
+            ["😀😀", "😀"],
+            "emoji count two units"
+        );
+        assert!(split_text("   ", 10).is_empty());
+        assert_eq!(split_text("x".repeat(25).as_str(), 10).len(), 3);
+    }
+
+    #[test]
+    fn member_text_is_trimmed_and_bounded() {
+        assert_eq!(member_text("  "), None);
+        assert_eq!(member_text(" halo ").as_deref(), Some("halo"));
+        let long = "x".repeat(MAX_TEXT_CHARS + 10);
+        assert_eq!(
+            member_text(&long).map(|t| t.chars().count()),
+            Some(MAX_TEXT_CHARS)
+        );
+    }
+
+    #[test]
+    fn hmac_signatures_are_checked() {
+        use hmac::Mac;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"key").unwrap();
+        mac.update(b"body");
+        let tag = mac.finalize().into_bytes();
+        assert!(hmac_sha256_matches(b"key", b"body", &tag));
+        assert!(!hmac_sha256_matches(b"key", b"body!", &tag));
+        assert!(!hmac_sha256_matches(b"other", b"body", &tag));
+        assert!(!hmac_sha256_matches(b"key", b"body", &tag[..16]));
+        assert!(secret_matches(b"abc", b"abc"));
+        assert!(!secret_matches(b"abc", b"abd"));
+        assert!(!secret_matches(b"ab", b"abc"));
+    }
+}

@@ -1,0 +1,321 @@
+//! Unit tests of the pure dialog: every transition is driven with values (time, codes,
+//! look-up results), no store, clock or HTTP.
+
+use super::reply::Effect;
+use super::state::{CardView, MemberView, Session, State};
+use super::step::{Command, Context, Event, FLOW_TIMEOUT, Message, Transition, VERIFIED_WINDOW, step};
+use crate::clock::Timestamp;
+use crate::identity::{Email, Kpj, Nik, Phone};
+use crate::members::MemberId;
+use crate::nlu::entities;
+use crate::security::otp::{LOCKOUT, ServerKey};
+use crate::security::password::SecretString;
+use std::time::Duration;
+
+const T0: Timestamp = Timestamp(1_795_000_000_000);
+const CODE: &str = "493817";
+
+fn key() -> ServerKey {
+    ServerKey::from_bytes([9; 32])
+}
+
+fn budi() -> MemberView {
+    MemberView {
+        id: MemberId::from_kpj(&Kpj::parse("12345678901").unwrap()),
+        nik: Nik::parse("3174011203880001").unwrap(),
+        email: Some(Email::parse("budi.santoso@example.com").unwrap()),
+        phone: Some(Phone::parse("081234567890").unwrap()),
+        cards: vec![CardView {
+            kpj: Kpj::parse("12345678901").unwrap(),
+            balance_rupiah: 25_750_000,
+            as_of: "2026-10-31".into(),
+        }],
+        login: "budi.santoso@example.com".into(),
+        locked_until: None,
+    }
+}
+
+/// A text message as the engine would build it, with a chosen intent.
+fn says(intent: &str, text: &str) -> Event {
+    Event::Message(Message {
+        intent: Some(intent.into()),
+        entities: entities::extract(text),
+        stray_digits: text.chars().filter(char::is_ascii_digit).count() >= 3
+            && entities::extract(text).iter().all(|e| e.problem.is_some()),
+        ..Message::default()
+    })
+}
+
+fn presses(payload: &str) -> Event {
+    Event::Message(Message {
+        command: Command::from_payload(payload),
+        ..Message::default()
+    })
+}
+
+fn types_password(text: &str) -> Event {
+    Event::Message(Message {
+        intent: Some("out_of_scope".into()),
+        secret: Some(SecretString::new(text.to_string())),
+        ..Message::default()
+    })
+}
+
+fn run(session: Session, event: Event, at: Timestamp) -> Transition {
+    let key = key();
+    step(
+        session,
+        event,
+        &Context {
+            now: at,
+            fresh_code: CODE,
+            key: &key,
+        },
+    )
+}
+
+fn keys(t: &Transition) -> Vec<&str> {
+    t.replies.iter().map(|r| r.key.as_ref()).collect()
+}
+
+/// Drives forgot_password for Budi up to the code being sent.
+fn code_sent_for_password_reset() -> Session {
+    let t = run(Session::new(T0), says("forgot_password", "lupa password"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "budi.santoso@example.com 12345678901"),
+        T0,
+    );
+    assert!(matches!(t.effects[..], [Effect::LookUpByEmailKpj { .. }]));
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    assert_eq!(keys(&t), ["otp_sent"]);
+    t.session
+}
+
+#[test]
+fn values_given_in_the_first_message_skip_the_questions() {
+    let t = run(
+        Session::new(T0),
+        says(
+            "forgot_account",
+            "lupa akun, kpj 12345678901 nik 3174011203880001",
+        ),
+        T0,
+    );
+    assert!(t.replies.is_empty(), "{:?}", keys(&t));
+    assert!(matches!(t.effects[..], [Effect::LookUpByKpjNik { .. }]));
+}
+
+#[test]
+fn one_value_missing_asks_only_for_that_one() {
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun kpj 12345678901"), T0);
+    assert_eq!(keys(&t), ["ask_nik"]);
+    let t = run(t.session, says("out_of_scope", "nik 12345"), T0);
+    assert_eq!(keys(&t), ["invalid_nik"]);
+}
+
+#[test]
+fn a_member_with_phone_and_email_chooses_and_sees_only_masked_destinations() {
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "12345678901 3174011203880001"),
+        T0,
+    );
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    assert_eq!(keys(&t), ["ask_otp_channel"]);
+    let shown = format!("{:?}", t.replies);
+    assert!(shown.contains("0812****7890") && shown.contains("b***@example.com"));
+    assert!(!shown.contains("081234567890") && !shown.contains("budi.santoso@"));
+    let t = run(t.session, presses("/otp_channel sms"), T0);
+    assert_eq!(keys(&t), ["otp_sent"]);
+    assert!(matches!(t.effects[..], [Effect::SendCode { .. }]));
+}
+
+#[test]
+fn not_found_three_times_hands_over() {
+    let mut session = run(Session::new(T0), says("forgot_account", "lupa akun"), T0).session;
+    for attempt in 1..=3 {
+        let t = run(
+            session,
+            says("out_of_scope", "kpj 11111111111 nik 3174011203880001"),
+            T0,
+        );
+        let t = run(t.session, Event::LookedUp(None), T0);
+        if attempt < 3 {
+            assert_eq!(keys(&t), ["account_not_found"]);
+        } else {
+            assert_eq!(keys(&t), ["account_not_found", "handoff"]);
+            assert_eq!(t.session.state, State::Idle);
+        }
+        session = t.session;
+    }
+}
+
+#[test]
+fn three_wrong_codes_lock_the_member_and_hand_over() {
+    let mut session = code_sent_for_password_reset();
+    for left in [2, 1] {
+        let t = run(session, says("out_of_scope", "000000"), T0);
+        assert_eq!(keys(&t), ["otp_invalid"]);
+        assert!(format!("{:?}", t.replies[0].values).contains(&left.to_string()));
+        session = t.session;
+    }
+    let t = run(session, says("out_of_scope", "111111"), T0);
+    assert_eq!(keys(&t), ["otp_locked", "handoff"]);
+    match &t.effects[..] {
+        [Effect::Lock { until, .. }] => assert_eq!(*until, T0.plus(LOCKOUT)),
+        other => panic!("expected a lock, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_locked_member_is_refused_before_any_code_is_sent() {
+    let t = run(Session::new(T0), says("forgot_password", "lupa password"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "budi.santoso@example.com 12345678901"),
+        T0,
+    );
+    let mut locked = budi();
+    locked.locked_until = Some(T0.plus(Duration::from_secs(600)));
+    let t = run(t.session, Event::LookedUp(Some(locked)), T0);
+    assert_eq!(keys(&t), ["otp_locked", "handoff"]);
+    assert!(t.effects.is_empty());
+}
+
+#[test]
+fn a_code_expires_after_five_minutes_and_can_be_resent() {
+    let session = code_sent_for_password_reset();
+    let later = T0.plus(Duration::from_secs(5 * 60 + 1));
+    let t = run(session, says("out_of_scope", CODE), later);
+    assert_eq!(keys(&t), ["otp_expired"]);
+    let t = run(t.session, presses("/resend_otp"), later);
+    assert_eq!(keys(&t), ["otp_sent"]);
+    let t = run(t.session, says("out_of_scope", CODE), later);
+    assert_eq!(keys(&t), ["ask_new_password"]);
+}
+
+#[test]
+fn a_resend_within_a_minute_is_refused_with_the_wait() {
+    let session = code_sent_for_password_reset();
+    let t = run(session, presses("/resend_otp"), T0.plus(Duration::from_secs(20)));
+    assert_eq!(keys(&t), ["otp_resend_wait"]);
+    assert!(format!("{:?}", t.replies[0].values).contains("\"40\""));
+}
+
+#[test]
+fn a_weak_password_lists_its_reasons_and_a_good_one_is_set() {
+    let session = code_sent_for_password_reset();
+    let t = run(session, says("out_of_scope", CODE), T0);
+    let t = run(t.session, types_password("xbudi.santoso1"), T0);
+    assert_eq!(keys(&t), ["password_weak"]);
+    let reasons = format!("{:?}", t.replies[0].values);
+    for rule in ["password_rule_upper", "password_rule_personal"] {
+        assert!(reasons.contains(rule), "{reasons}");
+    }
+    assert!(!reasons.contains("password_rule_symbol"), "{reasons}");
+    let t = run(t.session, types_password("Kuat#Sekali2026"), T0);
+    assert_eq!(keys(&t), ["password_changed"]);
+    assert!(matches!(t.effects[..], [Effect::SetPassword { .. }]));
+    assert_eq!(t.session.state, State::Idle);
+}
+
+#[test]
+fn the_first_password_is_never_stored_in_the_session() {
+    let t = run(
+        Session::new(T0),
+        says(
+            "forgot_account",
+            "lupa akun kpj 12345678901 nik 3174011203880001",
+        ),
+        T0,
+    );
+    let mut only_email = budi();
+    only_email.phone = None;
+    let t = run(t.session, Event::LookedUp(Some(only_email)), T0);
+    let t = run(t.session, says("out_of_scope", CODE), T0);
+    let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    assert_eq!(keys(&t), ["ask_password_confirm"]);
+    let stored = serde_json::to_string(&t.session).unwrap();
+    assert!(!stored.contains("Rahasia#Baru2026"));
+    let t = run(t.session.clone(), types_password("Rahasia#Lain2026"), T0);
+    assert_eq!(keys(&t), ["password_mismatch"]);
+    let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    assert_eq!(keys(&t), ["account_recovered"]);
+    assert!(format!("{:?}", t.replies[0].values).contains("budi.santoso@example.com"));
+}
+
+#[test]
+fn an_faq_in_a_flow_is_answered_and_the_question_asked_again() {
+    let t = run(Session::new(T0), says("check_jht_balance", "cek saldo"), T0);
+    let t = run(t.session, says("faq_branch_office", "kantor cabang dimana"), T0);
+    assert_eq!(keys(&t), ["faq_branch_office", "ask_kpj_nik"]);
+    assert!(matches!(t.session.state, State::CollectKpjNik { .. }));
+}
+
+#[test]
+fn cancel_ends_the_flow_at_any_step() {
+    let session = code_sent_for_password_reset();
+    let t = run(session, says("cancel", "batal"), T0);
+    assert_eq!(keys(&t), ["cancelled"]);
+    assert_eq!(t.session.state, State::Idle);
+}
+
+#[test]
+fn another_flow_abandons_the_current_one() {
+    let session = code_sent_for_password_reset();
+    let t = run(session, says("check_jht_balance", "cek saldo jht aja deh"), T0);
+    assert_eq!(keys(&t), ["ask_kpj_nik"]);
+}
+
+#[test]
+fn a_flow_left_for_fifteen_minutes_expires() {
+    let session = code_sent_for_password_reset();
+    let later = T0.plus(FLOW_TIMEOUT + Duration::from_secs(1));
+    let t = run(session, says("out_of_scope", CODE), later);
+    assert_eq!(keys(&t), ["session_expired"]);
+    assert_eq!(t.session.state, State::Idle);
+}
+
+#[test]
+fn two_fallbacks_in_a_row_hand_over() {
+    let t = run(Session::new(T0), says("out_of_scope", "asdf"), T0);
+    assert_eq!(keys(&t), ["fallback"]);
+    let t = run(t.session, says("out_of_scope", "qwerty"), T0);
+    assert_eq!(keys(&t), ["fallback", "handoff"]);
+    let t = run(t.session, says("out_of_scope", "zxcv"), T0);
+    assert_eq!(keys(&t), ["fallback"]);
+}
+
+#[test]
+fn a_verified_member_checks_again_without_a_code_within_ten_minutes() {
+    let t = run(
+        Session::new(T0),
+        says("check_jht_balance", "saldo kpj 12345678901 nik 3174011203880001"),
+        T0,
+    );
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = run(t.session, presses("/otp_channel email"), T0);
+    let t = run(t.session, says("out_of_scope", CODE), T0);
+    assert_eq!(keys(&t), ["jht_balance"]);
+    let soon = T0.plus(Duration::from_secs(9 * 60));
+    let t = run(t.session, says("check_jht_balance", "cek saldo lagi"), soon);
+    assert_eq!(keys(&t), ["jht_balance"]);
+    let late = soon.plus(VERIFIED_WINDOW);
+    let t = run(t.session, says("check_jht_balance", "cek saldo lagi"), late);
+    assert_eq!(keys(&t), ["ask_kpj_nik"]);
+}
+
+#[test]
+fn payloads_name_commands_or_intents() {
+    assert_eq!(Command::from_payload("/card 2"), Some(Command::Card(2)));
+    assert_eq!(Command::from_payload("/card 0"), None);
+    assert_eq!(
+        Command::from_payload("/faq_housing"),
+        Some(Command::Intent("faq_housing".into()))
+    );
+    assert_eq!(Command::from_payload("/Bad Payload!"), None);
+    assert_eq!(Command::from_payload("halo"), None);
+}

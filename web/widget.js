@@ -1,0 +1,757 @@
+/*! tanya web chat widget: plain JavaScript, no build step, served by tanya at /widget/widget.js.
+ *
+ * Embed on any page with one tag:
+ *   <script src="https://CHAT.EXAMPLE/widget/widget.js" defer
+ *           data-server="https://CHAT.EXAMPLE" data-title="Tanya Jessi"
+ *           data-accent="#00703c" data-greeting="Halo! Ada yang bisa dibantu?"></script>
+ *
+ * Security: every text (the member's and the bot's) is put in the page with textContent or
+ * createTextNode, never parsed as HTML, so a message like "<img onerror=…>" shows literally.
+ * Passwords typed while the bot waits for one are shown as •••• and never stored here.
+ */
+(function () {
+  'use strict';
+
+  if (window.TanyaWidget) {
+    return; // The tag was included twice: one widget is enough.
+  }
+
+  var script =
+    document.currentScript || document.querySelector('script[src*="/widget/widget.js"]');
+  if (!script) {
+    return;
+  }
+  var options = script.dataset;
+  var scriptUrl = new URL(script.src, window.location.href);
+
+  var SERVER = (options.server || scriptUrl.origin).replace(/\/+$/, '');
+  var ASSET_BASE = new URL('.', scriptUrl).href;
+  var TITLE = options.title || 'Tanya Jessi';
+  var BOT_NAME = options.botName || 'Jessi';
+  var SUBTITLE = options.subtitle || 'Asisten virtual · 24 jam';
+  var GREETING =
+    options.greeting ||
+    'Halo, Sahabat! Saya ' + BOT_NAME + ', asisten virtual. Ada yang bisa saya bantu hari ini?';
+  var STARTERS =
+    options.starters === undefined
+      ? ['Lupa akun JMO', 'Lupa password JMO', 'Cek saldo JHT']
+      : options.starters.split('|').map(function (s) { return s.trim(); }).filter(Boolean);
+  var ACCENT = parseHexColor(options.accent) ? options.accent : '#00703c';
+
+  /** Dialog states in which the next message is a password (SPEC: State::expects_password). */
+  var PASSWORD_STATES = ['new_password', 'confirm_password'];
+  var HIDDEN_PASSWORD = '••••';
+  var MAX_CHARS = 2000;
+  /** The typing indicator stays at least this long, so a fast answer does not flicker. */
+  var MIN_TYPING_MS = 300;
+  var STORAGE_KEY = 'tanya:' + SERVER;
+  var OPEN_KEY = 'tanya:open:' + SERVER;
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+
+  var ICONS = {
+    chat: 'M21 11.5a8.38 8.38 0 0 1-.9 3.8 8.5 8.5 0 0 1-7.6 4.7 8.38 8.38 0 0 1-3.8-.9L3 21l1.9-5.7a8.38 8.38 0 0 1-.9-3.8 8.5 8.5 0 0 1 4.7-7.6 8.38 8.38 0 0 1 3.8-.9h.5a8.48 8.48 0 0 1 8 8v.5z',
+    close: 'M18 6 6 18M6 6l12 12',
+    send: 'M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z',
+    restart: 'M1 4v6h6M3.51 15a9 9 0 1 0 2.13-9.36L1 10',
+    alert: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 8v4M12 16h.01',
+    lock: 'M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4',
+  };
+
+  var TEXT = {
+    open: 'Buka chat ' + TITLE,
+    close: 'Tutup chat',
+    restart: 'Percakapan baru',
+    log: 'Percakapan dengan ' + BOT_NAME,
+    inputLabel: 'Ketik pesan',
+    placeholder: 'Ketik pesan…',
+    passwordLabel: 'Ketik password (disamarkan)',
+    passwordPlaceholder: 'Ketik password…',
+    passwordHint: 'Password disamarkan dan tidak disimpan di riwayat chat.',
+    send: 'Kirim pesan',
+    replies: 'Pilihan balasan',
+    you: 'Anda',
+    typing: BOT_NAME + ' sedang mengetik…',
+    hiddenPassword: 'Password (disamarkan)',
+    retry: 'Coba lagi',
+    unreachable: 'Server tidak dapat dihubungi. Periksa koneksi internet Anda, lalu coba lagi.',
+    rateLimited: 'Terlalu banyak pesan dalam waktu singkat. Tunggu sebentar, lalu coba lagi.',
+    tooLong: 'Pesan terlalu panjang (maksimal ' + MAX_CHARS + ' karakter).',
+    failed: 'Maaf, terjadi gangguan. Silakan coba lagi.',
+    historyFailed: 'Riwayat percakapan tidak dapat dimuat.',
+    footer: 'Jangan bagikan kode OTP atau password ke siapa pun.',
+  };
+
+  // ---- state -------------------------------------------------------------------------------
+  var stored = readStored();
+  var sessionId = stored.id || null;
+  var dialogState = stored.state || 'idle';
+  var passwordMode = false;
+  var busy = false;
+  /** Buttons of the latest bot turn, put back if sending the next message fails. */
+  var lastButtons = [];
+  var lastRowFrom = null;
+
+  // ---- DOM ---------------------------------------------------------------------------------
+  var host = document.createElement('div');
+  host.id = 'tanya-widget';
+  var colors = accentColors(ACCENT);
+  host.style.setProperty('--tw-accent', ACCENT);
+  host.style.setProperty('--tw-on-accent', colors.onAccent);
+  host.style.setProperty('--tw-accent-ink', colors.ink);
+  var shadow = host.attachShadow({ mode: 'open' });
+
+  var stylesheet = document.createElement('link');
+  stylesheet.rel = 'stylesheet';
+  stylesheet.href = ASSET_BASE + 'widget.css';
+
+  var root = el('div', 'tw-root');
+  // Hidden until the stylesheet is in, so the page never shows the unstyled widget.
+  root.style.display = 'none';
+  var reveal = function () { root.style.display = ''; };
+  stylesheet.addEventListener('load', reveal);
+  stylesheet.addEventListener('error', reveal);
+
+  var panel = el('section', 'tw-panel');
+  panel.id = 'tw-panel';
+  panel.setAttribute('role', 'dialog');
+  panel.setAttribute('aria-label', TITLE);
+  panel.hidden = true;
+
+  var header = el('header', 'tw-header');
+  var avatar = el('div', 'tw-avatar', BOT_NAME.charAt(0).toUpperCase());
+  avatar.setAttribute('aria-hidden', 'true');
+  var heading = el('div', 'tw-heading');
+  var titleEl = el('h2', 'tw-title', TITLE);
+  titleEl.id = 'tw-title';
+  var subtitleEl = el('p', 'tw-subtitle', SUBTITLE);
+  heading.append(titleEl, subtitleEl);
+  var restartButton = iconButton('tw-icon-button tw-restart', ICONS.restart, TEXT.restart);
+  var closeButton = iconButton('tw-icon-button tw-close', ICONS.close, TEXT.close);
+  header.append(avatar, heading, restartButton, closeButton);
+
+  var log = el('div', 'tw-log');
+  log.setAttribute('role', 'log');
+  log.setAttribute('aria-live', 'polite');
+  log.setAttribute('aria-relevant', 'additions');
+  log.setAttribute('aria-label', TEXT.log);
+  // Focusable so that keyboard users can scroll the conversation.
+  log.tabIndex = 0;
+
+  // The typing indicator lives at the end of the log; messages are inserted before it.
+  var typing = el('div', 'tw-typing');
+  typing.hidden = true;
+  var dots = el('span', 'tw-dots');
+  dots.setAttribute('aria-hidden', 'true');
+  dots.append(el('span'), el('span'), el('span'));
+  typing.append(dots, el('span', 'tw-sr', TEXT.typing));
+  typing.setAttribute('role', 'status');
+  log.appendChild(typing);
+
+  var errorBox = el('div', 'tw-error');
+  errorBox.setAttribute('role', 'alert');
+  errorBox.hidden = true;
+  var errorText = el('p', 'tw-error-text');
+  var retryButton = el('button', 'tw-retry', TEXT.retry);
+  retryButton.type = 'button';
+  errorBox.append(icon(ICONS.alert), errorText, retryButton);
+
+  var form = el('form', 'tw-composer');
+  form.noValidate = true;
+  var label = el('label', 'tw-sr', TEXT.inputLabel);
+  label.htmlFor = 'tw-input';
+  var input = document.createElement('input');
+  input.id = 'tw-input';
+  input.className = 'tw-input';
+  input.type = 'text';
+  input.autocomplete = 'off';
+  input.maxLength = MAX_CHARS;
+  input.placeholder = TEXT.placeholder;
+  input.setAttribute('enterkeyhint', 'send');
+  var sendButton = iconButton('tw-send', ICONS.send, TEXT.send);
+  sendButton.type = 'submit';
+  sendButton.disabled = true;
+  form.append(label, input, sendButton);
+
+  var hint = el('p', 'tw-hint');
+  hint.id = 'tw-hint';
+  hint.hidden = true;
+  hint.append(icon(ICONS.lock), document.createTextNode(TEXT.passwordHint));
+
+  var footer = el('p', 'tw-footer', TEXT.footer);
+
+  panel.append(header, log, errorBox, form, hint, footer);
+
+  var launcher = el('button', 'tw-launcher');
+  launcher.type = 'button';
+  launcher.setAttribute('aria-controls', 'tw-panel');
+  launcher.setAttribute('aria-expanded', 'false');
+  launcher.setAttribute('aria-label', TEXT.open);
+  launcher.append(icon(ICONS.chat, 'tw-launcher-open'), icon(ICONS.close, 'tw-launcher-close'));
+
+  root.append(panel, launcher);
+  shadow.append(stylesheet, root);
+
+  // ---- events ------------------------------------------------------------------------------
+  launcher.addEventListener('click', function () {
+    if (panel.hidden) {
+      open();
+    } else {
+      close(true);
+    }
+  });
+  closeButton.addEventListener('click', function () { close(true); });
+  restartButton.addEventListener('click', newConversation);
+  panel.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape') {
+      event.stopPropagation();
+      close(true);
+    }
+  });
+  input.addEventListener('input', updateSendButton);
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var raw = input.value;
+    if (busy || raw.trim() === '') {
+      return; // An empty message cannot be sent.
+    }
+    var secret = passwordMode;
+    // A password goes as typed; other text without surrounding blanks.
+    var text = secret ? raw : raw.trim();
+    input.value = '';
+    updateSendButton();
+    send({ text: text }, { shown: secret ? HIDDEN_PASSWORD : text, secret: secret, typed: raw });
+  });
+
+  // ---- public API, for the page that embeds the widget --------------------------------------
+  window.TanyaWidget = {
+    open: open,
+    close: function () { close(false); },
+    newConversation: newConversation,
+    /** Opens the chat and sends `text` as if typed. */
+    send: function (text) {
+      open();
+      if (typeof text === 'string' && text.trim() !== '' && !busy) {
+        send({ text: text.trim() }, { shown: text.trim(), secret: false, typed: '' });
+      }
+    },
+    sessionId: function () { return sessionId; },
+  };
+
+  if (document.body) {
+    start();
+  } else {
+    document.addEventListener('DOMContentLoaded', start);
+  }
+
+  function start() {
+    document.body.appendChild(host);
+    announceSession();
+    restore();
+    if (options.open === 'true' || readOpenFlag()) {
+      open({ focus: false });
+    }
+  }
+
+  // ---- opening and closing -----------------------------------------------------------------
+  function open(opts) {
+    var focus = !opts || opts.focus !== false;
+    panel.hidden = false;
+    root.classList.add('is-open');
+    launcher.setAttribute('aria-expanded', 'true');
+    launcher.setAttribute('aria-label', TEXT.close);
+    writeOpenFlag(true);
+    scrollToEnd();
+    if (focus) {
+      input.focus({ preventScroll: true });
+    }
+  }
+
+  function close(returnFocus) {
+    panel.hidden = true;
+    root.classList.remove('is-open');
+    launcher.setAttribute('aria-expanded', 'false');
+    launcher.setAttribute('aria-label', TEXT.open);
+    writeOpenFlag(false);
+    if (returnFocus) {
+      launcher.focus();
+    }
+  }
+
+  // ---- conversation ------------------------------------------------------------------------
+  /** Shows the greeting, then the stored conversation (if any) from the server. */
+  function restore() {
+    clearError();
+    log.replaceChildren(typing);
+    lastRowFrom = null;
+    renderGreeting(sessionId ? null : STARTERS);
+    if (!sessionId) {
+      applyState('idle');
+      return;
+    }
+    log.setAttribute('aria-busy', 'true');
+    fetch(SERVER + '/api/v1/chat/' + encodeURIComponent(sessionId) + '/history', {
+      credentials: 'omit',
+    })
+      .then(function (response) {
+        if (response.status === 404) {
+          return null; // Expired or unknown: start afresh.
+        }
+        if (!response.ok) {
+          return apiError(response).then(function (error) { throw error; });
+        }
+        return response.json();
+      })
+      .then(function (history) {
+        if (!history) {
+          forgetSession();
+          restore();
+          return;
+        }
+        var messages = history.messages || [];
+        messages.forEach(function (message) { addMessage(message); });
+        // Only the latest bot turn keeps its buttons: older ones are answered.
+        var lastUser = -1;
+        messages.forEach(function (m, i) { if (m.from === 'user') { lastUser = i; } });
+        var buttons = [];
+        messages.slice(lastUser + 1).forEach(function (m) {
+          buttons = buttons.concat(m.buttons || []);
+        });
+        renderReplies(buttons);
+        applyState(dialogState);
+        scrollToEnd();
+      })
+      .catch(function (error) {
+        showError(messageFor(error, TEXT.historyFailed), function () { restore(); });
+      })
+      .finally(function () { log.removeAttribute('aria-busy'); });
+  }
+
+  function renderGreeting(starters) {
+    addMessage({ from: 'bot', text: GREETING, at: null, key: 'widget_greeting' });
+    if (starters && starters.length) {
+      // Starters are sent as typed text: the NLU reads them like any message.
+      renderReplies(starters.map(function (s) { return { title: s, text: s }; }));
+    }
+  }
+
+  function newConversation() {
+    if (busy) {
+      return;
+    }
+    forgetSession();
+    input.value = '';
+    restore();
+    open();
+  }
+
+  /**
+   * Sends one turn. `request` is {text} or {payload}; `display` says what the member's bubble
+   * shows. On failure the bubble goes, the typed text returns to the input, and the error
+   * offers to retry the same request.
+   */
+  function send(request, display) {
+    if (busy) {
+      return;
+    }
+    clearError();
+    var buttonsBefore = lastButtons;
+    removeReplies();
+    var bubble = addMessage(
+      { from: 'user', text: display.shown, at: Date.now(), secret: display.secret },
+      { pending: true }
+    );
+    scrollToEnd();
+    setBusy(true);
+    var body = { session_id: sessionId || undefined };
+    if (request.payload !== undefined) {
+      body.payload = request.payload;
+    } else {
+      body.text = request.text;
+    }
+    var call = fetch(SERVER + '/api/v1/chat', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'omit',
+    }).then(function (response) {
+      if (!response.ok) {
+        return apiError(response).then(function (error) { throw error; });
+      }
+      return response.json();
+    });
+    Promise.all([call, delay(MIN_TYPING_MS)])
+      .then(function (results) {
+        var reply = results[0];
+        bubble.classList.remove('is-pending');
+        if (reply.session_id && reply.session_id !== sessionId) {
+          sessionId = reply.session_id;
+          announceSession();
+        }
+        var firstNew = null;
+        var buttons = [];
+        (reply.messages || []).forEach(function (message) {
+          var row = addMessage({
+            from: 'bot',
+            text: message.text,
+            key: message.key,
+            at: Date.now(),
+          });
+          firstNew = firstNew || row;
+          buttons = buttons.concat(message.buttons || []);
+        });
+        renderReplies(buttons);
+        applyState(reply.state || 'idle');
+        setBusy(false);
+        revealReply(firstNew);
+        window.dispatchEvent(
+          new CustomEvent('tanya:message', {
+            detail: {
+              sessionId: sessionId,
+              state: dialogState,
+              keys: (reply.messages || []).map(function (m) { return m.key; }),
+            },
+          })
+        );
+      })
+      .catch(function (error) {
+        bubble.remove();
+        var rows = log.querySelectorAll('.tw-row');
+        lastRowFrom = rows.length ? rows[rows.length - 1].dataset.from : null;
+        renderReplies(buttonsBefore);
+        setBusy(false);
+        // Nothing typed is lost: the text goes back to the input unless something else is there.
+        if (display.typed && input.value === '') {
+          input.value = display.typed;
+          updateSendButton();
+        }
+        showError(messageFor(error, TEXT.failed), function () {
+          if (display.typed && input.value === display.typed) {
+            input.value = '';
+            updateSendButton();
+          }
+          send(request, display);
+        });
+      });
+  }
+
+  function setBusy(value) {
+    busy = value;
+    typing.hidden = !value;
+    if (value) {
+      scrollToEnd();
+    }
+    updateSendButton();
+    shadow.querySelectorAll('.tw-reply').forEach(function (b) { b.disabled = value; });
+  }
+
+  function updateSendButton() {
+    sendButton.disabled = busy || input.value.trim() === '';
+  }
+
+  function applyState(state) {
+    dialogState = state;
+    var expectsPassword = PASSWORD_STATES.indexOf(state) !== -1;
+    if (expectsPassword !== passwordMode) {
+      passwordMode = expectsPassword;
+      input.type = expectsPassword ? 'password' : 'text';
+      input.autocomplete = expectsPassword ? 'new-password' : 'off';
+      input.placeholder = expectsPassword ? TEXT.passwordPlaceholder : TEXT.placeholder;
+      label.textContent = expectsPassword ? TEXT.passwordLabel : TEXT.inputLabel;
+      input.spellcheck = !expectsPassword;
+      hint.hidden = !expectsPassword;
+      if (expectsPassword) {
+        input.setAttribute('aria-describedby', hint.id);
+      } else {
+        input.removeAttribute('aria-describedby');
+      }
+    }
+    saveStored();
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------
+  /** Appends one message row; returns it. Text is set as text, never as HTML. */
+  function addMessage(message, opts) {
+    var from = message.from === 'user' ? 'user' : 'bot';
+    var row = el('div', 'tw-row tw-row--' + from);
+    row.dataset.from = from;
+    if (message.key) {
+      row.dataset.key = message.key;
+    }
+    if (lastRowFrom !== from) {
+      row.classList.add('is-first');
+    }
+    lastRowFrom = from;
+    if (opts && opts.pending) {
+      row.classList.add('is-pending');
+    }
+    var who = el('span', 'tw-sr', (from === 'user' ? TEXT.you : BOT_NAME) + ': ');
+    var bubble = el('div', 'tw-bubble');
+    var secret = message.secret || (from === 'user' && message.text === HIDDEN_PASSWORD);
+    if (secret) {
+      bubble.classList.add('tw-bubble--secret');
+      var dotsText = el('span', null, HIDDEN_PASSWORD);
+      dotsText.setAttribute('aria-hidden', 'true');
+      bubble.append(dotsText, el('span', 'tw-sr', TEXT.hiddenPassword));
+    } else if (from === 'bot') {
+      appendLinkified(bubble, String(message.text || ''));
+    } else {
+      bubble.textContent = String(message.text || '');
+    }
+    row.append(who, bubble);
+    if (message.at) {
+      var time = document.createElement('time');
+      time.className = 'tw-time';
+      var date = new Date(message.at);
+      time.dateTime = date.toISOString();
+      time.title = fullDate(date);
+      time.textContent = shortDate(date);
+      row.appendChild(time);
+    }
+    log.insertBefore(row, typing);
+    return row;
+  }
+
+  /** Quick replies under the latest bot turn: server buttons ({title, payload}) or starters. */
+  function renderReplies(buttons) {
+    removeReplies();
+    lastButtons = buttons || [];
+    if (!lastButtons.length) {
+      return;
+    }
+    var group = el('div', 'tw-replies');
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', TEXT.replies);
+    lastButtons.forEach(function (button) {
+      var b = el('button', 'tw-reply', button.title);
+      b.type = 'button';
+      if (button.payload !== undefined) {
+        b.dataset.payload = button.payload;
+      }
+      b.disabled = busy;
+      b.addEventListener('click', function () {
+        if (button.payload !== undefined) {
+          send({ payload: button.payload }, { shown: button.title, secret: false, typed: '' });
+        } else {
+          send({ text: button.text }, { shown: button.text, secret: false, typed: '' });
+        }
+        input.focus({ preventScroll: true });
+      });
+      group.appendChild(b);
+    });
+    log.insertBefore(group, typing);
+  }
+
+  function removeReplies() {
+    shadow.querySelectorAll('.tw-replies').forEach(function (g) { g.remove(); });
+  }
+
+  /** Bot text with web addresses as links: built node by node, so nothing is parsed as HTML. */
+  function appendLinkified(parent, text) {
+    var pattern = /\b(?:https?:\/\/|www\.)[^\s<>"']+/g;
+    var last = 0;
+    var match;
+    while ((match = pattern.exec(text)) !== null) {
+      var url = match[0].replace(/[.,;:!?)]+$/, '');
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var link = document.createElement('a');
+      link.href = /^https?:\/\//i.test(url) ? url : 'https://' + url;
+      link.textContent = url;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer nofollow';
+      parent.appendChild(link);
+      last = match.index + url.length;
+      pattern.lastIndex = last;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function showError(message, retry) {
+    errorText.textContent = message;
+    errorBox.hidden = false;
+    retryButton.onclick = function () {
+      clearError();
+      retry();
+    };
+  }
+
+  function clearError() {
+    errorBox.hidden = true;
+    errorText.textContent = '';
+    retryButton.onclick = null;
+  }
+
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  /** Shows a new reply: the end of the log, or its start when the reply is taller than the log. */
+  function revealReply(firstRow) {
+    scrollToEnd();
+    if (firstRow && log.scrollHeight - firstRow.offsetTop > log.clientHeight) {
+      log.scrollTop = Math.max(0, firstRow.offsetTop - 12);
+    }
+  }
+
+  // ---- server errors -----------------------------------------------------------------------
+  function apiError(response) {
+    return response
+      .json()
+      .catch(function () { return {}; })
+      .then(function (body) {
+        var error = new Error('HTTP ' + response.status);
+        error.status = response.status;
+        error.code = body && body.error && body.error.code;
+        return error;
+      });
+  }
+
+  function messageFor(error, fallback) {
+    if (!error || error.status === undefined) {
+      return TEXT.unreachable; // fetch itself failed: offline, refused, blocked by CORS.
+    }
+    if (error.status === 429) {
+      return TEXT.rateLimited;
+    }
+    if (error.status === 413 || (error.status === 400 && error.code === 'payload_too_large')) {
+      return TEXT.tooLong;
+    }
+    return fallback;
+  }
+
+  // ---- session storage ---------------------------------------------------------------------
+  function readStored() {
+    try {
+      var value = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || '{}');
+      return value && typeof value === 'object' ? value : {};
+    } catch (e) {
+      return {}; // Storage disabled or corrupt: a new conversation.
+    }
+  }
+
+  function saveStored() {
+    try {
+      if (sessionId) {
+        // Only the server-issued id and the state name: never message text.
+        window.localStorage.setItem(
+          STORAGE_KEY,
+          JSON.stringify({ id: sessionId, state: dialogState })
+        );
+      } else {
+        window.localStorage.removeItem(STORAGE_KEY);
+      }
+    } catch (e) {
+      /* Storage unavailable: the conversation lasts as long as the page. */
+    }
+  }
+
+  function forgetSession() {
+    sessionId = null;
+    dialogState = 'idle';
+    saveStored();
+    announceSession();
+  }
+
+  function announceSession() {
+    saveStored();
+    window.dispatchEvent(new CustomEvent('tanya:session', { detail: { sessionId: sessionId } }));
+  }
+
+  function readOpenFlag() {
+    try {
+      return window.sessionStorage.getItem(OPEN_KEY) === '1';
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function writeOpenFlag(isOpen) {
+    try {
+      window.sessionStorage.setItem(OPEN_KEY, isOpen ? '1' : '0');
+    } catch (e) {
+      /* Not remembered across reloads: fine. */
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function icon(path, className) {
+    var svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.setAttribute('class', 'tw-icon' + (className ? ' ' + className : ''));
+    var p = document.createElementNS(SVG_NS, 'path');
+    p.setAttribute('d', path);
+    svg.appendChild(p);
+    return svg;
+  }
+
+  function iconButton(className, path, labelText) {
+    var button = el('button', className);
+    button.type = 'button';
+    button.setAttribute('aria-label', labelText);
+    button.title = labelText;
+    button.appendChild(icon(path));
+    return button;
+  }
+
+  function delay(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+
+  function shortDate(date) {
+    var time = date.toLocaleTimeString('id-ID', { hour: '2-digit', minute: '2-digit' });
+    if (date.toDateString() === new Date().toDateString()) {
+      return time;
+    }
+    return date.toLocaleDateString('id-ID', { day: 'numeric', month: 'short' }) + ' ' + time;
+  }
+
+  function fullDate(date) {
+    return date.toLocaleString('id-ID', { dateStyle: 'full', timeStyle: 'short' });
+  }
+
+  function parseHexColor(value) {
+    var m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(value || '');
+    if (!m) {
+      return null;
+    }
+    var hex = m[1].length === 3 ? m[1].replace(/./g, '$&$&') : m[1];
+    return [0, 2, 4].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); });
+  }
+
+  /** Text colours that keep WCAG AA contrast with any accent the embedding page picks. */
+  function accentColors(accent) {
+    var rgb = parseHexColor(accent);
+    var white = contrast(rgb, [255, 255, 255]);
+    var dark = contrast(rgb, [17, 24, 39]);
+    return {
+      onAccent: white >= dark ? '#ffffff' : '#111827',
+      ink: white >= 4.5 ? accent : '#1f2937',
+    };
+  }
+
+  function contrast(a, b) {
+    var la = luminance(a);
+    var lb = luminance(b);
+    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  }
+
+  function luminance(rgb) {
+    var c = rgb.map(function (v) {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  }
+})();
