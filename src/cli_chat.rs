@@ -260,7 +260,8 @@ pub async fn run<R: BufRead, W: Write>(
             .strip_suffix('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .unwrap_or(&line);
-        if !secret && line.trim() == QUIT {
+        // Even at a password prompt: "/quit" can never pass the password policy anyway.
+        if line.trim() == QUIT {
             return Ok(());
         }
         chat.send(line, &mut out).await?;

@@ -91,7 +91,7 @@ pub struct TurnReport {
     /// What was sent, as a reader of the file recognises it (`BUTTON …`, `$otp`, the text).
     pub sent: String,
     pub intent: Option<IntentScore>,
-    /// Names of the valid entities found in the message.
+    /// The entities found in the message, invalid ones with their problem: `kpj (wrong_length)`.
     pub entities: Vec<String>,
     pub messages: Vec<OutgoingMessage>,
     /// The message the failing step looked at, if it got that far.
@@ -273,7 +273,7 @@ impl Turn {
             me_line: self.me_line,
             sent: self.sent.clone(),
             intent: self.result.intent.clone(),
-            entities: entity_names(&self.result.entities),
+            entities: entity_labels(&self.result.entities),
             messages: self.result.messages.clone(),
             checked,
         }
@@ -410,7 +410,7 @@ fn me_input(
                     format!("a button matching {pattern:?} in the last bot turn"),
                     format!(
                         "none matches; the buttons are: {}",
-                        describe_buttons(buttons.into_iter().cloned().collect::<Vec<_>>().iter())
+                        describe_buttons(buttons.iter().copied())
                     ),
                 )),
             }
@@ -555,7 +555,7 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
                     return Err((
                         format!("{}ENTITIES {wanted}", bang(*negated)),
                         format!(
-                            "the message's entities are {}",
+                            "the message's valid entities are {}",
                             if found.is_empty() {
                                 "none".to_string()
                             } else {
@@ -580,11 +580,30 @@ fn entity_names(entities: &[Entity]) -> Vec<String> {
     entities
         .iter()
         .filter(|e| e.problem.is_none())
-        .filter_map(|e| match serde_json::to_value(e.kind) {
-            Ok(serde_json::Value::String(name)) => Some(name),
-            _ => None,
+        .map(|e| json_name(&e.kind))
+        .collect()
+}
+
+/// Every entity found, for reports: the name, and the problem of an invalid one.
+fn entity_labels(entities: &[Entity]) -> Vec<String> {
+    entities
+        .iter()
+        .map(|e| {
+            let name = json_name(&e.kind);
+            match &e.problem {
+                Some(problem) => format!("{name} ({})", json_name(problem)),
+                None => name,
+            }
         })
         .collect()
+}
+
+/// A unit enum's serde name (`Kpj` → `kpj`), the spelling of `tanya nlu parse`.
+fn json_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::from("?"),
+    }
 }
 
 fn keys_of(messages: &[OutgoingMessage]) -> String {

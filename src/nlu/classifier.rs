@@ -26,6 +26,9 @@ impl Default for TrainingOptions {
     }
 }
 
+/// Gradients smaller than this are skipped during training.
+const MIN_GRADIENT: f32 = 1e-3;
+
 /// A trained model: feature index, weights and class names.
 #[derive(Debug, Clone)]
 pub struct Classifier {
@@ -82,6 +85,12 @@ impl Classifier {
                 model.probabilities_into(x, &mut probabilities);
                 for (class, p) in probabilities.iter().enumerate() {
                     let gradient = p - if class == *target { 1.0 } else { 0.0 };
+                    // Classes the model already rules out contribute nothing worth a pass
+                    // over the features; skipping them makes later epochs several times
+                    // faster without changing the model measurably.
+                    if gradient.abs() < MIN_GRADIENT {
+                        continue;
+                    }
                     model.bias[class] -= rate * gradient;
                     for &(row, value) in x {
                         let w = &mut model.weights[row as usize * n_classes + class];

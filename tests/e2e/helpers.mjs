@@ -3,7 +3,8 @@
 // widget (which lives in an open shadow root; Playwright's CSS locators pierce it).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +165,25 @@ export async function openBrowser({ viewport = DESKTOP, mobile = false } = {}) {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * WCAG 2.1 A and AA violations that axe-core finds in the page (the widget's shadow DOM
+ * included), as `rule: targets` lines.
+ */
+export async function accessibilityViolations(page) {
+  const source = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  // Injected through the DevTools protocol, which the page's CSP does not govern.
+  await page.evaluate(source);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations.map(
+      (v) => `${v.id} (${v.impact}): ${v.help} -> ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`
+    );
+  });
 }
 
 export async function screenshot(page, name, options = {}) {

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   DESKTOP,
+  accessibilityViolations,
   PHONE,
   botCount,
   botKeys,
@@ -299,6 +300,24 @@ describe('tanya web chat widget', () => {
       assert.ok((await focused(page)).className.includes('tw-launcher'));
       assert.deepEqual(problems, []);
     });
+  });
+
+  test('axe-core finds no WCAG 2.1 A/AA violations, chat closed or open, desktop or phone', TIMEOUT, async () => {
+    for (const [name, options] of [
+      ['accessibility-desktop', { viewport: DESKTOP }],
+      ['accessibility-phone', { viewport: PHONE, mobile: true }],
+    ]) {
+      await withBrowser(name, options, async ({ page }) => {
+        await page.goto(tanya.url);
+        assert.deepEqual(await accessibilityViolations(page), [], `${name}, chat closed`);
+        await openChat(page);
+        await say(page, 'halo');
+        await say(page, 'lupa password');
+        await say(page, 'budi.santoso@example.com 12345678901');
+        await page.locator('#demo-inbox [data-code]').first().waitFor();
+        assert.deepEqual(await accessibilityViolations(page), [], `${name}, chat open`);
+      });
+    }
   });
 
   test('when the server is unreachable the error offers a retry and keeps the text', TIMEOUT, async () => {
