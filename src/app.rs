@@ -8,6 +8,7 @@ use crate::content::{self, Content, ContentErrors};
 use crate::db::{Database, DbError, NoDurability};
 use crate::dialog::keys;
 use crate::engine::{Engine, Services};
+use crate::limits::Limits;
 use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory, SledMemberDirectory};
 use crate::nlu::Nlu;
 use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError, SledOutbox};
@@ -73,10 +74,16 @@ impl App {
         }
         let content = Arc::new(load_content(&config)?);
         let nlu = Arc::new(Nlu::train(&content, config.nlu));
-        let database = Database::open(&config.data_dir)?;
+        let database =
+            Database::open_with_cache(&config.data_dir, config.db_cache_mb * 1024 * 1024)?;
         let store: Arc<dyn SessionStore> = Arc::new(SledSessionStore::new(&database)?);
         let directory = Arc::new(SledMemberDirectory::new(&database)?);
         members::seed_missing(directory.as_ref(), &members::demo_members())?;
+        let extra = config.demo_extra_members.min(members::MAX_SYNTHETIC_MEMBERS);
+        let added = directory.seed_synthetic(extra)?;
+        if added > 0 {
+            tracing::info!(added, total = extra, "synthetic demo members seeded");
+        }
         let outbox = Arc::new(SledOutbox::new(&database)?);
         let services = Services {
             store: store.clone(),
@@ -85,6 +92,7 @@ impl App {
             durability: Arc::new(database.clone()),
             clock: Arc::new(SystemClock),
             key: Arc::new(ServerKey::load_or_create(&config.data_dir)?),
+            limits: Arc::new(Limits::new(&config.limits)),
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         let channels = Arc::new(Channels::new(&config, engine.clone(), Some(&database))?);
@@ -112,6 +120,9 @@ impl App {
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
         let directory = Arc::new(MemoryMemberDirectory::default());
         members::seed_missing(directory.as_ref(), &members::demo_members())?;
+        let extra = config.demo_extra_members.min(members::MAX_SYNTHETIC_MEMBERS);
+        let synthetic: Vec<_> = (0..extra).map(members::synthetic_member).collect();
+        members::seed_missing(directory.as_ref(), &synthetic)?;
         let outbox = Arc::new(MemoryOutbox::default());
         let members: Arc<dyn MemberDirectory> = directory;
         let services = Services {
@@ -121,6 +132,7 @@ impl App {
             durability: Arc::new(NoDurability),
             clock,
             key: Arc::new(ServerKey::from_bytes(rand_key())),
+            limits: Arc::new(Limits::new(&config.limits)),
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         // Channel storage is a temporary database, created only when a channel is configured.
@@ -142,10 +154,13 @@ impl App {
         crate::http::router(crate::http::AppState::new(self))
     }
 
-    /// Deletes sessions idle for more than `SESSION_RETENTION`, every `SWEEP_INTERVAL`.
+    /// Deletes sessions idle for more than `SESSION_RETENTION`, every `SWEEP_INTERVAL` (the
+    /// first time at once), and then counts the sessions kept for the `tanya_sessions_stored`
+    /// metric, which the engine advances between sweeps: a scrape never scans the store.
     pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
         let store = self.store.clone();
         let clock = self.engine.clock().clone();
+        let metrics = self.engine.metrics().clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(SWEEP_INTERVAL);
             loop {
@@ -157,9 +172,17 @@ impl App {
                         .saturating_sub(SESSION_RETENTION.as_millis() as u64),
                 );
                 let store = store.clone();
-                match tokio::task::spawn_blocking(move || store.remove_idle(cutoff)).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(removed)) => tracing::info!(removed, "idle sessions deleted"),
+                let sweep = move || {
+                    let removed = store.remove_idle(cutoff)?;
+                    Ok::<_, crate::store::StoreError>((removed, store.count()?))
+                };
+                match tokio::task::spawn_blocking(sweep).await {
+                    Ok(Ok((removed, kept))) => {
+                        metrics.set_sessions_stored(kept);
+                        if removed > 0 {
+                            tracing::info!(removed, kept, "idle sessions deleted");
+                        }
+                    }
                     Ok(Err(error)) => tracing::warn!(%error, "session sweep failed"),
                     Err(error) => tracing::warn!(%error, "session sweep task failed"),
                 }

@@ -104,6 +104,19 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Retries of the messaging channels' delivery worker (`TANYA_DELIVERY_*`).
     pub delivery: DeliveryConfig,
+    /// Rate limits (`TANYA_LIMIT_*`, each `off` or `BURST/PERIOD` such as `30/1m`).
+    pub limits: crate::limits::LimitsConfig,
+    /// A header set by a trusted reverse proxy that carries the client's address
+    /// (`TANYA_CLIENT_IP_HEADER`, e.g. `X-Forwarded-For`: its last address is used). Unset:
+    /// the TCP peer's address.
+    pub client_ip_header: Option<String>,
+    /// How long one HTTP request may take before it is answered 503 (`TANYA_REQUEST_TIMEOUT_MS`).
+    pub request_timeout: Duration,
+    /// Synthetic demo members seeded besides the four of SPEC §4 (`TANYA_DEMO_EXTRA_MEMBERS`),
+    /// for load tests: see `members::synthetic_member`.
+    pub demo_extra_members: u32,
+    /// The sled page cache, in MiB (`TANYA_DB_CACHE_MB`): bounds the server's memory.
+    pub db_cache_mb: u64,
 }
 
 /// A setting that could not be used.
@@ -211,9 +224,23 @@ impl Config {
             },
             cors_origins: settings.origins("TANYA_CORS_ORIGINS")?,
             delivery: settings.delivery()?,
+            limits: settings.limits()?,
+            client_ip_header: settings.get("TANYA_CLIENT_IP_HEADER"),
+            request_timeout: Duration::from_millis(settings.parsed(
+                "TANYA_REQUEST_TIMEOUT_MS",
+                DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
+            )?),
+            demo_extra_members: settings.parsed("TANYA_DEMO_EXTRA_MEMBERS", 0)?,
+            db_cache_mb: settings.parsed("TANYA_DB_CACHE_MB", DEFAULT_DB_CACHE_MB)?,
         })
     }
 }
+
+/// Longest an HTTP request may take: far above a turn (milliseconds) or an argon2 hash under
+/// load (a second or two), short enough that a stuck client does not hold a slot.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// sled's page cache: the hot part of sessions and members fits, and the process stays small.
+pub const DEFAULT_DB_CACHE_MB: u64 = 32;
 
 /// Environment first, then the file (whose keys are the variable names without `TANYA_`,
 /// lower-cased: `bind = "0.0.0.0:8080"`).
@@ -294,6 +321,23 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             retry_base: millis("TANYA_DELIVERY_RETRY_BASE_MS", defaults.retry_base)?,
             retry_max: millis("TANYA_DELIVERY_RETRY_MAX_MS", defaults.retry_max)?,
             max_attempts,
+        })
+    }
+
+    /// `TANYA_LIMIT_WEB_SESSION`, `TANYA_LIMIT_CLIENT_IP`, `TANYA_LIMIT_CHANNEL_USER`,
+    /// `TANYA_LIMIT_MEMBER_LOOKUPS`, `TANYA_LIMIT_MEMBER_CODES`.
+    fn limits(&self) -> Result<crate::limits::LimitsConfig, ConfigError> {
+        use crate::limits::LimitSetting;
+        let defaults = crate::limits::LimitsConfig::default();
+        let limit = |name: &str, default| -> Result<_, ConfigError> {
+            Ok(self.parsed(name, LimitSetting(default))?.0)
+        };
+        Ok(crate::limits::LimitsConfig {
+            web_session: limit("TANYA_LIMIT_WEB_SESSION", defaults.web_session)?,
+            client_ip: limit("TANYA_LIMIT_CLIENT_IP", defaults.client_ip)?,
+            channel_user: limit("TANYA_LIMIT_CHANNEL_USER", defaults.channel_user)?,
+            member_lookups: limit("TANYA_LIMIT_MEMBER_LOOKUPS", defaults.member_lookups)?,
+            member_codes: limit("TANYA_LIMIT_MEMBER_CODES", defaults.member_codes)?,
         })
     }
 
@@ -432,6 +476,24 @@ mod tests {
         assert_eq!(telegram.api_base, "http://127.0.0.1:9");
         assert_eq!(format!("{telegram:?}").matches("***").count(), 2);
         assert!(!format!("{telegram:?}").contains("fake"));
+    }
+
+    #[test]
+    fn limits_default_on_and_can_be_set_or_turned_off() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.limits, crate::limits::LimitsConfig::default());
+        let c = config(&[
+            ("TANYA_LIMIT_WEB_SESSION", "off"),
+            ("TANYA_LIMIT_MEMBER_CODES", "3/15m"),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.web_session, None);
+        assert_eq!(
+            c.limits.member_codes,
+            Some(crate::limits::Rate::new(3, Duration::from_secs(900)))
+        );
+        let err = config(&[("TANYA_LIMIT_CLIENT_IP", "lots")]).unwrap_err();
+        assert!(err.to_string().starts_with("TANYA_LIMIT_CLIENT_IP"), "{err}");
     }
 
     #[test]

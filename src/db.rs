@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use thiserror::Error;
 use tokio::sync::watch;
 
+/// The page cache of `Database::open`.
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// What can go wrong with the database itself.
 #[derive(Debug, Clone, Error)]
 pub enum DbError {
@@ -68,8 +71,15 @@ impl std::fmt::Debug for Database {
 impl Database {
     /// Opens (or creates) the database stored in `dir`.
     pub fn open(dir: &Path) -> Result<Database, DbError> {
+        Database::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database stored in `dir` with a page cache of at most
+    /// `cache_bytes` (sled's own default is 1 GiB, which it fills as the data grows).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Database, DbError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|source| DbError::Open {
                 path: dir.to_path_buf(),

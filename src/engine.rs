@@ -7,9 +7,11 @@ use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
 use crate::dialog::state::{CardView, HistoryEntry, Speaker};
 use crate::dialog::{
-    self, Command, Context, Effect, Event, MemberView, Message, Reply, Session, Value,
+    self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
 };
+use crate::limits::Limits;
 use crate::members::{DirectoryError, Member, MemberDirectory};
+use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
 use crate::outbox::{CodeChannel, CodeSender, OutboundCode, OutboxError};
@@ -18,8 +20,9 @@ use crate::security::otp::{self, ServerKey};
 use crate::security::password::{self, PasswordError, SecretString};
 use crate::store::{SessionKey, SessionStore, StoreError, StoredSession};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How a password is shown in transcripts.
 pub const HIDDEN_PASSWORD: &str = "••••";
@@ -100,6 +103,9 @@ pub struct Services {
     pub durability: Arc<dyn Durability>,
     pub clock: Arc<dyn Clock>,
     pub key: Arc<ServerKey>,
+    /// Rate limits: the engine asks the per-member ones (look-ups, codes) through the dialog;
+    /// the HTTP layer and the channels use the others.
+    pub limits: Arc<Limits>,
 }
 
 /// The conversational engine.
@@ -110,6 +116,10 @@ pub struct Engine {
     /// Normalised typed phrase → command.
     commands: HashMap<String, Command>,
     locks: Vec<tokio::sync::Mutex<()>>,
+    metrics: Arc<Metrics>,
+    /// The intents of the content: only these become metric labels and log fields (a
+    /// button payload `/anything` must not invent new ones).
+    intents: HashSet<String>,
 }
 
 impl Engine {
@@ -121,15 +131,28 @@ impl Engine {
                 Command::from_payload(payload).map(|c| (nlu.normalize(phrase), c))
             })
             .collect();
+        let intents = content.intents.iter().map(|i| i.name.to_string()).collect();
         Engine {
             nlu,
             content,
             services,
             commands,
+            metrics: Arc::new(Metrics::default()),
+            intents,
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
         }
+    }
+
+    /// The metrics every turn updates (shared with the HTTP layer and the channels).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The rate limits (shared with the HTTP layer and the channels).
+    pub fn limits(&self) -> &Arc<Limits> {
+        &self.services.limits
     }
 
     /// The clock the engine reads (the conversation runner moves it).
@@ -172,12 +195,25 @@ impl Engine {
 
     /// Processes one message: the whole turn, durable before it returns.
     pub async fn handle(&self, incoming: IncomingMessage) -> Result<TurnResult, EngineError> {
+        let result = self.turn(&incoming).await;
+        if let Err(error) = &result {
+            self.metrics.turn_failed(incoming.session.channel());
+            tracing::warn!(session = %incoming.session.redacted(), %error, "turn failed");
+        }
+        result
+    }
+
+    async fn turn(&self, incoming: &IncomingMessage) -> Result<TurnResult, EngineError> {
+        let started = Instant::now();
         let _turn = self.locks[stripe(&incoming.session)].lock().await;
         let now = self.services.clock.now();
-        let mut session = match self.load(&incoming.session)? {
+        let stored = self.load(&incoming.session)?;
+        let new_session = stored.is_none();
+        let mut session = match stored {
             Some(stored) => decode(&incoming.session, &stored, now),
             None => Session::new(now),
         };
+        let flow_before = session.state.flow();
         let (message, intent, entities, user_line) = self.read(&session, &incoming.input);
         session.remember([HistoryEntry {
             from: Speaker::User,
@@ -195,6 +231,7 @@ impl Engine {
                 now,
                 fresh_code: &fresh_code,
                 key: &self.services.key,
+                gate: self.services.limits.as_ref(),
             };
             let transition = dialog::step(session, event, &context);
             session = transition.session;
@@ -227,12 +264,93 @@ impl Engine {
             },
         )?;
         self.services.durability.make_durable().await?;
+        self.record(
+            &incoming.session,
+            intent.as_ref(),
+            &messages,
+            flow_before,
+            session.state.flow(),
+            new_session,
+            started,
+        );
         Ok(TurnResult {
             messages,
             intent,
             entities,
             state,
         })
+    }
+
+    /// Metrics and the turn's log line: the session redacted, the intent, the response keys
+    /// and the state — never the text or anything personal.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        session: &SessionKey,
+        intent: Option<&IntentScore>,
+        messages: &[OutgoingMessage],
+        before: Option<Flow>,
+        after: Option<Flow>,
+        new_session: bool,
+        started: Instant,
+    ) {
+        let keys: Vec<&str> = messages.iter().map(|m| m.key.as_str()).collect();
+        let intent = intent.map(|i| {
+            if self.intents.contains(i.name.as_str()) {
+                i.name.as_str()
+            } else {
+                "unknown"
+            }
+        });
+        let completed = keys.iter().find_map(|key| match *key {
+            "account_recovered" => Some(Flow::ForgotAccount),
+            "password_changed" => Some(Flow::ForgotPassword),
+            "jht_balance" => Some(Flow::CheckJhtBalance),
+            _ => None,
+        });
+        let started_flow = match (after, completed) {
+            (Some(flow), _) if after != before => Some(flow),
+            (_, Some(flow)) if before != Some(flow) => Some(flow),
+            _ => None,
+        };
+        let abandoned = before
+            .filter(|&flow| after != Some(flow) && completed != Some(flow))
+            .map(|flow| {
+                let has = |key: &str| keys.contains(&key);
+                let reason = if has("cancelled") {
+                    Abandon::Cancelled
+                } else if has("session_expired") {
+                    Abandon::Expired
+                } else if has("rate_limited") {
+                    Abandon::RateLimited
+                } else if has("handoff") {
+                    Abandon::Handoff
+                } else if after.is_some() || started_flow.is_some() {
+                    Abandon::Switched
+                } else {
+                    Abandon::Other
+                };
+                (flow.intent(), reason)
+            });
+        let elapsed = started.elapsed();
+        self.metrics.turn(&TurnRecord {
+            channel: session.channel(),
+            intent,
+            response_keys: &keys,
+            started: started_flow.map(Flow::intent),
+            completed: completed.map(Flow::intent),
+            abandoned,
+            new_session,
+            elapsed,
+        });
+        tracing::info!(
+            session = %session.redacted(),
+            intent = intent.unwrap_or("-"),
+            responses = %keys.join(","),
+            state = after.map_or("idle", Flow::intent),
+            micros = elapsed.as_micros() as u64,
+            "turn"
+        );
     }
 
     /// Turns raw input into the dialog's `Message`, the intent to report, the entities, and
@@ -450,11 +568,11 @@ fn decode(key: &SessionKey, stored: &StoredSession, now: Timestamp) -> Session {
     match serde_json::from_slice::<Session>(&stored.data) {
         Ok(session) if session.version == dialog::state::SCHEMA_VERSION => session,
         Ok(session) => {
-            tracing::warn!(session = %key, version = session.version, "session from another schema version; starting idle");
+            tracing::warn!(session = %key.redacted(), version = session.version, "session from another schema version; starting idle");
             Session::new(now)
         }
         Err(error) => {
-            tracing::warn!(session = %key, %error, "unreadable session; starting idle");
+            tracing::warn!(session = %key.redacted(), %error, "unreadable session; starting idle");
             Session::new(now)
         }
     }

@@ -64,7 +64,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format);
+    // The test report is the output of `tanya test`: per-turn logs would bury it.
+    let default_level = match cli.command {
+        Some(Command::Test { .. }) => "warn",
+        _ => "info",
+    };
+    init_tracing(config.log_format, default_level);
     match run(cli.command.unwrap_or(Command::Serve), config) {
         Ok(code) => code,
         Err(e) => {
@@ -74,9 +79,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TANYA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -180,6 +185,12 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         // Sends channel replies, those left pending by a previous run first; lives until exit.
         let _delivery = app.channels.spawn_worker();
         tanya::http::serve(listener, app.router()).await?;
+        // Every acknowledged turn is already durable; this covers the rest (sweeps, channel
+        // bookkeeping) before the process exits.
+        if let Some(database) = &app.database {
+            database.make_durable().await?;
+        }
+        tracing::info!("tanya stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

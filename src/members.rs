@@ -17,6 +17,11 @@ use crate::identity::{Email, Kpj, Nik, Phone};
 const MEMBERS_TREE: &str = "members";
 const KPJ_INDEX_TREE: &str = "member_by_kpj";
 const LOCKS_TREE: &str = "member_locks";
+/// Book-keeping of the directory itself: how many synthetic members are seeded.
+const META_TREE: &str = "member_meta";
+const SYNTHETIC_SEEDED: &str = "synthetic_seeded";
+/// Synthetic members written per sled batch while seeding.
+const SEED_BATCH: u32 = 10_000;
 
 /// Identifies a member: their primary KPJ (the card they were registered with).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -169,6 +174,7 @@ pub struct SledMemberDirectory {
     members: sled::Tree,
     by_kpj: sled::Tree,
     locks: sled::Tree,
+    meta: sled::Tree,
 }
 
 impl SledMemberDirectory {
@@ -177,7 +183,51 @@ impl SledMemberDirectory {
             members: db.tree(MEMBERS_TREE)?,
             by_kpj: db.tree(KPJ_INDEX_TREE)?,
             locks: db.tree(LOCKS_TREE)?,
+            meta: db.tree(META_TREE)?,
         })
+    }
+
+    /// Makes sure the synthetic members `0..count` exist (see [`synthetic_member`]); returns
+    /// how many were added. Written in sled batches, resumed from where the last run stopped,
+    /// and free once done: the count seeded is remembered, so a restart reads one key.
+    ///
+    /// Members of a batch interrupted by a crash are written again: they were never served
+    /// (seeding ends before the server listens), so nothing they hold can be lost.
+    pub fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
+        let seeded = match self.meta.get(SYNTHETIC_SEEDED)? {
+            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().unwrap_or([0; 4])),
+            None => 0,
+        };
+        let mut added = 0;
+        let mut start = seeded;
+        while start < count {
+            let end = count.min(start.saturating_add(SEED_BATCH));
+            let mut members = sled::Batch::default();
+            let mut by_kpj = sled::Batch::default();
+            for i in start..end {
+                let member = synthetic_member(i);
+                for card in &member.cards {
+                    if let Some(holder) = self.by_kpj.get(card.kpj.as_str())?
+                        && holder.as_ref() != member.id.as_str().as_bytes()
+                    {
+                        return Err(DirectoryError::KpjTaken {
+                            new: member.id.clone(),
+                            holder: MemberId(String::from_utf8_lossy(&holder).into_owned()),
+                        });
+                    }
+                    by_kpj.insert(card.kpj.as_str(), member.id.as_str());
+                }
+                members.insert(member.id.as_str(), Self::encode(&member)?);
+            }
+            // The index before the records, the count last: a crash leaves at worst index
+            // entries whose record is written again on the next start.
+            self.by_kpj.apply_batch(by_kpj)?;
+            self.members.apply_batch(members)?;
+            self.meta.insert(SYNTHETIC_SEEDED, &end.to_be_bytes())?;
+            added += (end - start) as usize;
+            start = end;
+        }
+        Ok(added)
     }
 
     fn decode(id: &MemberId, record: &[u8]) -> Result<Member, DirectoryError> {
@@ -430,6 +480,59 @@ const DEMO_ROWS: [DemoRow; 4] = [
     },
 ];
 
+/// Precomputed argon2id (m=19456, t=2, p=1) hash of `Anggota#Lama2024`, the fake old password
+/// of every synthetic member: seeding a million members hashes nothing.
+const SYNTHETIC_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$EB/DDX9Wn2l7mo0XjpVgFA$6WbU88gXS+igpPODngOWEuISom4NoLHcAqiA+D7sRUE";
+
+/// The most synthetic members there can be (the phone formula has eight digits for `i`).
+pub const MAX_SYNTHETIC_MEMBERS: u32 = 10_000_000;
+
+/// Synthetic demo member number `i` (`TANYA_DEMO_EXTRA_MEMBERS`), for load tests: a large
+/// population whose every value follows from `i`, so a load generator can compute them too.
+///
+/// | field | formula (i in 0..N, N ≤ 10,000,000) | i = 0 | i = 1234 |
+/// |---|---|---|---|
+/// | name | `Anggota {i}` | Anggota 0 | Anggota 1234 |
+/// | KPJ (primary card) | `70` + i in 9 digits | 70000000000 | 70000001234 |
+/// | KPJ (second card) | `71` + i in 9 digits | 71000000000 | 71000001234 |
+/// | NIK | `317101` + DD MM YY + serial: DD = 1 + i mod 28, plus 40 when i is odd (a woman); MM = 1 + (i div 28) mod 12; YY = 60 + (i div 336) mod 40; serial = 1 + i div 13440 in 4 digits | 3171010101600001 | 3171010309630001 |
+/// | e-mail | `anggota{i}@example.com` | anggota0@example.com | anggota1234@example.com |
+/// | phone | `0813` + i in 8 digits | 081300000000 | 081300001234 |
+/// | balances (Rp) | 1,000,000 + (i × 7,919) mod 100,000,000; second card 500,000 + (i × 104,729) mod 10,000,000 | 1,000,000; 500,000 | 10,772,046; 9,735,586 |
+///
+/// Every synthetic member has both a phone and an e-mail (so the code-channel choice is asked)
+/// and two cards (so the card choice is asked), and the password `Anggota#Lama2024`. The NIKs
+/// are structurally valid (province 31, real calendar dates) and distinct for all i.
+pub fn synthetic_member(i: u32) -> Member {
+    let female = i % 2 == 1;
+    let day = 1 + i % 28 + if female { 40 } else { 0 };
+    let month = 1 + (i / 28) % 12;
+    let year = 60 + (i / 336) % 40;
+    let serial = 1 + i / 13_440;
+    let nik = format!("317101{day:02}{month:02}{year:02}{serial:04}");
+    let cards = vec![
+        Card {
+            kpj: Kpj::parse(&format!("70{i:09}")).expect("11 digits"),
+            balance_rupiah: 1_000_000 + (u64::from(i) * 7_919) % 100_000_000,
+            as_of: DEMO_AS_OF.to_owned(),
+        },
+        Card {
+            kpj: Kpj::parse(&format!("71{i:09}")).expect("11 digits"),
+            balance_rupiah: 500_000 + (u64::from(i) * 104_729) % 10_000_000,
+            as_of: DEMO_AS_OF.to_owned(),
+        },
+    ];
+    Member {
+        id: MemberId::from_kpj(&cards[0].kpj),
+        name: format!("Anggota {i}"),
+        nik: Nik::parse(&nik).expect("a valid synthetic NIK"),
+        email: Some(Email::parse(&format!("anggota{i}@example.com")).expect("valid e-mail")),
+        phone: Some(Phone::parse(&format!("0813{i:08}")).expect("valid phone")),
+        cards,
+        password_phc: Some(SYNTHETIC_PHC.to_owned()),
+    }
+}
+
 /// The four built-in demo members of SPEC §4.
 pub fn demo_members() -> Vec<Member> {
     // The rows are constants checked by `demo_members_are_exactly_those_of_the_spec`, so a
@@ -623,6 +726,68 @@ mod tests {
                 .as_deref()
                 .is_some_and(|p| p.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"))
         }));
+    }
+
+    #[test]
+    fn synthetic_members_follow_the_documented_formulas() {
+        let m = synthetic_member(1234);
+        assert_eq!(m.name, "Anggota 1234");
+        assert_eq!(m.id.as_str(), "70000001234");
+        assert_eq!(m.cards[1].kpj.as_str(), "71000001234");
+        assert_eq!(m.nik.as_str(), "3171010309630001");
+        assert!(!m.nik.is_female());
+        assert_eq!(m.email.as_ref().map(|e| e.as_str()), Some("anggota1234@example.com"));
+        assert_eq!(m.phone.as_ref().map(|p| p.as_str()), Some("081300001234"));
+        assert_eq!(
+            (m.cards[0].balance_rupiah, m.cards[1].balance_rupiah),
+            (10_772_046, 9_735_586)
+        );
+        assert_eq!(synthetic_member(0).nik.as_str(), "3171010101600001");
+        assert!(synthetic_member(1).nik.is_female());
+        let last = synthetic_member(MAX_SYNTHETIC_MEMBERS - 1);
+        assert_eq!(last.phone.as_ref().map(|p| p.as_str()), Some("081399999999"));
+        let niks: std::collections::HashSet<String> = (0..20_000)
+            .map(|i| synthetic_member(i).nik.as_str().to_owned())
+            .collect();
+        assert_eq!(niks.len(), 20_000, "distinct NIKs");
+    }
+
+    #[test]
+    fn the_synthetic_password_hash_is_of_the_documented_password() {
+        let phc = synthetic_member(7).password_phc.expect("a password");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let password = crate::security::password::SecretString::new("Anggota#Lama2024".into());
+        assert!(crate::security::password::verify_password(&password, &phc));
+    }
+
+    #[test]
+    fn synthetic_members_are_seeded_once_and_found_by_either_card() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let db = Database::open(dir.path()).expect("open");
+            let directory = SledMemberDirectory::new(&db).expect("directory");
+            seed_missing(&directory, &demo_members()).expect("demo");
+            assert_eq!(directory.seed_synthetic(25_000).expect("seed"), 25_000);
+            let m = synthetic_member(24_999);
+            directory.set_password(&m.id, "$argon2id$changed").expect("set");
+        }
+        let db = Database::open(dir.path()).expect("reopen");
+        let directory = SledMemberDirectory::new(&db).expect("directory");
+        assert_eq!(directory.seed_synthetic(25_000).expect("again"), 0);
+        assert_eq!(directory.seed_synthetic(25_010).expect("more"), 10);
+        let m = synthetic_member(24_999);
+        let found = directory
+            .find_by_kpj_nik(&m.cards[1].kpj, &m.nik)
+            .expect("find")
+            .expect("by the second card");
+        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
+        assert!(
+            directory
+                .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
+                .expect("find")
+                .is_some(),
+            "the demo members are untouched"
+        );
     }
 
     #[test]

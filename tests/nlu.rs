@@ -171,3 +171,18 @@ fn an_invalid_intents_file_fails_with_its_file_and_line() {
     let errors = tanya::app::load_content(&config).unwrap_err().to_string();
     assert!(errors.contains("greet.toml:2"), "{errors}");
 }
+
+#[test]
+fn typos_slang_and_elongations_normalise_to_the_words_the_classifier_knows() {
+    let nlu = &trained().1;
+    for (typed, expected) in [
+        ("lpa pasword", "lupa password"),
+        ("paswod", "password"),
+        ("sndi", "password"),
+        ("sldo", "saldo"),
+        ("tolonggg", "tolong"),
+        ("PASSWORD!!!", "password"),
+    ] {
+        assert_eq!(nlu.normalize(typed), expected, "{typed:?}");
+    }
+}

@@ -204,7 +204,7 @@ fn the_widget_works_in_a_real_browser() {
         let what = missing.join(", ");
         if std::env::var_os("CI").is_some() {
             panic!(
-                "the browser tests need {what}, which CI must install (.ci/run: apt-get install -y chromium nodejs npm)"
+                "the browser tests need {what}: in CI, .ci/run must provide them (apt-get install -y chromium; Node.js 20+ with npm)"
             );
         }
         // Straight to the terminal: the test harness would swallow an eprintln! of a passing test.

@@ -345,7 +345,14 @@ async fn attempt(
 ) {
     let outcome = sender.send(&item.request).await;
     item.attempts += 1;
-    let session = item.session.as_str();
+    // Logs show the channel and a salted hash, never the platform id (a WhatsApp id is a
+    // phone number).
+    let session = item
+        .session
+        .split_once(':')
+        .and_then(|(channel, id)| SessionKey::new(channel, id).ok())
+        .map_or_else(|| "?".to_string(), |key| key.redacted().to_string());
+    let session = session.as_str();
     let attempts = item.attempts;
     let stored = match outcome {
         Ok(()) => {

@@ -272,11 +272,11 @@ impl Channels {
         let storage = self.storage.as_ref().ok_or(ChannelError::NotConfigured)?;
         let _in_order = self.locks[stripe(&inbound.session)].lock().await;
         let now = SystemClock.now();
-        if let Some(key) = &inbound.dedup_key {
-            if storage.seen.contains(key, now)? {
-                tracing::info!(session = %inbound.session, "duplicate delivery ignored");
-                return Ok(());
-            }
+        if let Some(key) = &inbound.dedup_key
+            && storage.seen.contains(key, now)?
+        {
+            tracing::info!(session = %inbound.session.redacted(), "duplicate delivery ignored");
+            return Ok(());
         }
         let messages = match inbound.content {
             None => Vec::new(),
@@ -312,7 +312,7 @@ impl Channels {
             )
             .await?;
         tracing::info!(
-            session = %inbound.session,
+            session = %inbound.session.redacted(),
             replies = messages.len(),
             calls = requests.len(),
             "channel message processed"

@@ -254,7 +254,7 @@ pub async fn run_all(paths: &[PathBuf], base: &RunnerBase) -> Result<Summary, Co
 pub async fn run_conversation(conversation: &Conversation, base: &RunnerBase) -> Outcome {
     match play(conversation, base).await {
         Ok(()) => Outcome::Passed,
-        Err(failure) => Outcome::Failed(Box::new(failure)),
+        Err(failure) => Outcome::Failed(failure),
     }
 }
 
@@ -280,14 +280,16 @@ impl Turn {
     }
 }
 
-async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Failure> {
+async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<Failure>> {
     let source = conversation.source.as_path();
-    let fail = |line: usize, expected: String, found: String, turn: Option<TurnReport>| Failure {
-        source: source.to_path_buf(),
-        line,
-        expected,
-        found,
-        turn,
+    let fail = |line: usize, expected: String, found: String, turn: Option<TurnReport>| {
+        Box::new(Failure {
+            source: source.to_path_buf(),
+            line,
+            expected,
+            found,
+            turn,
+        })
     };
     let clock = Arc::new(ManualClock::starting_at(START));
     let app = App::in_memory(
@@ -374,13 +376,15 @@ fn me_input(
     app: &App,
     session: &SessionKey,
     source: &Path,
-) -> Result<(Input, String), Failure> {
-    let fail = |expected: String, found: String| Failure {
-        source: source.to_path_buf(),
-        line: me.line,
-        expected,
-        found,
-        turn: previous.map(|turn| turn.report(None)),
+) -> Result<(Input, String), Box<Failure>> {
+    let fail = |expected: String, found: String| {
+        Box::new(Failure {
+            source: source.to_path_buf(),
+            line: me.line,
+            expected,
+            found,
+            turn: previous.map(|turn| turn.report(None)),
+        })
     };
     match &me.input {
         MeInput::Text(text) => Ok((Input::Text(text.clone()), text.clone())),

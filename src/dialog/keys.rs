@@ -65,3 +65,35 @@ pub fn requirements() -> crate::content::Requirements<'static> {
         response_keys: RESPONSE_KEYS,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RESPONSE_KEYS;
+
+    fn declared(key: &str) -> bool {
+        RESPONSE_KEYS.iter().any(|(k, _)| *k == key)
+    }
+
+    /// Every literal key the dialog passes to `Reply::key`, a choice `label` or a note must
+    /// be declared above, or `tanya check` could pass content that lacks it.
+    #[test]
+    fn every_key_used_by_the_dialog_is_declared() {
+        let source = include_str!("step.rs");
+        let mut used = Vec::new();
+        for marker in ["Reply::key(\"", "label: \"", "then_some(\""] {
+            for piece in source.split(marker).skip(1) {
+                used.push(piece.split('"').next().unwrap_or_default());
+            }
+        }
+        assert!(used.len() > 20, "the scan found too few keys: {used:?}");
+        for key in used {
+            assert!(declared(key), "{key} is used but not declared in RESPONSE_KEYS");
+        }
+    }
+
+    #[test]
+    fn the_code_message_the_engine_sends_is_declared() {
+        assert!(include_str!("../engine.rs").contains("\"code_message\""));
+        assert!(declared("code_message"));
+    }
+}

@@ -142,6 +142,20 @@ impl State {
         }
     }
 
+    /// The flow in progress, if any.
+    pub fn flow(&self) -> Option<Flow> {
+        match self {
+            State::Idle => None,
+            State::CollectKpjNik { flow, .. }
+            | State::ChooseCodeChannel { flow, .. }
+            | State::AwaitCode { flow, .. }
+            | State::NewPassword { flow, .. } => Some(*flow),
+            State::CollectEmailKpj { .. } => Some(Flow::ForgotPassword),
+            State::ConfirmPassword { .. } => Some(Flow::ForgotAccount),
+            State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
+        }
+    }
+
     /// Whether the next message is a password (never to be parsed, logged or kept).
     pub fn expects_password(&self) -> bool {
         matches!(

@@ -9,6 +9,7 @@ use super::state::{
 };
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
+use crate::limits::{Attempt, Gate};
 use crate::nlu::entities::{Entity, EntityKind};
 use crate::security::mask;
 use crate::security::otp::{self, Challenge, ServerKey, Verdict};
@@ -120,6 +121,8 @@ pub struct Context<'a> {
     /// A fresh CSPRNG code, used if this step sends one.
     pub fresh_code: &'a str,
     pub key: &'a ServerKey,
+    /// The per-member limits on look-ups and codes (SPEC §6), asked before each.
+    pub gate: &'a dyn Gate,
 }
 
 /// The result of a step.
@@ -294,16 +297,7 @@ fn interrupt(
 }
 
 fn current_flow(state: &State) -> Option<Flow> {
-    match state {
-        State::Idle => None,
-        State::CollectKpjNik { flow, .. }
-        | State::ChooseCodeChannel { flow, .. }
-        | State::AwaitCode { flow, .. }
-        | State::NewPassword { flow, .. } => Some(*flow),
-        State::CollectEmailKpj { .. } => Some(Flow::ForgotPassword),
-        State::ConfirmPassword { .. } => Some(Flow::ForgotAccount),
-        State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
-    }
+    state.flow()
 }
 
 /// Asks the pending question of `state` again.
@@ -427,6 +421,9 @@ fn collect_kpj_nik(
             nik: Some(nik),
             ..
         } => {
+            if !ctx.gate.admit(Attempt::LookUpByKpjNik { kpj: &kpj, nik: &nik }, ctx.now) {
+                return rate_limited(out);
+            }
             out.effects.push(Effect::LookUpByKpjNik {
                 kpj: kpj.clone(),
                 nik: nik.clone(),
@@ -488,6 +485,9 @@ fn collect_email_kpj(
             kpj: Some(kpj),
             failures,
         } => {
+            if !ctx.gate.admit(Attempt::LookUpByEmailKpj { email: &email, kpj: &kpj }, ctx.now) {
+                return rate_limited(out);
+            }
             out.effects.push(Effect::LookUpByEmailKpj {
                 email: email.clone(),
                 kpj: kpj.clone(),
@@ -503,6 +503,13 @@ fn collect_email_kpj(
             state
         }
     }
+}
+
+/// A look-up or a code the member's limits refuse: the flow ends (retrying at once would be
+/// refused again).
+fn rate_limited(out: &mut Output) -> State {
+    out.reply(Reply::key("rate_limited"));
+    State::Idle
 }
 
 /// The answer to a `LookUp…` effect.
@@ -622,6 +629,9 @@ fn send_code(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
+    if !ctx.gate.admit(Attempt::SendCode { member: &member.id }, ctx.now) {
+        return rate_limited(out);
+    }
     let challenge = Challenge::issue(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now);
     out.effects.push(Effect::SendCode {
         member: member.clone(),
@@ -683,6 +693,11 @@ fn await_code(
             .challenge
             .resend(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now)
         {
+            Ok(_) if !ctx.gate.admit(Attempt::SendCode { member: &member.id }, ctx.now) => {
+                // The code already sent stays valid.
+                out.reply(Reply::key("rate_limited"));
+                State::AwaitCode { flow, member, code }
+            }
             Ok(challenge) => {
                 out.effects.push(Effect::SendCode {
                     member: member.clone(),

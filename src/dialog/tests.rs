@@ -70,6 +70,7 @@ fn run(session: Session, event: Event, at: Timestamp) -> Transition {
             now: at,
             fresh_code: CODE,
             key: &key,
+            gate: &crate::limits::AdmitAll,
         },
     )
 }
@@ -318,4 +319,96 @@ fn payloads_name_commands_or_intents() {
     );
     assert_eq!(Command::from_payload("/Bad Payload!"), None);
     assert_eq!(Command::from_payload("halo"), None);
+}
+
+/// A gate that refuses one kind of attempt.
+struct Refuse {
+    lookups: bool,
+    codes: bool,
+}
+
+impl crate::limits::Gate for Refuse {
+    fn admit(&self, attempt: crate::limits::Attempt<'_>, _: Timestamp) -> bool {
+        match attempt {
+            crate::limits::Attempt::SendCode { .. } => !self.codes,
+            _ => !self.lookups,
+        }
+    }
+}
+
+fn run_gated(session: Session, event: Event, gate: &Refuse) -> Transition {
+    let key = key();
+    step(
+        session,
+        event,
+        &Context {
+            now: T0,
+            fresh_code: CODE,
+            key: &key,
+            gate,
+        },
+    )
+}
+
+#[test]
+fn a_look_up_over_the_member_limit_is_refused_without_looking() {
+    let gate = Refuse {
+        lookups: true,
+        codes: false,
+    };
+    let t = run_gated(
+        Session::new(T0),
+        says("forgot_account", "lupa akun kpj 12345678901 nik 3174011203880001"),
+        &gate,
+    );
+    assert_eq!(keys(&t), ["rate_limited"]);
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+    assert_eq!(t.session.state, State::Idle);
+    let t = run_gated(
+        Session::new(T0),
+        says("forgot_password", "lupa pw budi.santoso@example.com 12345678901"),
+        &gate,
+    );
+    assert_eq!(keys(&t), ["rate_limited"]);
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+}
+
+#[test]
+fn a_code_over_the_member_limit_is_not_sent() {
+    let gate = Refuse {
+        lookups: false,
+        codes: true,
+    };
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+    let t = run(t.session, says("out_of_scope", "12345678901 3174011203880001"), T0);
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = run_gated(t.session, presses("/otp_channel sms"), &gate);
+    assert_eq!(keys(&t), ["rate_limited"]);
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+    assert_eq!(t.session.state, State::Idle);
+}
+
+#[test]
+fn a_resend_over_the_member_limit_keeps_the_code_already_sent() {
+    let gate = Refuse {
+        lookups: false,
+        codes: true,
+    };
+    let session = code_sent_for_password_reset();
+    let later = Timestamp(T0.0 + 61_000);
+    let key = key();
+    let t = step(
+        session,
+        presses("/resend_otp"),
+        &Context {
+            now: later,
+            fresh_code: "111111",
+            key: &key,
+            gate: &gate,
+        },
+    );
+    assert_eq!(keys(&t), ["rate_limited"]);
+    assert!(t.effects.is_empty());
+    let t = run(t.session, says("out_of_scope", CODE), later);
+    assert_eq!(keys(&t), ["ask_new_password"], "the first code still works");
 }

@@ -75,6 +75,12 @@ pub async fn chat(
         // Unknown, malformed or absent: a new server-issued session (SPEC §6).
         _ => new_session_id(),
     };
+    if let Err(refused) = state.engine.limits().web_session(&session_id) {
+        state.engine.metrics().rate_limited("web_session");
+        return Err(ApiError::RateLimited {
+            retry_after: refused.retry_after,
+        });
+    }
     let result = state
         .engine
         .handle(IncomingMessage {

@@ -20,9 +20,12 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
-    /// The caller sends too much, too fast.
+    /// The caller sends too much, too fast; answered with `Retry-After`.
     #[error("too many requests, slow down")]
-    RateLimited,
+    RateLimited { retry_after: std::time::Duration },
+    /// The request took longer than the server allows (`TANYA_REQUEST_TIMEOUT_MS`).
+    #[error("the request took too long; try again")]
+    Timeout,
     /// The route does not exist (or is disabled in this mode).
     #[error("not found")]
     NotFound,
@@ -42,7 +45,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -57,7 +61,14 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %cause, "request failed");
         }
         let body = json!({ "error": { "code": code, "message": self.to_string() } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after } = self {
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

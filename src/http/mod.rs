@@ -2,6 +2,7 @@
 
 mod chat_api;
 mod error;
+mod guard;
 mod nlu_api;
 mod web;
 
@@ -13,8 +14,12 @@ use crate::nlu::Nlu;
 use crate::outbox::DemoOutbox;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest request body accepted (SPEC §6).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -33,6 +38,10 @@ pub struct AppState {
     pub cors_origins: Arc<[String]>,
     /// The messaging channels' webhooks (their routes answer 404 when not configured).
     pub channels: Arc<crate::channels::Channels>,
+    /// The header a trusted proxy puts the client's address in (`TANYA_CLIENT_IP_HEADER`).
+    pub client_ip_header: Option<HeaderName>,
+    /// How long a request may take (`TANYA_REQUEST_TIMEOUT_MS`).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -44,6 +53,12 @@ impl AppState {
             store: app.store.clone(),
             cors_origins: app.config.cors_origins.clone().into(),
             channels: app.channels.clone(),
+            client_ip_header: app
+                .config
+                .client_ip_header
+                .as_deref()
+                .and_then(|name| HeaderName::try_from(name).ok()),
+            request_timeout: app.config.request_timeout,
         }
     }
 }
@@ -51,18 +66,25 @@ impl AppState {
 /// The full router.
 pub fn router(state: AppState) -> Router {
     let cors_origins = state.cors_origins.clone();
+    let metrics = state.engine.metrics().clone();
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(guard::metrics))
         .route("/api/v1/nlu/parse", post(nlu_api::parse))
         .route("/api/v1/chat", post(chat_api::chat))
         .route("/api/v1/chat/{session_id}/history", get(chat_api::history))
         .route("/api/v1/demo/outbox", get(chat_api::demo_outbox))
         .merge(web::routes())
-        .merge(crate::channels::router(state.channels.clone()))
+        .merge(
+            crate::channels::router(state.channels.clone())
+                .layer(from_fn_with_state(metrics, guard::count_webhook_refusals)),
+        )
         // After every route: applies to the routes added so far.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), guard::client_ip_limit))
+        .layer(from_fn_with_state(state.request_timeout, guard::timeout))
         .with_state(state);
     web::with_cors(router, &cors_origins)
 }
@@ -86,11 +108,17 @@ async fn healthz(
     }
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM.
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting connections
+/// and returns once the requests in flight are answered (each bounded by the request timeout).
+/// The caller makes the database durable after that.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    // Connection info gives the per-client-IP limit the peer's address.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

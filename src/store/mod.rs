@@ -63,6 +63,40 @@ impl SessionKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The channel part (`web`, `telegram`, …).
+    pub fn channel(&self) -> &str {
+        self.0.split_once(':').map_or(&self.0, |(channel, _)| channel)
+    }
+
+    /// The key as logs show it: the channel and a salted hash of the id (`web:3fa9c1d2e0b4`).
+    /// Lines of one conversation can be followed, but logs never hold a web session's id (a
+    /// bearer token) or a platform id (a WhatsApp id is a phone number).
+    pub fn redacted(&self) -> RedactedKey<'_> {
+        RedactedKey(self)
+    }
+}
+
+/// A `SessionKey` as it may appear in logs (see `SessionKey::redacted`).
+pub struct RedactedKey<'a>(&'a SessionKey);
+
+impl fmt::Display for RedactedKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use sha2::Digest;
+        static SALT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+        let salt = SALT.get_or_init(rand::random);
+        let digest = sha2::Sha256::new()
+            .chain_update(salt)
+            .chain_update(self.0.as_str().as_bytes())
+            .finalize();
+        write!(f, "{}:{}", self.0.channel(), hex::encode(&digest[..6]))
+    }
+}
+
+impl fmt::Debug for RedactedKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl fmt::Display for SessionKey {
@@ -229,6 +263,22 @@ mod tests {
             Err(SessionKeyError::TooLong {
                 len: MAX_SESSION_KEY_BYTES + 1
             })
+        );
+    }
+
+    #[test]
+    fn a_redacted_key_keeps_the_channel_and_hides_the_id() {
+        let key = SessionKey::new("whatsapp", "6281234567890").expect("valid");
+        let shown = key.redacted().to_string();
+        assert!(shown.starts_with("whatsapp:"), "{shown}");
+        assert!(!shown.contains("81234567890"), "{shown}");
+        assert_eq!(shown, key.redacted().to_string(), "stable within a process");
+        assert_ne!(
+            shown,
+            SessionKey::new("whatsapp", "6281234567891")
+                .expect("valid")
+                .redacted()
+                .to_string()
         );
     }
 

@@ -112,6 +112,12 @@ describe('tanya web chat widget', () => {
       assert.equal(await lastBotKey(page), 'ask_new_password');
       assert.equal(await input(page).getAttribute('type'), 'password', 'a password field');
       assert.ok(await page.locator('.tw-hint').isVisible(), 'the password hint is shown');
+      // A reload while the bot waits for the password keeps the password field.
+      const rows = await transcript(page);
+      await page.reload();
+      await waitForRows(page, rows.length);
+      assert.equal(await lastBotKey(page), 'ask_new_password');
+      assert.equal(await input(page).getAttribute('type'), 'password', 'still a password field');
 
       await say(page, PASSWORD);
       assert.equal(await lastBotKey(page), 'password_changed');
@@ -124,10 +130,7 @@ describe('tanya web chat widget', () => {
       // After a reload the history (from the server) still hides the password.
       const before = await transcript(page);
       await page.reload();
-      await page.waitForFunction(
-        (n) => document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length >= n,
-        before.length
-      );
+      await waitForRows(page, before.length);
       assert.ok(await input(page).isVisible(), 'the chat reopens after a reload');
       const after = await transcript(page);
       assert.deepEqual(after.map(([from]) => from), before.map(([from]) => from));
@@ -178,10 +181,7 @@ describe('tanya web chat widget', () => {
       assert.match(session, /^[0-9a-f]{32}$/);
 
       await page.reload();
-      await page.waitForFunction(
-        (n) => document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length >= n,
-        before.length
-      );
+      await waitForRows(page, before.length);
       // Same messages (the server keeps the times), and the last turn's buttons are back.
       assert.deepEqual(await transcript(page), before);
       assert.deepEqual(await replies(page).allTextContents(), buttonsBefore);
@@ -391,6 +391,14 @@ describe('embedding on another origin', () => {
     });
   });
 });
+
+/** Waits until the log shows at least `n` messages (after a reload, from the history). */
+async function waitForRows(page, n) {
+  await page.waitForFunction(
+    (count) => document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length >= count,
+    n
+  );
+}
 
 /** How far the page scrolls sideways (0 = not at all). */
 async function horizontalOverflow(page) {

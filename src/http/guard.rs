@@ -1,0 +1,130 @@
+//! What wraps the routes: the per-client-IP rate limit on the API, the request timeout,
+//! counting webhook calls refused for their signature, and `GET /metrics`.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::metrics::Metrics;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Refuses `/api/…` requests beyond the client IP's rate. Requests whose address is unknown
+/// (a router served without connection info, as some tests do) are not limited here.
+pub async fn client_ip_limit(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/")
+        && let Some(ip) = client_ip(&request, state.client_ip_header.as_ref())
+        && let Err(refused) = state.engine.limits().client_ip(ip)
+    {
+        state.engine.metrics().rate_limited("client_ip");
+        return ApiError::RateLimited {
+            retry_after: refused.retry_after,
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// The client's address: the configured proxy header's last address (the one the trusted
+/// proxy appended), or the TCP peer.
+fn client_ip(request: &Request, proxy_header: Option<&HeaderName>) -> Option<IpAddr> {
+    if let Some(name) = proxy_header {
+        return forwarded_ip(request.headers(), name);
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+}
+
+fn forwarded_ip(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .next_back()
+}
+
+/// Answers `503 {"error":{"code":"timeout",…}}` when a request takes longer than `limit`.
+///
+/// A JSON error like every other, which tower-http's `TimeoutLayer` (an empty 408) is not.
+/// Dropping a turn part-way is safe: the engine saves nothing before its last step, so the
+/// turn either happened whole or not at all.
+pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+/// Counts webhook calls refused for a missing or wrong signature or secret (401, or 403 from
+/// WhatsApp's subscription handshake), by channel.
+pub async fn count_webhook_refusals(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let channel = match request.uri().path() {
+        "/webhooks/telegram" => "telegram",
+        "/webhooks/whatsapp" => "whatsapp",
+        "/webhooks/line" => "line",
+        _ => return next.run(request).await,
+    };
+    let response = next.run(request).await;
+    if matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) {
+        metrics.webhook_verification_failed(channel);
+    }
+    response
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let channels = state.channels.clone();
+    // The delivery outbox is small unless a platform is down; counting it is a short scan,
+    // kept off the async threads all the same.
+    if let Ok(pending) = tokio::task::spawn_blocking(move || channels.pending_deliveries()).await
+    {
+        state.engine.metrics().set_delivery_backlog(pending);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.engine.metrics().render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn the_last_forwarded_address_is_the_one_the_proxy_added() {
+        let name = HeaderName::from_static("x-forwarded-for");
+        let mut headers = HeaderMap::new();
+        headers.append(&name, HeaderValue::from_static("203.0.113.9, 10.0.0.1"));
+        headers.append(&name, HeaderValue::from_static("198.51.100.7"));
+        assert_eq!(
+            forwarded_ip(&headers, &name),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        let mut spoofed = HeaderMap::new();
+        spoofed.append(&name, HeaderValue::from_static("not an address"));
+        assert_eq!(forwarded_ip(&spoofed, &name), None);
+    }
+}

@@ -1,0 +1,418 @@
+//! Rate limits (SPEC §6): a keyed GCRA token bucket (`Limiter`), the configured `Rate`s, and
+//! `Limits`, the set the server enforces — per web session, per client IP, per platform user
+//! on webhooks, and per member on account look-ups and code requests.
+//!
+//! Written here rather than taken from `governor`: the whole mechanism is one `u64` per key and
+//! twenty lines of arithmetic, the member limits must run on the engine's clock (the
+//! conversation runner moves it with `WAIT`), and memory must stay bounded however many keys
+//! an attacker invents — all easier to see in a page of code than to configure.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::clock::Timestamp;
+use crate::identity::{Email, Kpj, Nik};
+use crate::members::MemberId;
+use crate::store::SessionKey;
+
+/// Independent locks; keys hashing to the same shard share one mutex, held for a map look-up.
+const SHARDS: usize = 64;
+/// A shard holding more keys than this drops the ones whose buckets are full again.
+const SWEEP_AT: usize = 1024;
+/// The most keys a shard keeps (memory stays bounded when an attacker invents keys). Past
+/// this, after a sweep, the shard forgets everything: a flood costs limits their memory, never
+/// the server its RAM.
+const MAX_KEYS_PER_SHARD: usize = 64 * 1024;
+
+/// How much a key may do: `burst` actions at once, refilled evenly over `period`
+/// (`30/1m`: 30 at once, then one every two seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: u32,
+    pub period: Duration,
+}
+
+impl Rate {
+    pub const fn new(burst: u32, period: Duration) -> Rate {
+        Rate { burst, period }
+    }
+
+    /// Time between two actions at the sustained rate, in microseconds (at least 1).
+    fn interval_us(&self) -> u64 {
+        (self.period.as_micros() as u64 / u64::from(self.burst.max(1))).max(1)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}s", self.burst, self.period.as_secs())
+    }
+}
+
+/// A limit setting: `off`, or `BURST/PERIOD` with the period in `s`, `m` or `h`
+/// (`30/1m`, `10/1h`, `600/60s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSetting(pub Option<Rate>);
+
+impl FromStr for LimitSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(LimitSetting(None));
+        }
+        let usage = || format!("{s:?} is not `off` or BURST/PERIOD such as 30/1m");
+        let (burst, period) = s.split_once('/').ok_or_else(usage)?;
+        let burst: u32 = burst.trim().parse().map_err(|_| usage())?;
+        let period = period.trim();
+        let (number, unit) = period.split_at(period.len().saturating_sub(1));
+        let number: u64 = number.parse().map_err(|_| usage())?;
+        let seconds = match unit {
+            "s" => number,
+            "m" => number * 60,
+            "h" => number * 3600,
+            _ => return Err(usage()),
+        };
+        if burst == 0 || seconds == 0 {
+            return Err(format!("{s:?}: burst and period must be positive (or use off)"));
+        }
+        Ok(LimitSetting(Some(Rate::new(
+            burst,
+            Duration::from_secs(seconds),
+        ))))
+    }
+}
+
+/// The configured limits (`TANYA_LIMIT_*`); `None` turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Messages per web chat session.
+    pub web_session: Option<Rate>,
+    /// Requests to `/api/v1/*` per client IP.
+    pub client_ip: Option<Rate>,
+    /// Messages per platform user (Telegram chat, WhatsApp number, LINE user).
+    pub channel_user: Option<Rate>,
+    /// Account look-ups per typed KPJ and per typed NIK or e-mail.
+    pub member_lookups: Option<Rate>,
+    /// Codes sent per member, across all their sessions (SMS/e-mail bombing).
+    pub member_codes: Option<Rate>,
+}
+
+impl Default for LimitsConfig {
+    /// Generous for people (one message every two seconds after a burst of 30; a whole office
+    /// behind one NAT address), tight for look-ups and codes, which guess identities and cost
+    /// SMS: ten an hour.
+    fn default() -> Self {
+        const MINUTE: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        LimitsConfig {
+            web_session: Some(Rate::new(30, MINUTE)),
+            client_ip: Some(Rate::new(600, MINUTE)),
+            channel_user: Some(Rate::new(30, MINUTE)),
+            member_lookups: Some(Rate::new(10, HOUR)),
+            member_codes: Some(Rate::new(10, HOUR)),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Every limit off (benchmarks from one address, tests of raw throughput).
+    pub fn off() -> LimitsConfig {
+        LimitsConfig {
+            web_session: None,
+            client_ip: None,
+            channel_user: None,
+            member_lookups: None,
+            member_codes: None,
+        }
+    }
+}
+
+/// Why an action was refused, and when it may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after: Duration,
+}
+
+/// Token buckets by key (the generic cell rate algorithm: one "theoretical arrival time" per
+/// key). `None` rate: everything is admitted and nothing is stored.
+pub struct Limiter<K> {
+    rate: Option<Rate>,
+    hasher: RandomState,
+    shards: Box<[Mutex<Shard<K>>]>,
+}
+
+struct Shard<K> {
+    /// Key → the time (µs) at which its bucket is full again.
+    full_at: HashMap<K, u64>,
+}
+
+impl<K: Hash + Eq> Limiter<K> {
+    pub fn new(rate: Option<Rate>) -> Limiter<K> {
+        Limiter {
+            rate,
+            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        full_at: HashMap::new(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    pub fn rate(&self) -> Option<Rate> {
+        self.rate
+    }
+
+    /// Takes one token for `key` at `now_us` (microseconds on any clock that only moves
+    /// forward for this limiter), or says how long to wait.
+    pub fn check(&self, key: K, now_us: u64) -> Result<(), Refused> {
+        let Some(rate) = self.rate else {
+            return Ok(());
+        };
+        let interval = rate.interval_us();
+        // The bucket holds `burst` tokens: an arrival may be this far ahead of its schedule.
+        let tolerance = interval * u64::from(rate.burst.max(1)) - interval;
+        let mut shard = self.shard(&key);
+        if shard.full_at.len() >= SWEEP_AT {
+            shard.full_at.retain(|_, full_at| *full_at > now_us);
+            if shard.full_at.len() >= MAX_KEYS_PER_SHARD {
+                shard.full_at.clear();
+            }
+        }
+        let full_at = shard.full_at.get(&key).copied().unwrap_or(0).max(now_us);
+        if full_at - now_us > tolerance {
+            return Err(Refused {
+                retry_after: Duration::from_micros(full_at - now_us - tolerance),
+            });
+        }
+        shard.full_at.insert(key, full_at + interval);
+        Ok(())
+    }
+
+    /// How many keys are remembered (for tests and metrics).
+    pub fn tracked(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).full_at.len())
+            .sum()
+    }
+
+    fn shard(&self, key: &K) -> MutexGuard<'_, Shard<K>> {
+        let index = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        // A shard is a plain map updated in one statement: consistent even after a panic.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An action the dialog wants to take that a per-member limit may refuse.
+#[derive(Debug, Clone, Copy)]
+pub enum Attempt<'a> {
+    /// Looking an account up by KPJ and NIK (forgot_account, check_jht_balance).
+    LookUpByKpjNik { kpj: &'a Kpj, nik: &'a Nik },
+    /// Looking an account up by e-mail and KPJ (forgot_password).
+    LookUpByEmailKpj { email: &'a Email, kpj: &'a Kpj },
+    /// Sending a code (first send or resend) to a member.
+    SendCode { member: &'a MemberId },
+}
+
+/// What the dialog asks before a look-up or a code. The engine passes its `Limits`; the
+/// dialog's unit tests pass `AdmitAll` or a refusing gate.
+pub trait Gate: Send + Sync {
+    /// Whether `attempt` may go ahead at `now` (a refusal is not counted as an attempt).
+    fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool;
+}
+
+/// A gate that admits everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AdmitAll;
+
+impl Gate for AdmitAll {
+    fn admit(&self, _: Attempt<'_>, _: Timestamp) -> bool {
+        true
+    }
+}
+
+/// Every limit the server enforces, with its own state.
+pub struct Limits {
+    web_session: Limiter<String>,
+    client_ip: Limiter<IpAddr>,
+    channel_user: Limiter<String>,
+    /// Keyed by `kpj:…`, `nik:…`, `email:…`: a guess must pass the bucket of each value typed.
+    lookups: Limiter<String>,
+    codes: Limiter<String>,
+    /// The origin of the monotonic clock the HTTP limits run on.
+    started: Instant,
+}
+
+impl Limits {
+    pub fn new(config: &LimitsConfig) -> Limits {
+        Limits {
+            web_session: Limiter::new(config.web_session),
+            client_ip: Limiter::new(config.client_ip),
+            channel_user: Limiter::new(config.channel_user),
+            lookups: Limiter::new(config.member_lookups),
+            codes: Limiter::new(config.member_codes),
+            started: Instant::now(),
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// One message in web chat session `id`.
+    pub fn web_session(&self, id: &str) -> Result<(), Refused> {
+        self.web_session.check(id.to_owned(), self.now_us())
+    }
+
+    /// One API request from `ip`.
+    pub fn client_ip(&self, ip: IpAddr) -> Result<(), Refused> {
+        self.client_ip.check(ip, self.now_us())
+    }
+
+    /// One message from the platform user whose conversation is `session`
+    /// (`telegram:42`, `whatsapp:628…`). For the webhooks: a refused message is answered
+    /// with the `rate_limited` response instead of a turn, and the webhook still answers 200
+    /// so that the platform does not redeliver it.
+    pub fn channel_user(&self, session: &SessionKey) -> Result<(), Refused> {
+        self.channel_user
+            .check(session.as_str().to_owned(), self.now_us())
+    }
+}
+
+impl Gate for Limits {
+    fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
+        let now_us = now.0.saturating_mul(1000);
+        match attempt {
+            Attempt::LookUpByKpjNik { kpj, nik } => self.lookups_admit(
+                &[format!("kpj:{}", kpj.as_str()), format!("nik:{}", nik.as_str())],
+                now_us,
+            ),
+            Attempt::LookUpByEmailKpj { email, kpj } => self.lookups_admit(
+                &[format!("kpj:{}", kpj.as_str()), format!("email:{}", email.as_str())],
+                now_us,
+            ),
+            Attempt::SendCode { member } => {
+                self.codes.check(member.as_str().to_owned(), now_us).is_ok()
+            }
+        }
+    }
+}
+
+impl Limits {
+    fn lookups_admit(&self, keys: &[String; 2], now_us: u64) -> bool {
+        // When the second value refuses, the first value's token stays spent: that only makes
+        // a guesser slower.
+        keys.iter()
+            .all(|key| self.lookups.check(key.clone(), now_us).is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000;
+
+    #[test]
+    fn a_burst_is_admitted_then_one_per_interval() {
+        let limiter = Limiter::new(Some(Rate::new(3, Duration::from_secs(3))));
+        for _ in 0..3 {
+            assert!(limiter.check("a", 10 * S).is_ok());
+        }
+        let refused = limiter.check("a", 10 * S).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        assert!(limiter.check("b", 10 * S).is_ok(), "other keys are independent");
+        assert!(limiter.check("a", 11 * S).is_ok(), "one token back after a second");
+        assert!(limiter.check("a", 11 * S).is_err());
+        for _ in 0..3 {
+            assert!(limiter.check("a", 20 * S).is_ok(), "full again after the period");
+        }
+    }
+
+    #[test]
+    fn refusals_do_not_push_the_next_token_further_away() {
+        let limiter = Limiter::new(Some(Rate::new(1, Duration::from_secs(1))));
+        assert!(limiter.check("a", S).is_ok());
+        for _ in 0..100 {
+            assert!(limiter.check("a", S + 1).is_err());
+        }
+        assert!(limiter.check("a", 2 * S).is_ok());
+    }
+
+    #[test]
+    fn an_unlimited_limiter_admits_everything_and_remembers_nothing() {
+        let limiter = Limiter::new(None);
+        for _ in 0..1000 {
+            assert!(limiter.check("a", 0).is_ok());
+        }
+        assert_eq!(limiter.tracked(), 0);
+    }
+
+    #[test]
+    fn keys_whose_buckets_refilled_are_forgotten() {
+        let limiter = Limiter::new(Some(Rate::new(1, Duration::from_secs(1))));
+        for i in 0..(SHARDS * SWEEP_AT * 2) as u64 {
+            limiter.check(i, 0).expect("new keys are admitted");
+        }
+        let before = limiter.tracked();
+        for i in 0..(SHARDS * SWEEP_AT * 2) as u64 {
+            limiter.check(1_000_000 + i, 10 * S).expect("admitted");
+        }
+        assert!(
+            limiter.tracked() < before + SHARDS * SWEEP_AT,
+            "old keys swept: {} then {}",
+            before,
+            limiter.tracked()
+        );
+    }
+
+    #[test]
+    fn settings_parse_burst_and_period() {
+        assert_eq!(
+            "30/1m".parse::<LimitSetting>(),
+            Ok(LimitSetting(Some(Rate::new(30, Duration::from_secs(60)))))
+        );
+        assert_eq!(
+            " 10/2h ".parse::<LimitSetting>(),
+            Ok(LimitSetting(Some(Rate::new(10, Duration::from_secs(7200)))))
+        );
+        assert_eq!("OFF".parse::<LimitSetting>(), Ok(LimitSetting(None)));
+        for bad in ["", "30", "30/", "x/1m", "30/1d", "0/1m", "30/0s", "-1/1m"] {
+            assert!(bad.parse::<LimitSetting>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn member_look_ups_are_limited_per_typed_value() {
+        let limits = Limits::new(&LimitsConfig {
+            member_lookups: Some(Rate::new(2, Duration::from_secs(3600))),
+            ..LimitsConfig::off()
+        });
+        let kpj = Kpj::parse("12345678901").unwrap();
+        let other_kpj = Kpj::parse("98765432109").unwrap();
+        let nik = Nik::parse("3174011203880001").unwrap();
+        let at = Timestamp(1_000);
+        let attempt = |kpj| Attempt::LookUpByKpjNik { kpj, nik: &nik };
+        assert!(limits.admit(attempt(&kpj), at));
+        assert!(limits.admit(attempt(&kpj), at));
+        assert!(!limits.admit(attempt(&kpj), at));
+        assert!(
+            !limits.admit(attempt(&other_kpj), at),
+            "the same NIK with another card is the same guesser"
+        );
+        assert!(limits.admit(attempt(&kpj), Timestamp(1_000 + 3_600_000)));
+    }
+}
