@@ -173,6 +173,20 @@ impl Engine {
             .map(|stored| decode(key, &stored, now).history))
     }
 
+    /// The dialog state a new message to this session would meet (`idle` once the flow has
+    /// expired), so a reloaded widget knows whether the next message is a password.
+    pub fn current_state(&self, key: &SessionKey) -> Result<Option<&'static str>, EngineError> {
+        let now = self.services.clock.now();
+        Ok(self.load(key)?.map(|stored| {
+            let session = decode(key, &stored, now);
+            if now.since(session.last_activity) > dialog::step::FLOW_TIMEOUT {
+                "idle"
+            } else {
+                session.state.name()
+            }
+        }))
+    }
+
     /// The stored record under `key`. A record the store itself cannot decode is handed on
     /// with empty data, which `decode` turns into a fresh session: corruption may cost a
     /// member a half-finished flow, never an error on every turn of that session.

@@ -745,7 +745,7 @@ mod tests {
         assert_eq!(synthetic_member(0).nik.as_str(), "3171010101600001");
         assert!(synthetic_member(1).nik.is_female());
         let last = synthetic_member(MAX_SYNTHETIC_MEMBERS - 1);
-        assert_eq!(last.phone.as_ref().map(|p| p.as_str()), Some("081399999999"));
+        assert_eq!(last.phone.as_ref().map(|p| p.as_str()), Some("081309999999"));
         let niks: std::collections::HashSet<String> = (0..20_000)
             .map(|i| synthetic_member(i).nik.as_str().to_owned())
             .collect();

@@ -317,7 +317,8 @@
           buttons = buttons.concat(m.buttons || []);
         });
         renderReplies(buttons);
-        applyState(dialogState);
+        // The server knows the state the next message meets (an expired flow is idle).
+        applyState(history.state || dialogState);
         scrollToEnd();
       })
       .catch(function (error) {

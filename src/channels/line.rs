@@ -104,9 +104,9 @@ pub async fn webhook(
     let webhook: Webhook =
         serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
     // The console's "Verify" button sends no events: answered 200 like any other webhook.
-    for inbound in parse(webhook, SystemClock.now())? {
-        channels.process(inbound).await?;
-    }
+    channels
+        .process_all(parse(webhook, SystemClock.now())?)
+        .await?;
     Ok(StatusCode::OK)
 }
 

@@ -104,6 +104,9 @@ pub enum ChannelError {
     /// An outbox item could not be encoded.
     #[error("encoding an outbox item failed")]
     Encode(#[from] serde_json::Error),
+    /// The task processing the webhook panicked.
+    #[error("the processing task failed")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl IntoResponse for ChannelError {
@@ -113,12 +116,16 @@ impl IntoResponse for ChannelError {
             ChannelError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ChannelError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ChannelError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ChannelError::Engine(_) | ChannelError::Storage(_) | ChannelError::Encode(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            ChannelError::Engine(_)
+            | ChannelError::Storage(_)
+            | ChannelError::Encode(_)
+            | ChannelError::Task(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, cause = ?std::error::Error::source(&self).map(ToString::to_string), "webhook failed");
+            let cause = std::error::Error::source(&self)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::error!(error = %self, %cause, "webhook failed");
         }
         let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
         (status, axum::Json(body)).into_response()
@@ -265,6 +272,23 @@ impl Channels {
     /// Platform delivery ids remembered as processed.
     pub fn seen_deliveries(&self) -> usize {
         self.storage.as_ref().map_or(0, |s| s.seen.len())
+    }
+
+    /// Processes the messages of one webhook in order, in a task of its own: when the
+    /// platform hangs up or the request times out, the turn still finishes and its replies are
+    /// still queued (the platform's redelivery is then recognised as a duplicate).
+    async fn process_all(self: &Arc<Self>, inbound: Vec<Inbound>) -> Result<(), ChannelError> {
+        if inbound.is_empty() {
+            return Ok(());
+        }
+        let channels = Arc::clone(self);
+        tokio::spawn(async move {
+            for message in inbound {
+                channels.process(message).await?;
+            }
+            Ok(())
+        })
+        .await?
     }
 
     /// Runs one inbound message through the pipeline described in the module doc.

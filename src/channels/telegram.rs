@@ -99,9 +99,9 @@ pub async fn webhook(
     verify(config, &headers)?;
     let update: Update =
         serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
-    if let Some(inbound) = parse(update)? {
-        channels.process(inbound).await?;
-    }
+    channels
+        .process_all(parse(update)?.into_iter().collect())
+        .await?;
     Ok(StatusCode::OK)
 }
 

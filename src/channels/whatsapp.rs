@@ -160,9 +160,7 @@ pub async fn webhook(
         serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
     // One notification may carry several messages; each is processed (and deduplicated) on
     // its own, so a failure halfway is redelivered and finishes without repeating the rest.
-    for inbound in parse(notification)? {
-        channels.process(inbound).await?;
-    }
+    channels.process_all(parse(notification)?).await?;
     Ok(StatusCode::OK)
 }
 

@@ -101,6 +101,8 @@ pub async fn chat(
 pub struct HistoryResponse {
     session_id: String,
     messages: Vec<HistoryEntry>,
+    /// The state the next message meets (`new_password` / `confirm_password`: a password).
+    state: &'static str,
 }
 
 pub async fn history(
@@ -115,9 +117,16 @@ pub async fn history(
         .history(&web_key(&session_id)?)
         .map_err(internal)?
         .ok_or(ApiError::NotFound)?;
+    let key = web_key(&session_id)?;
+    let state_name = state
+        .engine
+        .current_state(&key)
+        .map_err(internal)?
+        .unwrap_or("idle");
     Ok(Json(HistoryResponse {
         session_id,
         messages,
+        state: state_name,
     }))
 }
 
