@@ -9,7 +9,9 @@ use crate::db::{Database, DbError, NoDurability};
 use crate::dialog::keys;
 use crate::engine::{Engine, Services};
 use crate::limits::Limits;
-use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory, SledMemberDirectory};
+use crate::members::{
+    self, DirectoryError, MemberDirectory, MemoryMemberDirectory, SledMemberDirectory,
+};
 use crate::nlu::Nlu;
 use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError, SledOutbox};
 use crate::security::otp::{KeyError, ServerKey};
@@ -79,7 +81,9 @@ impl App {
         let store: Arc<dyn SessionStore> = Arc::new(SledSessionStore::new(&database)?);
         let directory = Arc::new(SledMemberDirectory::new(&database)?);
         members::seed_missing(directory.as_ref(), &members::demo_members())?;
-        let extra = config.demo_extra_members.min(members::MAX_SYNTHETIC_MEMBERS);
+        let extra = config
+            .demo_extra_members
+            .min(members::MAX_SYNTHETIC_MEMBERS);
         let added = directory.seed_synthetic(extra)?;
         if added > 0 {
             tracing::info!(added, total = extra, "synthetic demo members seeded");
@@ -120,7 +124,9 @@ impl App {
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
         let directory = Arc::new(MemoryMemberDirectory::default());
         members::seed_missing(directory.as_ref(), &members::demo_members())?;
-        let extra = config.demo_extra_members.min(members::MAX_SYNTHETIC_MEMBERS);
+        let extra = config
+            .demo_extra_members
+            .min(members::MAX_SYNTHETIC_MEMBERS);
         let synthetic: Vec<_> = (0..extra).map(members::synthetic_member).collect();
         members::seed_missing(directory.as_ref(), &synthetic)?;
         let outbox = Arc::new(MemoryOutbox::default());

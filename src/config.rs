@@ -493,7 +493,10 @@ mod tests {
             Some(crate::limits::Rate::new(3, Duration::from_secs(900)))
         );
         let err = config(&[("TANYA_LIMIT_CLIENT_IP", "lots")]).unwrap_err();
-        assert!(err.to_string().starts_with("TANYA_LIMIT_CLIENT_IP"), "{err}");
+        assert!(
+            err.to_string().starts_with("TANYA_LIMIT_CLIENT_IP"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -504,6 +507,25 @@ mod tests {
         assert!(err.to_string().contains("staging"), "{err}");
         let err = config(&[("TANYA_NLU_MIN_CONFIDENCE", "2")]).unwrap_err();
         assert!(err.to_string().contains("between 0 and 1"), "{err}");
+    }
+
+    #[test]
+    fn delivery_retries_are_configurable_and_need_one_attempt() {
+        assert_eq!(config(&[]).unwrap().delivery, DeliveryConfig::default());
+        let c = config(&[
+            ("TANYA_DELIVERY_RETRY_BASE_MS", "20"),
+            ("TANYA_DELIVERY_RETRY_MAX_MS", "200"),
+            ("TANYA_DELIVERY_MAX_ATTEMPTS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.delivery.retry_base, Duration::from_millis(20));
+        assert_eq!(c.delivery.retry_max, Duration::from_millis(200));
+        assert_eq!(c.delivery.max_attempts, 3);
+        let err = config(&[("TANYA_DELIVERY_MAX_ATTEMPTS", "0")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("TANYA_DELIVERY_MAX_ATTEMPTS"),
+            "{err}"
+        );
     }
 
     #[test]

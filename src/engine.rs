@@ -407,8 +407,14 @@ impl Engine {
             Input::Text(text) => {
                 let parse = self.nlu.parse(text);
                 let command = self.commands.get(&self.nlu.normalize(text)).cloned();
+                // A typed command phrase ("kirim ulang") is that command and nothing else: the
+                // classifier's guess at it must not cancel or switch a flow.
+                let dialog_intent = match command {
+                    Some(_) => None,
+                    None => Some(parse.intent.name.clone()),
+                };
                 let message = Message {
-                    intent: Some(parse.intent.name.clone()),
+                    intent: dialog_intent,
                     stray_digits: has_stray_digits(text, &parse.entities),
                     typed_choice: typed_choice(text),
                     entities: parse.entities.clone(),

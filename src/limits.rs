@@ -81,7 +81,9 @@ impl FromStr for LimitSetting {
             _ => return Err(usage()),
         };
         if burst == 0 || seconds == 0 {
-            return Err(format!("{s:?}: burst and period must be positive (or use off)"));
+            return Err(format!(
+                "{s:?}: burst and period must be positive (or use off)"
+            ));
         }
         Ok(LimitSetting(Some(Rate::new(
             burst,
@@ -203,7 +205,12 @@ impl<K: Hash + Eq> Limiter<K> {
     pub fn tracked(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).full_at.len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .full_at
+                    .len()
+            })
             .sum()
     }
 
@@ -297,11 +304,17 @@ impl Gate for Limits {
         let now_us = now.0.saturating_mul(1000);
         match attempt {
             Attempt::LookUpByKpjNik { kpj, nik } => self.lookups_admit(
-                &[format!("kpj:{}", kpj.as_str()), format!("nik:{}", nik.as_str())],
+                &[
+                    format!("kpj:{}", kpj.as_str()),
+                    format!("nik:{}", nik.as_str()),
+                ],
                 now_us,
             ),
             Attempt::LookUpByEmailKpj { email, kpj } => self.lookups_admit(
-                &[format!("kpj:{}", kpj.as_str()), format!("email:{}", email.as_str())],
+                &[
+                    format!("kpj:{}", kpj.as_str()),
+                    format!("email:{}", email.as_str()),
+                ],
                 now_us,
             ),
             Attempt::SendCode { member } => {
@@ -334,11 +347,20 @@ mod tests {
         }
         let refused = limiter.check("a", 10 * S).unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_secs(1));
-        assert!(limiter.check("b", 10 * S).is_ok(), "other keys are independent");
-        assert!(limiter.check("a", 11 * S).is_ok(), "one token back after a second");
+        assert!(
+            limiter.check("b", 10 * S).is_ok(),
+            "other keys are independent"
+        );
+        assert!(
+            limiter.check("a", 11 * S).is_ok(),
+            "one token back after a second"
+        );
         assert!(limiter.check("a", 11 * S).is_err());
         for _ in 0..3 {
-            assert!(limiter.check("a", 20 * S).is_ok(), "full again after the period");
+            assert!(
+                limiter.check("a", 20 * S).is_ok(),
+                "full again after the period"
+            );
         }
     }
 

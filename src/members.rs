@@ -736,7 +736,10 @@ mod tests {
         assert_eq!(m.cards[1].kpj.as_str(), "71000001234");
         assert_eq!(m.nik.as_str(), "3171010309630001");
         assert!(!m.nik.is_female());
-        assert_eq!(m.email.as_ref().map(|e| e.as_str()), Some("anggota1234@example.com"));
+        assert_eq!(
+            m.email.as_ref().map(|e| e.as_str()),
+            Some("anggota1234@example.com")
+        );
         assert_eq!(m.phone.as_ref().map(|p| p.as_str()), Some("081300001234"));
         assert_eq!(
             (m.cards[0].balance_rupiah, m.cards[1].balance_rupiah),
@@ -745,7 +748,10 @@ mod tests {
         assert_eq!(synthetic_member(0).nik.as_str(), "3171010101600001");
         assert!(synthetic_member(1).nik.is_female());
         let last = synthetic_member(MAX_SYNTHETIC_MEMBERS - 1);
-        assert_eq!(last.phone.as_ref().map(|p| p.as_str()), Some("081309999999"));
+        assert_eq!(
+            last.phone.as_ref().map(|p| p.as_str()),
+            Some("081309999999")
+        );
         let niks: std::collections::HashSet<String> = (0..20_000)
             .map(|i| synthetic_member(i).nik.as_str().to_owned())
             .collect();
@@ -769,7 +775,9 @@ mod tests {
             seed_missing(&directory, &demo_members()).expect("demo");
             assert_eq!(directory.seed_synthetic(25_000).expect("seed"), 25_000);
             let m = synthetic_member(24_999);
-            directory.set_password(&m.id, "$argon2id$changed").expect("set");
+            directory
+                .set_password(&m.id, "$argon2id$changed")
+                .expect("set");
         }
         let db = Database::open(dir.path()).expect("reopen");
         let directory = SledMemberDirectory::new(&db).expect("directory");

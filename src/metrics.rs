@@ -48,7 +48,9 @@ impl Family {
 
     fn snapshot(&self) -> Vec<(String, u64)> {
         let read = self.values.read().unwrap_or_else(PoisonError::into_inner);
-        read.iter().map(|(k, v)| (k.clone(), v.load(Relaxed))).collect()
+        read.iter()
+            .map(|(k, v)| (k.clone(), v.load(Relaxed)))
+            .collect()
     }
 }
 
@@ -476,10 +478,6 @@ mod tests {
             assert!(series.starts_with("tanya_"), "{line}");
             assert!(!series.contains('\n'));
         }
-        assert!(
-            metrics
-                .render()
-                .contains("channel=\"tele\\\"gram\\n\"} 1")
-        );
+        assert!(metrics.render().contains("channel=\"tele\\\"gram\\n\"} 1"));
     }
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use tanya::config::Config;
 use tanya::content::Content;
-use tanya::nlu::eval::{self, Report};
 use tanya::nlu::Nlu;
+use tanya::nlu::eval::{self, Report};
 
 const ACCURACY_FLOOR: f64 = 0.93;
 const OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.85;
@@ -66,7 +66,11 @@ fn the_content_in_intents_validates() {
 #[test]
 fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
     let (examples, report) = evaluate("tests/nlu/dev.jsonl");
-    assert!(examples.len() >= MIN_DEV_EXAMPLES, "dev set has {} lines", examples.len());
+    assert!(
+        examples.len() >= MIN_DEV_EXAMPLES,
+        "dev set has {} lines",
+        examples.len()
+    );
     println!("{}", report.render());
     assert!(
         report.accuracy >= ACCURACY_FLOOR,
@@ -94,7 +98,10 @@ fn the_dev_set_shares_no_utterance_with_the_training_examples() {
         .filter(|e| training.contains(&comparable(&e.text)))
         .map(|e| e.text.as_str())
         .collect();
-    assert!(leaked.is_empty(), "dev utterances found in training: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "dev utterances found in training: {leaked:?}"
+    );
 }
 
 #[test]
@@ -164,7 +171,11 @@ fn an_invalid_intents_file_fails_with_its_file_and_line() {
     };
     copy_dir("responses");
     copy_dir("lexicon");
-    std::fs::write(dir.path().join("greet.toml"), "examples = [\"halo\"\npatterns = [\n").unwrap();
+    std::fs::write(
+        dir.path().join("greet.toml"),
+        "examples = [\"halo\"\npatterns = [\n",
+    )
+    .unwrap();
     let intents = dir.path().display().to_string();
     let config =
         Config::from_lookup(|name| (name == "TANYA_INTENTS_DIR").then(|| intents.clone())).unwrap();

@@ -192,15 +192,16 @@ pub struct Channels {
     line: Option<LineConfig>,
     /// Present when at least one channel is configured.
     storage: Option<Storage>,
-    sender: Arc<HttpSender>,
     policy: RetryPolicy,
     list_label: String,
     locks: Vec<tokio::sync::Mutex<()>>,
 }
 
+/// What only configured channels need (nothing is opened or built for an app without any).
 struct Storage {
     seen: Dedup,
     outbox: Outbox,
+    sender: Arc<HttpSender>,
 }
 
 impl Channels {
@@ -220,14 +221,19 @@ impl Channels {
             Some(Storage {
                 seen: Dedup::new(&database)?,
                 outbox: Outbox::new(&database)?,
+                sender: Arc::new(HttpSender {
+                    client: reqwest::Client::builder()
+                        .timeout(SEND_TIMEOUT)
+                        .build()
+                        .unwrap_or_default(),
+                    telegram: config.telegram.clone(),
+                    whatsapp: config.whatsapp.clone(),
+                    line: config.line.clone(),
+                }),
             })
         } else {
             None
         };
-        let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         let list_label = engine
             .render_key(LIST_BUTTON_KEY)
             .map(|message| message.text)
@@ -238,12 +244,6 @@ impl Channels {
             whatsapp: config.whatsapp.clone(),
             line: config.line.clone(),
             storage,
-            sender: Arc::new(HttpSender {
-                client,
-                telegram: config.telegram.clone(),
-                whatsapp: config.whatsapp.clone(),
-                line: config.line.clone(),
-            }),
             policy: RetryPolicy::from(config.delivery),
             list_label,
             locks: (0..LOCK_STRIPES)
@@ -256,7 +256,7 @@ impl Channels {
     /// configured. Replies left pending by a previous run are sent first.
     pub fn spawn_worker(&self) -> Option<DeliveryWorker> {
         let storage = self.storage.as_ref()?;
-        let sender: Arc<dyn Sender> = self.sender.clone();
+        let sender: Arc<dyn Sender> = storage.sender.clone();
         let seen = storage.seen.clone();
         Some(
             DeliveryWorker::spawn(storage.outbox.clone(), sender, self.policy)

@@ -87,7 +87,10 @@ mod tests {
         }
         assert!(used.len() > 20, "the scan found too few keys: {used:?}");
         for key in used {
-            assert!(declared(key), "{key} is used but not declared in RESPONSE_KEYS");
+            assert!(
+                declared(key),
+                "{key} is used but not declared in RESPONSE_KEYS"
+            );
         }
     }
 

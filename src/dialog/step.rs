@@ -278,9 +278,11 @@ fn interrupt(
             out.reply(Reply::key("handoff"));
             State::Idle
         }
+        // A goodbye mid-flow keeps the flow: the member may come back within its 15 minutes
+        // (and the NLU sometimes reads "bentar ya" as a goodbye).
         "goodbye" => {
             out.reply(Reply::key("goodbye"));
-            State::Idle
+            state
         }
         _ => {
             if let Some(flow) = Flow::from_intent(&intent) {
@@ -421,7 +423,13 @@ fn collect_kpj_nik(
             nik: Some(nik),
             ..
         } => {
-            if !ctx.gate.admit(Attempt::LookUpByKpjNik { kpj: &kpj, nik: &nik }, ctx.now) {
+            if !ctx.gate.admit(
+                Attempt::LookUpByKpjNik {
+                    kpj: &kpj,
+                    nik: &nik,
+                },
+                ctx.now,
+            ) {
                 return rate_limited(out);
             }
             out.effects.push(Effect::LookUpByKpjNik {
@@ -485,7 +493,13 @@ fn collect_email_kpj(
             kpj: Some(kpj),
             failures,
         } => {
-            if !ctx.gate.admit(Attempt::LookUpByEmailKpj { email: &email, kpj: &kpj }, ctx.now) {
+            if !ctx.gate.admit(
+                Attempt::LookUpByEmailKpj {
+                    email: &email,
+                    kpj: &kpj,
+                },
+                ctx.now,
+            ) {
                 return rate_limited(out);
             }
             out.effects.push(Effect::LookUpByEmailKpj {
@@ -629,7 +643,10 @@ fn send_code(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
-    if !ctx.gate.admit(Attempt::SendCode { member: &member.id }, ctx.now) {
+    if !ctx
+        .gate
+        .admit(Attempt::SendCode { member: &member.id }, ctx.now)
+    {
         return rate_limited(out);
     }
     let challenge = Challenge::issue(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now);
@@ -693,7 +710,11 @@ fn await_code(
             .challenge
             .resend(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now)
         {
-            Ok(_) if !ctx.gate.admit(Attempt::SendCode { member: &member.id }, ctx.now) => {
+            Ok(_)
+                if !ctx
+                    .gate
+                    .admit(Attempt::SendCode { member: &member.id }, ctx.now) =>
+            {
                 // The code already sent stays valid.
                 out.reply(Reply::key("rate_limited"));
                 State::AwaitCode { flow, member, code }
@@ -860,19 +881,18 @@ fn choose_card(
 }
 
 /// A message in a password state that is not an acceptable password but clearly asks for
-/// something else ("batal", "mau ke CS") is treated as that request.
-fn is_escape(message: &Message) -> bool {
-    matches!(message.command, Some(Command::Intent(_)))
-        || matches!(
-            message.intent.as_deref(),
-            Some(
-                "cancel"
-                    | "human_agent"
-                    | "forgot_account"
-                    | "forgot_password"
-                    | "check_jht_balance"
-            )
-        )
+/// something else is treated as that request: a button, "batal" or "mau ke CS", or a
+/// sentence (it has a space) that the NLU read as an intent ("halo kak", "kantor cabang
+/// dimana"). A single word the NLU happens to read ("password123") is a weak password.
+fn is_escape(message: &Message, typed: &str) -> bool {
+    if matches!(message.command, Some(Command::Intent(_))) {
+        return true;
+    }
+    match message.intent.as_deref() {
+        Some("cancel" | "human_agent") => true,
+        None | Some(crate::nlu::OUT_OF_SCOPE) => false,
+        Some(_) => typed.trim().contains(char::is_whitespace),
+    }
 }
 
 fn new_password(
@@ -895,7 +915,7 @@ fn new_password(
     };
     let broken = password::check_policy(secret.expose(), &member.personal_strings());
     if !broken.is_empty() {
-        if is_escape(&message) {
+        if is_escape(&message, secret.expose()) {
             return interrupt(
                 State::NewPassword { flow, member },
                 message,
@@ -963,7 +983,7 @@ fn confirm_password(
         out.reply(Reply::key("account_recovered").with("login", member.login.clone()));
         return State::Idle;
     }
-    if is_escape(&message) {
+    if is_escape(&message, secret.expose()) {
         return interrupt(
             State::ConfirmPassword {
                 member,

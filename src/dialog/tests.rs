@@ -3,7 +3,9 @@
 
 use super::reply::Effect;
 use super::state::{CardView, MemberView, Session, State};
-use super::step::{Command, Context, Event, FLOW_TIMEOUT, Message, Transition, VERIFIED_WINDOW, step};
+use super::step::{
+    Command, Context, Event, FLOW_TIMEOUT, Message, Transition, VERIFIED_WINDOW, step,
+};
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
 use crate::members::MemberId;
@@ -81,7 +83,11 @@ fn keys(t: &Transition) -> Vec<&str> {
 
 /// Drives forgot_password for Budi up to the code being sent.
 fn code_sent_for_password_reset() -> Session {
-    let t = run(Session::new(T0), says("forgot_password", "lupa password"), T0);
+    let t = run(
+        Session::new(T0),
+        says("forgot_password", "lupa password"),
+        T0,
+    );
     let t = run(
         t.session,
         says("out_of_scope", "budi.santoso@example.com 12345678901"),
@@ -109,7 +115,11 @@ fn values_given_in_the_first_message_skip_the_questions() {
 
 #[test]
 fn one_value_missing_asks_only_for_that_one() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun kpj 12345678901"), T0);
+    let t = run(
+        Session::new(T0),
+        says("forgot_account", "lupa akun kpj 12345678901"),
+        T0,
+    );
     assert_eq!(keys(&t), ["ask_nik"]);
     let t = run(t.session, says("out_of_scope", "nik 12345"), T0);
     assert_eq!(keys(&t), ["invalid_nik"]);
@@ -172,7 +182,11 @@ fn three_wrong_codes_lock_the_member_and_hand_over() {
 
 #[test]
 fn a_locked_member_is_refused_before_any_code_is_sent() {
-    let t = run(Session::new(T0), says("forgot_password", "lupa password"), T0);
+    let t = run(
+        Session::new(T0),
+        says("forgot_password", "lupa password"),
+        T0,
+    );
     let t = run(
         t.session,
         says("out_of_scope", "budi.santoso@example.com 12345678901"),
@@ -200,7 +214,11 @@ fn a_code_expires_after_five_minutes_and_can_be_resent() {
 #[test]
 fn a_resend_within_a_minute_is_refused_with_the_wait() {
     let session = code_sent_for_password_reset();
-    let t = run(session, presses("/resend_otp"), T0.plus(Duration::from_secs(20)));
+    let t = run(
+        session,
+        presses("/resend_otp"),
+        T0.plus(Duration::from_secs(20)),
+    );
     assert_eq!(keys(&t), ["otp_resend_wait"]);
     assert!(format!("{:?}", t.replies[0].values).contains("\"40\""));
 }
@@ -251,7 +269,11 @@ fn the_first_password_is_never_stored_in_the_session() {
 #[test]
 fn an_faq_in_a_flow_is_answered_and_the_question_asked_again() {
     let t = run(Session::new(T0), says("check_jht_balance", "cek saldo"), T0);
-    let t = run(t.session, says("faq_branch_office", "kantor cabang dimana"), T0);
+    let t = run(
+        t.session,
+        says("faq_branch_office", "kantor cabang dimana"),
+        T0,
+    );
     assert_eq!(keys(&t), ["faq_branch_office", "ask_kpj_nik"]);
     assert!(matches!(t.session.state, State::CollectKpjNik { .. }));
 }
@@ -267,7 +289,11 @@ fn cancel_ends_the_flow_at_any_step() {
 #[test]
 fn another_flow_abandons_the_current_one() {
     let session = code_sent_for_password_reset();
-    let t = run(session, says("check_jht_balance", "cek saldo jht aja deh"), T0);
+    let t = run(
+        session,
+        says("check_jht_balance", "cek saldo jht aja deh"),
+        T0,
+    );
     assert_eq!(keys(&t), ["ask_kpj_nik"]);
 }
 
@@ -294,7 +320,10 @@ fn two_fallbacks_in_a_row_hand_over() {
 fn a_verified_member_checks_again_without_a_code_within_ten_minutes() {
     let t = run(
         Session::new(T0),
-        says("check_jht_balance", "saldo kpj 12345678901 nik 3174011203880001"),
+        says(
+            "check_jht_balance",
+            "saldo kpj 12345678901 nik 3174011203880001",
+        ),
         T0,
     );
     let t = run(t.session, Event::LookedUp(Some(budi())), T0);
@@ -358,7 +387,10 @@ fn a_look_up_over_the_member_limit_is_refused_without_looking() {
     };
     let t = run_gated(
         Session::new(T0),
-        says("forgot_account", "lupa akun kpj 12345678901 nik 3174011203880001"),
+        says(
+            "forgot_account",
+            "lupa akun kpj 12345678901 nik 3174011203880001",
+        ),
         &gate,
     );
     assert_eq!(keys(&t), ["rate_limited"]);
@@ -366,7 +398,10 @@ fn a_look_up_over_the_member_limit_is_refused_without_looking() {
     assert_eq!(t.session.state, State::Idle);
     let t = run_gated(
         Session::new(T0),
-        says("forgot_password", "lupa pw budi.santoso@example.com 12345678901"),
+        says(
+            "forgot_password",
+            "lupa pw budi.santoso@example.com 12345678901",
+        ),
         &gate,
     );
     assert_eq!(keys(&t), ["rate_limited"]);
@@ -380,7 +415,11 @@ fn a_code_over_the_member_limit_is_not_sent() {
         codes: true,
     };
     let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(t.session, says("out_of_scope", "12345678901 3174011203880001"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "12345678901 3174011203880001"),
+        T0,
+    );
     let t = run(t.session, Event::LookedUp(Some(budi())), T0);
     let t = run_gated(t.session, presses("/otp_channel sms"), &gate);
     assert_eq!(keys(&t), ["rate_limited"]);

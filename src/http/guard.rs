@@ -94,8 +94,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let channels = state.channels.clone();
     // The delivery outbox is small unless a platform is down; counting it is a short scan,
     // kept off the async threads all the same.
-    if let Ok(pending) = tokio::task::spawn_blocking(move || channels.pending_deliveries()).await
-    {
+    if let Ok(pending) = tokio::task::spawn_blocking(move || channels.pending_deliveries()).await {
         state.engine.metrics().set_delivery_backlog(pending);
     }
     (

@@ -66,7 +66,9 @@ impl SessionKey {
 
     /// The channel part (`web`, `telegram`, …).
     pub fn channel(&self) -> &str {
-        self.0.split_once(':').map_or(&self.0, |(channel, _)| channel)
+        self.0
+            .split_once(':')
+            .map_or(&self.0, |(channel, _)| channel)
     }
 
     /// The key as logs show it: the channel and a salted hash of the id (`web:3fa9c1d2e0b4`).
