@@ -670,4 +670,176 @@ mod tests {
         assert_eq!(stripe(&key), stripe(&key));
         assert!(stripe(&key) < LOCK_STRIPES);
     }
+
+    /// Durability whose first call waits until released: holds one turn in the middle, with
+    /// its session saved and its lock held.
+    struct HoldFirst {
+        calls: std::sync::atomic::AtomicUsize,
+        release: tokio::sync::Notify,
+        holding: tokio::sync::Notify,
+    }
+
+    impl Durability for HoldFirst {
+        fn make_durable(
+            &self,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+            Box::pin(async move {
+                if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    self.holding.notify_one();
+                    self.release.notified().await;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStore>) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+        let content = Arc::new(
+            crate::content::load(&dir, &dialog::keys::requirements()).expect("content"),
+        );
+        let nlu = Arc::new(Nlu::train(&content, crate::nlu::Thresholds::default()));
+        let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
+        let members = Arc::new(crate::members::MemoryMemberDirectory::default());
+        crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
+            .expect("seed");
+        let services = Services {
+            store: store.clone(),
+            members,
+            codes: Arc::new(crate::outbox::MemoryOutbox::default()),
+            durability,
+            clock: Arc::new(crate::clock::SystemClock),
+            key: Arc::new(ServerKey::from_bytes([7; 32])),
+            limits: Arc::new(Limits::new(&crate::limits::LimitsConfig::off())),
+        };
+        (Engine::new(nlu, content, services), store)
+    }
+
+    fn says(session: &SessionKey, text: &str) -> IncomingMessage {
+        IncomingMessage {
+            session: session.clone(),
+            input: Input::Text(text.to_string()),
+        }
+    }
+
+    #[test]
+    fn concurrent_messages_to_one_session_are_processed_one_at_a_time_in_order() {
+        // One thread: the 50 turns are polled in the order they were sent, so the lock's
+        // queue, which is first come first served, must process them in that order.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (engine, store) = engine(Arc::new(YieldingDurability));
+        let key = SessionKey::new("web", "one-session").expect("key");
+        let texts: Vec<String> = (1..=50).map(|i| format!("halo {i}")).collect();
+        let results = runtime.block_on(async {
+            let turns = texts.iter().map(|text| engine.handle(says(&key, text)));
+            futures_join_all(turns.collect()).await
+        });
+        assert!(results.iter().all(Result::is_ok));
+        let stored = store.load(&key).expect("load").expect("saved");
+        let session: Session = serde_json::from_slice(&stored.data).expect("decodes");
+        assert_eq!(session.turns, 50, "no turn lost to a concurrent one");
+        let users: Vec<&str> = session
+            .history
+            .iter()
+            .filter(|e| e.from == Speaker::User)
+            .map(|e| e.text.as_str())
+            .collect();
+        // The transcript keeps its last lines; they are the last messages, in sending order.
+        assert!(!users.is_empty());
+        assert_eq!(users[..], texts[texts.len() - users.len()..]);
+        // Each message is followed by its own answers before the next message.
+        assert!(
+            session
+                .history
+                .windows(2)
+                .all(|pair| !(pair[0].from == Speaker::User && pair[1].from == Speaker::User)),
+            "two messages without an answer between them"
+        );
+        assert_eq!(session.history.last().map(|e| e.from), Some(Speaker::Bot));
+    }
+
+    /// Durability that yields once: a turn then holds its lock across a suspension, so the
+    /// other turns queue up behind it.
+    struct YieldingDurability;
+
+    impl Durability for YieldingDurability {
+        fn make_durable(
+            &self,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                Ok(())
+            })
+        }
+    }
+
+    #[test]
+    fn a_session_in_the_middle_of_a_turn_does_not_hold_up_other_sessions() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let hold = Arc::new(HoldFirst {
+            calls: Default::default(),
+            release: tokio::sync::Notify::new(),
+            holding: tokio::sync::Notify::new(),
+        });
+        let (engine, _) = engine(hold.clone());
+        let engine = Arc::new(engine);
+        let held = SessionKey::new("web", "held").expect("key");
+        runtime.block_on(async {
+            let holding = hold.holding.notified();
+            let first = tokio::spawn({
+                let engine = engine.clone();
+                let held = held.clone();
+                async move { engine.handle(says(&held, "halo")).await }
+            });
+            holding.await;
+            // Sessions on other lock stripes all finish while the held turn waits.
+            let others: Vec<SessionKey> = (0..200)
+                .map(|i| SessionKey::new("web", &format!("other-{i}")).expect("key"))
+                .filter(|key| stripe(key) != stripe(&held))
+                .take(100)
+                .collect();
+            let mut tasks = tokio::task::JoinSet::new();
+            for key in others {
+                let engine = engine.clone();
+                tasks.spawn(async move { engine.handle(says(&key, "apa itu jmo")).await });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.expect("task").expect("turn");
+            }
+            assert!(!first.is_finished(), "the held turn is still waiting");
+            hold.release.notify_one();
+            first.await.expect("task").expect("the held turn completes");
+        });
+    }
+
+    /// Awaits futures together on the current task, in the order given.
+    async fn futures_join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    match future.as_mut().poll(cx) {
+                        std::task::Poll::Ready(value) => *output = Some(value),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        outputs.into_iter().map(|o| o.expect("ready")).collect()
+    }
 }

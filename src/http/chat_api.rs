@@ -53,11 +53,21 @@ pub async fn chat(
                     "text is longer than {MAX_TEXT_CHARS} characters"
                 )));
             }
+            if has_control_characters(&text) {
+                return Err(ApiError::BadRequest(
+                    "text contains control characters".into(),
+                ));
+            }
             Input::Text(text)
         }
         (None, Some(payload)) => {
             if payload.trim().is_empty() || payload.chars().count() > MAX_TEXT_CHARS {
                 return Err(ApiError::BadRequest("payload is empty or too long".into()));
+            }
+            if has_control_characters(&payload) {
+                return Err(ApiError::BadRequest(
+                    "payload contains control characters".into(),
+                ));
             }
             Input::Payload(payload)
         }
@@ -107,8 +117,12 @@ pub struct HistoryResponse {
 
 pub async fn history(
     State(state): State<AppState>,
-    Path(session_id): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
+    // An id that does not even decode (`%FF`) is as unknown as any other.
+    let Ok(Path(session_id)) = path else {
+        return Err(ApiError::NotFound);
+    };
     if !is_web_session_id(&session_id) {
         return Err(ApiError::NotFound);
     }
@@ -159,6 +173,11 @@ pub async fn demo_outbox(
         session_id: query.session_id,
         messages,
     }))
+}
+
+/// NUL and the other control characters no keyboard types (line breaks and tabs are fine).
+pub(super) fn has_control_characters(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 fn internal(error: crate::engine::EngineError) -> ApiError {

@@ -24,5 +24,10 @@ pub async fn parse(
             "text is longer than {MAX_TEXT_CHARS} characters"
         )));
     }
+    if super::chat_api::has_control_characters(&request.text) {
+        return Err(ApiError::BadRequest(
+            "text contains control characters".into(),
+        ));
+    }
     Ok(Json(state.nlu.parse(&request.text)))
 }

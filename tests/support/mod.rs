@@ -1,0 +1,158 @@
+//! Shared by the hardening tests (hostile input, limits, log privacy): the real application on
+//! sled in a temporary directory, served on `127.0.0.1:0` with connection info (so the
+//! per-client-IP limit sees the peer) exactly as `tanya serve` serves it.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tanya::app::App;
+use tanya::config::Config;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The application on an ephemeral port.
+pub struct Server {
+    pub base: String,
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A configuration on `data_dir` with the repository's `intents/` and the given settings.
+pub fn config(data_dir: &str, settings: &[(&str, &str)]) -> Config {
+    let intents_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/intents").to_string();
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let data_dir = data_dir.to_string();
+    Config::from_lookup(move |name| match name {
+        "TANYA_DATA_DIR" => Some(data_dir.clone()),
+        "TANYA_INTENTS_DIR" => Some(intents_dir.clone()),
+        _ => settings
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone()),
+    })
+    .expect("test config")
+}
+
+impl Server {
+    /// Builds the app with `settings` (`TANYA_*` names) on a fresh data directory and serves it.
+    pub async fn start(settings: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config(dir.path().to_str().expect("utf-8 path"), settings);
+        let app = App::build(config).expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let address = listener.local_addr().expect("local address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let service = app.router().into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await
+        });
+        Server {
+            base: format!("http://{address}"),
+            address,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
+            app,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// One chat message that must succeed: the answer's JSON.
+    pub async fn chat(&self, session: Option<&str>, text: &str) -> Value {
+        let mut body = json!({ "text": text });
+        if let Some(session) = session {
+            body["session_id"] = json!(session);
+        }
+        self.chat_json(body).await
+    }
+
+    /// One button press that must succeed.
+    pub async fn press(&self, session: &str, payload: &str) -> Value {
+        self.chat_json(json!({ "session_id": session, "payload": payload }))
+            .await
+    }
+
+    async fn chat_json(&self, body: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v1/chat"))
+            .json(&body)
+            .send()
+            .await
+            .expect("chat request");
+        let status = response.status();
+        let answer: Value = response.json().await.expect("JSON answer");
+        assert_eq!(status, 200, "{body} → {answer}");
+        answer
+    }
+
+    /// The newest code the demo outbox holds for `session`.
+    pub async fn last_code(&self, session: &str) -> String {
+        let outbox: Value = self
+            .client
+            .get(self.url(&format!("/api/v1/demo/outbox?session_id={session}")))
+            .send()
+            .await
+            .expect("outbox request")
+            .json()
+            .await
+            .expect("outbox JSON");
+        outbox["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["code"].as_str())
+            .expect("a code in the outbox")
+            .to_string()
+    }
+
+    /// Stops serving and waits for the requests in flight.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+}
+
+/// The response keys of a chat answer, in order.
+pub fn keys(answer: &Value) -> Vec<String> {
+    answer["messages"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter_map(|m| m["key"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The answer's session id.
+pub fn session(answer: &Value) -> String {
+    answer["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_string()
+}
