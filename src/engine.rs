@@ -209,19 +209,41 @@ impl Engine {
 
     /// Processes one message: the whole turn, durable before it returns.
     pub async fn handle(&self, incoming: IncomingMessage) -> Result<TurnResult, EngineError> {
-        let result = self.turn(&incoming).await;
-        if let Err(error) = &result {
-            self.metrics.turn_failed(incoming.session.channel());
-            tracing::warn!(session = %incoming.session.redacted(), %error, "turn failed");
-        }
+        let result = self.turn(&incoming, false).await;
+        self.note_failure(&incoming, &result);
+        Ok(result?.expect("a turn that may start a session always runs"))
+    }
+
+    /// Like `handle`, but only for a session that is already stored: `None` (and nothing
+    /// done) when there is none. One store read where "exists?" then `handle` would take two.
+    pub async fn handle_if_exists(
+        &self,
+        incoming: IncomingMessage,
+    ) -> Result<Option<TurnResult>, EngineError> {
+        let result = self.turn(&incoming, true).await;
+        self.note_failure(&incoming, &result);
         result
     }
 
-    async fn turn(&self, incoming: &IncomingMessage) -> Result<TurnResult, EngineError> {
+    fn note_failure<T>(&self, incoming: &IncomingMessage, result: &Result<T, EngineError>) {
+        if let Err(error) = result {
+            self.metrics.turn_failed(incoming.session.channel());
+            tracing::warn!(session = %incoming.session.redacted(), %error, "turn failed");
+        }
+    }
+
+    async fn turn(
+        &self,
+        incoming: &IncomingMessage,
+        only_existing: bool,
+    ) -> Result<Option<TurnResult>, EngineError> {
         let started = Instant::now();
         let _turn = self.locks[stripe(&incoming.session)].lock().await;
         let now = self.services.clock.now();
         let stored = self.load(&incoming.session)?;
+        if only_existing && stored.is_none() {
+            return Ok(None);
+        }
         let new_session = stored.is_none();
         let mut session = match stored {
             Some(stored) => decode(&incoming.session, &stored, now),
@@ -287,12 +309,12 @@ impl Engine {
             new_session,
             started,
         );
-        Ok(TurnResult {
+        Ok(Some(TurnResult {
             messages,
             intent,
             entities,
             state,
-        })
+        }))
     }
 
     /// Metrics and the turn's log line: the session redacted, the intent, the response keys
@@ -695,9 +717,8 @@ mod tests {
 
     fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStore>) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
-        let content = Arc::new(
-            crate::content::load(&dir, &dialog::keys::requirements()).expect("content"),
-        );
+        let content =
+            Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
         let nlu = Arc::new(Nlu::train(&content, crate::nlu::Thresholds::default()));
         let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
         let members = Arc::new(crate::members::MemoryMemberDirectory::default());

@@ -173,7 +173,10 @@ async fn send(
             let outbox: Value = client
                 .get(url(
                     address,
-                    &format!("/api/v1/demo/outbox?session_id={}", session.expect("a session")),
+                    &format!(
+                        "/api/v1/demo/outbox?session_id={}",
+                        session.expect("a session")
+                    ),
                 ))
                 .send()
                 .await
@@ -217,8 +220,7 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
     let address = server.address;
     let mut workers = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        let (client, record, acknowledged) =
-            (client.clone(), record.clone(), acknowledged.clone());
+        let (client, record, acknowledged) = (client.clone(), record.clone(), acknowledged.clone());
         workers.push(tokio::spawn(async move {
             for step in 0..TURNS_PER_WORKER {
                 let session = record.lock().unwrap().session.clone();
@@ -249,7 +251,9 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
     }
     server.kill();
     for worker in workers {
-        worker.await.expect("a worker ended without a failed assertion");
+        worker
+            .await
+            .expect("a worker ended without a failed assertion");
     }
     let total = acknowledged.load(Ordering::SeqCst);
     assert!(
@@ -258,7 +262,10 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
     );
 
     let server = Server::start(dir.path());
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     for (i, record) in records.iter().enumerate() {
         let record = record.lock().unwrap();
         let Some(session) = record.session.clone() else {
@@ -299,7 +306,11 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
             let answer = send(&client, server.address, Some(&session), i, step)
                 .await
                 .expect("the restarted server answers");
-            assert_eq!(answer["session_id"], json!(session), "member {i}: same session");
+            assert_eq!(
+                answer["session_id"],
+                json!(session),
+                "member {i}: same session"
+            );
             assert_eq!(keys(&answer), [script(i, step).1], "member {i} step {step}");
             step += 1;
         }
@@ -314,7 +325,10 @@ fn url(address: SocketAddr, path: &str) -> String {
 async fn sigterm_finishes_the_turn_in_flight_and_exits_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut server = Server::start(dir.path());
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let answer: Value = client
         .post(server.url("/api/v1/chat"))
         .json(&json!({ "text": "cek saldo jht" }))
@@ -349,7 +363,10 @@ async fn sigterm_finishes_the_turn_in_flight_and_exits_cleanly() {
         .expect("kill -TERM");
     assert!(status.success());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stream.write_all(tail.as_bytes()).await.expect("write the rest");
+    stream
+        .write_all(tail.as_bytes())
+        .await
+        .expect("write the rest");
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
         .await

@@ -178,7 +178,10 @@ async fn logs_at_info_and_above_hold_no_personal_data_codes_or_passwords() {
             .await,
         ["ask_otp_channel"]
     );
-    assert_eq!(siti_balance.presses("/otp_channel email").await, ["otp_sent"]);
+    assert_eq!(
+        siti_balance.presses("/otp_channel email").await,
+        ["otp_sent"]
+    );
     assert_eq!(siti_balance.types_code().await, ["ask_card"]);
     assert_eq!(siti_balance.presses("/card 2").await, ["jht_balance"]);
     siti_balance.reads_transcript().await;
@@ -215,9 +218,7 @@ async fn logs_at_info_and_above_hold_no_personal_data_codes_or_passwords() {
     let mut stranger = member(&server);
     stranger.says("lupa akun").await;
     assert_eq!(
-        stranger
-            .says("kpj 12345678901 nik 5171024403950004")
-            .await,
+        stranger.says("kpj 12345678901 nik 5171024403950004").await,
         ["account_not_found"]
     );
     stranger.says("nik 3174011203880").await;
@@ -249,9 +250,17 @@ async fn logs_at_info_and_above_hold_no_personal_data_codes_or_passwords() {
     let human = String::from_utf8(human.0.lock().unwrap().clone()).expect("utf-8 logs");
     let json_lines = String::from_utf8(json_lines.0.lock().unwrap().clone()).expect("utf-8 logs");
     // The capture is not vacuous: every turn was logged with its keys.
-    for expected in ["turn", "account_recovered", "password_changed", "jht_balance"] {
+    for expected in [
+        "turn",
+        "account_recovered",
+        "password_changed",
+        "jht_balance",
+    ] {
         assert!(human.contains(expected), "{expected} not logged:\n{human}");
-        assert!(json_lines.contains(expected), "{expected} not logged (JSON)");
+        assert!(
+            json_lines.contains(expected),
+            "{expected} not logged (JSON)"
+        );
     }
     let secrets = secrets.lock().unwrap().clone();
     assert!(secrets.len() >= 12, "{} secrets", secrets.len());

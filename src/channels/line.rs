@@ -51,8 +51,8 @@ pub struct Request {
 }
 
 #[derive(Debug, Deserialize)]
-struct Webhook {
-    #[serde(default)]
+pub(super) struct Webhook {
+    /// Required (empty for the console's verification): without it the body is a 400.
     events: Vec<Event>,
 }
 
@@ -123,7 +123,7 @@ fn verify(config: &LineConfig, headers: &HeaderMap, body: &[u8]) -> Result<(), C
     }
 }
 
-fn parse(webhook: Webhook, now: Timestamp) -> Result<Vec<Inbound>, ChannelError> {
+pub(super) fn parse(webhook: Webhook, now: Timestamp) -> Result<Vec<Inbound>, ChannelError> {
     let mut inbound = Vec::new();
     for event in webhook.events {
         if event.mode.as_deref() == Some("standby") {
@@ -148,9 +148,10 @@ fn parse(webhook: Webhook, now: Timestamp) -> Result<Vec<Inbound>, ChannelError>
             ("message", Some(message), _) if NON_TEXT_TYPES.contains(&message.kind.as_str()) => {
                 InboundContent::NonText
             }
-            ("postback", _, Some(postback)) if !postback.data.trim().is_empty() => {
-                InboundContent::Payload(postback.data.clone())
-            }
+            ("postback", _, Some(postback)) => match member_text(&postback.data) {
+                Some(data) => InboundContent::Payload(data),
+                None => continue,
+            },
             _ => continue,
         };
         let dedup_key = event

@@ -302,7 +302,20 @@ impl Channels {
             tracing::info!(session = %inbound.session.redacted(), "duplicate delivery ignored");
             return Ok(());
         }
+        // Over the platform user's rate (SPEC §6): answered with `rate_limited` instead of a
+        // turn, and still acknowledged, so the platform does not redeliver it.
+        let limited = inbound.content.is_some()
+            && self.engine.limits().channel_user(&inbound.session).is_err();
+        if limited {
+            self.engine.metrics().rate_limited("channel_user");
+        }
         let messages = match inbound.content {
+            _ if limited => self
+                .engine
+                .render_key("rate_limited")
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             None => Vec::new(),
             Some(InboundContent::NonText) => match self.engine.render_key(NON_TEXT_KEY) {
                 Some(message) => vec![message.into()],
@@ -436,10 +449,15 @@ fn hmac_sha256_matches(key: &[u8], body: &[u8], tag: &[u8]) -> bool {
     mac.verify_slice(tag).is_ok()
 }
 
-/// A member's text as the engine takes it: `None` when empty, cut at `MAX_TEXT_CHARS` (a
-/// webhook cannot be answered with "too long", and refusing it would only make the platform
-/// redeliver it).
+/// A member's text as the engine takes it: control characters (other than line breaks and
+/// tabs) removed, `None` when nothing is left, cut at `MAX_TEXT_CHARS`. A webhook cannot
+/// answer "too long" or "invalid" to the member, and refusing it would only make the platform
+/// redeliver it.
 fn member_text(text: &str) -> Option<String> {
+    let text: String = text
+        .chars()
+        .filter(|&c| !c.is_control() || c == '\n' || c == '\t')
+        .collect();
     let text = text.trim();
     (!text.is_empty()).then(|| text.chars().take(MAX_TEXT_CHARS).collect())
 }
@@ -659,6 +677,11 @@ mod tests {
     fn member_text_is_trimmed_and_bounded() {
         assert_eq!(member_text("  "), None);
         assert_eq!(member_text(" halo ").as_deref(), Some("halo"));
+        assert_eq!(
+            member_text("ha\u{0}lo\u{7}\nya").as_deref(),
+            Some("halo\nya")
+        );
+        assert_eq!(member_text("\u{0}\u{1}"), None);
         let long = "x".repeat(MAX_TEXT_CHARS + 10);
         assert_eq!(
             member_text(&long).map(|t| t.chars().count()),
@@ -680,4 +703,30 @@ mod tests {
         assert!(!secret_matches(b"abc", b"abd"));
         assert!(!secret_matches(b"ab", b"abc"));
     }
+}
+
+/// Reads `body` as a webhook of `channel` (`telegram`, `whatsapp`, `line`) the way its route
+/// does after the signature check, and returns how many member messages it holds, or the error
+/// the route would answer. For the fuzz targets (`fuzz/`): no engine, no storage, no network.
+#[doc(hidden)]
+pub fn parse_webhook_body(channel: &str, body: &[u8]) -> Result<usize, ChannelError> {
+    fn json<T: serde::de::DeserializeOwned>(
+        body: &[u8],
+        channel: &'static str,
+    ) -> Result<T, ChannelError> {
+        serde_json::from_slice(body).map_err(|_| ChannelError::BadRequest(channel))
+    }
+    let inbound = match channel {
+        telegram::CHANNEL => telegram::parse(json(body, telegram::CHANNEL)?)?
+            .into_iter()
+            .collect(),
+        whatsapp::CHANNEL => whatsapp::parse(json(body, whatsapp::CHANNEL)?)?,
+        line::CHANNEL => line::parse(json(body, line::CHANNEL)?, SystemClock.now())?,
+        _ => return Err(ChannelError::NotConfigured),
+    };
+    for message in &inbound {
+        // Whatever a platform sends, the session key is one the store accepts.
+        debug_assert!(message.session.as_str().len() <= crate::store::MAX_SESSION_KEY_BYTES);
+    }
+    Ok(inbound.len())
 }

@@ -49,7 +49,7 @@ pub struct Request {
 }
 
 #[derive(Debug, Deserialize)]
-struct Update {
+pub(super) struct Update {
     update_id: i64,
     message: Option<Message>,
     callback_query: Option<CallbackQuery>,
@@ -119,7 +119,7 @@ fn verify(config: &TelegramConfig, headers: &HeaderMap) -> Result<(), ChannelErr
 
 /// The engine input of an update; `None` for updates the bot does not answer (edits,
 /// channel posts, service messages).
-fn parse(update: Update) -> Result<Option<Inbound>, ChannelError> {
+pub(super) fn parse(update: Update) -> Result<Option<Inbound>, ChannelError> {
     let dedup_key = Some(format!("{CHANNEL}:{}", update.update_id));
     if let Some(query) = update.callback_query {
         let chat_id = query.message.map_or(query.from.id, |m| m.chat.id);
@@ -128,9 +128,11 @@ fn parse(update: Update) -> Result<Option<Inbound>, ChannelError> {
             method: "answerCallbackQuery".into(),
             body: json!({ "callback_query_id": query.id }),
         };
+        // A payload comes from our own buttons, but a modified client can send anything.
         let content = query
             .data
-            .filter(|data| !data.trim().is_empty())
+            .as_deref()
+            .and_then(member_text)
             .map(InboundContent::Payload);
         return Ok(Some(Inbound {
             dedup_key,

@@ -58,8 +58,8 @@ pub struct Request {
 }
 
 #[derive(Debug, Deserialize)]
-struct Notification {
-    #[serde(default)]
+pub(super) struct Notification {
+    /// Required: a body without it is not a notification (400), even if signed.
     entry: Vec<Entry>,
 }
 
@@ -179,7 +179,7 @@ fn verify(config: &WhatsAppConfig, headers: &HeaderMap, body: &[u8]) -> Result<(
     }
 }
 
-fn parse(notification: Notification) -> Result<Vec<Inbound>, ChannelError> {
+pub(super) fn parse(notification: Notification) -> Result<Vec<Inbound>, ChannelError> {
     let mut inbound = Vec::new();
     for value in notification
         .entry
@@ -226,16 +226,17 @@ fn content(message: &WaMessage) -> Option<InboundContent> {
                 .button_reply
                 .as_ref()
                 .or(interactive.list_reply.as_ref())?;
-            Some(InboundContent::Payload(reply.id.clone()))
+            member_text(&reply.id).map(InboundContent::Payload)
         }
         "button" => {
             let button = message.button.as_ref()?;
-            match (&button.payload, &button.text) {
-                (Some(payload), _) if !payload.is_empty() => {
-                    Some(InboundContent::Payload(payload.clone()))
-                }
-                (_, Some(text)) => member_text(text).map(InboundContent::Text),
-                _ => None,
+            match (
+                button.payload.as_deref().and_then(member_text),
+                &button.text,
+            ) {
+                (Some(payload), _) => Some(InboundContent::Payload(payload)),
+                (None, Some(text)) => member_text(text).map(InboundContent::Text),
+                (None, None) => None,
             }
         }
         kind if NON_TEXT_TYPES.contains(&kind) => Some(InboundContent::NonText),

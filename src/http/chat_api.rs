@@ -72,33 +72,41 @@ pub async fn chat(
             Input::Payload(payload)
         }
     };
-    let session_id = match request.session_id {
-        Some(id)
-            if is_web_session_id(&id)
-                && state
-                    .engine
-                    .session_exists(&web_key(&id)?)
-                    .map_err(internal)? =>
-        {
-            id
+    // A known session goes on; an unknown, malformed or absent id gets a new server-issued
+    // session (SPEC §6). One store read: the engine checks existence under the session lock.
+    let existing = match request.session_id.filter(|id| is_web_session_id(id)) {
+        Some(id) => {
+            if let Err(refused) = state.engine.limits().web_session(&id) {
+                state.engine.metrics().rate_limited("web_session");
+                return Err(ApiError::RateLimited {
+                    retry_after: refused.retry_after,
+                });
+            }
+            let incoming = IncomingMessage {
+                session: web_key(&id)?,
+                input: input.clone(),
+            };
+            let result = state
+                .engine
+                .handle_if_exists(incoming)
+                .await
+                .map_err(internal)?;
+            result.map(|result| (id, result))
         }
-        // Unknown, malformed or absent: a new server-issued session (SPEC §6).
-        _ => new_session_id(),
+        None => None,
     };
-    if let Err(refused) = state.engine.limits().web_session(&session_id) {
-        state.engine.metrics().rate_limited("web_session");
-        return Err(ApiError::RateLimited {
-            retry_after: refused.retry_after,
-        });
-    }
-    let result = state
-        .engine
-        .handle(IncomingMessage {
-            session: web_key(&session_id)?,
-            input,
-        })
-        .await
-        .map_err(internal)?;
+    let (session_id, result) = match existing {
+        Some(existing) => existing,
+        None => {
+            let id = new_session_id();
+            let incoming = IncomingMessage {
+                session: web_key(&id)?,
+                input,
+            };
+            let result = state.engine.handle(incoming).await.map_err(internal)?;
+            (id, result)
+        }
+    };
     Ok(Json(ChatResponse {
         session_id,
         messages: result.messages,
@@ -177,7 +185,8 @@ pub async fn demo_outbox(
 
 /// NUL and the other control characters no keyboard types (line breaks and tabs are fine).
 pub(super) fn has_control_characters(text: &str) -> bool {
-    text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 fn internal(error: crate::engine::EngineError) -> ApiError {

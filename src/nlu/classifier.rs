@@ -151,8 +151,7 @@ fn feature_hashes(tokens: &[String]) -> Vec<u64> {
             .collect();
         for n in 3..=5 {
             for window in chars.windows(n) {
-                let gram: String = window.iter().collect();
-                hashes.push(hash(&[b"c", gram.as_bytes()]));
+                hashes.push(hash_chars(b'c', window));
             }
         }
     }
@@ -169,6 +168,25 @@ fn hash(parts: &[&[u8]]) -> u64 {
         }
         h ^= 0xff;
         h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// FNV-1a of a tag and characters, without building a string: this runs for every
+/// character n-gram of every message.
+fn hash_chars(tag: u8, chars: &[char]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |byte: u8| {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    feed(tag);
+    feed(0xff);
+    let mut buffer = [0u8; 4];
+    for c in chars {
+        for &byte in c.encode_utf8(&mut buffer).as_bytes() {
+            feed(byte);
+        }
     }
     h
 }

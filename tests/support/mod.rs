@@ -51,7 +51,9 @@ impl Server {
             .expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
-        let service = app.router().into_make_service_with_connect_info::<SocketAddr>();
+        let service = app
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, service)
                 .with_graceful_shutdown(async move {

@@ -1,0 +1,453 @@
+//! Load generator for a running tanya (SPEC §11): N concurrent simulated members run whole
+//! flows over keep-alive HTTP/1.1 connections and the run reports turns/s, latency
+//! percentiles and the server's peak RSS. Not a test: run it by hand (README, "Benchmarks").
+//!
+//! ```text
+//! cargo bench --bench load -- --mix a --sessions 200 --duration 30 --population 100000 --pid PID
+//! ```
+//! Mixes: `a` (greet, an FAQ, check_jht_balance with KPJ + NIK, SMS, the code from the demo
+//! outbox, the second card, thanks), `b` (forgot_password to the new password: one argon2id
+//! hash per reset), `ab` (`a` with `--b-sessions` members running `b` beside it), `prefill`
+//! (`--count` one-turn sessions, to fill the store), `hello` (Mix A's first request against
+//! any server, e.g. the axum hello-world of `benches/hello_axum.rs`: the ceiling).
+//!
+//! The client is a few lines of HTTP/1.1 over tokio's `TcpStream` on one thread, so that it
+//! takes as little as possible of the CPU the server is measured on.
+
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tanya::members::synthetic_member;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Args {
+    address: SocketAddr,
+    mix: String,
+    sessions: usize,
+    b_sessions: usize,
+    duration: Duration,
+    population: u32,
+    offset: u32,
+    count: u64,
+    pid: Option<u32>,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        address: "127.0.0.1:8080".parse().unwrap(),
+        mix: "a".into(),
+        sessions: 200,
+        b_sessions: 4,
+        duration: Duration::from_secs(30),
+        population: 100_000,
+        offset: 0,
+        count: 100_000,
+        pid: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--addr" => args.address = value().parse().expect("--addr host:port"),
+            "--mix" => args.mix = value(),
+            "--sessions" => args.sessions = value().parse().expect("--sessions N"),
+            "--b-sessions" => args.b_sessions = value().parse().expect("--b-sessions N"),
+            "--duration" => args.duration = Duration::from_secs(value().parse().expect("seconds")),
+            "--population" => args.population = value().parse().expect("--population N"),
+            "--offset" => args.offset = value().parse().expect("--offset N"),
+            "--count" => args.count = value().parse().expect("--count N"),
+            "--pid" => args.pid = Some(value().parse().expect("--pid PID")),
+            // `cargo bench` adds `--bench`.
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+/// One keep-alive connection.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(address: SocketAddr) -> Connection {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Connection {
+            stream,
+            buffer: Vec::with_capacity(8192),
+        }
+    }
+
+    /// One request; the status and the body.
+    async fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, Vec<u8>) {
+        let request = match body {
+            Some(body) => format!(
+                "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            None => format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n\r\n"),
+        };
+        self.stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
+        loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buffer[..end]).expect("ASCII head");
+                let status: u16 = head[9..12].parse().expect("status");
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .expect("Content-Length");
+                while self.buffer.len() < end + 4 + length {
+                    self.fill().await;
+                }
+                let body = self.buffer[end + 4..end + 4 + length].to_vec();
+                self.buffer.drain(..end + 4 + length);
+                return (status, body);
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "the server closed the connection");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Latencies (µs) of one kind of request.
+#[derive(Default)]
+struct Samples(Vec<u32>);
+
+impl Samples {
+    fn percentile(sorted: &[u32], p: f64) -> f64 {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(sorted[index]) / 1000.0
+    }
+
+    fn report(&mut self, name: &str, elapsed: Duration) {
+        self.0.sort_unstable();
+        let s = &self.0;
+        println!(
+            "{name}: {} in {:.1}s = {:.0}/s; latency ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}",
+            s.len(),
+            elapsed.as_secs_f64(),
+            s.len() as f64 / elapsed.as_secs_f64(),
+            Self::percentile(s, 0.50),
+            Self::percentile(s, 0.95),
+            Self::percentile(s, 0.99),
+            Self::percentile(s, 1.0),
+        );
+    }
+}
+
+/// A simulated member talking on one connection.
+struct Member {
+    connection: Connection,
+    session: Option<String>,
+    turns: Samples,
+}
+
+impl Member {
+    /// One chat turn; returns the answer's response keys and records its latency.
+    async fn turn(&mut self, body: Value) -> Vec<String> {
+        let mut body = body;
+        if let Some(session) = &self.session {
+            body["session_id"] = json!(session);
+        }
+        let body = body.to_string();
+        let started = Instant::now();
+        let (status, answer) = self
+            .connection
+            .request("POST", "/api/v1/chat", Some(&body))
+            .await;
+        self.turns.0.push(started.elapsed().as_micros() as u32);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        let answer: Value = serde_json::from_slice(&answer).expect("JSON");
+        self.session = answer["session_id"].as_str().map(str::to_string);
+        answer["messages"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|m| m["key"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn says(&mut self, text: &str, expected: &str) {
+        let keys = self.turn(json!({ "text": text })).await;
+        assert!(
+            keys.iter().any(|k| k == expected),
+            "{text:?}: expected {expected}, got {keys:?}"
+        );
+    }
+
+    async fn presses(&mut self, payload: &str, expected: &str) {
+        let keys = self.turn(json!({ "payload": payload })).await;
+        assert!(
+            keys.iter().any(|k| k == expected),
+            "{payload:?}: expected {expected}, got {keys:?}"
+        );
+    }
+
+    async fn code(&mut self) -> String {
+        let path = format!(
+            "/api/v1/demo/outbox?session_id={}",
+            self.session.as_ref().expect("session")
+        );
+        let (status, body) = self.connection.request("GET", &path, None).await;
+        assert_eq!(status, 200);
+        let outbox: Value = serde_json::from_slice(&body).expect("JSON");
+        outbox["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["code"].as_str())
+            .expect("a code")
+            .to_string()
+    }
+
+    /// Mix A: one member's whole visit.
+    async fn mix_a(&mut self, i: u32) {
+        let member = synthetic_member(i);
+        self.session = None;
+        self.says("halo", "greet").await;
+        self.says("apa itu jmo", "faq_what_is_jmo").await;
+        self.says("cek saldo jht", "ask_kpj_nik").await;
+        let identity = format!(
+            "kpj {} nik {}",
+            member.cards[0].kpj.as_str(),
+            member.nik.as_str()
+        );
+        self.says(&identity, "ask_otp_channel").await;
+        self.presses("/otp_channel sms", "otp_sent").await;
+        let code = self.code().await;
+        self.says(&code, "ask_card").await;
+        self.presses("/card 2", "jht_balance").await;
+        self.says("terima kasih", "thanks").await;
+    }
+
+    /// Mix B: one password reset.
+    async fn mix_b(&mut self, i: u32) {
+        let member = synthetic_member(i);
+        self.session = None;
+        self.says("lupa password jmo", "ask_email_kpj").await;
+        let email = member.email.as_ref().expect("e-mail");
+        let identity = format!("{} {}", email.as_str(), member.cards[0].kpj.as_str());
+        self.says(&identity, "otp_sent").await;
+        let code = self.code().await;
+        self.says(&code, "ask_new_password").await;
+        self.says("Anggota#Baru2026x", "password_changed").await;
+    }
+}
+
+/// Runs `sessions` members doing `flow` until `deadline`; returns the turn latencies and the
+/// number of flows completed.
+async fn run(
+    args: &Args,
+    sessions: usize,
+    next: Arc<AtomicU32>,
+    deadline: Instant,
+    b: bool,
+) -> (Samples, u64) {
+    let flows = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..sessions {
+        let (address, next, flows, population, offset) = (
+            args.address,
+            next.clone(),
+            flows.clone(),
+            args.population,
+            args.offset,
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut member = Member {
+                connection: Connection::open(address).await,
+                session: None,
+                turns: Samples::default(),
+            };
+            while Instant::now() < deadline {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                assert!(
+                    n < population,
+                    "the population is used up: raise --population or --offset"
+                );
+                if b {
+                    member.mix_b(offset + n).await;
+                } else {
+                    member.mix_a(offset + n).await;
+                }
+                flows.fetch_add(1, Ordering::Relaxed);
+            }
+            member.turns
+        }));
+    }
+    let mut all = Samples::default();
+    for task in tasks {
+        all.0.extend(task.await.expect("member task").0);
+    }
+    (all, flows.load(Ordering::Relaxed))
+}
+
+fn rss(pid: Option<u32>) {
+    let Some(pid) = pid else { return };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_string())
+            .unwrap_or_default()
+    };
+    println!(
+        "server RSS now {}, peak (VmHWM) {}",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn main() {
+    let args = args();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cpu_before = cpu_seconds();
+    runtime.block_on(async {
+        let started = Instant::now();
+        let deadline = started + args.duration;
+        let next = Arc::new(AtomicU32::new(0));
+        match args.mix.as_str() {
+            "a" => {
+                let (mut turns, flows) = run(&args, args.sessions, next, deadline, false).await;
+                let elapsed = started.elapsed();
+                turns.report("mix A turns", elapsed);
+                println!(
+                    "mix A visits: {flows} ({:.0}/s)",
+                    flows as f64 / elapsed.as_secs_f64()
+                );
+            }
+            "b" => {
+                let (mut turns, flows) = run(&args, args.sessions, next, deadline, true).await;
+                let elapsed = started.elapsed();
+                turns.report("mix B turns", elapsed);
+                println!(
+                    "mix B resets: {flows} ({:.1}/s)",
+                    flows as f64 / elapsed.as_secs_f64()
+                );
+            }
+            "ab" => {
+                let a = run(&args, args.sessions, next.clone(), deadline, false);
+                let b = run(&args, args.b_sessions, next, deadline, true);
+                let ((mut a_turns, a_flows), (mut b_turns, b_flows)) = tokio::join!(a, b);
+                let elapsed = started.elapsed();
+                a_turns.report("mix A turns (beside B)", elapsed);
+                b_turns.report("mix B turns (beside A)", elapsed);
+                println!(
+                    "visits A {a_flows}, resets B {b_flows} ({:.1}/s)",
+                    b_flows as f64 / elapsed.as_secs_f64()
+                );
+            }
+            "prefill" => {
+                let remaining = Arc::new(AtomicU64::new(args.count));
+                let mut tasks = Vec::new();
+                for _ in 0..args.sessions {
+                    let (address, remaining) = (args.address, remaining.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut connection = Connection::open(address).await;
+                        while remaining
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                                n.checked_sub(1)
+                            })
+                            .is_ok()
+                        {
+                            let (status, _) = connection
+                                .request("POST", "/api/v1/chat", Some(r#"{"text":"halo"}"#))
+                                .await;
+                            assert_eq!(status, 200);
+                        }
+                    }));
+                }
+                for task in tasks {
+                    task.await.expect("prefill task");
+                }
+                let elapsed = started.elapsed();
+                println!(
+                    "prefill: {} sessions in {:.1}s ({:.0}/s)",
+                    args.count,
+                    elapsed.as_secs_f64(),
+                    args.count as f64 / elapsed.as_secs_f64()
+                );
+            }
+            "hello" => {
+                let mut tasks = Vec::new();
+                for _ in 0..args.sessions {
+                    let address = args.address;
+                    tasks.push(tokio::spawn(async move {
+                        let mut connection = Connection::open(address).await;
+                        let mut samples = Samples::default();
+                        while Instant::now() < deadline {
+                            let started = Instant::now();
+                            let (status, _) = connection
+                                .request("POST", "/api/v1/chat", Some(r#"{"text":"halo"}"#))
+                                .await;
+                            samples.0.push(started.elapsed().as_micros() as u32);
+                            assert_eq!(status, 200);
+                        }
+                        samples
+                    }));
+                }
+                let mut all = Samples::default();
+                for task in tasks {
+                    all.0.extend(task.await.expect("hello task").0);
+                }
+                all.report("hello requests", started.elapsed());
+            }
+            other => panic!("unknown mix {other}"),
+        }
+        if args.mix == "b" || args.mix == "ab" {
+            let password = tanya::security::password::SecretString::new("Anggota#Baru2026x".into());
+            let started = Instant::now();
+            tanya::security::password::hash_password(&password).expect("hash");
+            println!(
+                "one argon2id hash (m=19456, t=2, p=1) here: {:.1} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    });
+    println!("load generator CPU: {:.1}s", cpu_seconds() - cpu_before);
+    rss(args.pid);
+}
