@@ -715,7 +715,6 @@ async fn emoji_right_to_left_and_zero_width_text_get_an_ordinary_answer() {
         "\u{200b}\u{200c}\u{200d}\u{feff}",
         "\u{202e}olah",
         "e\u{301}\u{301}\u{301}",
-        "\u{0}\u{1}\u{7f}",
     ] {
         let answer = server.say(None, text).await;
         assert!(is_server_issued_id(&session_id(&answer)));
@@ -724,6 +723,12 @@ async fn emoji_right_to_left_and_zero_width_text_get_an_ordinary_answer() {
         assert!(!message["text"].as_str().expect("text").is_empty());
         assert!(!message["buttons"].as_array().expect("buttons").is_empty());
     }
+    // Control characters no keyboard types (NUL, DEL) are refused with a clear 400.
+    let (status, body) = server
+        .post_json("/api/v1/chat", &serde_json::json!({ "text": "\u{0}\u{1}\u{7f}" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request");
     server.stop().await;
 }
 

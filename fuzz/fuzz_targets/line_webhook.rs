@@ -1,0 +1,9 @@
+//! Fuzzes the line webhook payload parser (what `POST /webhooks/line` does after the
+//! signature check): any body is member messages or a 400, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = tanya::channels::parse_webhook_body("line", data);
+});
