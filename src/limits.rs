@@ -171,10 +171,6 @@ impl<K: Hash + Eq> Limiter<K> {
         }
     }
 
-    pub fn rate(&self) -> Option<Rate> {
-        self.rate
-    }
-
     /// Takes one token for `key` at `now_us` (microseconds on any clock that only moves
     /// forward for this limiter), or says how long to wait.
     pub fn check(&self, key: K, now_us: u64) -> Result<(), Refused> {

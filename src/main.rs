@@ -70,9 +70,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The test report is the output of `tanya test`: per-turn logs would bury it.
+    // The test report is the output of `tanya test`, and the terminal is the chat of `tanya
+    // chat`: per-turn logs would bury them.
     let default_level = match cli.command {
-        Some(Command::Test { .. }) => "warn",
+        Some(Command::Test { .. } | Command::Chat) => "warn",
         _ => "info",
     };
     init_tracing(config.log_format, default_level);

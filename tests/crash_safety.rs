@@ -267,7 +267,7 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
         .build()
         .expect("client");
     for (i, record) in records.iter().enumerate() {
-        let record = record.lock().unwrap();
+        let record = std::mem::take(&mut *record.lock().unwrap());
         let Some(session) = record.session.clone() else {
             continue;
         };
@@ -301,8 +301,7 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
             "member {i}: every acknowledged turn is stored as answered"
         );
         // The conversation continues from the stored state.
-        let mut step = turns.len();
-        for _ in 0..3 {
+        for step in turns.len()..turns.len() + 3 {
             let answer = send(&client, server.address, Some(&session), i, step)
                 .await
                 .expect("the restarted server answers");
@@ -312,7 +311,6 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
                 "member {i}: same session"
             );
             assert_eq!(keys(&answer), [script(i, step).1], "member {i} step {step}");
-            step += 1;
         }
     }
 }

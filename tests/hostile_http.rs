@@ -540,8 +540,11 @@ async fn a_session_over_its_rate_gets_429_and_keeps_its_state() {
         ("TANYA_LIMIT_CLIENT_IP", "off"),
     ])
     .await;
+    // The first message creates the session (new sessions are bounded by the client's rate);
+    // the next three use the session's three tokens.
     let id = session(&server.chat(None, "cek saldo jht").await);
     server.chat(Some(&id), "halo").await;
+    server.chat(Some(&id), "apa itu jmo").await;
     server.chat(Some(&id), "apa itu jmo").await;
     let response = server
         .client
@@ -576,7 +579,7 @@ async fn a_session_over_its_rate_gets_429_and_keeps_its_state() {
         .iter()
         .filter(|m| m["from"] == "user")
         .count();
-    assert_eq!(user_lines, 3, "the refused message was not processed");
+    assert_eq!(user_lines, 4, "the refused message was not processed");
     // Another session is not affected.
     assert_eq!(keys(&server.chat(None, "halo").await), ["greet"]);
     let metrics = server

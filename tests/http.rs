@@ -725,7 +725,10 @@ async fn emoji_right_to_left_and_zero_width_text_get_an_ordinary_answer() {
     }
     // Control characters no keyboard types (NUL, DEL) are refused with a clear 400.
     let (status, body) = server
-        .post_json("/api/v1/chat", &serde_json::json!({ "text": "\u{0}\u{1}\u{7f}" }))
+        .post_json(
+            "/api/v1/chat",
+            &serde_json::json!({ "text": "\u{0}\u{1}\u{7f}" }),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "bad_request");

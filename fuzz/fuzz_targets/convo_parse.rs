@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
     match parse_conversation(Path::new("fuzz.convo.txt"), text, &utterances) {
         Ok(_) => {}
         Err(ConvoError::Syntax { line, .. }) => {
-            assert!(line >= 1 && line <= text.split('\n').count() + 1, "line {line}");
+            assert!(
+                line >= 1 && line <= text.split('\n').count() + 1,
+                "line {line}"
+            );
         }
         Err(_) => {}
     }

@@ -11,11 +11,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let chars = text.chars().count();
     for entity in entities::extract(text) {
-        assert!(entity.start <= entity.end && entity.end <= chars, "{entity:?}");
+        assert!(
+            entity.start <= entity.end && entity.end <= chars,
+            "{entity:?}"
+        );
         if entity.problem.is_some() {
             continue;
         }
-        let digits = |n: usize| entity.value.len() == n && entity.value.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |n: usize| entity.value.len() == n && entity.value.bytes().all(|b| b.is_ascii_digit());
         match entity.kind {
             EntityKind::Nik => assert!(digits(16), "{entity:?}"),
             EntityKind::Kpj => assert!(digits(11), "{entity:?}"),

@@ -27,6 +27,9 @@ fuzz_target!(|data: &[u8]| {
     assert!((0.0..=1.0).contains(&parse.intent.confidence));
     let chars = text.chars().count();
     for entity in &parse.entities {
-        assert!(entity.start <= entity.end && entity.end <= chars, "{entity:?}");
+        assert!(
+            entity.start <= entity.end && entity.end <= chars,
+            "{entity:?}"
+        );
     }
 });

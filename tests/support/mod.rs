@@ -64,8 +64,11 @@ impl Server {
         Server {
             base: format!("http://{address}"),
             address,
+            // A fresh connection per request: after refusing an oversized body the server may
+            // close a connection, which a pooled client could otherwise try to reuse.
             client: reqwest::Client::builder()
                 .no_proxy()
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("client"),
             app,

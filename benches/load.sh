@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs tanya's load benchmarks (README, "Benchmarks"): starts `tanya serve` on a data
+# directory, runs the load generator (benches/load.rs) against it, stops the server.
+#
+#   benches/load.sh DATA_DIR [load generator arguments…]
+#
+# The server seeds 100,000 synthetic members (once per data directory) and runs with the
+# per-session and per-address limits off: the generator is one address sending as fast as it
+# can. Per-member limits stay on (each simulated visit uses a fresh member).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data_dir=$1
+shift
+cargo build --release --quiet
+cargo bench --no-run --quiet --bench load 2>/dev/null
+generator=$(ls -t target/release/deps/load-* | grep -v '\.d$' | head -1)
+port=${TANYA_BENCH_PORT:-8088}
+log=$(mktemp)
+TANYA_DATA_DIR=$data_dir TANYA_DEMO_EXTRA_MEMBERS=${MEMBERS:-100000} \
+  TANYA_LIMIT_CLIENT_IP=off TANYA_LIMIT_WEB_SESSION=off \
+  TANYA_BIND=127.0.0.1:$port TANYA_LOG_FORMAT=json \
+  target/release/tanya serve 2>"$log" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 600); do
+  grep -q '"tanya is listening"' "$log" && break
+  sleep 0.1
+done
+grep '"tanya is listening"' "$log" | sed 's/.*"startup_ms":\([0-9]*\).*/start-up: \1 ms/'
+"$generator" --addr 127.0.0.1:$port --pid $server "$@"
