@@ -13,6 +13,7 @@ use super::{ChannelError, Request};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::DeliveryConfig;
 use crate::db::{Database, DbError};
+use crate::metrics::Metrics;
 use crate::store::SessionKey;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -248,10 +249,20 @@ pub struct DeliveryWorker {
 }
 
 impl DeliveryWorker {
-    /// Starts sending from `outbox` through `sender`.
+    /// Starts sending from `outbox` through `sender`, with metrics of its own.
     pub fn spawn(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy) -> DeliveryWorker {
+        DeliveryWorker::spawn_observed(outbox, sender, policy, Arc::new(Metrics::default()))
+    }
+
+    /// Starts sending, counting retries and give-ups in `metrics`.
+    pub fn spawn_observed(
+        outbox: Outbox,
+        sender: Arc<dyn Sender>,
+        policy: RetryPolicy,
+        metrics: Arc<Metrics>,
+    ) -> DeliveryWorker {
         DeliveryWorker {
-            tasks: vec![tokio::spawn(run(outbox, sender, policy))],
+            tasks: vec![tokio::spawn(run(outbox, sender, policy, metrics))],
         }
     }
 
@@ -283,7 +294,7 @@ impl Drop for DeliveryWorker {
 
 /// The worker loop: start the due first call of every member not already in flight, then
 /// sleep until a call finishes, something is enqueued, or the next backoff ends.
-async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy) {
+async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy, metrics: Arc<Metrics>) {
     // Dropped with this future when the worker stops, which aborts the calls in flight.
     let mut sending: JoinSet<()> = JoinSet::new();
     let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
@@ -305,8 +316,14 @@ async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy) {
                         break;
                     }
                     let session = item.session.clone();
-                    let task =
-                        sending.spawn(attempt(outbox.clone(), sender.clone(), policy, key, item));
+                    let task = sending.spawn(attempt(
+                        outbox.clone(),
+                        sender.clone(),
+                        policy,
+                        metrics.clone(),
+                        key,
+                        item,
+                    ));
                     busy.insert(task.id(), session);
                 }
             }
@@ -340,6 +357,7 @@ async fn attempt(
     outbox: Outbox,
     sender: Arc<dyn Sender>,
     policy: RetryPolicy,
+    metrics: Arc<Metrics>,
     key: sled::IVec,
     mut item: Item,
 ) {
@@ -353,6 +371,12 @@ async fn attempt(
         .and_then(|(channel, id)| SessionKey::new(channel, id).ok())
         .map_or_else(|| "?".to_string(), |key| key.redacted().to_string());
     let session = session.as_str();
+    let channel = item
+        .session
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let attempts = item.attempts;
     let stored = match outcome {
         Ok(()) => {
@@ -361,16 +385,19 @@ async fn attempt(
         }
         Err(SendError::Permanent { reason }) => {
             tracing::warn!(session, attempts, %reason, "delivery refused by the platform; given up");
+            metrics.delivery_given_up(&channel);
             outbox.remove(&key).await.map_err(ChannelError::from)
         }
         Err(SendError::Retry { reason, .. }) if attempts >= policy.max_attempts => {
             tracing::warn!(session, attempts, %reason, "delivery given up after the last attempt");
+            metrics.delivery_given_up(&channel);
             outbox.remove(&key).await.map_err(ChannelError::from)
         }
         Err(SendError::Retry { after, reason }) => {
             let delay = policy.delay(attempts, after);
             item.not_before = now_ms() + delay.as_millis() as u64;
             tracing::info!(session, attempts, delay_ms = delay.as_millis() as u64, %reason, "delivery failed; will retry");
+            metrics.delivery_retried(&channel);
             outbox.update(&key, &item)
         }
     };
@@ -550,7 +577,13 @@ mod tests {
             .unwrap();
         let sender = Arc::new(Scripted::default());
         sender.script("x", vec![retry(None), retry(None), retry(None)]);
-        let worker = DeliveryWorker::spawn(outbox.clone(), sender.clone(), policy(3));
+        let metrics = Arc::new(Metrics::default());
+        let worker = DeliveryWorker::spawn_observed(
+            outbox.clone(),
+            sender.clone(),
+            policy(3),
+            metrics.clone(),
+        );
         wait_until_empty(&outbox).await;
         worker.stop().await;
         let calls: Vec<String> = sender
@@ -561,6 +594,15 @@ mod tests {
             .map(|c| c.0.clone())
             .collect();
         assert_eq!(calls, ["x", "x", "x", "y"]);
+        let exposed = metrics.render();
+        assert!(
+            exposed.contains("tanya_delivery_given_up_total{channel=\"telegram\"} 1"),
+            "{exposed}"
+        );
+        assert!(
+            exposed.contains("tanya_delivery_retries_total{channel=\"telegram\"} 2"),
+            "{exposed}"
+        );
     }
 
     #[tokio::test]

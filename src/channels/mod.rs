@@ -259,8 +259,13 @@ impl Channels {
         let sender: Arc<dyn Sender> = storage.sender.clone();
         let seen = storage.seen.clone();
         Some(
-            DeliveryWorker::spawn(storage.outbox.clone(), sender, self.policy)
-                .with_task(tokio::spawn(dedup::sweep_forever(seen))),
+            DeliveryWorker::spawn_observed(
+                storage.outbox.clone(),
+                sender,
+                self.policy,
+                self.engine.metrics().clone(),
+            )
+            .with_task(tokio::spawn(dedup::sweep_forever(seen))),
         )
     }
 
