@@ -417,37 +417,23 @@ fn collect_kpj_nik(
         out.reply(Reply::key(key));
         return state;
     }
-    match state {
-        State::CollectKpjNik {
-            kpj: Some(kpj),
-            nik: Some(nik),
-            ..
-        } => {
-            if !ctx.gate.admit(
-                Attempt::LookUpByKpjNik {
-                    kpj: &kpj,
-                    nik: &nik,
-                },
-                ctx.now,
-            ) {
-                return rate_limited(out);
-            }
-            out.effects.push(Effect::LookUpByKpjNik {
-                kpj: kpj.clone(),
-                nik: nik.clone(),
-            });
-            State::CollectKpjNik {
-                flow,
-                kpj: Some(kpj),
-                nik: Some(nik),
-                failures,
-            }
-        }
-        state => {
-            reask(&state, out);
-            state
-        }
+    if let State::CollectKpjNik {
+        kpj: Some(kpj),
+        nik: Some(nik),
+        ..
+    } = &state
+    {
+        let admitted = ctx
+            .gate
+            .admit(Attempt::LookUpByKpjNik { kpj, nik }, ctx.now);
+        let effect = Effect::LookUpByKpjNik {
+            kpj: kpj.clone(),
+            nik: nik.clone(),
+        };
+        return look_up(admitted, effect, state, out);
     }
+    reask(&state, out);
+    state
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -487,36 +473,33 @@ fn collect_email_kpj(
         out.reply(Reply::key(key));
         return state;
     }
-    match state {
-        State::CollectEmailKpj {
-            email: Some(email),
-            kpj: Some(kpj),
-            failures,
-        } => {
-            if !ctx.gate.admit(
-                Attempt::LookUpByEmailKpj {
-                    email: &email,
-                    kpj: &kpj,
-                },
-                ctx.now,
-            ) {
-                return rate_limited(out);
-            }
-            out.effects.push(Effect::LookUpByEmailKpj {
-                email: email.clone(),
-                kpj: kpj.clone(),
-            });
-            State::CollectEmailKpj {
-                email: Some(email),
-                kpj: Some(kpj),
-                failures,
-            }
-        }
-        state => {
-            reask(&state, out);
-            state
-        }
+    if let State::CollectEmailKpj {
+        email: Some(email),
+        kpj: Some(kpj),
+        ..
+    } = &state
+    {
+        let admitted = ctx
+            .gate
+            .admit(Attempt::LookUpByEmailKpj { email, kpj }, ctx.now);
+        let effect = Effect::LookUpByEmailKpj {
+            email: email.clone(),
+            kpj: kpj.clone(),
+        };
+        return look_up(admitted, effect, state, out);
     }
+    reask(&state, out);
+    state
+}
+
+/// Both values are in: ask the engine for the look-up and wait in `waiting` for its answer,
+/// unless the member's limits refused it.
+fn look_up(admitted: bool, effect: Effect, waiting: State, out: &mut Output) -> State {
+    if !admitted {
+        return rate_limited(out);
+    }
+    out.effects.push(effect);
+    waiting
 }
 
 /// A look-up or a code the member's limits refuse: the flow ends (retrying at once would be
