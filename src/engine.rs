@@ -5,7 +5,7 @@
 use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
-use crate::dialog::state::{CardView, HistoryEntry, Speaker};
+use crate::dialog::state::{CardView, HISTORY_LIMIT, HistoryEntry, Speaker};
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
 };
@@ -165,12 +165,36 @@ impl Engine {
         Ok(self.load(key)?.is_some())
     }
 
-    /// The visible transcript of a session (passwords already hidden), oldest first.
+    /// The visible transcript of a session (passwords already hidden), oldest first. A line
+    /// that cannot be decoded is left out (and logged), never an error for the whole history.
     pub fn history(&self, key: &SessionKey) -> Result<Option<Vec<HistoryEntry>>, EngineError> {
+        let now = self.services.clock.now();
+        let Some(stored) = self.load(key)? else {
+            return Ok(None);
+        };
+        let session = decode(key, &stored, now);
+        let lines = self.services.store.transcript(key, session.lines)?;
+        let entries = lines
+            .iter()
+            .filter_map(|line| match serde_json::from_slice(line) {
+                Ok(entry) => Some(entry),
+                Err(error) => {
+                    tracing::warn!(session = %key.redacted(), %error, "unreadable transcript line");
+                    None
+                }
+            })
+            .collect();
+        Ok(Some(entries))
+    }
+
+    /// The buttons of the session's latest answer that had any (empty for no session), so a
+    /// channel can read "2" or a button's title typed instead of pressed.
+    pub fn offered_buttons(&self, key: &SessionKey) -> Result<Vec<Button>, EngineError> {
         let now = self.services.clock.now();
         Ok(self
             .load(key)?
-            .map(|stored| decode(key, &stored, now).history))
+            .map(|stored| decode(key, &stored, now).buttons)
+            .unwrap_or_default())
     }
 
     /// The dialog state a new message to this session would meet (`idle` once the flow has
@@ -251,13 +275,13 @@ impl Engine {
         };
         let flow_before = session.state.flow();
         let (message, intent, entities, user_line) = self.read(&session, &incoming.input);
-        session.remember([HistoryEntry {
+        let mut transcript = vec![HistoryEntry {
             from: Speaker::User,
             text: user_line,
             at: now,
             key: None,
             buttons: Vec::new(),
-        }]);
+        }];
 
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
@@ -283,13 +307,33 @@ impl Engine {
 
         let pick = session.turns as usize;
         let messages: Vec<OutgoingMessage> = replies.iter().map(|r| self.render(r, pick)).collect();
-        session.remember(messages.iter().map(|m| HistoryEntry {
+        transcript.extend(messages.iter().map(|m| HistoryEntry {
             from: Speaker::Bot,
             text: m.text.clone(),
             at: now,
             key: Some(m.key.clone()),
             buttons: m.buttons.clone(),
         }));
+        session.buttons = messages
+            .iter()
+            .rev()
+            .map(|m| &m.buttons)
+            .find(|buttons| !buttons.is_empty())
+            .cloned()
+            .unwrap_or_default();
+        let lines = transcript
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Lines first: should the process die before the state is saved, the state's line
+        // count still ends before them, and the next turn writes over them.
+        self.services.store.append_transcript(
+            &incoming.session,
+            session.lines,
+            &lines,
+            HISTORY_LIMIT,
+        )?;
+        session.lines += lines.len() as u64;
         let state = session.state.name();
         let data = serde_json::to_vec(&session)?;
         self.services.store.save(
@@ -628,15 +672,12 @@ fn stripe(key: &SessionKey) -> usize {
     (hash % LOCK_STRIPES as u64) as usize
 }
 
-/// The title of the button with this payload in the last bot messages, so the transcript
-/// shows what the member pressed; the payload itself if none matches.
+/// The title of the button with this payload in the last answer, so the transcript shows
+/// what the member pressed; the payload itself if none matches.
 fn button_title(session: &Session, payload: &str) -> String {
     session
-        .history
+        .buttons
         .iter()
-        .rev()
-        .take_while(|entry| entry.from == Speaker::Bot)
-        .flat_map(|entry| entry.buttons.iter())
         .find(|button| button.payload == payload)
         .map_or_else(|| payload.to_string(), |button| button.title.clone())
 }
@@ -670,6 +711,7 @@ fn typed_choice(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::NoDurability;
 
     #[test]
     fn typed_choices_are_small_numbers_only() {
@@ -762,8 +804,8 @@ mod tests {
         let stored = store.load(&key).expect("load").expect("saved");
         let session: Session = serde_json::from_slice(&stored.data).expect("decodes");
         assert_eq!(session.turns, 50, "no turn lost to a concurrent one");
-        let users: Vec<&str> = session
-            .history
+        let history = engine.history(&key).expect("history").expect("saved");
+        let users: Vec<&str> = history
             .iter()
             .filter(|e| e.from == Speaker::User)
             .map(|e| e.text.as_str())
@@ -773,13 +815,45 @@ mod tests {
         assert_eq!(users[..], texts[texts.len() - users.len()..]);
         // Each message is followed by its own answers before the next message.
         assert!(
-            session
-                .history
+            history
                 .windows(2)
                 .all(|pair| !(pair[0].from == Speaker::User && pair[1].from == Speaker::User)),
             "two messages without an answer between them"
         );
-        assert_eq!(session.history.last().map(|e| e.from), Some(Speaker::Bot));
+        assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
+    }
+
+    #[test]
+    fn only_the_latest_answer_offers_buttons_and_the_transcript_keeps_every_line() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (engine, _) = engine(Arc::new(NoDurability));
+        let key = SessionKey::new("web", "buttons").expect("key");
+        runtime.block_on(async {
+            assert!(engine.offered_buttons(&key).expect("none yet").is_empty());
+            let greeted = engine.handle(says(&key, "halo")).await.expect("turn");
+            let menu = engine.offered_buttons(&key).expect("offered");
+            assert!(!menu.is_empty(), "the greeting offers a menu");
+            assert_eq!(
+                Some(&menu),
+                greeted.messages.iter().rev().map(|m| &m.buttons).find(|b| !b.is_empty())
+            );
+            let asked = engine.handle(says(&key, "cek saldo jht")).await.expect("turn");
+            assert!(asked.messages.iter().all(|m| m.buttons.is_empty()));
+            assert!(
+                engine.offered_buttons(&key).expect("offered").is_empty(),
+                "the greeting's menu is no longer on offer"
+            );
+            let history = engine.history(&key).expect("history").expect("saved");
+            let texts: Vec<&str> = history.iter().map(|e| e.text.as_str()).collect();
+            let mut expected = vec!["halo"];
+            expected.extend(greeted.messages.iter().map(|m| m.text.as_str()));
+            expected.push("cek saldo jht");
+            expected.extend(asked.messages.iter().map(|m| m.text.as_str()));
+            assert_eq!(texts, expected);
+        });
     }
 
     /// Durability that yields once: a turn then holds its lock across a suspension, so the

@@ -34,7 +34,6 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::{Config, LineConfig, TelegramConfig, WhatsAppConfig};
 use crate::content::Button;
 use crate::db::{Database, DbError};
-use crate::dialog::state::{HistoryEntry, Speaker};
 use crate::engine::{Engine, EngineError, IncomingMessage, Input, OutgoingMessage};
 use crate::http::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 use crate::store::SessionKey;
@@ -330,8 +329,8 @@ impl Channels {
                 }
             },
             Some(InboundContent::Text(text)) => {
-                let history = self.engine.history(&inbound.session)?.unwrap_or_default();
-                let input = match typed_choice(&history, &text) {
+                let buttons = self.engine.offered_buttons(&inbound.session)?;
+                let input = match typed_choice(&buttons, &text) {
                     Some(payload) => Input::Payload(payload),
                     None => Input::Text(text),
                 };
@@ -468,14 +467,8 @@ fn member_text(text: &str) -> Option<String> {
 }
 
 /// The payload of the choice a member typed instead of pressing it: its number ("2", "2.")
-/// or its title, among the buttons of the bot's latest message that had any.
-fn typed_choice(history: &[HistoryEntry], text: &str) -> Option<String> {
-    let buttons = history
-        .iter()
-        .rev()
-        .take_while(|entry| entry.from == Speaker::Bot)
-        .map(|entry| &entry.buttons)
-        .find(|buttons| !buttons.is_empty())?;
+/// or its title, among `buttons` (those of the bot's latest answer, `Engine::offered_buttons`).
+fn typed_choice(buttons: &[Button], text: &str) -> Option<String> {
     let trimmed = text.trim().trim_end_matches(['.', ')']);
     if trimmed.len() <= 2 && !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
         let n: usize = trimmed.parse().ok()?;
@@ -606,47 +599,27 @@ mod tests {
         }
     }
 
-    fn entry(from: Speaker, buttons: Vec<Button>) -> HistoryEntry {
-        HistoryEntry {
-            from,
-            text: String::new(),
-            at: Timestamp(0),
-            key: None,
-            buttons,
-        }
-    }
-
-    fn history() -> Vec<HistoryEntry> {
-        vec![
-            entry(Speaker::Bot, vec![button("Lama", "/old")]),
-            entry(Speaker::User, vec![]),
-            entry(
-                Speaker::Bot,
-                vec![
-                    button("Lupa akun JMO", "/forgot_account"),
-                    button("Cek saldo JHT", "/check_jht_balance"),
-                ],
-            ),
-            entry(Speaker::Bot, vec![]),
-        ]
-    }
-
     #[test]
-    fn a_typed_number_or_title_picks_a_choice_of_the_latest_buttons() {
-        let h = history();
+    fn a_typed_number_or_title_picks_one_of_the_offered_buttons() {
+        let offered = [
+            button("Lupa akun JMO", "/forgot_account"),
+            button("Cek saldo JHT", "/check_jht_balance"),
+        ];
         assert_eq!(
-            typed_choice(&h, " 2 ").as_deref(),
+            typed_choice(&offered, " 2 ").as_deref(),
             Some("/check_jht_balance")
         );
-        assert_eq!(typed_choice(&h, "1.").as_deref(), Some("/forgot_account"));
         assert_eq!(
-            typed_choice(&h, "cek  SALDO jht").as_deref(),
+            typed_choice(&offered, "1.").as_deref(),
+            Some("/forgot_account")
+        );
+        assert_eq!(
+            typed_choice(&offered, "cek  SALDO jht").as_deref(),
             Some("/check_jht_balance")
         );
-        assert_eq!(typed_choice(&h, "3"), None, "no third choice");
-        assert_eq!(typed_choice(&h, "0"), None);
-        assert_eq!(typed_choice(&h, "lama"), None, "older turns do not count");
-        assert_eq!(typed_choice(&h, "123456"), None, "a code is not a choice");
+        assert_eq!(typed_choice(&offered, "3"), None, "no third choice");
+        assert_eq!(typed_choice(&offered, "0"), None);
+        assert_eq!(typed_choice(&offered, "123456"), None, "a code is not a choice");
         assert_eq!(typed_choice(&[], "1"), None);
     }
 

@@ -1,6 +1,7 @@
 //! What a conversation remembers between turns. Each `State` variant carries exactly what has
 //! been collected so far, so impossible situations ("code verified but no member") cannot be
-//! written down. The whole `Session` is serialised into the session store.
+//! written down. The whole `Session` is serialised into the session store; its transcript
+//! lines are stored apart from it (see `store`), and the session only counts them.
 
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
@@ -10,9 +11,10 @@ use crate::security::otp::Challenge;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever `Session` changes shape; older records reset to idle instead of failing.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 moved the transcript out of the session record.
+pub const SCHEMA_VERSION: u32 = 2;
 /// How many transcript lines a session keeps for the widget's history.
-pub const HISTORY_LIMIT: usize = 100;
+pub const HISTORY_LIMIT: u64 = 100;
 
 /// One of the three self-service flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +205,11 @@ pub struct Session {
     pub fallbacks_in_a_row: u8,
     /// Turns so far: picks among a response's text variants.
     pub turns: u64,
-    pub history: Vec<HistoryEntry>,
+    /// Transcript lines written so far; the next line's number.
+    pub lines: u64,
+    /// The buttons of the latest bot message that had any, in the last answer: a button
+    /// pressed (or its number typed) is looked up here.
+    pub buttons: Vec<crate::content::Button>,
 }
 
 impl Session {
@@ -216,14 +222,8 @@ impl Session {
             verified: None,
             fallbacks_in_a_row: 0,
             turns: 0,
-            history: Vec::new(),
+            lines: 0,
+            buttons: Vec::new(),
         }
-    }
-
-    /// Appends transcript lines, dropping the oldest beyond `HISTORY_LIMIT`.
-    pub fn remember(&mut self, entries: impl IntoIterator<Item = HistoryEntry>) {
-        self.history.extend(entries);
-        let excess = self.history.len().saturating_sub(HISTORY_LIMIT);
-        self.history.drain(..excess);
     }
 }

@@ -1,5 +1,8 @@
 //! Conversation sessions at rest: the narrow `SessionStore` trait the engine saves its state
-//! through, with a sled implementation and an in-memory one for tests.
+//! and transcript through, with a sled implementation and an in-memory one for tests.
+//!
+//! A session's transcript is kept apart from its state, one record per line, so a turn writes
+//! its few new lines and a state of a few hundred bytes, however long the conversation is.
 
 mod memory;
 mod sled_store;
@@ -143,14 +146,30 @@ impl From<sled::Error> for StoreError {
 }
 
 /// Where sessions live between turns. Implementations must be safe to share between tasks.
+///
+/// Transcript lines are numbered from 0 by the engine, which keeps the count in the session's
+/// state: lines are read below that count only, so lines written by a turn that never saved
+/// its state (a crash in between) stay invisible until the next turn overwrites them.
 pub trait SessionStore: Send + Sync {
     /// The session saved under `key`, if any.
     fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError>;
     /// Saves `session` under `key`, replacing what was there.
     fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError>;
-    /// Forgets the session under `key` (no error when there is none).
+    /// Writes transcript `lines` numbered from `first`, then forgets every line of this
+    /// session numbered below `first + lines.len() - keep`: the transcript keeps its last
+    /// `keep` lines.
+    fn append_transcript(
+        &self,
+        key: &SessionKey,
+        first: u64,
+        lines: &[Vec<u8>],
+        keep: u64,
+    ) -> Result<(), StoreError>;
+    /// The transcript lines numbered below `end` that are still kept, oldest first.
+    fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Forgets the session under `key` and its transcript (no error when there is none).
     fn remove(&self, key: &SessionKey) -> Result<(), StoreError>;
-    /// Deletes sessions not updated since `cutoff`; returns how many.
+    /// Deletes sessions not updated since `cutoff`, with their transcripts; returns how many.
     fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError>;
     /// How many sessions are stored.
     fn count(&self) -> Result<usize, StoreError>;
@@ -226,6 +245,58 @@ mod tests {
         assert!(store.load(&key("new")).expect("load").is_some());
         assert_eq!(store.count().expect("count"), 2);
         assert_eq!(store.remove_idle(Timestamp(5_000)).expect("again"), 0);
+
+        transcript_contract(store);
+    }
+
+    fn lines(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
+        range.map(|n| format!("line {n}").into_bytes()).collect()
+    }
+
+    /// Transcripts: appended in order, trimmed to the last `keep`, read below an end, and
+    /// deleted with their session.
+    fn transcript_contract(store: &dyn SessionStore) {
+        let talk = key("talk");
+        let other = key("talk2");
+        assert!(store.transcript(&talk, 10).expect("empty").is_empty());
+
+        store
+            .append_transcript(&talk, 0, &lines(0..3), 5)
+            .expect("append");
+        store
+            .append_transcript(&other, 0, &lines(0..1), 5)
+            .expect("append to a key that extends this one");
+        assert_eq!(store.transcript(&talk, 3).expect("read"), lines(0..3));
+        assert_eq!(store.transcript(&talk, 2).expect("below end"), lines(0..2));
+
+        store
+            .append_transcript(&talk, 3, &lines(3..7), 5)
+            .expect("append past keep");
+        assert_eq!(store.transcript(&talk, 7).expect("trimmed"), lines(2..7));
+        // A line number rewritten (after a turn that never saved its state) is replaced.
+        store
+            .append_transcript(&talk, 6, &[b"again".to_vec()], 5)
+            .expect("rewrite");
+        let mut expected = lines(2..6);
+        expected.push(b"again".to_vec());
+        assert_eq!(store.transcript(&talk, 7).expect("rewritten"), expected);
+        assert_eq!(store.transcript(&other, 1).expect("other"), lines(0..1));
+
+        store
+            .save(&talk, &session(10_000, b"state"))
+            .expect("save");
+        store.remove(&talk).expect("remove");
+        assert!(store.transcript(&talk, 7).expect("gone").is_empty());
+        assert_eq!(store.transcript(&other, 1).expect("kept"), lines(0..1));
+
+        store
+            .save(&talk, &session(1, b"old"))
+            .expect("save");
+        store
+            .append_transcript(&talk, 0, &lines(0..2), 5)
+            .expect("append");
+        store.remove_idle(Timestamp(2)).expect("sweep");
+        assert!(store.transcript(&talk, 2).expect("swept").is_empty());
     }
 
     #[test]

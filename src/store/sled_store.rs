@@ -1,25 +1,53 @@
 //! The sled `SessionStore`: one record per session in the "sessions" tree, laid out so that the
-//! idle sweep can read a session's age without decoding the engine's state.
+//! idle sweep can read a session's age without decoding the engine's state, and one record
+//! per transcript line in the "transcripts" tree.
 
 use super::{SessionKey, SessionStore, StoreError, StoredSession};
 use crate::clock::Timestamp;
 use crate::db::Database;
 
 const TREE: &str = "sessions";
+const TRANSCRIPT_TREE: &str = "transcripts";
 const STAMP_BYTES: usize = 8;
 
-/// Sessions in sled. A record is `updated_at` as 8 big-endian bytes followed by the data.
+/// Sessions in sled. A session record is `updated_at` as 8 big-endian bytes followed by the
+/// data; a transcript line's key is the session key, a NUL (never inside a session key) and
+/// the line number as 8 big-endian bytes, so one session's lines sort together and in order.
 #[derive(Debug, Clone)]
 pub struct SledSessionStore {
     tree: sled::Tree,
+    transcripts: sled::Tree,
 }
 
 impl SledSessionStore {
     pub fn new(db: &Database) -> Result<SledSessionStore, StoreError> {
         Ok(SledSessionStore {
             tree: db.tree(TREE)?,
+            transcripts: db.tree(TRANSCRIPT_TREE)?,
         })
     }
+
+    /// Deletes every transcript line of the session stored under `key`.
+    fn remove_transcript(&self, key: &[u8]) -> Result<(), StoreError> {
+        for line in self.transcripts.scan_prefix(line_prefix(key)).keys() {
+            self.transcripts.remove(line?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `key` NUL: what every transcript line of the session `key` starts with.
+fn line_prefix(key: &[u8]) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(key.len() + 1 + 8);
+    prefix.extend_from_slice(key);
+    prefix.push(0);
+    prefix
+}
+
+fn line_key(key: &SessionKey, number: u64) -> Vec<u8> {
+    let mut line = line_prefix(key.as_str().as_bytes());
+    line.extend_from_slice(&number.to_be_bytes());
+    line
 }
 
 fn encode(session: &StoredSession) -> Vec<u8> {
@@ -54,9 +82,42 @@ impl SessionStore for SledSessionStore {
         Ok(())
     }
 
+    fn append_transcript(
+        &self,
+        key: &SessionKey,
+        first: u64,
+        lines: &[Vec<u8>],
+        keep: u64,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (number, line) in (first..).zip(lines) {
+            batch.insert(line_key(key, number), line.as_slice());
+        }
+        // Older lines were trimmed by earlier turns, so this range holds only the few that
+        // fall out of the window now (or strays of an interrupted turn).
+        let end = (first + lines.len() as u64).saturating_sub(keep);
+        for old in self
+            .transcripts
+            .range(line_key(key, 0)..line_key(key, end))
+            .keys()
+        {
+            batch.remove(old?);
+        }
+        self.transcripts.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.transcripts
+            .range(line_key(key, 0)..line_key(key, end))
+            .values()
+            .map(|line| Ok(line?.to_vec()))
+            .collect()
+    }
+
     fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.tree.remove(key.as_str())?;
-        Ok(())
+        self.remove_transcript(key.as_str().as_bytes())
     }
 
     /// Also deletes records too short to decode: they can never be loaded again, and keeping
@@ -80,6 +141,9 @@ impl SessionStore for SledSessionStore {
                 .compare_and_swap(&key, Some(&record), None::<&[u8]>)?
                 .is_ok()
             {
+                // A crash right here leaves the lines behind; they are unreachable (a new
+                // session under this key reads only the lines it wrote itself).
+                self.remove_transcript(&key)?;
                 removed += 1;
             }
         }
