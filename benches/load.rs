@@ -5,6 +5,12 @@
 //! ```text
 //! cargo bench --bench load -- --mix a --sessions 200 --duration 30 --population 100000 --pid PID
 //! ```
+//! Without `--rate`, every member sends its next message as soon as the answer arrives (a
+//! closed loop: the result is the server's saturation throughput). With `--rate R`, the
+//! members together send R messages per second on a fixed schedule (each member one every
+//! `sessions / R` seconds), and a turn's latency counts from the moment it was due, so a
+//! server that falls behind is charged for the wait (no coordinated omission).
+//!
 //! Mixes: `a` (greet, an FAQ, check_jht_balance with KPJ + NIK, SMS, the code from the demo
 //! outbox, the second card, thanks), `b` (forgot_password to the new password: one argon2id
 //! hash per reset), `ab` (`a` with `--b-sessions` members running `b` beside it), `prefill`
@@ -33,6 +39,8 @@ struct Args {
     offset: u32,
     count: u64,
     pid: Option<u32>,
+    /// Turns per second for all members together (`None`: as fast as answers come).
+    rate: Option<f64>,
 }
 
 fn args() -> Args {
@@ -46,6 +54,7 @@ fn args() -> Args {
         offset: 0,
         count: 100_000,
         pid: None,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +69,7 @@ fn args() -> Args {
             "--offset" => args.offset = value().parse().expect("--offset N"),
             "--count" => args.count = value().parse().expect("--count N"),
             "--pid" => args.pid = Some(value().parse().expect("--pid PID")),
+            "--rate" => args.rate = Some(value().parse().expect("--rate TURNS_PER_SECOND")),
             // `cargo bench` adds `--bench`.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -161,11 +171,28 @@ impl Samples {
     }
 }
 
+/// The fixed schedule of one member's messages under `--rate`.
+struct Schedule {
+    next: Instant,
+    interval: Duration,
+}
+
+impl Schedule {
+    /// Waits until the next message is due and returns when that was.
+    async fn due(&mut self) -> Instant {
+        let due = self.next;
+        tokio::time::sleep_until(due.into()).await;
+        self.next += self.interval;
+        due
+    }
+}
+
 /// A simulated member talking on one connection.
 struct Member {
     connection: Connection,
     session: Option<String>,
     turns: Samples,
+    schedule: Option<Schedule>,
 }
 
 impl Member {
@@ -176,7 +203,10 @@ impl Member {
             body["session_id"] = json!(session);
         }
         let body = body.to_string();
-        let started = Instant::now();
+        let started = match &mut self.schedule {
+            Some(schedule) => schedule.due().await,
+            None => Instant::now(),
+        };
         let (status, answer) = self
             .connection
             .request("POST", "/api/v1/chat", Some(&body))
@@ -272,7 +302,13 @@ async fn run(
 ) -> (Samples, u64) {
     let flows = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..sessions {
+    // Under `--rate` (Mix A only), members start spread over one interval.
+    let interval = args
+        .rate
+        .filter(|_| !b)
+        .map(|rate| Duration::from_secs_f64(sessions as f64 / rate));
+    let start = Instant::now() + Duration::from_millis(100);
+    for i in 0..sessions {
         let (address, next, flows, population, offset) = (
             args.address,
             next.clone(),
@@ -280,11 +316,16 @@ async fn run(
             args.population,
             args.offset,
         );
+        let schedule = interval.map(|interval| Schedule {
+            next: start + interval.mul_f64(i as f64 / sessions as f64),
+            interval,
+        });
         tasks.push(tokio::spawn(async move {
             let mut member = Member {
                 connection: Connection::open(address).await,
                 session: None,
                 turns: Samples::default(),
+                schedule,
             };
             while Instant::now() < deadline {
                 let n = next.fetch_add(1, Ordering::Relaxed);
@@ -326,8 +367,26 @@ fn rss(pid: Option<u32>) {
     );
 }
 
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// Turns the server has answered (`tanya_turns_total` summed over channels, from `/metrics`).
+fn server_turns(address: SocketAddr) -> f64 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return 0.0;
+    };
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut body).is_err() {
+        return 0.0;
+    }
+    body.lines()
+        .filter(|line| line.starts_with("tanya_turns_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// CPU time (user + system) used so far by process `pid` (`self` for this one), in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
@@ -345,7 +404,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let cpu_before = cpu_seconds();
+    let cpu_before = cpu_seconds("self");
+    let server_pid = args.pid.map(|pid| pid.to_string());
+    let server_cpu_before = server_pid.as_deref().map(cpu_seconds);
+    let turns_before = args.pid.map(|_| server_turns(args.address));
     runtime.block_on(async {
         let started = Instant::now();
         let deadline = started + args.duration;
@@ -448,6 +510,20 @@ fn main() {
             );
         }
     });
-    println!("load generator CPU: {:.1}s", cpu_seconds() - cpu_before);
+    println!("load generator CPU: {:.1}s", cpu_seconds("self") - cpu_before);
+    // CPU per turn is steadier than turns per second on a shared machine: other work on the
+    // cores slows the server down but hardly changes what one turn costs.
+    if let (Some(pid), Some(cpu_before), Some(turns_before)) =
+        (&server_pid, server_cpu_before, turns_before)
+    {
+        let cpu = cpu_seconds(pid) - cpu_before;
+        let turns = server_turns(args.address) - turns_before;
+        if turns > 0.0 {
+            println!(
+                "server CPU: {cpu:.1}s for {turns:.0} turns = {:.0} µs per turn",
+                cpu * 1e6 / turns
+            );
+        }
+    }
     rss(args.pid);
 }

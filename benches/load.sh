@@ -7,6 +7,7 @@
 # The server seeds 100,000 synthetic members (once per data directory) and runs with the
 # per-session and per-address limits off: the generator is one address sending as fast as it
 # can. Per-member limits stay on (each simulated visit uses a fresh member).
+# TANYA_BIN=path runs another build of the server (to compare two commits on one machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data_dir=$1
@@ -19,9 +20,15 @@ log=$(mktemp)
 TANYA_DATA_DIR=$data_dir TANYA_DEMO_EXTRA_MEMBERS=${MEMBERS:-100000} \
   TANYA_LIMIT_CLIENT_IP=off TANYA_LIMIT_WEB_SESSION=off \
   TANYA_BIND=127.0.0.1:$port TANYA_LOG_FORMAT=json \
-  target/release/tanya serve 2>"$log" &
+  "${TANYA_BIN:-target/release/tanya}" serve 2>"$log" &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
+stop() {
+  kill -TERM $server 2>/dev/null
+  wait $server 2>/dev/null || true
+  grep '"tanya stopped"' "$log" | sed 's/.*"flushes":\([0-9]*\).*/disk flushes (group commits): \1/'
+  rm -f "$log"
+}
+trap stop EXIT
 for _ in $(seq 1 600); do
   grep -q '"tanya is listening"' "$log" && break
   sleep 0.1

@@ -5,7 +5,7 @@ use crate::channels::Channels;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::content::{self, Content, ContentErrors};
-use crate::db::{Database, DbError, NoDurability};
+use crate::db::{self, Database, DbError, NoDurability};
 use crate::dialog::keys;
 use crate::engine::{Engine, Services};
 use crate::limits::Limits;
@@ -76,8 +76,13 @@ impl App {
         }
         let content = Arc::new(load_content(&config)?);
         let nlu = Arc::new(Nlu::train(&content, config.nlu));
-        let database =
-            Database::open_with_cache(&config.data_dir, config.db_cache_mb * 1024 * 1024)?;
+        let database = Database::open_with(
+            &config.data_dir,
+            db::Options {
+                cache_bytes: config.db_cache_mb * 1024 * 1024,
+                commit_delay: config.db_commit_delay,
+            },
+        )?;
         let store: Arc<dyn SessionStore> = Arc::new(SledSessionStore::new(&database)?);
         let directory = Arc::new(SledMemberDirectory::new(&database)?);
         members::seed_missing(directory.as_ref(), &members::demo_members())?;

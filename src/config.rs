@@ -117,6 +117,9 @@ pub struct Config {
     pub demo_extra_members: u32,
     /// The sled page cache, in MiB (`TANYA_DB_CACHE_MB`): bounds the server's memory.
     pub db_cache_mb: u64,
+    /// The group-commit delay under load (`TANYA_DB_COMMIT_DELAY_US`, 0 = none); see
+    /// `db::Options::commit_delay`.
+    pub db_commit_delay: Duration,
 }
 
 /// A setting that could not be used.
@@ -232,6 +235,10 @@ impl Config {
             )?),
             demo_extra_members: settings.parsed("TANYA_DEMO_EXTRA_MEMBERS", 0)?,
             db_cache_mb: settings.parsed("TANYA_DB_CACHE_MB", DEFAULT_DB_CACHE_MB)?,
+            db_commit_delay: Duration::from_micros(settings.parsed(
+                "TANYA_DB_COMMIT_DELAY_US",
+                crate::db::DEFAULT_COMMIT_DELAY.as_micros() as u64,
+            )?),
         })
     }
 }

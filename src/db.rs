@@ -5,12 +5,38 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::watch;
 
 /// The page cache of `Database::open`.
 pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// How long the flusher waits before a flush while callers keep arriving (see `Options`).
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(1500);
+
+/// How a database is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// The most sled's page cache may hold (sled's own default is 1 GiB, which it fills as the
+    /// data grows).
+    pub cache_bytes: u64,
+    /// Under load, the flusher waits this long before each flush so that one disk flush
+    /// serves more turns (group commit with a commit delay, as PostgreSQL's `commit_delay`).
+    /// It waits only when the previous flush served more than one caller: a lone turn is
+    /// flushed at once. Measured under Mix A at 200 sessions (README, "Benchmarks"), 1.5 ms
+    /// cut flushes from ~2,100/s to ~400/s and raised throughput by a quarter.
+    pub commit_delay: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            commit_delay: DEFAULT_COMMIT_DELAY,
+        }
+    }
+}
 
 /// What can go wrong with the database itself.
 #[derive(Debug, Clone, Error)]
@@ -69,23 +95,22 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
-    /// Opens (or creates) the database stored in `dir`.
+    /// Opens (or creates) the database stored in `dir` with the default options.
     pub fn open(dir: &Path) -> Result<Database, DbError> {
-        Database::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+        Database::open_with(dir, Options::default())
     }
 
-    /// Opens (or creates) the database stored in `dir` with a page cache of at most
-    /// `cache_bytes` (sled's own default is 1 GiB, which it fills as the data grows).
-    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Database, DbError> {
+    /// Opens (or creates) the database stored in `dir`.
+    pub fn open_with(dir: &Path, options: Options) -> Result<Database, DbError> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(cache_bytes)
+            .cache_capacity(options.cache_bytes)
             .open()
             .map_err(|source| DbError::Open {
                 path: dir.to_path_buf(),
                 source,
             })?;
-        Ok(Database::from_sled(db))
+        Ok(Database::from_sled(db, options.commit_delay))
     }
 
     /// A database that lives in a temporary location and disappears when dropped: for tests.
@@ -97,10 +122,10 @@ impl Database {
                 path: PathBuf::from("<temporary>"),
                 source,
             })?;
-        Ok(Database::from_sled(db))
+        Ok(Database::from_sled(db, Duration::ZERO))
     }
 
-    fn from_sled(db: sled::Db) -> Database {
+    fn from_sled(db: sled::Db, commit_delay: Duration) -> Database {
         let (done, _) = watch::channel(Completion {
             generation: 0,
             result: Ok(()),
@@ -110,6 +135,7 @@ impl Database {
             flusher: Arc::new(Flusher {
                 state: Mutex::new(FlushState::default()),
                 done,
+                commit_delay,
             }),
         }
     }
@@ -142,6 +168,7 @@ impl Database {
             // A flush that is already running may have started before our writes, so only the
             // next one to start is sure to include them.
             state.wanted = state.started + 1;
+            state.callers += 1;
             if !state.running {
                 state.running = true;
                 let db = self.db.clone();
@@ -171,6 +198,8 @@ struct Flusher {
     state: Mutex<FlushState>,
     /// The latest finished flush; only ever moves forward.
     done: watch::Sender<Completion>,
+    /// See `Options::commit_delay`.
+    commit_delay: Duration,
 }
 
 impl Flusher {
@@ -200,6 +229,12 @@ struct FlushState {
     started: u64,
     /// Whether a blocking thread is flushing (or about to).
     running: bool,
+    /// Callers that asked for a flush since the last one started.
+    callers: u64,
+    /// Whether the last flush served more than one caller: the sign of load that makes the
+    /// next flush wait for company (kept across flusher runs: under load the flusher often
+    /// finds nobody waiting the moment a flush ends, and the next caller starts a new run).
+    busy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -214,37 +249,36 @@ fn flush_until_idle(db: sled::Db, flusher: Arc<Flusher>) {
         flusher: &flusher,
         finished: false,
     };
-    let mut generation = {
-        let mut state = flusher.lock();
-        state.started = state.wanted;
-        state.started
-    };
     loop {
-        let result = db.flush().map(drop).map_err(DbError::from);
-        let next = {
-            let mut state = flusher.lock();
-            if state.wanted > state.started {
-                state.started = state.wanted;
-                Some(state.started)
-            } else {
-                state.running = false;
-                None
-            }
-        };
-        match next {
-            Some(next) => {
-                flusher.publish(generation, result);
-                generation = next;
-            }
-            None => {
-                guard.finished = true;
-                // Release our handle before waking the callers, so that once the last caller
-                // returns and drops the database the directory can be reopened at once.
-                drop(db);
-                flusher.publish(generation, result);
-                return;
-            }
+        // After a quiet spell the flush is immediate: nothing suggests company is coming.
+        if flusher.lock().busy && !flusher.commit_delay.is_zero() {
+            std::thread::sleep(flusher.commit_delay);
         }
+        // Callers that arrived during the wait are served by this flush.
+        let generation = {
+            let mut state = flusher.lock();
+            state.started = state.wanted;
+            state.busy = std::mem::take(&mut state.callers) > 1;
+            state.started
+        };
+        let result = db.flush().map(drop).map_err(DbError::from);
+        let more = {
+            let mut state = flusher.lock();
+            let more = state.wanted > state.started;
+            if !more {
+                state.running = false;
+            }
+            more
+        };
+        if !more {
+            guard.finished = true;
+            // Release our handle before waking the callers, so that once the last caller
+            // returns and drops the database the directory can be reopened at once.
+            drop(db);
+            flusher.publish(generation, result);
+            return;
+        }
+        flusher.publish(generation, result);
     }
 }
 
@@ -314,6 +348,24 @@ mod tests {
         db.make_durable().await.expect("first");
         db.make_durable().await.expect("second");
         assert_eq!(db.flush_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lone_caller_is_flushed_at_once_whatever_the_commit_delay() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = Options {
+            commit_delay: Duration::from_secs(600),
+            ..Options::default()
+        };
+        let db = Database::open_with(dir.path(), options).expect("open");
+        // A wait for company would take ten minutes; the generous timeout only catches that.
+        for _ in 0..3 {
+            tokio::time::timeout(Duration::from_secs(60), db.make_durable())
+                .await
+                .expect("no commit delay for a lone caller")
+                .expect("durable");
+        }
+        assert_eq!(db.flush_count(), 3);
     }
 
     #[tokio::test]

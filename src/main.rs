@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use tanya::app::{self, App};
 use tanya::config::{Config, LogFormat, Mode};
 use tanya::convo::{self, RunnerBase};
+use tanya::db::Database;
 use tanya::nlu::{Nlu, eval};
 
 /// mimalloc instead of glibc's malloc: a turn allocates many small, short-lived objects, and
@@ -197,7 +198,8 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         if let Some(database) = &app.database {
             database.make_durable().await?;
         }
-        tracing::info!("tanya stopped");
+        let flushes = app.database.as_ref().map_or(0, Database::flush_count);
+        tracing::info!(flushes, "tanya stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -588,6 +588,32 @@ fn status_error(status: reqwest::StatusCode, after: Option<Duration>, detail: &s
     }
 }
 
+/// Reads `body` as a webhook of `channel` (`telegram`, `whatsapp`, `line`) the way its route
+/// does after the signature check, and returns how many member messages it holds, or the error
+/// the route would answer. For the fuzz targets (`fuzz/`): no engine, no storage, no network.
+#[doc(hidden)]
+pub fn parse_webhook_body(channel: &str, body: &[u8]) -> Result<usize, ChannelError> {
+    fn json<T: serde::de::DeserializeOwned>(
+        body: &[u8],
+        channel: &'static str,
+    ) -> Result<T, ChannelError> {
+        serde_json::from_slice(body).map_err(|_| ChannelError::BadRequest(channel))
+    }
+    let inbound = match channel {
+        telegram::CHANNEL => telegram::parse(json(body, telegram::CHANNEL)?)?
+            .into_iter()
+            .collect(),
+        whatsapp::CHANNEL => whatsapp::parse(json(body, whatsapp::CHANNEL)?)?,
+        line::CHANNEL => line::parse(json(body, line::CHANNEL)?, SystemClock.now())?,
+        _ => return Err(ChannelError::NotConfigured),
+    };
+    for message in &inbound {
+        // Whatever a platform sends, the session key is one the store accepts.
+        debug_assert!(message.session.as_str().len() <= crate::store::MAX_SESSION_KEY_BYTES);
+    }
+    Ok(inbound.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,30 +707,4 @@ mod tests {
         assert!(!secret_matches(b"abc", b"abd"));
         assert!(!secret_matches(b"ab", b"abc"));
     }
-}
-
-/// Reads `body` as a webhook of `channel` (`telegram`, `whatsapp`, `line`) the way its route
-/// does after the signature check, and returns how many member messages it holds, or the error
-/// the route would answer. For the fuzz targets (`fuzz/`): no engine, no storage, no network.
-#[doc(hidden)]
-pub fn parse_webhook_body(channel: &str, body: &[u8]) -> Result<usize, ChannelError> {
-    fn json<T: serde::de::DeserializeOwned>(
-        body: &[u8],
-        channel: &'static str,
-    ) -> Result<T, ChannelError> {
-        serde_json::from_slice(body).map_err(|_| ChannelError::BadRequest(channel))
-    }
-    let inbound = match channel {
-        telegram::CHANNEL => telegram::parse(json(body, telegram::CHANNEL)?)?
-            .into_iter()
-            .collect(),
-        whatsapp::CHANNEL => whatsapp::parse(json(body, whatsapp::CHANNEL)?)?,
-        line::CHANNEL => line::parse(json(body, line::CHANNEL)?, SystemClock.now())?,
-        _ => return Err(ChannelError::NotConfigured),
-    };
-    for message in &inbound {
-        // Whatever a platform sends, the session key is one the store accepts.
-        debug_assert!(message.session.as_str().len() <= crate::store::MAX_SESSION_KEY_BYTES);
-    }
-    Ok(inbound.len())
 }
