@@ -113,6 +113,20 @@ impl Database {
         Ok(Database::from_sled(db, options.commit_delay))
     }
 
+    /// Opens `dir` again right after a `Database` on it was dropped in this process (tests of
+    /// restarts): sled's background thread may hold the directory's lock a moment longer, so
+    /// a failed open is retried for up to five seconds.
+    #[cfg(test)]
+    pub fn reopen(dir: &Path) -> Database {
+        for _ in 0..100 {
+            if let Ok(db) = Database::open(dir) {
+                return db;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Database::open(dir).expect("the database reopens")
+    }
+
     /// A database that lives in a temporary location and disappears when dropped: for tests.
     pub fn temporary() -> Result<Database, DbError> {
         let db = sled::Config::new()
@@ -335,7 +349,7 @@ mod tests {
         drop(tree);
         drop(db);
 
-        let reopened = Database::open(dir.path()).expect("reopen");
+        let reopened = Database::reopen(dir.path());
         let tree = reopened.tree("t").expect("tree");
         for i in 0..100u32 {
             assert!(tree.get(i.to_be_bytes()).expect("get").is_some());

@@ -5,7 +5,9 @@
 use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
-use crate::dialog::state::{CardView, HISTORY_LIMIT, HistoryEntry, Speaker};
+use crate::dialog::state::{
+    CardView, HISTORY_LIMIT, HistoryEntry, Line, Said, SaidChoice, Speaker,
+};
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
 };
@@ -177,7 +179,7 @@ impl Engine {
         let entries = lines
             .iter()
             .filter_map(|line| match serde_json::from_slice(line) {
-                Ok(entry) => Some(entry),
+                Ok(line) => Some(self.history_entry(line)),
                 Err(error) => {
                     tracing::warn!(session = %key.redacted(), %error, "unreadable transcript line");
                     None
@@ -187,13 +189,36 @@ impl Engine {
         Ok(Some(entries))
     }
 
+    /// A stored transcript line as the history shows it.
+    fn history_entry(&self, line: Line) -> HistoryEntry {
+        match line {
+            Line::User { text, at } => HistoryEntry {
+                from: Speaker::User,
+                text,
+                at,
+                key: None,
+                buttons: Vec::new(),
+            },
+            Line::Bot { said, at } => {
+                let message = self.render_said(&said);
+                HistoryEntry {
+                    from: Speaker::Bot,
+                    text: message.text,
+                    at,
+                    key: Some(message.key),
+                    buttons: message.buttons,
+                }
+            }
+        }
+    }
+
     /// The buttons of the session's latest answer that had any (empty for no session), so a
     /// channel can read "2" or a button's title typed instead of pressed.
     pub fn offered_buttons(&self, key: &SessionKey) -> Result<Vec<Button>, EngineError> {
         let now = self.services.clock.now();
         Ok(self
             .load(key)?
-            .map(|stored| decode(key, &stored, now).buttons)
+            .map(|stored| self.offered(&decode(key, &stored, now).answer))
             .unwrap_or_default())
     }
 
@@ -228,7 +253,7 @@ impl Engine {
     /// `non_text`); `None` when the content does not define the key.
     pub fn render_key(&self, key: &str) -> Option<OutgoingMessage> {
         self.content.response(key)?;
-        Some(self.render(&Reply::key(key.to_string()), 0))
+        Some(self.render_said(&self.said(&Reply::key(key.to_string()), 0)))
     }
 
     /// Processes one message: the whole turn, durable before it returns.
@@ -275,12 +300,9 @@ impl Engine {
         };
         let flow_before = session.state.flow();
         let (message, intent, entities, user_line) = self.read(&session, &incoming.input);
-        let mut transcript = vec![HistoryEntry {
-            from: Speaker::User,
+        let mut transcript = vec![Line::User {
             text: user_line,
             at: now,
-            key: None,
-            buttons: Vec::new(),
         }];
 
         let mut replies = Vec::new();
@@ -306,21 +328,13 @@ impl Engine {
         }
 
         let pick = session.turns as usize;
-        let messages: Vec<OutgoingMessage> = replies.iter().map(|r| self.render(r, pick)).collect();
-        transcript.extend(messages.iter().map(|m| HistoryEntry {
-            from: Speaker::Bot,
-            text: m.text.clone(),
+        let answer: Vec<Said> = replies.iter().map(|r| self.said(r, pick)).collect();
+        let messages: Vec<OutgoingMessage> = answer.iter().map(|s| self.render_said(s)).collect();
+        transcript.extend(answer.iter().map(|said| Line::Bot {
+            said: said.clone(),
             at: now,
-            key: Some(m.key.clone()),
-            buttons: m.buttons.clone(),
         }));
-        session.buttons = messages
-            .iter()
-            .rev()
-            .map(|m| &m.buttons)
-            .find(|buttons| !buttons.is_empty())
-            .cloned()
-            .unwrap_or_default();
+        session.answer = answer;
         let lines = transcript
             .iter()
             .map(serde_json::to_vec)
@@ -450,7 +464,7 @@ impl Engine {
                         }),
                         _ => None,
                     };
-                    let line = button_title(session, payload);
+                    let line = self.button_title(session, payload);
                     let message = Message {
                         command: Some(command),
                         ..Message::default()
@@ -587,44 +601,74 @@ impl Engine {
         }))
     }
 
-    /// Renders a reply from its template; a key without a template (a content intent added
-    /// without an answer) falls back to `fallback`.
-    fn render(&self, reply: &Reply, pick: usize) -> OutgoingMessage {
+    /// What a reply says, with its placeholder values rendered to strings; a key without a
+    /// template (a content intent added without an answer) falls back to `fallback`.
+    fn said(&self, reply: &Reply, pick: usize) -> Said {
         let key = if self.content.response(&reply.key).is_some() {
             reply.key.as_ref()
         } else {
             "fallback"
         };
-        let values: Vec<(&str, String)> = reply
-            .values
-            .iter()
-            .map(|(name, value)| (*name, self.render_value(value)))
-            .collect();
-        let borrowed: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let text = self.render_text(key, pick, &borrowed);
+        let values = |values: &[(&str, Value)]| -> Vec<(String, String)> {
+            values
+                .iter()
+                .map(|(name, value)| (name.to_string(), self.render_value(value)))
+                .collect()
+        };
+        Said {
+            key: key.to_string(),
+            pick,
+            values: values(&reply.values),
+            choices: reply
+                .choices
+                .iter()
+                .map(|choice| SaidChoice {
+                    label: choice.label.to_string(),
+                    values: values(&choice.values),
+                    payload: choice.payload.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The message `said` stands for: its text and buttons from the content.
+    fn render_said(&self, said: &Said) -> OutgoingMessage {
+        let text = self.render_text(&said.key, said.pick, &borrowed(&said.values));
         let mut buttons = self
             .content
-            .response(key)
+            .response(&said.key)
             .map(|t| t.buttons.clone())
             .unwrap_or_default();
-        for choice in &reply.choices {
-            let values: Vec<(&str, String)> = choice
-                .values
-                .iter()
-                .map(|(name, value)| (*name, self.render_value(value)))
-                .collect();
-            let borrowed: Vec<(&str, &str)> =
-                values.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            buttons.push(Button {
-                title: self.render_text(choice.label, 0, &borrowed),
-                payload: choice.payload.clone(),
-            });
-        }
+        buttons.extend(said.choices.iter().map(|choice| Button {
+            title: self.render_text(&choice.label, 0, &borrowed(&choice.values)),
+            payload: choice.payload.clone(),
+        }));
         OutgoingMessage {
-            key: key.to_string(),
+            key: said.key.clone(),
             text,
             buttons,
         }
+    }
+
+    /// The buttons of the latest message of `answer` that had any.
+    fn offered(&self, answer: &[Said]) -> Vec<Button> {
+        answer
+            .iter()
+            .rev()
+            .map(|said| self.render_said(said).buttons)
+            .find(|buttons| !buttons.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// The title of the button with this payload in the last answer, so the transcript shows
+    /// what the member pressed; the payload itself if none matches.
+    fn button_title(&self, session: &Session, payload: &str) -> String {
+        session
+            .answer
+            .iter()
+            .flat_map(|said| self.render_said(said).buttons)
+            .find(|button| button.payload == payload)
+            .map_or_else(|| payload.to_string(), |button| button.title)
     }
 
     fn render_value(&self, value: &Value) -> String {
@@ -672,14 +716,12 @@ fn stripe(key: &SessionKey) -> usize {
     (hash % LOCK_STRIPES as u64) as usize
 }
 
-/// The title of the button with this payload in the last answer, so the transcript shows
-/// what the member pressed; the payload itself if none matches.
-fn button_title(session: &Session, payload: &str) -> String {
-    session
-        .buttons
+/// Placeholder values as `render_text` takes them.
+fn borrowed(values: &[(String, String)]) -> Vec<(&str, &str)> {
+    values
         .iter()
-        .find(|button| button.payload == payload)
-        .map_or_else(|| payload.to_string(), |button| button.title.clone())
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect()
 }
 
 /// Whether the text has three or more digits outside the valid entities found in it.

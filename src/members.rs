@@ -779,7 +779,7 @@ mod tests {
                 .set_password(&m.id, "$argon2id$changed")
                 .expect("set");
         }
-        let db = Database::open(dir.path()).expect("reopen");
+        let db = Database::reopen(dir.path());
         let directory = SledMemberDirectory::new(&db).expect("directory");
         assert_eq!(directory.seed_synthetic(25_000).expect("again"), 0);
         assert_eq!(directory.seed_synthetic(25_010).expect("more"), 10);
@@ -832,7 +832,7 @@ mod tests {
                 .set_password(&budi, "$argon2id$changed")
                 .expect("set");
         }
-        let db = Database::open(dir.path()).expect("reopen");
+        let db = Database::reopen(dir.path());
         let directory = SledMemberDirectory::new(&db).expect("directory");
         assert_eq!(seed_missing(&directory, &demo_members()).expect("seed"), 0);
         let found = directory

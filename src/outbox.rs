@@ -280,7 +280,7 @@ mod tests {
                 .send(&key("a"), sms("111111"), Timestamp(1))
                 .expect("send");
         }
-        let db = Database::open(dir.path()).expect("reopen");
+        let db = Database::reopen(dir.path());
         let outbox = SledOutbox::new(&db).expect("outbox");
         outbox
             .send(&key("a"), sms("222222"), Timestamp(2))

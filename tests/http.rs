@@ -58,7 +58,18 @@ fn config(data_dir: &Path) -> Config {
 impl Server {
     /// Builds the app on sled in `data_dir` and serves it.
     async fn start(data_dir: &Path) -> Server {
-        let app = App::build(config(data_dir)).expect("app builds");
+        // After a restart in this process, sled's background thread may hold the directory's
+        // lock a moment after the last handle was dropped: retry opening for a few seconds.
+        let mut attempts = 0;
+        let app = loop {
+            match App::build(config(data_dir)) {
+                Err(tanya::app::BuildError::Database(_)) if attempts < 100 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                built => break built.expect("app builds"),
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");

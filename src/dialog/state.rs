@@ -11,8 +11,9 @@ use crate::security::otp::Challenge;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever `Session` changes shape; older records reset to idle instead of failing.
-/// Version 2 moved the transcript out of the session record.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 3 moved the transcript out of the session record and keeps bot messages as
+/// `Said` (key and values) instead of rendered text.
+pub const SCHEMA_VERSION: u32 = 3;
 /// How many transcript lines a session keeps for the widget's history.
 pub const HISTORY_LIMIT: u64 = 100;
 
@@ -182,6 +183,49 @@ pub enum Speaker {
     Bot,
 }
 
+/// A bot message as it was said: the response key, the text variant and the placeholder
+/// values, already rendered to strings (and masked where needed). This, not the rendered
+/// text, is what sessions and transcripts store: a few dozen bytes instead of a paragraph
+/// and its buttons; the engine renders it again when it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Said {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pick: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<(String, String)>,
+    /// Buttons added by the dialog (e.g. one per card), after the response's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<SaidChoice>,
+}
+
+/// A button added by the dialog: its title is the `label` response rendered with `values`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaidChoice {
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<(String, String)>,
+    pub payload: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One transcript line as stored (`HistoryEntry` is how it is shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Line {
+    /// What the member sent (a password already replaced by `••••`, a button by its title).
+    User { text: String, at: Timestamp },
+    /// What the bot answered.
+    Bot {
+        #[serde(flatten)]
+        said: Said,
+        at: Timestamp,
+    },
+}
+
 /// One visible line of the conversation (passwords already replaced by `••••`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -207,9 +251,8 @@ pub struct Session {
     pub turns: u64,
     /// Transcript lines written so far; the next line's number.
     pub lines: u64,
-    /// The buttons of the latest bot message that had any, in the last answer: a button
-    /// pressed (or its number typed) is looked up here.
-    pub buttons: Vec<crate::content::Button>,
+    /// The bot's last answer: a button pressed (or its number typed) is looked up in it.
+    pub answer: Vec<Said>,
 }
 
 impl Session {
@@ -223,7 +266,7 @@ impl Session {
             fallbacks_in_a_row: 0,
             turns: 0,
             lines: 0,
-            buttons: Vec::new(),
+            answer: Vec::new(),
         }
     }
 }
