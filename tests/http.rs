@@ -237,7 +237,7 @@ fn session_id(answer: &Value) -> String {
 }
 
 fn is_server_issued_id(id: &str) -> bool {
-    id.len() == 32 && id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    id.len() == 40 && id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
 }
 
 /// Asserts the error answer: status, JSON `{"error": {"code", "message"}}` and its code.
@@ -458,15 +458,15 @@ async fn session_ids_are_issued_by_the_server_and_unknown_ones_start_over() {
     assert!(is_server_issued_id(&id), "{id}");
     assert_eq!(first["state"], json!("collect_kpj_nik"));
 
-    let unknown = "0123456789abcdef0123456789abcdef";
+    let unknown = "6a0b1c2d0123456789abcdef0123456789abcdef";
     let malformed = [
         unknown,
-        "0123456789ABCDEF0123456789ABCDEF",
+        "6A0B1C2D0123456789ABCDEF0123456789ABCDEF",
         "../../etc/passwd",
         "abc",
         "",
-        "web:0123456789abcdef0123456789abcdef",
-        "0123456789abcdef0123456789abcdef\n",
+        "web:6a0b1c2d0123456789abcdef0123456789abcdef",
+        "6a0b1c2d0123456789abcdef0123456789abcdef\n",
     ];
     let mut seen = vec![id.clone()];
     for bad in malformed {
@@ -523,9 +523,9 @@ async fn history_hides_passwords_and_is_404_for_unknown_sessions() {
     assert_eq!(lines[3]["key"], json!("ask_kpj_nik"));
 
     for unknown in [
-        "0123456789abcdef0123456789abcdef",
+        "6a0b1c2d0123456789abcdef0123456789abcdef",
         "not-a-session",
-        "0123456789ABCDEF0123456789ABCDEF",
+        "6A0B1C2D0123456789ABCDEF0123456789ABCDEF",
     ] {
         assert_error(
             server.get(&format!("/api/v1/chat/{unknown}/history")).await,
@@ -572,7 +572,7 @@ async fn every_rejected_request_gets_a_json_error_with_its_code() {
     );
     assert_error(bad(json!({})).await, StatusCode::BAD_REQUEST, "bad_request");
     assert_error(
-        bad(json!({ "session_id": "0123456789abcdef0123456789abcdef" })).await,
+        bad(json!({ "session_id": "6a0b1c2d0123456789abcdef0123456789abcdef" })).await,
         StatusCode::BAD_REQUEST,
         "bad_request",
     );

@@ -178,7 +178,7 @@ describe('tanya web chat widget', () => {
       const buttonsBefore = await replies(page).allTextContents();
       assert.ok(buttonsBefore.length > 0, 'the greeting has buttons');
       const session = await page.evaluate(() => window.TanyaWidget.sessionId());
-      assert.match(session, /^[0-9a-f]{32}$/);
+      assert.match(session, /^[0-9a-f]{40}$/);
 
       await page.reload();
       await waitForRows(page, before.length);
@@ -199,7 +199,7 @@ describe('tanya web chat widget', () => {
       assert.equal(await page.evaluate(() => window.TanyaWidget.sessionId()), null);
       await say(page, 'halo');
       const fresh = await page.evaluate(() => window.TanyaWidget.sessionId());
-      assert.match(fresh, /^[0-9a-f]{32}$/);
+      assert.match(fresh, /^[0-9a-f]{40}$/);
       assert.notEqual(fresh, session);
     });
   });
