@@ -34,4 +34,11 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 grep '"tanya is listening"' "$log" | sed 's/.*"startup_ms":\([0-9]*\).*/start-up: \1 ms/'
+# The first sweep of idle sessions starts at once and reads every stored session; measure the
+# turns after it, not beside it (it then runs every 10 minutes).
+for _ in $(seq 1 1200); do
+  grep -q '"session sweep finished"' "$log" && break
+  sleep 0.1
+done
+grep '"session sweep finished"' "$log" | head -1 | sed 's/.*"kept":\([0-9]*\).*"millis":\([0-9]*\).*/first sweep: \1 sessions in \2 ms/'
 "$generator" --addr 127.0.0.1:$port --pid $server "$@"

@@ -183,6 +183,7 @@ impl App {
                         .saturating_sub(SESSION_RETENTION.as_millis() as u64),
                 );
                 let store = store.clone();
+                let started = std::time::Instant::now();
                 let sweep = move || {
                     let removed = store.remove_idle(cutoff)?;
                     Ok::<_, crate::store::StoreError>((removed, store.count()?))
@@ -190,9 +191,12 @@ impl App {
                 match tokio::task::spawn_blocking(sweep).await {
                     Ok(Ok((removed, kept))) => {
                         metrics.set_sessions_stored(kept);
-                        if removed > 0 {
-                            tracing::info!(removed, kept, "idle sessions deleted");
-                        }
+                        tracing::info!(
+                            removed,
+                            kept,
+                            millis = started.elapsed().as_millis() as u64,
+                            "session sweep finished"
+                        );
                     }
                     Ok(Err(error)) => tracing::warn!(%error, "session sweep failed"),
                     Err(error) => tracing::warn!(%error, "session sweep task failed"),
