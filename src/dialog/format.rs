@@ -1,4 +1,5 @@
-//! Indonesian number and date formatting for balances: `Rp25.750.000`, `31 Oktober 2026`.
+//! Indonesian formatting: balances (`Rp25.750.000`), dates (`31 Oktober 2026`) and waits
+//! (`40 detik`, `55 menit`).
 
 /// Month names of the Indonesian locale (formatting data, like the thousands separator).
 const MONTHS: [&str; 12] = [
@@ -44,6 +45,18 @@ pub fn long_date(iso: &str) -> String {
     }
 }
 
+/// A wait as a member reads it: seconds below two minutes (`45 detik`), whole minutes from
+/// there on, rounded up so the member never comes back too early (`55 menit`, not
+/// `3295 detik`).
+pub fn wait(duration: std::time::Duration) -> String {
+    let seconds = duration.as_millis().div_ceil(1000).max(1);
+    if seconds < 120 {
+        format!("{seconds} detik")
+    } else {
+        format!("{} menit", seconds.div_ceil(60))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +76,15 @@ mod tests {
         assert_eq!(long_date("2026-01-05"), "5 Januari 2026");
         assert_eq!(long_date("2026-13-05"), "2026-13-05");
         assert_eq!(long_date("kemarin"), "kemarin");
+    }
+
+    #[test]
+    fn waits_are_seconds_under_two_minutes_then_whole_minutes_rounded_up() {
+        use std::time::Duration;
+        assert_eq!(wait(Duration::from_millis(200)), "1 detik");
+        assert_eq!(wait(Duration::from_millis(39_001)), "40 detik");
+        assert_eq!(wait(Duration::from_secs(119)), "119 detik");
+        assert_eq!(wait(Duration::from_secs(120)), "2 menit");
+        assert_eq!(wait(Duration::from_secs(3295)), "55 menit");
     }
 }

@@ -31,7 +31,7 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("otp_invalid", &["attempts_left"]),
     ("otp_expired", &[]),
     ("otp_locked", &["minutes"]),
-    ("otp_resend_wait", &["seconds"]),
+    ("otp_resend_wait", &["wait"]),
     // the SMS / e-mail carrying a code
     ("code_message", &["code", "minutes"]),
     // passwords

@@ -719,8 +719,7 @@ fn await_code(
                 }
             }
             Err(denied) => {
-                let seconds = denied.wait.as_millis().div_ceil(1000).max(1);
-                out.reply(Reply::key("otp_resend_wait").with("seconds", seconds.to_string()));
+                out.reply(Reply::key("otp_resend_wait").with("wait", format::wait(denied.wait)));
                 State::AwaitCode { flow, member, code }
             }
         };
