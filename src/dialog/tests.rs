@@ -220,7 +220,7 @@ fn a_resend_within_a_minute_is_refused_with_the_wait() {
         T0.plus(Duration::from_secs(20)),
     );
     assert_eq!(keys(&t), ["otp_resend_wait"]);
-    assert!(format!("{:?}", t.replies[0].values).contains("\"40\""));
+    assert!(format!("{:?}", t.replies[0].values).contains("\"40 detik\""));
 }
 
 #[test]
