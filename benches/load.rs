@@ -510,7 +510,10 @@ fn main() {
             );
         }
     });
-    println!("load generator CPU: {:.1}s", cpu_seconds("self") - cpu_before);
+    println!(
+        "load generator CPU: {:.1}s",
+        cpu_seconds("self") - cpu_before
+    );
     // CPU per turn is steadier than turns per second on a shared machine: other work on the
     // cores slows the server down but hardly changes what one turn costs.
     if let (Some(pid), Some(cpu_before), Some(turns_before)) =

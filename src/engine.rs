@@ -880,9 +880,17 @@ mod tests {
             assert!(!menu.is_empty(), "the greeting offers a menu");
             assert_eq!(
                 Some(&menu),
-                greeted.messages.iter().rev().map(|m| &m.buttons).find(|b| !b.is_empty())
+                greeted
+                    .messages
+                    .iter()
+                    .rev()
+                    .map(|m| &m.buttons)
+                    .find(|b| !b.is_empty())
             );
-            let asked = engine.handle(says(&key, "cek saldo jht")).await.expect("turn");
+            let asked = engine
+                .handle(says(&key, "cek saldo jht"))
+                .await
+                .expect("turn");
             assert!(asked.messages.iter().all(|m| m.buttons.is_empty()));
             assert!(
                 engine.offered_buttons(&key).expect("offered").is_empty(),

@@ -645,7 +645,11 @@ mod tests {
         );
         assert_eq!(typed_choice(&offered, "3"), None, "no third choice");
         assert_eq!(typed_choice(&offered, "0"), None);
-        assert_eq!(typed_choice(&offered, "123456"), None, "a code is not a choice");
+        assert_eq!(
+            typed_choice(&offered, "123456"),
+            None,
+            "a code is not a choice"
+        );
         assert_eq!(typed_choice(&[], "1"), None);
     }
 

@@ -282,16 +282,12 @@ mod tests {
         assert_eq!(store.transcript(&talk, 7).expect("rewritten"), expected);
         assert_eq!(store.transcript(&other, 1).expect("other"), lines(0..1));
 
-        store
-            .save(&talk, &session(10_000, b"state"))
-            .expect("save");
+        store.save(&talk, &session(10_000, b"state")).expect("save");
         store.remove(&talk).expect("remove");
         assert!(store.transcript(&talk, 7).expect("gone").is_empty());
         assert_eq!(store.transcript(&other, 1).expect("kept"), lines(0..1));
 
-        store
-            .save(&talk, &session(1, b"old"))
-            .expect("save");
+        store.save(&talk, &session(1, b"old")).expect("save");
         store
             .append_transcript(&talk, 0, &lines(0..2), 5)
             .expect("append");
