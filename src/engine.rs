@@ -633,7 +633,16 @@ impl Engine {
 
     /// The message `said` stands for: its text and buttons from the content.
     fn render_said(&self, said: &Said) -> OutgoingMessage {
-        let text = self.render_text(&said.key, said.pick, &borrowed(&said.values));
+        OutgoingMessage {
+            key: said.key.clone(),
+            text: self.render_text(&said.key, said.pick, &borrowed(&said.values)),
+            buttons: self.buttons(said),
+        }
+    }
+
+    /// The buttons of `said`: the response's own, then the dialog's choices (the text is not
+    /// rendered, for look-ups that need only the buttons).
+    fn buttons(&self, said: &Said) -> Vec<Button> {
         let mut buttons = self
             .content
             .response(&said.key)
@@ -643,11 +652,7 @@ impl Engine {
             title: self.render_text(&choice.label, 0, &borrowed(&choice.values)),
             payload: choice.payload.clone(),
         }));
-        OutgoingMessage {
-            key: said.key.clone(),
-            text,
-            buttons,
-        }
+        buttons
     }
 
     /// The buttons of the latest message of `answer` that had any.
@@ -655,7 +660,7 @@ impl Engine {
         answer
             .iter()
             .rev()
-            .map(|said| self.render_said(said).buttons)
+            .map(|said| self.buttons(said))
             .find(|buttons| !buttons.is_empty())
             .unwrap_or_default()
     }
@@ -666,7 +671,7 @@ impl Engine {
         session
             .answer
             .iter()
-            .flat_map(|said| self.render_said(said).buttons)
+            .flat_map(|said| self.buttons(said))
             .find(|button| button.payload == payload)
             .map_or_else(|| payload.to_string(), |button| button.title)
     }
