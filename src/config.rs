@@ -247,7 +247,7 @@ impl Config {
 /// load (a second or two), short enough that a stuck client does not hold a slot.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// sled's page cache: the hot part of sessions and members fits, and the process stays small.
-pub const DEFAULT_DB_CACHE_MB: u64 = 32;
+pub const DEFAULT_DB_CACHE_MB: u64 = 16;
 
 /// Environment first, then the file (whose keys are the variable names without `TANYA_`,
 /// lower-cased: `bind = "0.0.0.0:8080"`).

@@ -11,7 +11,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 /// The page cache of `Database::open`.
-pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// How long the flusher waits before a flush while callers keep arriving (see `Options`).
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(1500);
 

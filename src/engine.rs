@@ -6,7 +6,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
 use crate::dialog::state::{
-    CardView, HISTORY_LIMIT, HistoryEntry, Line, Said, SaidChoice, Speaker,
+    CardView, Exchange, HISTORY_LIMIT, HistoryEntry, Said, SaidChoice, Speaker,
 };
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
@@ -167,49 +167,46 @@ impl Engine {
         Ok(self.load(key)?.is_some())
     }
 
-    /// The visible transcript of a session (passwords already hidden), oldest first. A line
-    /// that cannot be decoded is left out (and logged), never an error for the whole history.
+    /// The visible transcript of a session (passwords already hidden), oldest first. An
+    /// exchange that cannot be decoded is left out (and logged), never an error for the whole
+    /// history.
     pub fn history(&self, key: &SessionKey) -> Result<Option<Vec<HistoryEntry>>, EngineError> {
         let now = self.services.clock.now();
         let Some(stored) = self.load(key)? else {
             return Ok(None);
         };
         let session = decode(key, &stored, now);
-        let lines = self.services.store.transcript(key, session.lines)?;
-        let entries = lines
-            .iter()
-            .filter_map(|line| match serde_json::from_slice(line) {
-                Ok(line) => Some(self.history_entry(line)),
+        let mut entries = Vec::new();
+        for record in self.services.store.transcript(key, session.exchanges)? {
+            match serde_json::from_slice(&record) {
+                Ok(exchange) => self.push_history(&mut entries, exchange),
                 Err(error) => {
-                    tracing::warn!(session = %key.redacted(), %error, "unreadable transcript line");
-                    None
-                }
-            })
-            .collect();
-        Ok(Some(entries))
-    }
-
-    /// A stored transcript line as the history shows it.
-    fn history_entry(&self, line: Line) -> HistoryEntry {
-        match line {
-            Line::User { text, at } => HistoryEntry {
-                from: Speaker::User,
-                text,
-                at,
-                key: None,
-                buttons: Vec::new(),
-            },
-            Line::Bot { said, at } => {
-                let message = self.render_said(&said);
-                HistoryEntry {
-                    from: Speaker::Bot,
-                    text: message.text,
-                    at,
-                    key: Some(message.key),
-                    buttons: message.buttons,
+                    tracing::warn!(session = %key.redacted(), %error, "unreadable transcript exchange");
                 }
             }
         }
+        Ok(Some(entries))
+    }
+
+    /// A stored exchange as the history shows it: the member's line, then the bot's.
+    fn push_history(&self, entries: &mut Vec<HistoryEntry>, exchange: Exchange) {
+        entries.push(HistoryEntry {
+            from: Speaker::User,
+            text: exchange.user,
+            at: exchange.at,
+            key: None,
+            buttons: Vec::new(),
+        });
+        entries.extend(exchange.bot.iter().map(|said| {
+            let message = self.render_said(said);
+            HistoryEntry {
+                from: Speaker::Bot,
+                text: message.text,
+                at: exchange.at,
+                key: Some(message.key),
+                buttons: message.buttons,
+            }
+        }));
     }
 
     /// The buttons of the session's latest answer that had any (empty for no session), so a
@@ -300,10 +297,6 @@ impl Engine {
         };
         let flow_before = session.state.flow();
         let (message, intent, entities, user_line) = self.read(&session, &incoming.input);
-        let mut transcript = vec![Line::User {
-            text: user_line,
-            at: now,
-        }];
 
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
@@ -330,24 +323,21 @@ impl Engine {
         let pick = session.turns as usize;
         let answer: Vec<Said> = replies.iter().map(|r| self.said(r, pick)).collect();
         let messages: Vec<OutgoingMessage> = answer.iter().map(|s| self.render_said(s)).collect();
-        transcript.extend(answer.iter().map(|said| Line::Bot {
-            said: said.clone(),
+        let exchange = serde_json::to_vec(&Exchange {
             at: now,
-        }));
+            user: user_line,
+            bot: answer.clone(),
+        })?;
         session.answer = answer;
-        let lines = transcript
-            .iter()
-            .map(serde_json::to_vec)
-            .collect::<Result<Vec<_>, _>>()?;
-        // Lines first: should the process die before the state is saved, the state's line
-        // count still ends before them, and the next turn writes over them.
+        // The exchange first: should the process die before the state is saved, the state's
+        // count still ends before it, and the next turn writes over it.
         self.services.store.append_transcript(
             &incoming.session,
-            session.lines,
-            &lines,
+            session.exchanges,
+            &[exchange],
             HISTORY_LIMIT,
         )?;
-        session.lines += lines.len() as u64;
+        session.exchanges += 1;
         let state = session.state.name();
         let data = serde_json::to_vec(&session)?;
         self.services.store.save(

@@ -17,6 +17,21 @@ use tanya::nlu::{Nlu, eval};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e` in mimalloc.h, version 3);
+/// libmimalloc-sys does not export the constant. A test checks it still names that option.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Makes mimalloc give freed pages back to the system at once, instead of after mimalloc 3's
+/// default delay of one second. Under load the server frees tens of megabytes a second (sled
+/// copies a page on every write), and with the delay those pages were still counted in its
+/// RSS: under Mix A with 100,000 stored sessions RSS fell from 116 to 99 MB, with no
+/// measurable change in CPU per turn (README, "Benchmarks").
+fn return_freed_memory_promptly() {
+    // SAFETY: `mi_option_set` is not thread-safe; this runs first thing in `main`, before
+    // any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "tanya",
@@ -63,6 +78,7 @@ enum NluCommand {
 }
 
 fn main() -> ExitCode {
+    return_freed_memory_promptly();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -202,4 +218,19 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(flushes, "tanya stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// mimalloc 3 gives the purge delay a default of 1000 ms, and no other option that
+    /// value: this fails if a newer mimalloc moves the option `return_freed_memory_promptly`
+    /// sets.
+    #[test]
+    fn the_option_set_at_start_is_mimallocs_purge_delay() {
+        // SAFETY: reading an option has no precondition.
+        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(default, 1000);
+    }
 }

@@ -1,7 +1,8 @@
 //! What a conversation remembers between turns. Each `State` variant carries exactly what has
 //! been collected so far, so impossible situations ("code verified but no member") cannot be
 //! written down. The whole `Session` is serialised into the session store; its transcript
-//! lines are stored apart from it (see `store`), and the session only counts them.
+//! is stored apart from it, one `Exchange` per turn (see `store`), and the session only
+//! counts them.
 
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
@@ -12,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever `Session` changes shape; older records reset to idle instead of failing.
 /// Version 3 moved the transcript out of the session record and keeps bot messages as
-/// `Said` (key and values) instead of rendered text.
-pub const SCHEMA_VERSION: u32 = 3;
-/// How many transcript lines a session keeps for the widget's history.
-pub const HISTORY_LIMIT: u64 = 100;
+/// `Said` (key and values) instead of rendered text; version 4 stores it one `Exchange` per
+/// turn instead of one record per line.
+pub const SCHEMA_VERSION: u32 = 4;
+/// How many exchanges (a message and its answers) a session keeps for the widget's history.
+pub const HISTORY_LIMIT: u64 = 50;
 
 /// One of the three self-service flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,18 +214,16 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// One transcript line as stored (`HistoryEntry` is how it is shown).
+/// One turn of the transcript as stored: what the member sent (a password already replaced
+/// by `••••`, a button by its title) and what the bot answered. One record per turn rather
+/// than per line: sled splits its pages by record count, so half the records is half the
+/// pages, and each page costs memory for as long as the database is open.
+/// (`HistoryEntry` is how each line is shown.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "from", rename_all = "snake_case")]
-pub enum Line {
-    /// What the member sent (a password already replaced by `••••`, a button by its title).
-    User { text: String, at: Timestamp },
-    /// What the bot answered.
-    Bot {
-        #[serde(flatten)]
-        said: Said,
-        at: Timestamp,
-    },
+pub struct Exchange {
+    pub at: Timestamp,
+    pub user: String,
+    pub bot: Vec<Said>,
 }
 
 /// One visible line of the conversation (passwords already replaced by `••••`).
@@ -249,8 +249,8 @@ pub struct Session {
     pub fallbacks_in_a_row: u8,
     /// Turns so far: picks among a response's text variants.
     pub turns: u64,
-    /// Transcript lines written so far; the next line's number.
-    pub lines: u64,
+    /// Exchanges written to the transcript so far; the next one's number.
+    pub exchanges: u64,
     /// The bot's last answer: a button pressed (or its number typed) is looked up in it.
     pub answer: Vec<Said>,
 }
@@ -265,7 +265,7 @@ impl Session {
             verified: None,
             fallbacks_in_a_row: 0,
             turns: 0,
-            lines: 0,
+            exchanges: 0,
             answer: Vec::new(),
         }
     }

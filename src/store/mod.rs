@@ -1,8 +1,9 @@
 //! Conversation sessions at rest: the narrow `SessionStore` trait the engine saves its state
 //! and transcript through, with a sled implementation and an in-memory one for tests.
 //!
-//! A session's transcript is kept apart from its state, one record per line, so a turn writes
-//! its few new lines and a state of a few hundred bytes, however long the conversation is.
+//! A session's transcript is kept apart from its state as numbered records (the engine writes
+//! one per turn), so a turn writes one record and a state of a few hundred bytes, however
+//! long the conversation is.
 
 mod memory;
 mod sled_store;
@@ -147,9 +148,10 @@ impl From<sled::Error> for StoreError {
 
 /// Where sessions live between turns. Implementations must be safe to share between tasks.
 ///
-/// Transcript lines are numbered from 0 by the engine, which keeps the count in the session's
-/// state: lines are read below that count only, so lines written by a turn that never saved
-/// its state (a crash in between) stay invisible until the next turn overwrites them.
+/// Transcript records ("lines" here; the engine stores one exchange per line) are numbered
+/// from 0 by the engine, which keeps the count in the session's state: lines are read below
+/// that count only, so lines written by a turn that never saved its state (a crash in
+/// between) stay invisible until the next turn overwrites them.
 pub trait SessionStore: Send + Sync {
     /// The session saved under `key`, if any.
     fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError>;
