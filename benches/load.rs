@@ -142,11 +142,54 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Latencies (µs) of one kind of request.
+/// A turn slower than this is reported with the second of the run it was due in, to tell a
+/// stall of the whole server (many slow turns in one second) from one slow connection.
+const SLOW: Duration = Duration::from_millis(100);
+
+/// Latencies (µs) of one kind of request, and when the slow ones were due.
 #[derive(Default)]
-struct Samples(Vec<u32>);
+struct Samples {
+    micros: Vec<u32>,
+    slow: Vec<Instant>,
+}
 
 impl Samples {
+    fn record(&mut self, due: Instant) {
+        let elapsed = due.elapsed();
+        self.micros.push(elapsed.as_micros() as u32);
+        if elapsed > SLOW {
+            self.slow.push(due);
+        }
+    }
+
+    fn extend(&mut self, other: Samples) {
+        self.micros.extend(other.micros);
+        self.slow.extend(other.slow);
+    }
+
+    /// How many turns were slower than `SLOW`, by the second (since `origin`) they were due.
+    fn report_slow(&self, origin: Instant) {
+        if self.slow.is_empty() {
+            return;
+        }
+        let mut by_second = std::collections::BTreeMap::new();
+        for due in &self.slow {
+            *by_second
+                .entry(due.saturating_duration_since(origin).as_secs())
+                .or_insert(0u32) += 1;
+        }
+        let seconds: Vec<String> = by_second
+            .iter()
+            .map(|(second, n)| format!("{second}s: {n}"))
+            .collect();
+        println!(
+            "turns over {} ms: {} (by second due: {})",
+            SLOW.as_millis(),
+            self.slow.len(),
+            seconds.join(", ")
+        );
+    }
+
     fn percentile(sorted: &[u32], p: f64) -> f64 {
         if sorted.is_empty() {
             return 0.0;
@@ -156,8 +199,8 @@ impl Samples {
     }
 
     fn report(&mut self, name: &str, elapsed: Duration) {
-        self.0.sort_unstable();
-        let s = &self.0;
+        self.micros.sort_unstable();
+        let s = &self.micros;
         println!(
             "{name}: {} in {:.1}s = {:.0}/s; latency ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}",
             s.len(),
@@ -211,7 +254,7 @@ impl Member {
             .connection
             .request("POST", "/api/v1/chat", Some(&body))
             .await;
-        self.turns.0.push(started.elapsed().as_micros() as u32);
+        self.turns.record(started);
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
         let answer: Value = serde_json::from_slice(&answer).expect("JSON");
         self.session = answer["session_id"].as_str().map(str::to_string);
@@ -345,8 +388,9 @@ async fn run(
     }
     let mut all = Samples::default();
     for task in tasks {
-        all.0.extend(task.await.expect("member task").0);
+        all.extend(task.await.expect("member task"));
     }
+    all.report_slow(start);
     (all, flows.load(Ordering::Relaxed))
 }
 
@@ -486,7 +530,7 @@ fn main() {
                             let (status, _) = connection
                                 .request("POST", "/api/v1/chat", Some(r#"{"text":"halo"}"#))
                                 .await;
-                            samples.0.push(started.elapsed().as_micros() as u32);
+                            samples.record(started);
                             assert_eq!(status, 200);
                         }
                         samples
@@ -494,7 +538,7 @@ fn main() {
                 }
                 let mut all = Samples::default();
                 for task in tasks {
-                    all.0.extend(task.await.expect("hello task").0);
+                    all.extend(task.await.expect("hello task"));
                 }
                 all.report("hello requests", started.elapsed());
             }
