@@ -79,11 +79,21 @@ impl App {
         // the two instead of their sum.
         let (trained, opened) = std::thread::scope(|scope| {
             let training = scope.spawn(|| -> Result<_, BuildError> {
+                let started = std::time::Instant::now();
                 let content = load_content(&config)?;
                 let nlu = Nlu::train(&content, config.nlu);
+                tracing::info!(
+                    millis = started.elapsed().as_millis() as u64,
+                    "content loaded and NLU trained"
+                );
                 Ok((content, nlu))
             });
+            let started = std::time::Instant::now();
             let opened = open_database(&config);
+            tracing::info!(
+                millis = started.elapsed().as_millis() as u64,
+                "database opened"
+            );
             let trained = training
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

@@ -6,7 +6,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
 use crate::dialog::state::{
-    CardView, Exchange, HISTORY_LIMIT, HistoryEntry, Said, SaidChoice, Speaker,
+    CardView, Exchange, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said, SaidChoice, Speaker,
 };
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
@@ -177,13 +177,17 @@ impl Engine {
         };
         let session = decode(key, &stored, now);
         let mut entries = Vec::new();
-        for record in self.services.store.transcript(key, session.exchanges)? {
+        let stored_before = session.exchanges - session.recent.len() as u64;
+        for record in self.services.store.transcript(key, stored_before)? {
             match serde_json::from_slice(&record) {
                 Ok(exchange) => self.push_history(&mut entries, exchange),
                 Err(error) => {
                     tracing::warn!(session = %key.redacted(), %error, "unreadable transcript exchange");
                 }
             }
+        }
+        for exchange in session.recent {
+            self.push_history(&mut entries, exchange);
         }
         Ok(Some(entries))
     }
@@ -215,7 +219,7 @@ impl Engine {
         let now = self.services.clock.now();
         Ok(self
             .load(key)?
-            .map(|stored| self.offered(&decode(key, &stored, now).answer))
+            .map(|stored| self.offered(decode(key, &stored, now).answer()))
             .unwrap_or_default())
     }
 
@@ -323,21 +327,24 @@ impl Engine {
         let pick = session.turns as usize;
         let answer: Vec<Said> = replies.iter().map(|r| self.said(r, pick)).collect();
         let messages: Vec<OutgoingMessage> = answer.iter().map(|s| self.render_said(s)).collect();
-        let exchange = serde_json::to_vec(&Exchange {
+        session.recent.push(Exchange {
             at: now,
             user: user_line,
-            bot: answer.clone(),
-        })?;
-        session.answer = answer;
-        // The exchange first: should the process die before the state is saved, the state's
-        // count still ends before it, and the next turn writes over it.
-        self.services.store.append_transcript(
-            &incoming.session,
-            session.exchanges,
-            &[exchange],
-            HISTORY_LIMIT,
-        )?;
+            bot: answer,
+        });
         session.exchanges += 1;
+        if session.recent.len() > RECENT_EXCHANGES {
+            let oldest = session.recent.remove(0);
+            let number = session.exchanges - session.recent.len() as u64 - 1;
+            // Stored before the state: should the process die in between, the saved state
+            // still carries this exchange, and the next turn writes it again.
+            self.services.store.append_transcript(
+                &incoming.session,
+                number,
+                &[serde_json::to_vec(&oldest)?],
+                HISTORY_LIMIT - RECENT_EXCHANGES as u64,
+            )?;
+        }
         let state = session.state.name();
         let data = serde_json::to_vec(&session)?;
         self.services.store.save(
@@ -659,7 +666,7 @@ impl Engine {
     /// what the member pressed; the payload itself if none matches.
     fn button_title(&self, session: &Session, payload: &str) -> String {
         session
-            .answer
+            .answer()
             .iter()
             .flat_map(|said| self.buttons(said))
             .find(|button| button.payload == payload)
@@ -857,6 +864,36 @@ mod tests {
                 .all(|pair| !(pair[0].from == Speaker::User && pair[1].from == Speaker::User)),
             "two messages without an answer between them"
         );
+        assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
+    }
+
+    #[test]
+    fn the_history_keeps_the_last_exchanges_across_the_session_and_the_transcript_store() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (engine, store) = engine(Arc::new(NoDurability));
+        let key = SessionKey::new("web", "long-talk").expect("key");
+        let total = HISTORY_LIMIT + 7;
+        let texts: Vec<String> = (0..total).map(|i| format!("apa itu jmo {i}")).collect();
+        runtime.block_on(async {
+            for text in &texts {
+                engine.handle(says(&key, text)).await.expect("turn");
+            }
+        });
+        let stored = store.load(&key).expect("load").expect("saved");
+        let session: Session = serde_json::from_slice(&stored.data).expect("decodes");
+        assert_eq!(session.recent.len(), RECENT_EXCHANGES);
+        let history = engine.history(&key).expect("history").expect("saved");
+        let users: Vec<&str> = history
+            .iter()
+            .filter(|e| e.from == Speaker::User)
+            .map(|e| e.text.as_str())
+            .collect();
+        let kept = &texts[(total - HISTORY_LIMIT) as usize..];
+        assert_eq!(users, kept.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(history.first().map(|e| e.from), Some(Speaker::User));
         assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
     }
 

@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 /// Bumped whenever `Session` changes shape; older records reset to idle instead of failing.
 /// Version 3 moved the transcript out of the session record and keeps bot messages as
 /// `Said` (key and values) instead of rendered text; version 4 stores it one `Exchange` per
-/// turn instead of one record per line.
-pub const SCHEMA_VERSION: u32 = 4;
+/// turn instead of one record per line; version 5 keeps the latest exchanges in the session.
+pub const SCHEMA_VERSION: u32 = 5;
 /// How many exchanges (a message and its answers) a session keeps for the widget's history.
 pub const HISTORY_LIMIT: u64 = 50;
+/// How many of the latest exchanges the session itself carries; older ones move to the
+/// transcript store. Most conversations are this short and never write a transcript record:
+/// one sled record fewer per session, which is fewer pages held in memory and read at start.
+pub const RECENT_EXCHANGES: usize = 4;
 
 /// One of the three self-service flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,13 +253,19 @@ pub struct Session {
     pub fallbacks_in_a_row: u8,
     /// Turns so far: picks among a response's text variants.
     pub turns: u64,
-    /// Exchanges written to the transcript so far; the next one's number.
+    /// Exchanges so far; the next one's number.
     pub exchanges: u64,
-    /// The bot's last answer: a button pressed (or its number typed) is looked up in it.
-    pub answer: Vec<Said>,
+    /// The latest exchanges (at most `RECENT_EXCHANGES`), oldest first; the ones before
+    /// them are in the transcript store.
+    pub recent: Vec<Exchange>,
 }
 
 impl Session {
+    /// The bot's last answer: a button pressed (or its number typed) is looked up in it.
+    pub fn answer(&self) -> &[Said] {
+        self.recent.last().map_or(&[], |exchange| &exchange.bot)
+    }
+
     /// A new, idle session.
     pub fn new(now: Timestamp) -> Session {
         Session {
@@ -266,7 +276,7 @@ impl Session {
             fallbacks_in_a_row: 0,
             turns: 0,
             exchanges: 0,
-            answer: Vec::new(),
+            recent: Vec::new(),
         }
     }
 }
