@@ -13,7 +13,8 @@ fn main() {
         .unwrap_or_else(|| "127.0.0.1:8090".into());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&address).await.expect("bind");
+        // The same listen backlog as tanya, so the two differ only in what they answer.
+        let listener = tanya::http::listen(address.parse().expect("host:port")).expect("listen");
         eprintln!(
             "hello_axum listening on {}",
             listener.local_addr().expect("address")

@@ -197,9 +197,8 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         }
         let bind = config.bind;
         let app = App::build(config)?;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .with_context(|| format!("cannot listen on {bind}"))?;
+        let listener =
+            tanya::http::listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
         tracing::info!(
             address = %listener.local_addr()?,
             startup_ms = started.elapsed().as_millis() as u64,

@@ -108,6 +108,27 @@ async fn healthz(
     }
 }
 
+/// How many connections may wait to be accepted. tokio's `TcpListener::bind` asks for 128
+/// (the standard library's value): when more members connect at once (clients reconnecting
+/// after a restart; 200 simulated members in the load benchmark), Linux drops the rest of
+/// the handshakes and the clients retry only after a second. The kernel caps this at
+/// `net.core.somaxconn` (4096 by default on current kernels).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `address` with a backlog of `LISTEN_BACKLOG`.
+pub fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server can bind while old connections of
+    // the previous one are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting connections
 /// and returns once the requests in flight are answered (each bounded by the request timeout).
 /// The caller makes the database durable after that.
@@ -141,4 +162,37 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// More simultaneous connections than tokio's default backlog of 128, none accepted yet:
+    /// each handshake must still complete at once instead of after the kernel's 1-second
+    /// retry.
+    #[tokio::test]
+    async fn a_burst_of_connections_larger_than_the_default_backlog_is_not_dropped() {
+        const BURST: usize = 300;
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        if somaxconn.is_some_and(|limit| limit < BURST) {
+            eprintln!("skipped: net.core.somaxconn {somaxconn:?} caps the backlog below {BURST}");
+            return;
+        }
+        let listener = listen("127.0.0.1:0".parse().expect("address")).expect("listen");
+        let address = listener.local_addr().expect("address");
+        let connected = tokio::task::spawn_blocking(move || {
+            (0..BURST)
+                .map(|_| std::net::TcpStream::connect_timeout(&address, Duration::from_millis(700)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .expect("connecting thread");
+        let streams = connected.expect("every connection completes without a retry");
+        assert_eq!(streams.len(), BURST);
+        drop(listener);
+    }
 }
