@@ -122,6 +122,17 @@ pub struct Engine {
     /// The intents of the content: only these become metric labels and log fields (a
     /// button payload `/anything` must not invent new ones).
     intents: HashSet<String>,
+    /// Password hashes allowed at once (`password_hashers`).
+    hashing: tokio::sync::Semaphore,
+}
+
+/// How many argon2id hashes may run at once: half the cores, at least one. Each hash is
+/// tens of milliseconds of CPU and 19 MiB of memory on a blocking thread; unbounded, four
+/// password resets at once took four threads against the executor's two on this 2-core
+/// machine, and the conversations beside them waited (Mix A's p99 at 2.4× its p99 alone).
+/// Resets queue instead; their own latency is the hash time anyway.
+fn password_hashers() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
 
 impl Engine {
@@ -144,6 +155,7 @@ impl Engine {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            hashing: tokio::sync::Semaphore::new(password_hashers()),
         }
     }
 
@@ -559,7 +571,9 @@ impl Engine {
                     member_id,
                     password,
                 } => {
-                    // argon2id takes tens of milliseconds of CPU: off the async executor.
+                    // argon2id takes tens of milliseconds of CPU: off the async executor,
+                    // and only `password_hashers` at once. The semaphore is never closed.
+                    let _permit = self.hashing.acquire().await.ok();
                     let phc =
                         tokio::task::spawn_blocking(move || password::hash_password(&password))
                             .await??;
