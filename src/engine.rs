@@ -843,14 +843,32 @@ mod tests {
         }
     }
 
+    fn single_thread_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn saved_session(store: &Arc<dyn SessionStore>, key: &SessionKey) -> Session {
+        let stored = store.load(key).expect("load").expect("saved");
+        serde_json::from_slice(&stored.data).expect("decodes")
+    }
+
+    /// What the member said, in the order the history shows it.
+    fn user_lines(history: &[HistoryEntry]) -> Vec<&str> {
+        history
+            .iter()
+            .filter(|e| e.from == Speaker::User)
+            .map(|e| e.text.as_str())
+            .collect()
+    }
+
     #[test]
     fn concurrent_messages_to_one_session_are_processed_one_at_a_time_in_order() {
         // One thread: the 50 turns are polled in the order they were sent, so the lock's
         // queue, which is first come first served, must process them in that order.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = single_thread_runtime();
         let (engine, store) = engine(Arc::new(YieldingDurability));
         let key = SessionKey::new("web", "one-session").expect("key");
         let texts: Vec<String> = (1..=50).map(|i| format!("halo {i}")).collect();
@@ -859,15 +877,10 @@ mod tests {
             futures_join_all(turns.collect()).await
         });
         assert!(results.iter().all(Result::is_ok));
-        let stored = store.load(&key).expect("load").expect("saved");
-        let session: Session = serde_json::from_slice(&stored.data).expect("decodes");
+        let session = saved_session(&store, &key);
         assert_eq!(session.turns, 50, "no turn lost to a concurrent one");
         let history = engine.history(&key).expect("history").expect("saved");
-        let users: Vec<&str> = history
-            .iter()
-            .filter(|e| e.from == Speaker::User)
-            .map(|e| e.text.as_str())
-            .collect();
+        let users = user_lines(&history);
         // The transcript keeps its last lines; they are the last messages, in sending order.
         assert!(!users.is_empty());
         assert_eq!(users[..], texts[texts.len() - users.len()..]);
@@ -883,10 +896,7 @@ mod tests {
 
     #[test]
     fn the_history_keeps_the_last_exchanges_across_the_session_and_the_transcript_store() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = single_thread_runtime();
         let (engine, store) = engine(Arc::new(NoDurability));
         let key = SessionKey::new("web", "long-talk").expect("key");
         let total = HISTORY_LIMIT + 7;
@@ -896,15 +906,10 @@ mod tests {
                 engine.handle(says(&key, text)).await.expect("turn");
             }
         });
-        let stored = store.load(&key).expect("load").expect("saved");
-        let session: Session = serde_json::from_slice(&stored.data).expect("decodes");
+        let session = saved_session(&store, &key);
         assert_eq!(session.recent.len(), RECENT_EXCHANGES);
         let history = engine.history(&key).expect("history").expect("saved");
-        let users: Vec<&str> = history
-            .iter()
-            .filter(|e| e.from == Speaker::User)
-            .map(|e| e.text.as_str())
-            .collect();
+        let users = user_lines(&history);
         let kept = &texts[(total - HISTORY_LIMIT) as usize..];
         assert_eq!(users, kept.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(history.first().map(|e| e.from), Some(Speaker::User));
@@ -913,10 +918,7 @@ mod tests {
 
     #[test]
     fn only_the_latest_answer_offers_buttons_and_the_transcript_keeps_every_line() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = single_thread_runtime();
         let (engine, _) = engine(Arc::new(NoDurability));
         let key = SessionKey::new("web", "buttons").expect("key");
         runtime.block_on(async {
