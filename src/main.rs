@@ -187,8 +187,9 @@ fn test(config: Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let data_dir = config.data_dir.clone();
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let exit = runtime.block_on(async {
         let started = std::time::Instant::now();
         if config.mode == Mode::Demo {
             tracing::warn!(
@@ -215,8 +216,20 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         }
         let flushes = app.database.as_ref().map_or(0, Database::flush_count);
         tracing::info!(flushes, "tanya stopped");
-        Ok(ExitCode::SUCCESS)
-    })
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    })?;
+    // Dropping the runtime ends the sweeper and the delivery worker, the last holders of the
+    // database; then it can be opened once more for the next start's sake.
+    drop(runtime);
+    match Database::write_snapshot_for_next_start(&data_dir) {
+        Ok(took) => tracing::info!(
+            millis = took.as_millis() as u64,
+            "database snapshot written for the next start"
+        ),
+        // Everything was already durable: the next start is only slower.
+        Err(error) => tracing::warn!(%error, "database snapshot for the next start failed"),
+    }
+    Ok(exit)
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Concurrent simulated members.
 const WORKERS: usize = 16;
-/// Turns per member: the transcript (user line and one bot line per turn) stays within the
-/// 100 lines a session keeps, so it can be compared turn by turn.
+/// Turns per member: the transcript (one exchange per turn) stays within the 50 exchanges a
+/// session keeps, so it can be compared turn by turn.
 const TURNS_PER_WORKER: usize = 30;
 /// Acknowledged turns (in all) after which the server is killed: about a third of the load.
 const KILL_AFTER: usize = 160;
@@ -27,6 +27,8 @@ const KILL_AFTER: usize = 160;
 struct Server {
     child: Child,
     address: SocketAddr,
+    /// Collects the log's messages until the process ends.
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 impl Server {
@@ -54,8 +56,9 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr");
         let (found, address) = std::sync::mpsc::channel();
         // Reads the log until the process ends (a full pipe would block the server).
-        std::thread::spawn(move || {
+        let log = std::thread::spawn(move || {
             let mut found = Some(found);
+            let mut messages = Vec::new();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let Ok(entry) = serde_json::from_str::<Value>(&line) else {
@@ -66,7 +69,11 @@ impl Server {
                 {
                     let _ = sender.send(entry["fields"]["address"].as_str().map(str::to_string));
                 }
+                if let Some(message) = entry["fields"]["message"].as_str() {
+                    messages.push(message.to_string());
+                }
             }
+            messages
         });
         let address = address
             .recv_timeout(Duration::from_secs(60))
@@ -74,7 +81,22 @@ impl Server {
             .expect("an address field")
             .parse()
             .expect("a socket address");
-        Server { child, address }
+        Server {
+            child,
+            address,
+            log: Some(log),
+        }
+    }
+
+    /// Waits for the process to end; its exit status and the messages it logged.
+    fn wait_for_exit(&mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let exit = self.child.wait().expect("exit status");
+        let messages = self
+            .log
+            .take()
+            .map(|log| log.join().expect("log reader"))
+            .unwrap_or_default();
+        (exit, messages)
     }
 
     fn url(&self, path: &str) -> String {
@@ -373,8 +395,17 @@ async fn sigterm_finishes_the_turn_in_flight_and_exits_cleanly() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("ask_otp_channel"), "{answer}");
-    let exit = server.child.wait().expect("exit status");
+    let (exit, messages) = server.wait_for_exit();
     assert!(exit.success(), "exit status {exit:?}");
+    // After the last turn, the database was opened once more so the next start is fast.
+    let stopped = messages.iter().position(|m| m == "tanya stopped");
+    let snapshot = messages
+        .iter()
+        .position(|m| m == "database snapshot written for the next start");
+    assert!(
+        stopped.is_some() && snapshot > stopped,
+        "stop messages: {messages:?}"
+    );
 
     // The answered turn was made durable before the process ended.
     let server = Server::start(dir.path());
