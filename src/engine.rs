@@ -189,7 +189,11 @@ impl Engine {
         };
         let session = decode(key, &stored, now);
         let mut entries = Vec::new();
-        let stored_before = session.exchanges - session.recent.len() as u64;
+        // Saturating: a record is only ever written by this engine, but a history read must
+        // not panic on one that breaks the invariant.
+        let stored_before = session
+            .exchanges
+            .saturating_sub(session.recent.len() as u64);
         for record in self.services.store.transcript(key, stored_before)? {
             match serde_json::from_slice(&record) {
                 Ok(exchange) => self.push_history(&mut entries, exchange),
@@ -347,7 +351,9 @@ impl Engine {
         session.exchanges += 1;
         if session.recent.len() > RECENT_EXCHANGES {
             let oldest = session.recent.remove(0);
-            let number = session.exchanges - session.recent.len() as u64 - 1;
+            let number = session
+                .exchanges
+                .saturating_sub(session.recent.len() as u64 + 1);
             // Stored before the state: should the process die in between, the saved state
             // still carries this exchange, and the next turn writes it again.
             self.services.store.append_transcript(
