@@ -18,6 +18,9 @@ pub const MAX_BUTTON_TITLE_CHARS: usize = 20;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IntentFile {
+    /// How a button offering this request names it ("Lupa password").
+    #[serde(default)]
+    title: Option<Spanned<String>>,
     #[serde(default)]
     examples: Vec<Spanned<String>>,
     #[serde(default)]
@@ -48,6 +51,8 @@ struct LexiconFile {
     words: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     commands: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    concepts: BTreeMap<String, Spanned<Vec<String>>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -65,6 +70,8 @@ pub struct Button {
 #[derive(Debug, Clone)]
 pub struct IntentDef {
     pub name: String,
+    /// How a button offering this request names it; `None` when the file gives none.
+    pub title: Option<String>,
     pub examples: Vec<String>,
     pub patterns: Vec<Regex>,
 }
@@ -124,12 +131,23 @@ pub struct Content {
     pub lexicon: Vec<(String, String)>,
     /// Typed phrases that act like a button press ("kirim ulang" → `/resend_otp`).
     pub commands: Vec<(String, String)>,
+    /// The dialog readers' words: (concept name, phrase as written), `lexicon/answers.toml`.
+    pub concepts: Vec<(String, String)>,
 }
 
 impl Content {
     /// The response for `key`, if the content defines it.
     pub fn response(&self, key: &str) -> Option<&ResponseTemplate> {
         self.responses.get(key)
+    }
+
+    /// How a button offering `intent` names it: its title, else its name.
+    pub fn intent_title<'a>(&'a self, intent: &'a str) -> &'a str {
+        self.intents
+            .iter()
+            .find(|i| i.name == intent)
+            .and_then(|i| i.title.as_deref())
+            .unwrap_or(intent)
     }
 }
 
@@ -152,6 +170,33 @@ impl fmt::Display for ContentError {
     }
 }
 
+/// The payload of the choice a member typed instead of pressing it: its number ("2", "2.")
+/// or its title, among `buttons` (those of the bot's latest answer). The one home of this rule: the engine applies it to
+/// every channel's text.
+pub fn typed_choice(buttons: &[Button], text: &str) -> Option<String> {
+    let trimmed = text.trim().trim_end_matches(['.', ')']);
+    if trimmed.len() <= 2 && !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        let n: usize = trimmed.parse().ok()?;
+        return n
+            .checked_sub(1)
+            .and_then(|i| buttons.get(i))
+            .map(|b| b.payload.clone());
+    }
+    let typed = fold(text);
+    buttons
+        .iter()
+        .find(|button| fold(&button.title) == typed)
+        .map(|button| button.payload.clone())
+}
+
+/// Lower case with runs of white space made one space, for comparing typed titles.
+fn fold(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 /// Every problem found in `intents/` (loading does not stop at the first).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ContentErrors(pub Vec<ContentError>);
@@ -172,6 +217,8 @@ impl fmt::Display for ContentErrors {
 /// that key may contain.
 pub struct Requirements<'a> {
     pub response_keys: &'a [(&'a str, &'a [&'a str])],
+    /// Every concept the dialog's readers look for; `answers.toml` must define exactly these.
+    pub concepts: &'a [&'a str],
 }
 
 /// Loads `dir` and validates it against `requirements`.
@@ -191,6 +238,8 @@ struct Loader {
     responses: HashMap<String, (ResponseTemplate, PathBuf, usize)>,
     lexicon: Vec<(String, String)>,
     commands: Vec<(String, String)>,
+    /// (concept, phrase, file, line) as written.
+    concepts: Vec<(String, String, PathBuf, usize)>,
     /// normalised example → (intent, file, line)
     seen_examples: HashMap<String, (String, PathBuf, usize)>,
 }
@@ -291,6 +340,19 @@ impl Loader {
                 .insert(key, (name.clone(), path.to_path_buf(), line));
             examples.push(trimmed.to_string());
         }
+        let title = file.title.map(|title| {
+            let line = line_of(&text, title.span().start);
+            let title = title.into_inner().trim().to_string();
+            let chars = title.chars().count();
+            if chars == 0 || chars > MAX_BUTTON_TITLE_CHARS {
+                self.error(
+                    path,
+                    line,
+                    format!("title {title:?} must have 1..={MAX_BUTTON_TITLE_CHARS} characters"),
+                );
+            }
+            title
+        });
         let mut patterns = Vec::with_capacity(file.patterns.len());
         for pattern in &file.patterns {
             let line = line_of(&text, pattern.span().start);
@@ -301,6 +363,7 @@ impl Loader {
         }
         self.intents.push(IntentDef {
             name,
+            title,
             examples,
             patterns,
         });
@@ -411,6 +474,18 @@ impl Loader {
             }
             self.commands.push((phrase.to_lowercase(), payload));
         }
+        for (concept, phrases) in file.concepts {
+            let line = line_of(&text, phrases.span().start);
+            for phrase in phrases.into_inner() {
+                let phrase = phrase.trim().to_lowercase();
+                if phrase.is_empty() {
+                    self.error(path, line, format!("concept {concept}: empty phrase"));
+                    continue;
+                }
+                self.concepts
+                    .push((concept.clone(), phrase, path.to_path_buf(), line));
+            }
+        }
     }
 
     fn finish(mut self, requirements: &Requirements) -> Result<Content, ContentErrors> {
@@ -442,6 +517,24 @@ impl Loader {
             }
         }
         self.errors.extend(placeholder_errors);
+        for (concept, _, file, line) in &self.concepts {
+            if !requirements.concepts.contains(&concept.as_str()) {
+                self.errors.push(ContentError {
+                    file: file.clone(),
+                    line: *line,
+                    message: format!("unknown concept {concept}: the readers know {}", requirements.concepts.join(", ")),
+                });
+            }
+        }
+        for concept in requirements.concepts {
+            if !self.concepts.iter().any(|(c, ..)| c == concept) {
+                self.errors.push(ContentError {
+                    file: PathBuf::from("intents/lexicon/"),
+                    line: 0,
+                    message: format!("the dialog reads the concept {concept}, which no file defines"),
+                });
+            }
+        }
         for name in faq_without_answer {
             self.errors.push(ContentError {
                 file: PathBuf::from(format!("{name}.toml")),
@@ -476,6 +569,11 @@ impl Loader {
                 .collect(),
             lexicon: self.lexicon,
             commands: self.commands,
+            concepts: self
+                .concepts
+                .into_iter()
+                .map(|(concept, phrase, _, _)| (concept, phrase))
+                .collect(),
         })
     }
 }
@@ -562,7 +660,10 @@ fn split_template(text: &str) -> Result<Vec<Segment>, String> {
 mod tests {
     use super::*;
 
-    const NO_REQUIREMENTS: Requirements = Requirements { response_keys: &[] };
+    const NO_REQUIREMENTS: Requirements = Requirements {
+        response_keys: &[],
+        concepts: &[],
+    };
 
     fn write(dir: &Path, name: &str, text: &str) {
         let path = dir.join(name);
@@ -590,6 +691,7 @@ mod tests {
         );
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"])],
+            concepts: &[],
         };
         let content = load(dir.path(), &requirements).unwrap();
         assert_eq!(content.intents.len(), 1);
@@ -672,6 +774,7 @@ mod tests {
         );
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"]), ("greet", &[])],
+            concepts: &[],
         };
         let shown = load(dir.path(), &requirements).unwrap_err().to_string();
         assert!(shown.contains("placeholder {code}"), "{shown}");
@@ -705,4 +808,33 @@ mod tests {
         assert!(split_template("a {}").is_err());
         assert!(split_template("a {X Y}").is_err());
     }
+
+    #[test]
+    fn a_typed_number_or_title_picks_one_of_the_offered_buttons() {
+        let offered = [
+            Button { title: "Lupa akun JMO".into(), payload: "/forgot_account".into() },
+            Button { title: "Cek saldo JHT".into(), payload: "/check_jht_balance".into() },
+        ];
+        assert_eq!(
+            typed_choice(&offered, " 2 ").as_deref(),
+            Some("/check_jht_balance")
+        );
+        assert_eq!(
+            typed_choice(&offered, "1.").as_deref(),
+            Some("/forgot_account")
+        );
+        assert_eq!(
+            typed_choice(&offered, "cek  SALDO jht").as_deref(),
+            Some("/check_jht_balance")
+        );
+        assert_eq!(typed_choice(&offered, "3"), None, "no third choice");
+        assert_eq!(typed_choice(&offered, "0"), None);
+        assert_eq!(
+            typed_choice(&offered, "123456"),
+            None,
+            "a code is not a choice"
+        );
+        assert_eq!(typed_choice(&[], "1"), None);
+    }
+
 }

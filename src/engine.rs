@@ -500,6 +500,13 @@ impl Engine {
                 (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
             }
             Input::Text(text) => {
+                // A button's number ("2") or title typed instead of pressed is that button,
+                // on every channel alike.
+                if let Some(payload) = self.typed_button(session, text) {
+                    let (message, intent, entities, _) =
+                        self.read(session, &Input::Payload(payload));
+                    return (message, intent, entities, text.clone());
+                }
                 let parse = self.nlu.parse(text);
                 let command = self.commands.get(&self.nlu.normalize(text)).cloned();
                 // A typed command phrase ("kirim ulang") is that command and nothing else: the
@@ -510,15 +517,30 @@ impl Engine {
                 };
                 let message = Message {
                     intent: dialog_intent,
+                    ranking: parse.ranking.clone(),
+                    also: parse.also.as_ref().map(|a| a.name.clone()),
+                    frustrated: parse.frustrated,
+                    shape: shape_of(text),
+                    digits: text
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .take(MAX_DIGITS_READ)
+                        .collect(),
                     stray_digits: has_stray_digits(text, &parse.entities),
-                    typed_choice: typed_choice(text),
                     entities: parse.entities.clone(),
+                    words: parse.words,
                     command,
                     secret: None,
                 };
                 (message, Some(parse.intent), parse.entities, text.clone())
             }
         }
+    }
+
+    /// The payload of the offered button whose number or title `text` is.
+    fn typed_button(&self, session: &Session, text: &str) -> Option<String> {
+        let buttons = self.offered(session.answer());
+        crate::content::typed_choice(&buttons, text)
     }
 
     /// Performs effects; returns the event a look-up produced, if any.
@@ -612,6 +634,8 @@ impl Engine {
                     kpj: c.kpj,
                     balance_rupiah: c.balance_rupiah,
                     as_of: c.as_of,
+                    employer: c.employer,
+                    current: c.current,
                 })
                 .collect(),
             locked_until,
@@ -703,6 +727,16 @@ impl Engine {
                 .map(|key| format!("• {}", self.render_text(key, 0, &[])))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            Value::Each { key, items } => items
+                .iter()
+                .map(|values| {
+                    let values: Vec<(&str, &str)> =
+                        values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                    self.render_text(key, 0, &values)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Value::Title(intent) => self.content.intent_title(intent).to_string(),
         }
     }
 
@@ -760,16 +794,27 @@ fn has_stray_digits(text: &str, entities: &[Entity]) -> bool {
         >= 3
 }
 
-/// "2" typed instead of pressing the second button.
-fn typed_choice(text: &str) -> Option<usize> {
-    let trimmed = text.trim().trim_end_matches('.');
-    if trimmed.len() > 2 {
-        return None;
+/// How many digits of a message are kept for reading a code: a code has six.
+const MAX_DIGITS_READ: usize = 32;
+
+/// Whether a text is words, only emoji and symbols, or only punctuation.
+fn shape_of(text: &str) -> crate::dialog::Shape {
+    use crate::dialog::Shape;
+    if text.chars().any(char::is_alphanumeric) {
+        Shape::Words
+    } else if text
+        .chars()
+        .any(|c| !c.is_whitespace() && !c.is_ascii_punctuation() && !is_general_punctuation(c))
+    {
+        Shape::Emoji
+    } else {
+        Shape::Punctuation
     }
-    trimmed
-        .parse()
-        .ok()
-        .filter(|&n: &usize| (1..=20).contains(&n))
+}
+
+/// Punctuation beyond ASCII that members type ("…", "¿", "–").
+fn is_general_punctuation(c: char) -> bool {
+    matches!(c, '\u{2010}'..='\u{2027}' | '\u{00A1}' | '\u{00BF}' | '\u{3001}' | '\u{3002}')
 }
 
 #[cfg(test)]
@@ -778,12 +823,13 @@ mod tests {
     use crate::db::NoDurability;
 
     #[test]
-    fn typed_choices_are_small_numbers_only() {
-        assert_eq!(typed_choice(" 2 "), Some(2));
-        assert_eq!(typed_choice("1."), Some(1));
-        assert_eq!(typed_choice("0"), None);
-        assert_eq!(typed_choice("123"), None);
-        assert_eq!(typed_choice("dua"), None);
+    fn emoji_and_punctuation_are_told_apart_from_words() {
+        use crate::dialog::Shape;
+        assert_eq!(shape_of("👍"), Shape::Emoji);
+        assert_eq!(shape_of("🙏🙏 "), Shape::Emoji);
+        assert_eq!(shape_of("?? ..."), Shape::Punctuation);
+        assert_eq!(shape_of("…"), Shape::Punctuation);
+        assert_eq!(shape_of("ok 👍"), Shape::Words);
     }
 
     #[test]

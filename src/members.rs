@@ -60,6 +60,12 @@ pub struct Card {
     pub balance_rupiah: u64,
     /// The date the balance was computed, as `YYYY-MM-DD`.
     pub as_of: String,
+    /// The employer that registered the card: how members tell their cards apart (SPEC §4).
+    #[serde(default)]
+    pub employer: String,
+    /// Whether the card belongs to the member's current job (the others are from earlier ones).
+    #[serde(default)]
+    pub current: bool,
 }
 
 /// A member and their JMO account.
@@ -435,15 +441,18 @@ const SITI_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$AqTPIQRsNmqjYx09qkBc9w$Ja
 const AGUS_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$O5bXYohaQVMKlkLcUOE94g$IA7X+94SZBOzXXzCJdAcdIKYIvjrc/ozZPc/3K2SdSI";
 const DEWI_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$Km5dXgA4eAORPTK7DWDghg$ChAJn0O5MhUa+zod2yFX8Zc7OshOVDrHkBYk6jInzL8";
 
-/// One row of SPEC §4: name, NIK, e-mail, phone, cards (KPJ, balance), password hash.
+/// One row of SPEC §4: name, NIK, e-mail, phone, cards, password hash.
 struct DemoRow {
     name: &'static str,
     nik: &'static str,
     email: Option<&'static str>,
     phone: Option<&'static str>,
-    cards: &'static [(&'static str, u64)],
+    cards: &'static [DemoCard],
     phc: &'static str,
 }
+
+/// One card of SPEC §4: KPJ, balance, employer, and whether it is the current job's.
+struct DemoCard(&'static str, u64, &'static str, bool);
 
 const DEMO_ROWS: [DemoRow; 4] = [
     DemoRow {
@@ -451,7 +460,7 @@ const DEMO_ROWS: [DemoRow; 4] = [
         nik: "3174011203880001",
         email: Some("budi.santoso@example.com"),
         phone: Some("081234567890"),
-        cards: &[("12345678901", 25_750_000)],
+        cards: &[DemoCard("12345678901", 25_750_000, "PT Sinar Jaya", true)],
         phc: BUDI_PHC,
     },
     DemoRow {
@@ -459,7 +468,10 @@ const DEMO_ROWS: [DemoRow; 4] = [
         nik: "3273016508900002",
         email: Some("siti.aminah@example.com"),
         phone: Some("085711112222"),
-        cards: &[("98765432109", 12_500_000), ("11122233344", 4_250_500)],
+        cards: &[
+            DemoCard("98765432109", 12_500_000, "PT Maju Bersama", true),
+            DemoCard("11122233344", 4_250_500, "CV Karya Abadi", false),
+        ],
         phc: SITI_PHC,
     },
     DemoRow {
@@ -467,7 +479,7 @@ const DEMO_ROWS: [DemoRow; 4] = [
         nik: "3578010107850003",
         email: Some("agus.wijaya@example.com"),
         phone: None,
-        cards: &[("55566677788", 8_000_000)],
+        cards: &[DemoCard("55566677788", 8_000_000, "PT Nusantara Logistik", true)],
         phc: AGUS_PHC,
     },
     DemoRow {
@@ -475,7 +487,7 @@ const DEMO_ROWS: [DemoRow; 4] = [
         nik: "5171024403950004",
         email: None,
         phone: Some("081355556666"),
-        cards: &[("44455566677", 1_200_000)],
+        cards: &[DemoCard("44455566677", 1_200_000, "Koperasi Sejahtera", true)],
         phc: DEWI_PHC,
     },
 ];
@@ -498,6 +510,7 @@ pub const MAX_SYNTHETIC_MEMBERS: u32 = 10_000_000;
 /// | NIK | `317101` + DD MM YY + serial: DD = 1 + i mod 28, plus 40 when i is odd (a woman); MM = 1 + (i div 28) mod 12; YY = 60 + (i div 336) mod 40; serial = 1 + i div 13440 in 4 digits | 3171010101600001 | 3171010309630001 |
 /// | e-mail | `anggota{i}@example.com` | anggota0@example.com | anggota1234@example.com |
 /// | phone | `0813` + i in 8 digits | 081300000000 | 081300001234 |
+/// | employers | `PT Mitra {i}` (current), `CV Rekan {i}` (previous) | PT Mitra 0; CV Rekan 0 | PT Mitra 1234; CV Rekan 1234 |
 /// | balances (Rp) | 1,000,000 + (i × 7,919) mod 100,000,000; second card 500,000 + (i × 104,729) mod 10,000,000 | 1,000,000; 500,000 | 10,772,046; 9,735,586 |
 ///
 /// Every synthetic member has both a phone and an e-mail (so the code-channel choice is asked)
@@ -515,11 +528,15 @@ pub fn synthetic_member(i: u32) -> Member {
             kpj: Kpj::parse(&format!("70{i:09}")).expect("11 digits"),
             balance_rupiah: 1_000_000 + (u64::from(i) * 7_919) % 100_000_000,
             as_of: DEMO_AS_OF.to_owned(),
+            employer: format!("PT Mitra {i}"),
+            current: true,
         },
         Card {
             kpj: Kpj::parse(&format!("71{i:09}")).expect("11 digits"),
             balance_rupiah: 500_000 + (u64::from(i) * 104_729) % 10_000_000,
             as_of: DEMO_AS_OF.to_owned(),
+            employer: format!("CV Rekan {i}"),
+            current: false,
         },
     ];
     Member {
@@ -543,10 +560,12 @@ pub fn demo_members() -> Vec<Member> {
             let cards: Vec<Card> = row
                 .cards
                 .iter()
-                .map(|&(kpj, balance_rupiah)| Card {
+                .map(|&DemoCard(kpj, balance_rupiah, employer, current)| Card {
                     kpj: Kpj::parse(kpj).expect("demo KPJ is valid"),
                     balance_rupiah,
                     as_of: DEMO_AS_OF.to_owned(),
+                    employer: employer.to_owned(),
+                    current,
                 })
                 .collect();
             Member {

@@ -328,13 +328,9 @@ impl Channels {
                     Vec::new()
                 }
             },
+            // A typed number or button title is resolved by the engine, as on every channel.
             Some(InboundContent::Text(text)) => {
-                let buttons = self.engine.offered_buttons(&inbound.session)?;
-                let input = match typed_choice(&buttons, &text) {
-                    Some(payload) => Input::Payload(payload),
-                    None => Input::Text(text),
-                };
-                self.turn(&inbound.session, input).await?
+                self.turn(&inbound.session, Input::Text(text)).await?
             }
             Some(InboundContent::Payload(payload)) => {
                 self.turn(&inbound.session, Input::Payload(payload)).await?
@@ -464,32 +460,6 @@ fn member_text(text: &str) -> Option<String> {
         .collect();
     let text = text.trim();
     (!text.is_empty()).then(|| text.chars().take(MAX_TEXT_CHARS).collect())
-}
-
-/// The payload of the choice a member typed instead of pressing it: its number ("2", "2.")
-/// or its title, among `buttons` (those of the bot's latest answer, `Engine::offered_buttons`).
-fn typed_choice(buttons: &[Button], text: &str) -> Option<String> {
-    let trimmed = text.trim().trim_end_matches(['.', ')']);
-    if trimmed.len() <= 2 && !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
-        let n: usize = trimmed.parse().ok()?;
-        return n
-            .checked_sub(1)
-            .and_then(|i| buttons.get(i))
-            .map(|b| b.payload.clone());
-    }
-    let typed = fold(text);
-    buttons
-        .iter()
-        .find(|button| fold(&button.title) == typed)
-        .map(|button| button.payload.clone())
-}
-
-/// Lower case with runs of white space made one space, for comparing typed titles.
-fn fold(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 /// The text followed by its choices as a numbered list: the fallback when buttons do not fit
@@ -623,34 +593,6 @@ mod tests {
             title: title.into(),
             payload: payload.into(),
         }
-    }
-
-    #[test]
-    fn a_typed_number_or_title_picks_one_of_the_offered_buttons() {
-        let offered = [
-            button("Lupa akun JMO", "/forgot_account"),
-            button("Cek saldo JHT", "/check_jht_balance"),
-        ];
-        assert_eq!(
-            typed_choice(&offered, " 2 ").as_deref(),
-            Some("/check_jht_balance")
-        );
-        assert_eq!(
-            typed_choice(&offered, "1.").as_deref(),
-            Some("/forgot_account")
-        );
-        assert_eq!(
-            typed_choice(&offered, "cek  SALDO jht").as_deref(),
-            Some("/check_jht_balance")
-        );
-        assert_eq!(typed_choice(&offered, "3"), None, "no third choice");
-        assert_eq!(typed_choice(&offered, "0"), None);
-        assert_eq!(
-            typed_choice(&offered, "123456"),
-            None,
-            "a code is not a choice"
-        );
-        assert_eq!(typed_choice(&[], "1"), None);
     }
 
     #[test]

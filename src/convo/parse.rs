@@ -7,6 +7,7 @@
 //! lupa password, jalur utama        ← line 1: the name (description lines may follow)
 //! #me                               ← a user turn: text (several lines are joined with \n),
 //! WAIT 6m                              optionally first `WAIT <n>s|m|h`, or `BUTTON x`, or `$otp`
+//!                                      (`$otp`, `$otp_spaced`, `$otp_dashed` may sit in a text)
 //! saya lupa password jmo
 //!
 //! #bot                              ← the next bot message: text lines first (wildcards, a
@@ -72,6 +73,10 @@ pub enum MeInput {
     Button(String),
     /// `$otp`: the last code delivered to this conversation's member.
     Otp,
+    /// A text with the last code in it: `$otp` as delivered ("493817"), `$otp_spaced` with a
+    /// space between digits ("4 9 3 8 1 7"), `$otp_dashed` in two halves ("493-817"). Beyond
+    /// BotiumScript: members type codes inside sentences and digit by digit.
+    TextWithCode(String),
 }
 
 /// A `#bot` block: what the next bot message of the current turn must look like.
@@ -207,8 +212,8 @@ pub enum SyntaxError {
     /// A line holding only `!`.
     #[error("`!` must be followed by a text or an asserter")]
     BareNegation,
-    /// `$otp` inside a longer text, or in a `#bot` block.
-    #[error("`$otp` must be a whole #me message, on its own line")]
+    /// `$otp` in a `#bot` block (it names what the member sends, not what the bot says).
+    #[error("`$otp` belongs in a #me block")]
     MisplacedOtp,
     /// A `#me` text shaped like an utterance-list name (`UTT_GREETING`) with no such list.
     #[error(
@@ -622,11 +627,13 @@ fn parse_me(header_line: usize, body: &[(usize, &str)]) -> Result<MeTurn, LineEr
                 if split_keyword(line).0 == "BUTTON" || is_otp(line) {
                     return Err((number, SyntaxError::MixedMeInput));
                 }
-                if mentions_otp(line) {
-                    return Err((number, SyntaxError::MisplacedOtp));
-                }
             }
-            MeInput::Text(join_lines(body))
+            let text = join_lines(body);
+            if mentions_otp(&text) {
+                MeInput::TextWithCode(text)
+            } else {
+                MeInput::Text(text)
+            }
         }
     };
     Ok(MeTurn {
@@ -1120,8 +1127,12 @@ $otp
             (3, SyntaxError::MixedMeInput)
         );
         assert_eq!(
-            syntax_error("n\n#me\nkodenya $otp\n"),
-            (3, SyntaxError::MisplacedOtp)
+            parse_one("n\n#me\nkodenya $otp_spaced ya\n").steps[0],
+            Step::Me(MeTurn {
+                line: 2,
+                wait: None,
+                input: MeInput::TextWithCode("kodenya $otp_spaced ya".into())
+            })
         );
         assert_eq!(syntax_error("n\n#me\n\n#bot\n"), (2, SyntaxError::EmptyMe));
         assert_eq!(

@@ -419,7 +419,7 @@ fn me_input(
                 )),
             }
         }
-        MeInput::Otp => {
+        MeInput::Otp | MeInput::TextWithCode(_) => {
             let expected = || "$otp: a code delivered to this conversation's member".to_string();
             let outbox = app
                 .outbox
@@ -428,12 +428,47 @@ fn me_input(
             let entries = outbox
                 .entries(session)
                 .map_err(|error| fail(expected(), format!("the outbox failed: {error}")))?;
-            match entries.last() {
-                Some(entry) => Ok((Input::Text(entry.code.clone()), "$otp".into())),
-                None => Err(fail(expected(), "no code has been sent yet".into())),
+            let Some(entry) = entries.last() else {
+                return Err(fail(expected(), "no code has been sent yet".into()));
+            };
+            match &me.input {
+                MeInput::TextWithCode(template) => Ok((
+                    Input::Text(with_code(template, &entry.code)),
+                    template.clone(),
+                )),
+                _ => Ok((Input::Text(entry.code.clone()), "$otp".into())),
             }
         }
     }
+}
+
+/// `template` with `$otp_spaced`, `$otp_dashed` and `$otp` replaced by the code so written
+/// (the longer names first, so `$otp` does not eat their prefix).
+fn with_code(template: &str, code: &str) -> String {
+    let spaced = code
+        .chars()
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (first, second) = code.split_at(code.len() / 2);
+    let dashed = format!("{first}-{second}");
+    let text = replace_ignoring_case(template, "$otp_spaced", &spaced);
+    let text = replace_ignoring_case(&text, "$otp_dashed", &dashed);
+    replace_ignoring_case(&text, "$otp", code)
+}
+
+/// `text` with every ASCII-case-insensitive occurrence of `needle` (ASCII) replaced.
+fn replace_ignoring_case(text: &str, needle: &str, replacement: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    for (at, _) in lower.match_indices(needle) {
+        out.push_str(&text[rest..at]);
+        out.push_str(replacement);
+        rest = at + needle.len();
+    }
+    out.push_str(&text[rest..]);
+    out
 }
 
 /// (expected, found, index of the message looked at).
@@ -632,6 +667,13 @@ fn describe_buttons<'a>(buttons: impl IntoIterator<Item = &'a Button>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_written_into_texts_spaced_dashed_or_as_sent() {
+        assert_eq!(with_code("kodenya $OTP kak", "493817"), "kodenya 493817 kak");
+        assert_eq!(with_code("$otp_spaced", "493817"), "4 9 3 8 1 7");
+        assert_eq!(with_code("ini $otp_dashed ya", "493817"), "ini 493-817 ya");
+    }
 
     fn message(key: &str, text: &str, buttons: &[(&str, &str)]) -> OutgoingMessage {
         OutgoingMessage {

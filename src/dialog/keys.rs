@@ -1,10 +1,12 @@
 //! Every response key the engine can send, with the placeholders each may contain. `tanya
 //! check` and start-up verify that `intents/` defines all of them (SPEC §5).
 
+use crate::nlu::concepts::Concept;
+
 /// (response key, allowed placeholders).
 pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     // common
-    ("greet", &[]),
+    ("greet", &["salam"]),
     ("help_menu", &[]),
     ("thanks", &[]),
     ("goodbye", &[]),
@@ -14,6 +16,19 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("session_expired", &[]),
     ("rate_limited", &[]),
     ("non_text", &[]),
+    ("greet_salam", &[]),
+    ("acknowledged", &[]),
+    ("empathy", &[]),
+    ("clarify_forgot", &[]),
+    ("offer_next", &["topic"]),
+    ("service_unavailable", &[]),
+    // waiting states
+    ("awaiting", &["what"]),
+    ("awaiting_code", &[]),
+    ("awaiting_kpj_nik", &[]),
+    ("awaiting_email_kpj", &[]),
+    ("awaiting_channel", &[]),
+    ("awaiting_card", &[]),
     // identity
     ("ask_kpj_nik", &[]),
     ("ask_kpj", &[]),
@@ -24,6 +39,7 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("ask_email", &[]),
     ("invalid_email", &[]),
     ("account_not_found", &[]),
+    ("suggest_forgot_account", &[]),
     // one-time codes
     ("ask_otp_channel", &["phone", "email"]),
     ("otp_sent", &["destination", "minutes"]),
@@ -32,6 +48,8 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("otp_expired", &[]),
     ("otp_locked", &["minutes"]),
     ("otp_resend_wait", &["wait"]),
+    ("otp_not_received", &["destination"]),
+    ("no_whatsapp_code", &[]),
     // the SMS / e-mail carrying a code
     ("code_message", &["code", "minutes"]),
     // passwords
@@ -49,20 +67,41 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     // flow endings
     ("account_recovered", &["login"]),
     ("ask_card", &[]),
-    ("jht_balance", &["card", "balance", "as_of", "note"]),
+    ("jht_balance", &["card", "employer", "balance", "as_of", "note"]),
+    ("jht_balance_all", &["cards", "total", "as_of"]),
+    ("jht_balance_line", &["card", "employer", "balance"]),
     ("jht_multiple_cards_note", &[]),
     // button labels
     ("label_sms", &["phone"]),
     ("label_email", &["email"]),
-    ("label_card", &["card"]),
+    ("label_card", &["card", "employer", "status"]),
+    ("label_card_current", &[]),
+    ("label_card_previous", &[]),
+    ("label_other_card", &[]),
+    ("label_resend", &[]),
+    ("label_human", &[]),
+    ("label_restart", &[]),
+    ("label_topic", &["topic"]),
     // messaging channels: the button that opens a WhatsApp list of choices
     ("label_list_button", &[]),
 ];
+
+/// The concepts of `intents/lexicon/answers.toml` the readers look for.
+const CONCEPT_NAMES: [&str; Concept::ALL.len()] = {
+    let mut names = [""; Concept::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Concept::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// What the content must provide for this engine.
 pub fn requirements() -> crate::content::Requirements<'static> {
     crate::content::Requirements {
         response_keys: RESPONSE_KEYS,
+        concepts: &CONCEPT_NAMES,
     }
 }
 
@@ -78,11 +117,19 @@ mod tests {
     /// be declared above, or `tanya check` could pass content that lacks it.
     #[test]
     fn every_key_used_by_the_dialog_is_declared() {
-        let source = include_str!("step.rs");
+        let sources = [
+            include_str!("step.rs"),
+            include_str!("identity.rs"),
+            include_str!("code.rs"),
+            include_str!("password.rs"),
+            include_str!("balance.rs"),
+        ];
         let mut used = Vec::new();
-        for marker in ["Reply::key(\"", "label: \"", "then_some(\""] {
-            for piece in source.split(marker).skip(1) {
-                used.push(piece.split('"').next().unwrap_or_default());
+        for source in sources {
+            for marker in ["Reply::key(\"", "label: \"", "then_some(\"", "Response(Some(\""] {
+                for piece in source.split(marker).skip(1) {
+                    used.push(piece.split('"').next().unwrap_or_default());
+                }
             }
         }
         assert!(used.len() > 20, "the scan found too few keys: {used:?}");

@@ -1,16 +1,23 @@
 //! The dialog: a pure state machine over conversation states (no I/O, no clock reads).
-//! `state` is what a session remembers, `step` the transition function, `reply` what it says
-//! and does, `keys` every response key it can use, `format` Indonesian numbers and dates.
+//! `state` is what a session remembers, `step` the transition function and its dispatch,
+//! `answers` what each waiting state accepts in the member's own words, `identity`, `code`,
+//! `password` and `balance` the steps of the flows, `reply` what it says and does, `keys`
+//! every response key it can use, `format` Indonesian numbers and dates.
 
+mod answers;
+mod balance;
+mod code;
 pub mod format;
+mod identity;
 pub mod keys;
+mod password;
 pub mod reply;
 pub mod state;
 pub mod step;
 
 pub use reply::{Choice, Effect, Reply, Value};
 pub use state::{Flow, MemberView, Session, State};
-pub use step::{Command, Context, Event, Message, Transition, step};
+pub use step::{Command, Context, Event, Message, Shape, Transition, step};
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,13 @@ pub enum Value {
     Response(Option<&'static str>),
     /// The texts of several responses, one per line (password rules).
     Lines(Vec<&'static str>),
+    /// Response `key` rendered once per item with the item's values, one per line.
+    Each {
+        key: &'static str,
+        items: Vec<Vec<(&'static str, String)>>,
+    },
+    /// How the content names an intent (its `title`), e.g. for a button offering it.
+    Title(String),
 }
 
 /// A button whose title is rendered from a `label_*` response.

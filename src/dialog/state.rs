@@ -61,6 +61,12 @@ pub struct CardView {
     pub balance_rupiah: u64,
     /// ISO date, `2026-10-31`.
     pub as_of: String,
+    /// The employer that registered the card, so the member can tell cards apart.
+    #[serde(default)]
+    pub employer: String,
+    /// Whether the card is from the member's current job.
+    #[serde(default)]
+    pub current: bool,
 }
 
 /// What the dialog knows of a member found by a lookup (never the password hash).
@@ -109,6 +115,9 @@ pub enum State {
         nik: Option<Nik>,
         /// Failed look-ups so far in this flow (the third hands over).
         failures: u8,
+        /// Where the member said the code should go, before being asked (SPEC §5.1).
+        #[serde(default)]
+        prefer: Option<CodeChannel>,
     },
     /// forgot_password: collecting e-mail and KPJ.
     CollectEmailKpj {
@@ -172,6 +181,16 @@ impl State {
             State::NewPassword { .. } | State::ConfirmPassword { .. }
         )
     }
+}
+
+/// What the conversation was last about, so a short follow-up stays on it (SPEC §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "topic", rename_all = "snake_case")]
+pub enum Topic {
+    /// An FAQ was answered.
+    Faq { intent: String },
+    /// A JHT balance was shown: card `shown` of the verified member.
+    Balance { shown: usize },
 }
 
 /// A member who proved their identity with a code, for the 10-minute balance window.
@@ -258,6 +277,12 @@ pub struct Session {
     /// The latest exchanges (at most `RECENT_EXCHANGES`), oldest first; the ones before
     /// them are in the transcript store.
     pub recent: Vec<Exchange>,
+    /// What the last answers were about, for follow-ups.
+    #[serde(default)]
+    pub topic: Option<Topic>,
+    /// A second request made in the same message as the first, offered when the first ends.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 impl Session {
@@ -277,6 +302,8 @@ impl Session {
             turns: 0,
             exchanges: 0,
             recent: Vec::new(),
+            topic: None,
+            next: None,
         }
     }
 }

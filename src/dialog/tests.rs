@@ -21,7 +21,7 @@ fn key() -> ServerKey {
     ServerKey::from_bytes([9; 32])
 }
 
-fn budi() -> MemberView {
+pub(super) fn budi() -> MemberView {
     MemberView {
         id: MemberId::from_kpj(&Kpj::parse("12345678901").unwrap()),
         nik: Nik::parse("3174011203880001").unwrap(),
@@ -31,6 +31,8 @@ fn budi() -> MemberView {
             kpj: Kpj::parse("12345678901").unwrap(),
             balance_rupiah: 25_750_000,
             as_of: "2026-10-31".into(),
+            employer: "PT Sinar Jaya".into(),
+            current: true,
         }],
         login: "budi.santoso@example.com".into(),
         locked_until: None,

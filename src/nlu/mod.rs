@@ -2,6 +2,7 @@
 //! ranking) and entities. Rules first, the classifier second, `out_of_scope` when unsure.
 
 pub mod classifier;
+pub mod concepts;
 pub mod entities;
 pub mod eval;
 pub mod normalize;
@@ -9,6 +10,7 @@ pub mod rules;
 
 use crate::content::Content;
 use classifier::{Classifier, TrainingOptions};
+use concepts::{Concept, ConceptLexicon, Words};
 use entities::Entity;
 use normalize::Normalizer;
 use rules::Rules;
@@ -53,6 +55,16 @@ pub struct Parse {
     pub intent: IntentScore,
     pub ranking: Vec<IntentScore>,
     pub entities: Vec<Entity>,
+    /// The normalised tokens and the readers' concepts in them (for the dialog, not the JSON).
+    #[serde(skip)]
+    pub words: Words,
+    /// A second request in the same message ("cek saldo sekalian ganti password"), or the
+    /// request inside a complaint; `None` when there is none.
+    #[serde(skip)]
+    pub also: Option<IntentScore>,
+    /// The member is frustrated: a complaint, or angry words around a request.
+    #[serde(skip)]
+    pub frustrated: bool,
 }
 
 /// The trained NLU: normaliser, rules and classifier.
@@ -61,17 +73,36 @@ pub struct Nlu {
     normalizer: Normalizer,
     rules: Rules,
     classifier: Classifier,
+    concepts: ConceptLexicon,
     thresholds: Thresholds,
+}
+
+/// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
+pub const COMPLAINT: &str = "complaint";
+
+/// Whether an intent asks for something tanya does (a flow, an FAQ, a person), as opposed to
+/// small talk: only such intents count as a second request or as the request in a complaint.
+pub fn is_request(intent: &str) -> bool {
+    matches!(
+        intent,
+        "forgot_account" | "forgot_password" | "check_jht_balance" | "human_agent"
+    ) || intent.starts_with("faq_")
 }
 
 impl Nlu {
     /// Builds and trains the NLU from validated content.
     pub fn train(content: &Content, thresholds: Thresholds) -> Nlu {
+        // The readers' words are vocabulary too: a typo of "kirim" is corrected towards it,
+        // and "ulang" is never corrected away from itself.
         let examples = content
             .intents
             .iter()
-            .flat_map(|i| i.examples.iter().map(String::as_str));
+            .flat_map(|i| i.examples.iter().map(String::as_str))
+            .chain(content.concepts.iter().map(|(_, phrase)| phrase.as_str()));
         let normalizer = Normalizer::new(&content.lexicon, examples);
+        let concepts = ConceptLexicon::new(content.concepts.iter().filter_map(|(name, phrase)| {
+            Some((Concept::from_name(name)?, normalizer.tokens(phrase)))
+        }));
         let classes: Vec<String> = content.intents.iter().map(|i| i.name.clone()).collect();
         let training: Vec<(usize, Vec<String>)> = content
             .intents
@@ -90,6 +121,7 @@ impl Nlu {
             normalizer,
             rules: Rules::new(&content.intents),
             classifier,
+            concepts,
             thresholds,
         }
     }
@@ -107,7 +139,33 @@ impl Nlu {
     /// Reads one message.
     pub fn parse(&self, text: &str) -> Parse {
         let tokens = self.normalizer.tokens(text);
-        let probabilities = self.classifier.predict(&tokens);
+        let hits = self.concepts.find(&tokens);
+        let words = Words { tokens, hits };
+        let (mut intent, ranking) = self.classify(&words.tokens);
+        let contrasted = self.after_contrast(&words);
+        if let Some(contrasted) = contrasted {
+            intent = contrasted;
+        }
+        let frustrated = intent.name == COMPLAINT || words.has(Concept::Frustration);
+        let also = if intent.name == COMPLAINT {
+            self.request_inside_complaint(&words)
+        } else {
+            self.second_request(&words, &mut intent)
+        };
+        Parse {
+            text: text.to_string(),
+            intent,
+            ranking,
+            entities: entities::extract(text),
+            words,
+            also,
+            frustrated,
+        }
+    }
+
+    /// The decided intent and the ranking of `tokens`: rules first, then the classifier.
+    fn classify(&self, tokens: &[String]) -> (IntentScore, Vec<IntentScore>) {
+        let probabilities = self.classifier.predict(tokens);
         let mut ranking: Vec<IntentScore> = self
             .classifier
             .classes()
@@ -124,22 +182,85 @@ impl Nlu {
                 .then(a.name.cmp(&b.name))
         });
         ranking.truncate(RANKING_LENGTH);
-
         let normalized = tokens.join(" ");
-        let intent = if let Some(name) = self.rules.matching_intent(&normalized) {
-            IntentScore {
+        let intent = match self.rules.matching_intent(&normalized) {
+            Some(name) => IntentScore {
                 name: name.to_string(),
                 confidence: RULE_CONFIDENCE,
-            }
-        } else {
-            self.decide(&ranking)
+            },
+            None => self.decide(&ranking),
         };
-        Parse {
-            text: text.to_string(),
-            intent,
-            ranking,
-            entities: entities::extract(text),
+        (intent, ranking)
+    }
+
+    /// The request of a part of the message, if the part is confidently one.
+    fn request_in(&self, tokens: &[String]) -> Option<IntentScore> {
+        let (intent, _) = self.classify(tokens);
+        is_request(&intent.name).then_some(intent)
+    }
+
+    /// "bukan lupa password, tapi lupa akun": what follows the contrast is the request when a
+    /// negation comes before it.
+    fn after_contrast(&self, words: &Words) -> Option<IntentScore> {
+        let contrast = words
+            .hits
+            .iter()
+            .find(|h| h.concept == Concept::Contrast)?;
+        let negated_before = words
+            .hits
+            .iter()
+            .any(|h| h.concept == Concept::Negation && h.end <= contrast.start);
+        if !negated_before {
+            return None;
         }
+        let after = &words.tokens[contrast.end..];
+        (!after.is_empty()).then(|| self.request_in(after)).flatten()
+    }
+
+    /// The request a complaint carries ("kesal, dari kemarin lupa password"): the message
+    /// read again without its angry words and fillers.
+    fn request_inside_complaint(&self, words: &Words) -> Option<IntentScore> {
+        let noise = |i: usize| {
+            words.hits.iter().any(|h| {
+                matches!(h.concept, Concept::Frustration | Concept::Filler)
+                    && h.start <= i
+                    && i < h.end
+            })
+        };
+        let rest: Vec<String> = words
+            .tokens
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !noise(i))
+            .map(|(_, t)| t.clone())
+            .collect();
+        if rest.len() < 2 {
+            return None;
+        }
+        self.request_in(&rest)
+    }
+
+    /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
+    /// halves must each be a confident request of their own, and different. The first is
+    /// served first (it becomes the message's intent); the second is returned.
+    fn second_request(&self, words: &Words, intent: &mut IntentScore) -> Option<IntentScore> {
+        const MIN_PART_TOKENS: usize = 2;
+        for hit in words.hits.iter().filter(|h| h.concept == Concept::Conjunction) {
+            let (left, right) = (&words.tokens[..hit.start], &words.tokens[hit.end..]);
+            if left.len() < MIN_PART_TOKENS || right.len() < MIN_PART_TOKENS {
+                continue;
+            }
+            let (Some(first), Some(second)) = (self.request_in(left), self.request_in(right))
+            else {
+                continue;
+            };
+            if first.name == second.name {
+                continue;
+            }
+            *intent = first;
+            return Some(second);
+        }
+        None
     }
 
     /// The top intent, unless the classifier is unsure: then `out_of_scope` with the

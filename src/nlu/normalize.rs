@@ -10,10 +10,17 @@ pub const NUMBER_TOKEN: &str = "#num";
 /// Token standing for any e-mail address.
 pub const EMAIL_TOKEN: &str = "@email";
 
-/// Tokens are corrected only when at least this long: shorter ones are too ambiguous.
-const MIN_CORRECTABLE_CHARS: usize = 3;
+/// Tokens are corrected only when at least this long: a short word one letter away from a
+/// known word is as likely a different word ("mau", "apa", "dia") as a typo of it.
+const MIN_CORRECTABLE_CHARS: usize = 4;
 /// Tokens this long may be two edits away from a known word ("paswod" → "password").
 const TWO_EDITS_FROM_CHARS: usize = 6;
+/// Bounded work (SPEC §6): whatever is sent, the normaliser reads at most this many characters
+/// after NFKC (which can turn one character into 18), this many characters of one token, and
+/// this many tokens. Messages are at most 2,000 characters, so real text is never cut.
+const MAX_CLEANED_CHARS: usize = 4 * 2_000;
+const MAX_TOKEN_CHARS: usize = 40;
+const MAX_TOKENS: usize = 1_000;
 
 /// Normalises text: built once from the content's lexicon and example vocabulary.
 #[derive(Debug, Clone)]
@@ -27,6 +34,8 @@ pub struct Normalizer {
     deletes: HashMap<String, Vec<u32>>,
     /// Correction targets (vocabulary words and single-word lexicon keys).
     targets: Vec<String>,
+    /// The longest target: a token more than two letters longer cannot be a typo of any.
+    longest_target: usize,
 }
 
 impl Normalizer {
@@ -49,6 +58,7 @@ impl Normalizer {
             vocabulary: HashMap::new(),
             deletes: HashMap::new(),
             targets: Vec::new(),
+            longest_target: 0,
         };
         let mut vocabulary: HashMap<String, u32> = HashMap::new();
         for example in examples {
@@ -84,6 +94,7 @@ impl Normalizer {
                     .push(id as u32);
             }
         }
+        normalizer.longest_target = targets.iter().map(|t| t.chars().count()).max().unwrap_or(0);
         normalizer.vocabulary = vocabulary;
         normalizer.targets = targets;
         normalizer
@@ -143,10 +154,16 @@ impl Normalizer {
         self.vocabulary.contains_key(word) || self.lexicon.contains_key(&[word.to_string()][..])
     }
 
-    /// Replaces an unknown word by the closest known word (one edit, two for long words).
+    /// Replaces an unknown word by the closest known word: one edit, or two for long words
+    /// when letters were left out ("paswod" → "password"). Two substitutions would turn one
+    /// real word into another too easily, so a two-edit target must be longer than the token.
     fn correct(&self, token: String) -> String {
         let len = token.chars().count();
-        if len < MIN_CORRECTABLE_CHARS || !is_word(&token) || self.is_known(&token) {
+        if len < MIN_CORRECTABLE_CHARS
+            || len > self.longest_target + TWO_EDITS_MAX
+            || !is_word(&token)
+            || self.is_known(&token)
+        {
             return token;
         }
         let mut best: Option<(usize, u32, &str)> = None;
@@ -157,8 +174,9 @@ impl Normalizer {
             for &id in ids {
                 let candidate = self.targets[id as usize].as_str();
                 let distance = damerau_levenshtein(&token, candidate);
-                let allowed = max_edits(len).min(max_edits(candidate.chars().count()));
-                if distance == 0 || distance > allowed {
+                let candidate_len = candidate.chars().count();
+                let allowed = max_edits(len).min(max_edits(candidate_len));
+                if distance == 0 || distance > allowed || (distance == 2 && candidate_len <= len) {
                     continue;
                 }
                 let frequency = self.vocabulary.get(candidate).copied().unwrap_or(1);
@@ -204,8 +222,11 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
+/// The most edits a correction may make.
+const TWO_EDITS_MAX: usize = 2;
+
 fn max_edits(len: usize) -> usize {
-    if len >= TWO_EDITS_FROM_CHARS { 2 } else { 1 }
+    if len >= TWO_EDITS_FROM_CHARS { TWO_EDITS_MAX } else { 1 }
 }
 
 fn is_word(token: &str) -> bool {
@@ -230,9 +251,13 @@ fn raw_tokens(text: &str) -> Vec<String> {
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .flat_map(char::to_lowercase)
+        .take(MAX_CLEANED_CHARS)
         .collect();
     let mut tokens = Vec::new();
     for chunk in cleaned.split_whitespace() {
+        if tokens.len() >= MAX_TOKENS {
+            break;
+        }
         if looks_like_email(chunk) {
             tokens.push(EMAIL_TOKEN.to_string());
             continue;
@@ -262,8 +287,14 @@ fn raw_tokens(text: &str) -> Vec<String> {
 }
 
 fn push_token(tokens: &mut Vec<String>, token: String, is_number: bool) {
+    if tokens.len() >= MAX_TOKENS {
+        return;
+    }
     if is_number {
         tokens.push(NUMBER_TOKEN.to_string());
+    } else if token.chars().nth(MAX_TOKEN_CHARS).is_some() {
+        // No word is this long: keep a prefix, so the token stays unknown and cheap.
+        tokens.push(token.chars().take(MAX_TOKEN_CHARS).collect());
     } else {
         tokens.push(token);
     }
@@ -414,12 +445,34 @@ mod tests {
         assert_eq!(n.normalize("pasword"), "password");
         assert_eq!(n.normalize("paswod"), "password");
         assert_eq!(n.normalize("sldo"), "saldo");
-        assert_eq!(n.normalize("lpa"), "lupa");
+        assert_eq!(n.normalize("tolng"), "tolong");
         assert_eq!(
             n.normalize("sndi"),
             "password",
             "corrected to a lexicon key, then mapped"
         );
+    }
+
+    #[test]
+    fn short_words_and_two_substitutions_are_never_corrected() {
+        let n = normalizer();
+        // One letter from "apa"-like known words, but words in their own right.
+        assert_eq!(n.normalize("lpa cek"), "lpa cek");
+        // "salah" is two substitutions from "saldo"'s neighbours; same length, not a typo.
+        assert_eq!(n.normalize("halus"), "halus");
+    }
+
+    #[test]
+    fn hostile_shapes_are_cut_to_bounded_work() {
+        let n = normalizer();
+        // One word of 1,500 letters: kept as a 40-letter prefix, never corrected.
+        let word = "abcdefghij".repeat(150);
+        assert_eq!(n.tokens(&word), vec![word[..MAX_TOKEN_CHARS].to_string()]);
+        // NFKC turns each U+3316 into six letters: the expansion is cut.
+        let expanding = "\u{3316}".repeat(2000);
+        assert!(n.normalize(&expanding).chars().count() <= MAX_TOKEN_CHARS);
+        let many = "ab ".repeat(5000);
+        assert_eq!(n.tokens(&many).len(), MAX_TOKENS);
     }
 
     #[test]

@@ -39,11 +39,13 @@ mod tests {
         let intents = vec![
             IntentDef {
                 name: "cancel".into(),
+                title: None,
                 examples: vec![],
                 patterns: vec![Regex::new("^batal$").unwrap()],
             },
             IntentDef {
                 name: "greet".into(),
+                title: None,
                 examples: vec![],
                 patterns: vec![Regex::new("^(p|halo)$").unwrap()],
             },

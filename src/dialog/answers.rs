@@ -1,0 +1,230 @@
+//! What each waiting state accepts as an answer to its own question, in the member's own words
+//! (SPEC §5.1): a code channel, a card, what happens while a code is on its way. Readers work on
+//! the concepts of `intents/lexicon/answers.toml` found in the message, never on raw text, and
+//! answer `None` when the message is not an answer, so the state can read it as a request.
+
+use super::state::{CardView, CodeChannel};
+use super::step::{Command, Message, Shape};
+use crate::nlu::concepts::{Concept, Words};
+use crate::nlu::entities::EntityKind;
+
+/// Digits in a one-time code (SPEC §3).
+const CODE_DIGITS: usize = 6;
+
+/// A channel named in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Code(CodeChannel),
+    /// WhatsApp: not a channel codes are sent on.
+    Whatsapp,
+}
+
+/// The channel the message names, if it names exactly one and does not talk about that
+/// destination changing ("nomor hp saya sudah ganti" is no choice of SMS).
+pub fn named_channel(words: &Words) -> Option<Channel> {
+    if words.has(Concept::Change) {
+        return None;
+    }
+    let named = [
+        (Concept::Sms, Channel::Code(CodeChannel::Sms)),
+        (Concept::Email, Channel::Code(CodeChannel::Email)),
+        (Concept::Whatsapp, Channel::Whatsapp),
+    ];
+    let mut affirmed = named
+        .into_iter()
+        .filter(|(concept, _)| words.affirms(*concept));
+    match (affirmed.next(), affirmed.next()) {
+        (Some((_, channel)), None) => Some(channel),
+        _ => None,
+    }
+}
+
+/// The answer to "SMS or e-mail?": a button, a channel in words, or a position ("yang
+/// pertama") among `offered`, the channels in the order their buttons were shown.
+pub fn channel_choice(message: &Message, offered: &[CodeChannel]) -> Option<Channel> {
+    if let Some(Command::CodeChannel(channel)) = message.command {
+        return Some(Channel::Code(channel));
+    }
+    named_channel(&message.words).or_else(|| {
+        position(&message.words, offered.len())
+            .and_then(|i| offered.get(i))
+            .map(|&c| Channel::Code(c))
+    })
+}
+
+/// A channel stated before it was asked ("kodenya kirim ke email aja"): named together with
+/// a word of sending or a "via", so "lupa email" is no preference.
+pub fn preferred_channel(words: &Words) -> Option<CodeChannel> {
+    if !(words.affirms(Concept::Send) || words.has(Concept::Via)) {
+        return None;
+    }
+    match named_channel(words)? {
+        Channel::Code(channel) => Some(channel),
+        Channel::Whatsapp => None,
+    }
+}
+
+/// A position in a list of `len` choices: "pertama", "yang kedua", "terakhir".
+fn position(words: &Words, len: usize) -> Option<usize> {
+    let ordinals = [
+        (Concept::First, Some(0)),
+        (Concept::Second, Some(1)),
+        (Concept::Third, Some(2)),
+        (Concept::Last, len.checked_sub(1)),
+    ];
+    let mut found = ordinals
+        .into_iter()
+        .filter(|(concept, _)| words.affirms(*concept));
+    match (found.next(), found.next()) {
+        (Some((_, index)), None) => index.filter(|&i| i < len),
+        _ => None,
+    }
+}
+
+/// The answer to "which card?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardChoice {
+    One(usize),
+    All,
+    /// "yang lain", "satunya": a card other than the one shown.
+    Other,
+}
+
+/// A card named by button, number, employer, age ("yang lama", "yang sekarang") or position,
+/// all of them, or "the other one".
+pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> {
+    if let Some(Command::Card(n)) = message.command {
+        return n
+            .checked_sub(1)
+            .filter(|&i| i < cards.len())
+            .map(CardChoice::One);
+    }
+    if let Some(kpj) = message.valid(EntityKind::Kpj) {
+        return cards
+            .iter()
+            .position(|c| c.kpj.as_str() == kpj)
+            .map(CardChoice::One);
+    }
+    let words = &message.words;
+    if words.affirms(Concept::All) {
+        return Some(CardChoice::All);
+    }
+    let by_employer = only_one(cards, |card| names_employer(words, card));
+    let previous = words.affirms(Concept::Previous) || words.denies(Concept::Current);
+    let current = words.affirms(Concept::Current) || words.denies(Concept::Previous);
+    let by_age = match (previous, current) {
+        (true, false) => only_one(cards, |card| !card.current),
+        (false, true) => only_one(cards, |card| card.current),
+        _ => None,
+    };
+    by_employer
+        .or(by_age)
+        .or_else(|| position(words, cards.len()))
+        .map(CardChoice::One)
+        .or_else(|| words.affirms(Concept::Other).then_some(CardChoice::Other))
+}
+
+/// The index of the only card for which `test` holds.
+fn only_one(cards: &[CardView], test: impl Fn(&CardView) -> bool) -> Option<usize> {
+    let mut matching = cards.iter().enumerate().filter(|(_, c)| test(c));
+    match (matching.next(), matching.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
+/// Whether the message names a distinctive word of the card's employer ("maju", "karya");
+/// legal forms such as PT and CV say nothing about which employer it is.
+fn names_employer(words: &Words, card: &CardView) -> bool {
+    const LEGAL_FORMS: [&str; 4] = ["pt", "cv", "tbk", "persero"];
+    card.employer
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3 && !LEGAL_FORMS.contains(w))
+        .any(|w| words.contains(w))
+}
+
+/// What a message means while a code is on its way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhileWaiting {
+    /// The code, typed with any separators or spread over spaces.
+    Code(String),
+    Resend,
+    /// Send it to the other channel instead.
+    Switch(CodeChannel),
+    /// Asked for it on WhatsApp, which carries no codes.
+    Whatsapp,
+    /// "The code has not arrived."
+    NotReceived,
+    /// "ok", "bentar", "👍": the member is waiting too.
+    Acknowledged,
+}
+
+/// Reads a message while waiting for the code sent to `current`.
+pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWaiting> {
+    let words = &message.words;
+    match message.command {
+        Some(Command::ResendCode) => return Some(WhileWaiting::Resend),
+        Some(Command::CodeChannel(channel)) => return Some(switch_or_resend(channel, current)),
+        _ => {}
+    }
+    if let Some(code) = typed_code(message) {
+        return Some(WhileWaiting::Code(code));
+    }
+    let asks_to_send = words.affirms(Concept::Send) || words.has(Concept::Via);
+    if asks_to_send {
+        match named_channel(words) {
+            Some(Channel::Code(channel)) if channel != current => {
+                return Some(WhileWaiting::Switch(channel));
+            }
+            Some(Channel::Whatsapp) => return Some(WhileWaiting::Whatsapp),
+            _ => {}
+        }
+    }
+    let mentions_code = words.contains("kode") || words.contains("otp");
+    if words.affirms(Concept::Send) && words.has(Concept::Again) {
+        return Some(WhileWaiting::Resend);
+    }
+    if words.denies(Concept::Arrive) {
+        return Some(WhileWaiting::NotReceived);
+    }
+    if words.has(Concept::Again) && mentions_code {
+        return Some(WhileWaiting::Resend);
+    }
+    if message.intent() == "acknowledge" || message.shape == Shape::Emoji {
+        return Some(WhileWaiting::Acknowledged);
+    }
+    None
+}
+
+fn switch_or_resend(channel: CodeChannel, current: CodeChannel) -> WhileWaiting {
+    if channel == current {
+        WhileWaiting::Resend
+    } else {
+        WhileWaiting::Switch(channel)
+    }
+}
+
+/// A code entity, or exactly six digits in a message that is otherwise no number ("1 2 3 4
+/// 5 6", "kodenya 12 34 56"): a code typed digit by digit is still a code.
+fn typed_code(message: &Message) -> Option<String> {
+    if let Some(code) = message.valid(EntityKind::Otp) {
+        return Some(code.to_string());
+    }
+    let other_number = message
+        .entities
+        .iter()
+        .any(|e| e.problem.is_none() && e.kind != EntityKind::Otp);
+    (message.digits.len() == CODE_DIGITS && !other_number).then(|| message.digits.clone())
+}
+
+/// "lupa", "lupa kak", "sy lupa": forgetting without saying what (SPEC §5.1 fragments).
+pub fn is_forget_fragment(words: &Words) -> bool {
+    words.has(Concept::Forget) && words.only(&[Concept::Forget, Concept::Filler])
+}
+
+/// A member asking about the KPJ who also says the card is lost or unknown ("saya tidak punya
+/// kartunya", "kartu hilang"): besides where to find it, a person is offered.
+pub fn lacks_card(intent: &str, words: &Words) -> bool {
+    intent == "faq_find_kpj" && (words.has(Concept::Negation) || words.has(Concept::Change))
+}

@@ -1,0 +1,230 @@
+//! How check_jht_balance ends: the balance of one card, of a card the member names in words,
+//! or of all of them with the total (SPEC §5, §5.1), and follow-ups asking for another card
+//! within the verified window.
+
+use super::answers::{self, CardChoice};
+use super::format;
+use super::reply::{Choice, Reply, Value};
+use super::state::{MemberView, Session, State, Topic};
+use super::step::{Command, Context, Message, Output, VERIFIED_WINDOW, interrupt, start_flow};
+use super::state::Flow;
+use crate::clock::Timestamp;
+use crate::security::mask;
+
+/// The member verified by a code within the last 10 minutes, if any.
+pub(super) fn verified_member(session: &Session, now: Timestamp) -> Option<MemberView> {
+    session
+        .verified
+        .as_ref()
+        .filter(|v| now.since(v.at) < VERIFIED_WINDOW)
+        .map(|v| v.member.clone())
+}
+
+/// Shows the balance of a verified member: the only card, or the question which one.
+pub(super) fn show(member: MemberView, session: &mut Session, out: &mut Output) -> State {
+    match member.cards.len() {
+        0 => {
+            out.reply(Reply::key("handoff"));
+            State::Idle
+        }
+        1 => show_card(&member, 0, session, out),
+        _ => {
+            out.reply(ask_card(&member));
+            State::ChooseCard { member }
+        }
+    }
+}
+
+/// "Which card?": one button per card, naming its employer and whether it is current.
+pub(super) fn ask_card(member: &MemberView) -> Reply {
+    let choices = member
+        .cards
+        .iter()
+        .enumerate()
+        .map(|(i, card)| Choice {
+            label: "label_card",
+            values: vec![
+                ("card", Value::Text(mask::mask_number(card.kpj.as_str()))),
+                ("employer", Value::Text(card.employer.clone())),
+                (
+                    "status",
+                    Value::Response(Some(if card.current {
+                        "label_card_current"
+                    } else {
+                        "label_card_previous"
+                    })),
+                ),
+            ],
+            payload: format!("/card {}", i + 1),
+        })
+        .collect();
+    Reply::key("ask_card").with_choices(choices)
+}
+
+/// The balance of card `index`; with several cards, a button for the others.
+fn show_card(member: &MemberView, index: usize, session: &mut Session, out: &mut Output) -> State {
+    let card = &member.cards[index];
+    let several = member.cards.len() > 1;
+    let mut reply = Reply::key("jht_balance")
+        .with("card", mask::mask_number(card.kpj.as_str()))
+        .with("employer", card.employer.clone())
+        .with("balance", format::rupiah(card.balance_rupiah))
+        .with("as_of", format::long_date(&card.as_of))
+        .with_value(
+            "note",
+            Value::Response(several.then_some("jht_multiple_cards_note")),
+        );
+    if several {
+        reply = reply.with_choices(vec![Choice {
+            label: "label_other_card",
+            values: Vec::new(),
+            payload: "/other_card".into(),
+        }]);
+    }
+    out.reply(reply);
+    session.topic = Some(Topic::Balance { shown: index });
+    State::Idle
+}
+
+/// Every card's balance and the total.
+fn show_all(member: &MemberView, session: &mut Session, out: &mut Output) -> State {
+    let items = member
+        .cards
+        .iter()
+        .map(|card| {
+            vec![
+                ("card", mask::mask_number(card.kpj.as_str())),
+                ("employer", card.employer.clone()),
+                ("balance", format::rupiah(card.balance_rupiah)),
+            ]
+        })
+        .collect();
+    let total = member.cards.iter().map(|c| c.balance_rupiah).sum();
+    let as_of = member
+        .cards
+        .iter()
+        .map(|c| c.as_of.as_str())
+        .min()
+        .unwrap_or_default();
+    out.reply(
+        Reply::key("jht_balance_all")
+            .with_value(
+                "cards",
+                Value::Each {
+                    key: "jht_balance_line",
+                    items,
+                },
+            )
+            .with("total", format::rupiah(total))
+            .with("as_of", format::long_date(as_of)),
+    );
+    session.topic = Some(Topic::Balance { shown: 0 });
+    State::Idle
+}
+
+fn show_choice(
+    member: &MemberView,
+    choice: CardChoice,
+    shown: Option<usize>,
+    session: &mut Session,
+    out: &mut Output,
+) -> State {
+    match choice {
+        CardChoice::One(index) => show_card(member, index, session, out),
+        CardChoice::All => show_all(member, session, out),
+        CardChoice::Other => {
+            let next = shown.map_or(0, |i| (i + 1) % member.cards.len());
+            show_card(member, next, session, out)
+        }
+    }
+}
+
+/// Reads the answer to "which card?".
+pub(super) fn choose_card(
+    member: MemberView,
+    message: Message,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    match answers::card_choice(&message, &member.cards) {
+        // "the other one" means nothing before one was shown.
+        Some(CardChoice::Other) | None => {
+            interrupt(State::ChooseCard { member }, message, session, out, ctx)
+        }
+        Some(choice) => show_choice(&member, choice, None, session, out),
+    }
+}
+
+/// Right after a balance with several cards: "Kartu lainnya", or another card asked for in
+/// words ("kalau yang lama?", "dua-duanya"), is shown without a new code while the member is
+/// verified; after the window the flow starts again. Only messages that ask for nothing else
+/// are read this way ("makasih semuanya" is thanks, not "all cards").
+pub(super) fn follow_up(
+    message: &Message,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> Option<State> {
+    let Some(Topic::Balance { shown }) = session.topic else {
+        return None;
+    };
+    let pressed = message.command == Some(Command::OtherCard);
+    let member = verified_member(session, ctx.now);
+    let Some(member) = member.filter(|m| m.cards.len() > 1) else {
+        if pressed {
+            let restart = Message {
+                command: Some(Command::Intent(Flow::CheckJhtBalance.intent().into())),
+                ..Message::default()
+            };
+            return Some(start_flow(Flow::CheckJhtBalance, restart, session, out, ctx));
+        }
+        return None;
+    };
+    let choice = if pressed {
+        Some(CardChoice::Other)
+    } else if matches!(
+        message.intent(),
+        crate::nlu::OUT_OF_SCOPE | "check_jht_balance" | "faq_multiple_cards"
+    ) {
+        answers::card_choice(message, &member.cards)
+    } else {
+        None
+    }?;
+    Some(show_choice(&member, choice, Some(shown), session, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::state::CardView;
+
+    fn card(kpj: &str, employer: &str, current: bool) -> CardView {
+        CardView {
+            kpj: crate::identity::Kpj::parse(kpj).unwrap(),
+            balance_rupiah: 1,
+            as_of: "2026-10-31".into(),
+            employer: employer.into(),
+            current,
+        }
+    }
+
+    #[test]
+    fn card_buttons_name_the_employer_and_whether_it_is_current() {
+        let member = MemberView {
+            cards: vec![
+                card("98765432109", "PT Maju Bersama", true),
+                card("11122233344", "CV Karya Abadi", false),
+            ],
+            ..crate::dialog::tests::budi()
+        };
+        let reply = ask_card(&member);
+        assert_eq!(reply.choices.len(), 2);
+        assert!(reply.choices[1]
+            .values
+            .contains(&("employer", Value::Text("CV Karya Abadi".into()))));
+        assert!(reply.choices[1]
+            .values
+            .contains(&("status", Value::Response(Some("label_card_previous")))));
+    }
+}

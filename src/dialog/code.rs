@@ -1,0 +1,324 @@
+//! The one-time code every flow passes through: where it goes (SMS or e-mail), sending and
+//! resending it, and reading what the member says while it is on its way.
+
+use super::answers::{self, Channel, WhileWaiting};
+use super::balance;
+use super::format;
+use super::identity::rate_limited;
+use super::reply::{Choice, Effect, Reply, Value};
+use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
+use super::step::{Context, Message, Output, human_choice, interrupt};
+use crate::limits::Attempt;
+use crate::security::mask;
+use crate::security::otp::{self, Challenge, Verdict};
+use std::time::Duration;
+
+/// The channels the member has, in the order their buttons are shown.
+fn channels_of(member: &MemberView) -> Vec<CodeChannel> {
+    [
+        member.phone.as_ref().map(|_| CodeChannel::Sms),
+        member.email.as_ref().map(|_| CodeChannel::Email),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The button that sends the code to `channel`, with its masked destination.
+fn channel_choice(member: &MemberView, channel: CodeChannel) -> Choice {
+    let (label, name) = match channel {
+        CodeChannel::Sms => ("label_sms", "phone"),
+        CodeChannel::Email => ("label_email", "email"),
+    };
+    Choice {
+        label,
+        values: vec![(name, Value::Text(destination(member, channel)))],
+        payload: format!("/otp_channel {}", channel_argument(channel)),
+    }
+}
+
+fn channel_argument(channel: CodeChannel) -> &'static str {
+    match channel {
+        CodeChannel::Sms => "sms",
+        CodeChannel::Email => "email",
+    }
+}
+
+/// "Where shall the code go?", with a button per channel the member has.
+pub(super) fn ask_channel(member: &MemberView) -> Reply {
+    let choices = channels_of(member)
+        .into_iter()
+        .map(|channel| channel_choice(member, channel))
+        .collect();
+    Reply::key("ask_otp_channel")
+        .with("phone", destination(member, CodeChannel::Sms))
+        .with("email", destination(member, CodeChannel::Email))
+        .with_choices(choices)
+}
+
+/// The masked phone or e-mail a code to `channel` goes to (empty when the member has none).
+fn destination(member: &MemberView, channel: CodeChannel) -> String {
+    match channel {
+        CodeChannel::Sms => member
+            .phone
+            .as_ref()
+            .map(|p| mask::mask_phone(p.as_str()))
+            .unwrap_or_default(),
+        CodeChannel::Email => member
+            .email
+            .as_ref()
+            .map(|e| mask::mask_email(e.as_str()))
+            .unwrap_or_default(),
+    }
+}
+
+fn code_sent(member: &MemberView, channel: CodeChannel) -> Reply {
+    Reply::key("otp_sent")
+        .with("destination", destination(member, channel))
+        .with("minutes", (otp::CODE_TTL.as_secs() / 60).to_string())
+}
+
+/// "Locked for N minutes."
+pub(super) fn locked(remaining: Duration) -> Reply {
+    Reply::key("otp_locked").with("minutes", minutes_rounded_up(remaining).to_string())
+}
+
+fn minutes_rounded_up(d: Duration) -> u64 {
+    d.as_secs().div_ceil(60).max(1)
+}
+
+/// Sends a first code to `channel`, if the member's limits allow.
+pub(super) fn send(
+    flow: Flow,
+    member: MemberView,
+    channel: CodeChannel,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    if !ctx
+        .gate
+        .admit(Attempt::SendCode { member: &member.id }, ctx.now)
+    {
+        return rate_limited(out);
+    }
+    let challenge = Challenge::issue(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now);
+    out.effects.push(Effect::SendCode {
+        member: member.clone(),
+        channel,
+        code: ctx.fresh_code.to_string(),
+    });
+    out.reply(code_sent(&member, channel));
+    State::AwaitCode {
+        flow,
+        member,
+        code: PendingCode { channel, challenge },
+    }
+}
+
+/// Reads the answer to "SMS or e-mail?".
+pub(super) fn choose_channel(
+    flow: Flow,
+    member: MemberView,
+    message: Message,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    let available = channels_of(&member);
+    match answers::channel_choice(&message, &available) {
+        Some(Channel::Code(channel)) if available.contains(&channel) => {
+            send(flow, member, channel, out, ctx)
+        }
+        Some(Channel::Whatsapp) => {
+            out.reply(Reply::key("no_whatsapp_code"));
+            out.reply(ask_channel(&member));
+            State::ChooseCodeChannel { flow, member }
+        }
+        _ => interrupt(
+            State::ChooseCodeChannel { flow, member },
+            message,
+            session,
+            out,
+            ctx,
+        ),
+    }
+}
+
+/// Reads a message while the code is on its way: the code itself, a resend, another channel,
+/// "it has not come", or an acknowledgement; anything else is a digression.
+pub(super) fn await_code(
+    flow: Flow,
+    member: MemberView,
+    code: PendingCode,
+    message: Message,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    let Some(answer) = answers::while_waiting(&message, code.channel) else {
+        if message.stray_digits || message.invalid(crate::nlu::entities::EntityKind::Otp) {
+            out.reply(Reply::key("ask_otp"));
+            return State::AwaitCode { flow, member, code };
+        }
+        return interrupt(
+            State::AwaitCode { flow, member, code },
+            message,
+            session,
+            out,
+            ctx,
+        );
+    };
+    match answer {
+        WhileWaiting::Code(typed) => check_code(flow, member, code, &typed, session, out, ctx),
+        WhileWaiting::Resend => {
+            let channel = code.channel;
+            resend(flow, member, code, channel, out, ctx)
+        }
+        WhileWaiting::Switch(channel) if channels_of(&member).contains(&channel) => {
+            resend(flow, member, code, channel, out, ctx)
+        }
+        WhileWaiting::Whatsapp => {
+            out.reply(Reply::key("no_whatsapp_code"));
+            out.reply(not_received(&member, code.channel));
+            State::AwaitCode { flow, member, code }
+        }
+        // A channel the member does not have: what they can do instead.
+        WhileWaiting::Switch(_) | WhileWaiting::NotReceived => {
+            out.reply(not_received(&member, code.channel));
+            State::AwaitCode { flow, member, code }
+        }
+        WhileWaiting::Acknowledged => {
+            out.reply(
+                Reply::key("awaiting").with_value("what", Value::Response(Some("awaiting_code"))),
+            );
+            State::AwaitCode { flow, member, code }
+        }
+    }
+}
+
+/// "The code went to …, give it a minute": with buttons to resend, to switch to the member's
+/// other channel, or to ask a person.
+fn not_received(member: &MemberView, current: CodeChannel) -> Reply {
+    let mut choices = vec![Choice {
+        label: "label_resend",
+        values: Vec::new(),
+        payload: "/resend_otp".into(),
+    }];
+    choices.extend(
+        channels_of(member)
+            .into_iter()
+            .filter(|&c| c != current)
+            .map(|c| channel_choice(member, c)),
+    );
+    choices.push(human_choice());
+    Reply::key("otp_not_received")
+        .with("destination", destination(member, current))
+        .with_choices(choices)
+}
+
+/// A new code, to the same channel or another, within the resend limits (SPEC §6); the code
+/// already sent stays valid when a resend is refused.
+fn resend(
+    flow: Flow,
+    member: MemberView,
+    code: PendingCode,
+    channel: CodeChannel,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    match code
+        .challenge
+        .resend(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now)
+    {
+        Ok(_)
+            if !ctx
+                .gate
+                .admit(Attempt::SendCode { member: &member.id }, ctx.now) =>
+        {
+            out.reply(Reply::key("rate_limited"));
+            State::AwaitCode { flow, member, code }
+        }
+        Ok(challenge) => {
+            out.effects.push(Effect::SendCode {
+                member: member.clone(),
+                channel,
+                code: ctx.fresh_code.to_string(),
+            });
+            out.reply(code_sent(&member, channel));
+            State::AwaitCode {
+                flow,
+                member,
+                code: PendingCode { channel, challenge },
+            }
+        }
+        Err(denied) => {
+            out.reply(Reply::key("otp_resend_wait").with("wait", format::wait(denied.wait)));
+            State::AwaitCode { flow, member, code }
+        }
+    }
+}
+
+fn check_code(
+    flow: Flow,
+    member: MemberView,
+    code: PendingCode,
+    typed: &str,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    let (challenge, verdict) = code
+        .challenge
+        .verify(ctx.key, member.id.as_str(), typed, ctx.now);
+    let code = PendingCode {
+        channel: code.channel,
+        challenge,
+    };
+    match verdict {
+        Verdict::Accepted => verified(flow, member, session, out, ctx),
+        Verdict::Wrong { attempts_left } => {
+            out.reply(Reply::key("otp_invalid").with("attempts_left", attempts_left.to_string()));
+            State::AwaitCode { flow, member, code }
+        }
+        Verdict::Expired => {
+            out.reply(Reply::key("otp_expired"));
+            State::AwaitCode { flow, member, code }
+        }
+        Verdict::Exhausted => {
+            out.effects.push(Effect::Lock {
+                member_id: member.id.clone(),
+                until: ctx.now.plus(otp::LOCKOUT),
+            });
+            out.reply(locked(otp::LOCKOUT));
+            out.reply(Reply::key("handoff"));
+            State::Idle
+        }
+    }
+}
+
+/// The member proved who they are.
+fn verified(
+    flow: Flow,
+    member: MemberView,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    // forgot_account proves identity exactly as check_jht_balance does (KPJ + NIK, then a code
+    // to the member's own phone or e-mail), so it opens the same balance window: the "Cek saldo
+    // JHT" button under `account_recovered` must not cost a second code. forgot_password is
+    // left out: e-mail + KPJ is not the identity check the balance requires.
+    if matches!(flow, Flow::ForgotAccount | Flow::CheckJhtBalance) {
+        session.verified = Some(Verified {
+            member: member.clone(),
+            at: ctx.now,
+        });
+    }
+    match flow {
+        Flow::ForgotAccount | Flow::ForgotPassword => {
+            out.reply(Reply::key("ask_new_password"));
+            State::NewPassword { flow, member }
+        }
+        Flow::CheckJhtBalance => balance::show(member, session, out),
+    }
+}

@@ -1,0 +1,278 @@
+//! The words the dialog's readers look for (`intents/lexicon/answers.toml`): a closed set of
+//! concepts ("a code channel named SMS", "a negation", "again"), found in a message's
+//! normalised tokens. The readers in `dialog::answers` decide what the concepts mean in the
+//! state that asked; this module only finds them.
+
+use std::collections::HashMap;
+
+/// A concept the readers understand. Its name is the key in `answers.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Concept {
+    Sms,
+    Email,
+    Whatsapp,
+    /// "lewat", "via", "ke": a destination follows.
+    Via,
+    Negation,
+    /// The member talks about a destination changing, not about choosing it.
+    Change,
+    First,
+    Second,
+    Third,
+    Last,
+    Previous,
+    Current,
+    All,
+    Other,
+    Send,
+    Again,
+    Arrive,
+    Forget,
+    Filler,
+    Frustration,
+    Conjunction,
+    Contrast,
+    Salam,
+}
+
+impl Concept {
+    /// Every concept, in the order of `answers.toml`.
+    pub const ALL: [Concept; 23] = [
+        Concept::Sms,
+        Concept::Email,
+        Concept::Whatsapp,
+        Concept::Via,
+        Concept::Negation,
+        Concept::Change,
+        Concept::First,
+        Concept::Second,
+        Concept::Third,
+        Concept::Last,
+        Concept::Previous,
+        Concept::Current,
+        Concept::All,
+        Concept::Other,
+        Concept::Send,
+        Concept::Again,
+        Concept::Arrive,
+        Concept::Forget,
+        Concept::Filler,
+        Concept::Frustration,
+        Concept::Conjunction,
+        Concept::Contrast,
+        Concept::Salam,
+    ];
+
+    /// The key in `answers.toml`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Concept::Sms => "sms",
+            Concept::Email => "email",
+            Concept::Whatsapp => "whatsapp",
+            Concept::Via => "via",
+            Concept::Negation => "negation",
+            Concept::Change => "change",
+            Concept::First => "first",
+            Concept::Second => "second",
+            Concept::Third => "third",
+            Concept::Last => "last",
+            Concept::Previous => "previous",
+            Concept::Current => "current",
+            Concept::All => "all",
+            Concept::Other => "other",
+            Concept::Send => "send",
+            Concept::Again => "again",
+            Concept::Arrive => "arrive",
+            Concept::Forget => "forget",
+            Concept::Filler => "filler",
+            Concept::Frustration => "frustration",
+            Concept::Conjunction => "conjunction",
+            Concept::Contrast => "contrast",
+            Concept::Salam => "salam",
+        }
+    }
+
+    /// The concept named `name` in `answers.toml`.
+    pub fn from_name(name: &str) -> Option<Concept> {
+        Concept::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// One concept found in a message: tokens `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub concept: Concept,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The concept phrases, normalised like messages, indexed by their first token.
+#[derive(Debug, Clone, Default)]
+pub struct ConceptLexicon {
+    by_first: HashMap<String, Vec<(Vec<String>, Concept)>>,
+}
+
+impl ConceptLexicon {
+    /// Builds the index from `(concept, phrase tokens)` pairs.
+    pub fn new(phrases: impl IntoIterator<Item = (Concept, Vec<String>)>) -> ConceptLexicon {
+        let mut by_first: HashMap<String, Vec<(Vec<String>, Concept)>> = HashMap::new();
+        for (concept, tokens) in phrases {
+            if let Some(first) = tokens.first() {
+                by_first
+                    .entry(first.clone())
+                    .or_default()
+                    .push((tokens, concept));
+            }
+        }
+        for entries in by_first.values_mut() {
+            entries.sort_by_key(|(tokens, _)| std::cmp::Reverse(tokens.len()));
+            entries.dedup();
+        }
+        ConceptLexicon { by_first }
+    }
+
+    /// Every concept phrase in `tokens`. A phrase may belong to several concepts ("resend" is
+    /// both sending and again); where phrases of one concept overlap, the longest wins.
+    pub fn find(&self, tokens: &[String]) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = Vec::new();
+        for (start, token) in tokens.iter().enumerate() {
+            let Some(entries) = self.by_first.get(token) else {
+                continue;
+            };
+            for (phrase, concept) in entries {
+                let end = start + phrase.len();
+                let covered = hits
+                    .iter()
+                    .any(|h| h.concept == *concept && h.start <= start && end <= h.end);
+                if end <= tokens.len() && tokens[start..end] == phrase[..] && !covered {
+                    hits.push(Hit {
+                        concept: *concept,
+                        start,
+                        end,
+                    });
+                }
+            }
+        }
+        hits
+    }
+}
+
+/// A message's tokens with the concepts found in them: what the dialog's readers read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Words {
+    pub tokens: Vec<String>,
+    pub hits: Vec<Hit>,
+}
+
+/// How many tokens before a concept a negation still turns it around ("jangan ke sms").
+const NEGATION_REACH: usize = 3;
+
+impl Words {
+    /// Whether the message mentions `concept` at all.
+    pub fn has(&self, concept: Concept) -> bool {
+        self.hits.iter().any(|h| h.concept == concept)
+    }
+
+    /// Whether the message mentions `concept` without a negation shortly before it.
+    pub fn affirms(&self, concept: Concept) -> bool {
+        self.hits
+            .iter()
+            .any(|h| h.concept == concept && !self.negated(h.start))
+    }
+
+    /// Whether the message mentions `concept` with a negation shortly before it
+    /// ("belum masuk", "tidak dapat").
+    pub fn denies(&self, concept: Concept) -> bool {
+        self.hits
+            .iter()
+            .any(|h| h.concept == concept && self.negated(h.start))
+    }
+
+    /// Whether a negation governs the concept at `position`: it comes shortly before, and no
+    /// other concept word stands between them ("jangan sms, email aja" negates only SMS;
+    /// "tidak ke sms" and "belum juga masuk" reach past the small words).
+    fn negated(&self, position: usize) -> bool {
+        let binds = |h: &Hit| {
+            !matches!(
+                h.concept,
+                Concept::Negation | Concept::Filler | Concept::Via | Concept::Conjunction
+            )
+        };
+        self.hits.iter().any(|n| {
+            n.concept == Concept::Negation
+                && n.end <= position
+                && position - n.end < NEGATION_REACH
+                && !self
+                    .hits
+                    .iter()
+                    .any(|h| binds(h) && n.end <= h.start && h.start < position)
+        })
+    }
+
+    /// Whether every token belongs to one of `concepts` (and there is at least one token).
+    pub fn only(&self, concepts: &[Concept]) -> bool {
+        !self.tokens.is_empty()
+            && (0..self.tokens.len()).all(|i| {
+                self.hits
+                    .iter()
+                    .any(|h| concepts.contains(&h.concept) && h.start <= i && i < h.end)
+            })
+    }
+
+    /// Whether the message contains `word` as a token.
+    pub fn contains(&self, word: &str) -> bool {
+        self.tokens.iter().any(|t| t == word)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str, lexicon: &ConceptLexicon) -> Words {
+        let tokens: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+        Words {
+            hits: lexicon.find(&tokens),
+            tokens,
+        }
+    }
+
+    fn lexicon() -> ConceptLexicon {
+        let phrase = |s: &str| s.split_whitespace().map(str::to_string).collect();
+        ConceptLexicon::new([
+            (Concept::Sms, phrase("sms")),
+            (Concept::Sms, phrase("nomor hp")),
+            (Concept::Email, phrase("email")),
+            (Concept::Negation, phrase("tidak")),
+            (Concept::Negation, phrase("jangan")),
+            (Concept::Send, phrase("resend")),
+            (Concept::Again, phrase("resend")),
+            (Concept::Filler, phrase("kak")),
+            (Concept::Forget, phrase("lupa")),
+        ])
+    }
+
+    #[test]
+    fn phrases_of_several_words_and_of_several_concepts_are_found() {
+        let w = words("ke nomor hp saja", &lexicon());
+        assert!(w.has(Concept::Sms));
+        let w = words("resend", &lexicon());
+        assert!(w.has(Concept::Send) && w.has(Concept::Again));
+    }
+
+    #[test]
+    fn a_negation_shortly_before_turns_a_concept_around() {
+        let w = words("jangan sms email saja", &lexicon());
+        assert!(w.denies(Concept::Sms) && !w.affirms(Concept::Sms));
+        assert!(w.affirms(Concept::Email));
+        let w = words("sms tidak masuk", &lexicon());
+        assert!(w.affirms(Concept::Sms), "a negation after the word is about something else");
+    }
+
+    #[test]
+    fn only_checks_every_token() {
+        assert!(words("lupa kak", &lexicon()).only(&[Concept::Forget, Concept::Filler]));
+        assert!(!words("lupa password", &lexicon()).only(&[Concept::Forget, Concept::Filler]));
+        assert!(!words("", &lexicon()).only(&[Concept::Forget]));
+    }
+}
