@@ -316,7 +316,8 @@ impl Engine {
             None => Session::new(now),
         };
         let flow_before = session.state.flow();
-        let (message, intent, entities, user_line) = self.read(&session, &incoming.input);
+        let (message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
+        let ranking = message.ranking.clone();
 
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
@@ -331,6 +332,18 @@ impl Engine {
             let transition = dialog::step(session, event, &context);
             session = transition.session;
             replies.extend(transition.replies);
+            if let Some(understood) = transition.understood {
+                // The turn is reported as what the dialog acted on (a follow-up, the request
+                // in a complaint), with the classifier's confidence in it.
+                let confidence = ranking
+                    .iter()
+                    .find(|score| score.name == understood)
+                    .map_or(0.0, |score| score.confidence);
+                intent = Some(IntentScore {
+                    name: understood,
+                    confidence,
+                });
+            }
             match self
                 .run_effects(&incoming.session, transition.effects, now)
                 .await?

@@ -19,22 +19,38 @@ pub enum Channel {
     Whatsapp,
 }
 
-/// The channel the message names, if it names exactly one and does not talk about that
-/// destination changing ("nomor hp saya sudah ganti" is no choice of SMS).
-pub fn named_channel(words: &Words) -> Option<Channel> {
-    if words.has(Concept::Change) {
-        return None;
-    }
+/// The channels the message names and does not negate. When some are named after a "via"
+/// ("hp saya lowbat, kirim ke email aja"), only those count. A destination said to change
+/// ("nomor hp saya sudah ganti") is no choice, unless the change is towards it ("ganti ke
+/// email").
+pub fn named_channels(words: &Words) -> Vec<Channel> {
     let named = [
         (Concept::Sms, Channel::Code(CodeChannel::Sms)),
         (Concept::Email, Channel::Code(CodeChannel::Email)),
         (Concept::Whatsapp, Channel::Whatsapp),
     ];
-    let mut affirmed = named
+    let affirmed: Vec<(Concept, Channel)> = named
         .into_iter()
-        .filter(|(concept, _)| words.affirms(*concept));
-    match (affirmed.next(), affirmed.next()) {
-        (Some((_, channel)), None) => Some(channel),
+        .filter(|(concept, _)| words.affirms(*concept))
+        .collect();
+    let directed: Vec<Channel> = affirmed
+        .iter()
+        .filter(|(concept, _)| words.directed(*concept))
+        .map(|&(_, channel)| channel)
+        .collect();
+    if !directed.is_empty() {
+        return directed;
+    }
+    if words.has(Concept::Change) {
+        return Vec::new();
+    }
+    affirmed.into_iter().map(|(_, channel)| channel).collect()
+}
+
+/// The one channel the message names, if it names exactly one.
+pub fn named_channel(words: &Words) -> Option<Channel> {
+    match named_channels(words)[..] {
+        [channel] => Some(channel),
         _ => None,
     }
 }
@@ -46,7 +62,7 @@ pub fn channel_choice(message: &Message, offered: &[CodeChannel]) -> Option<Chan
         return Some(Channel::Code(channel));
     }
     named_channel(&message.words).or_else(|| {
-        position(&message.words, offered.len())
+        position(message, offered.len())
             .and_then(|i| offered.get(i))
             .map(|&c| Channel::Code(c))
     })
@@ -64,8 +80,20 @@ pub fn preferred_channel(words: &Words) -> Option<CodeChannel> {
     }
 }
 
-/// A position in a list of `len` choices: "pertama", "yang kedua", "terakhir".
-fn position(words: &Words, len: usize) -> Option<usize> {
+/// Messages this short may name a position with a bare number ("pilihan 2 aja").
+const MAX_TOKENS_WITH_A_NUMBERED_CHOICE: usize = 4;
+
+/// A position in a list of `len` choices: "pertama", "yang kedua", "terakhir", or a single
+/// digit in a short message ("pilihan 1 aja", "no 2").
+fn position(message: &Message, len: usize) -> Option<usize> {
+    let words = &message.words;
+    let numbered = || {
+        let digit = message.digits.parse::<usize>().ok()?;
+        (message.digits.len() == 1 && words.tokens.len() <= MAX_TOKENS_WITH_A_NUMBERED_CHOICE)
+            .then(|| digit.checked_sub(1))
+            .flatten()
+            .filter(|&i| i < len)
+    };
     let ordinals = [
         (Concept::First, Some(0)),
         (Concept::Second, Some(1)),
@@ -77,6 +105,7 @@ fn position(words: &Words, len: usize) -> Option<usize> {
         .filter(|(concept, _)| words.affirms(*concept));
     match (found.next(), found.next()) {
         (Some((_, index)), None) => index.filter(|&i| i < len),
+        (None, _) => numbered(),
         _ => None,
     }
 }
@@ -110,6 +139,7 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
         return Some(CardChoice::All);
     }
     let by_employer = only_one(cards, |card| names_employer(words, card));
+    let by_digits = only_one(cards, |card| names_number(&message.digits, card));
     let previous = words.affirms(Concept::Previous) || words.denies(Concept::Current);
     let current = words.affirms(Concept::Current) || words.denies(Concept::Previous);
     let by_age = match (previous, current) {
@@ -118,8 +148,9 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
         _ => None,
     };
     by_employer
+        .or(by_digits)
         .or(by_age)
-        .or_else(|| position(words, cards.len()))
+        .or_else(|| position(message, cards.len()))
         .map(CardChoice::One)
         .or_else(|| words.affirms(Concept::Other).then_some(CardChoice::Other))
 }
@@ -133,15 +164,30 @@ fn only_one(cards: &[CardView], test: impl Fn(&CardView) -> bool) -> Option<usiz
     }
 }
 
-/// Whether the message names a distinctive word of the card's employer ("maju", "karya");
-/// legal forms such as PT and CV say nothing about which employer it is.
+/// Whether the message names a distinctive word of the card's employer as typed ("maju",
+/// "karya", or the name written as one word, "majubersama"); legal forms such as PT and CV
+/// say nothing about which employer it is.
 fn names_employer(words: &Words, card: &CardView) -> bool {
     const LEGAL_FORMS: [&str; 4] = ["pt", "cv", "tbk", "persero"];
-    card.employer
-        .to_lowercase()
+    let employer = card.employer.to_lowercase();
+    let distinctive: Vec<&str> = employer
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3 && !LEGAL_FORMS.contains(w))
-        .any(|w| words.contains(w))
+        .collect();
+    let joined = distinctive.concat();
+    words
+        .typed
+        .iter()
+        .any(|typed| distinctive.contains(&typed.as_str()) || (distinctive.len() > 1 && *typed == joined))
+}
+
+/// Digits that begin or end the card's number ("yang 9876", "akhiran 44"), at least two.
+fn names_number(digits: &str, card: &CardView) -> bool {
+    const MIN_DIGITS: usize = 2;
+    let kpj = card.kpj.as_str();
+    digits.len() >= MIN_DIGITS
+        && digits.len() < kpj.len()
+        && (kpj.starts_with(digits) || kpj.ends_with(digits))
 }
 
 /// What a message means while a code is on its way.
@@ -171,17 +217,22 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
     if let Some(code) = typed_code(message) {
         return Some(WhileWaiting::Code(code));
     }
+    // "email aja kak, sms nya ga masuk2": of two channels named, the one not used yet.
+    let named: Vec<Channel> = named_channels(words)
+        .into_iter()
+        .filter(|&c| c != Channel::Code(current))
+        .collect();
     let asks_to_send = words.affirms(Concept::Send) || words.has(Concept::Via);
-    if asks_to_send {
-        match named_channel(words) {
-            Some(Channel::Code(channel)) if channel != current => {
-                return Some(WhileWaiting::Switch(channel));
-            }
-            Some(Channel::Whatsapp) => return Some(WhileWaiting::Whatsapp),
-            _ => {}
+    match named[..] {
+        [Channel::Code(channel)]
+            if asks_to_send || named_channels(words).len() > 1 || !words.has(Concept::Arrive) =>
+        {
+            return Some(WhileWaiting::Switch(channel));
         }
+        [Channel::Whatsapp] if asks_to_send => return Some(WhileWaiting::Whatsapp),
+        _ => {}
     }
-    let mentions_code = words.contains("kode") || words.contains("otp");
+    let mentions_code = words.has(Concept::Code);
     if words.affirms(Concept::Send) && words.has(Concept::Again) {
         return Some(WhileWaiting::Resend);
     }
@@ -223,8 +274,11 @@ pub fn is_forget_fragment(words: &Words) -> bool {
     words.has(Concept::Forget) && words.only(&[Concept::Forget, Concept::Filler])
 }
 
-/// A member asking about the KPJ who also says the card is lost or unknown ("saya tidak punya
-/// kartunya", "kartu hilang"): besides where to find it, a person is offered.
+/// A member asking about the KPJ who also says the card is lost, unknown or forgotten ("saya
+/// tidak punya kartunya", "kartu hilang", "lupa nomor kpj"): besides where to find it, a person is offered.
 pub fn lacks_card(intent: &str, words: &Words) -> bool {
-    intent == "faq_find_kpj" && (words.has(Concept::Negation) || words.has(Concept::Change))
+    intent == "faq_find_kpj"
+        && [Concept::Negation, Concept::Change, Concept::Forget]
+            .iter()
+            .any(|&c| words.has(c))
 }

@@ -79,11 +79,12 @@ fn take_values(
                 .and_then(|v| Nik::parse(v).ok());
             let answered = new_kpj.is_some() || new_nik.is_some();
             let kpj = new_kpj.or(kpj);
+            let nik = new_nik.or(nik);
             let invalid = if message.invalid(EntityKind::Nik) {
                 Some("invalid_nik")
             } else if message.invalid(EntityKind::Kpj) {
                 Some("invalid_kpj")
-            } else if !answered && has_wrong_number(&message) {
+            } else if has_wrong_number(&message) && (kpj.is_none() || nik.is_none()) {
                 // A number of the wrong length where one of them is expected: the one still
                 // missing, the KPJ first (SPEC §5.1: never silently dropped).
                 Some(if kpj.is_none() {
@@ -98,7 +99,7 @@ fn take_values(
             let state = State::CollectKpjNik {
                 flow,
                 kpj,
-                nik: new_nik.or(nik),
+                nik,
                 failures,
                 prefer,
             };
@@ -113,9 +114,11 @@ fn take_values(
                 .valid(EntityKind::Email)
                 .and_then(|v| Email::parse(v).ok());
             let answered = new_email.is_some() || new_kpj.is_some();
+            let kpj = new_kpj.or(kpj);
             let invalid = if message.invalid(EntityKind::Email) {
                 Some("invalid_email")
-            } else if message.invalid(EntityKind::Kpj) || (!answered && has_wrong_number(&message))
+            } else if message.invalid(EntityKind::Kpj)
+                || (kpj.is_none() && has_wrong_number(&message))
             {
                 Some("invalid_kpj")
             } else {
@@ -123,7 +126,7 @@ fn take_values(
             };
             let state = State::CollectEmailKpj {
                 email: new_email.or(email),
-                kpj: new_kpj.or(kpj),
+                kpj,
                 failures,
             };
             (state, answered, invalid)

@@ -80,7 +80,6 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("label_other_card", &[]),
     ("label_resend", &[]),
     ("label_human", &[]),
-    ("label_restart", &[]),
     ("label_topic", &["topic"]),
     // messaging channels: the button that opens a WhatsApp list of choices
     ("label_list_button", &[]),

@@ -166,6 +166,9 @@ pub struct Transition {
     pub session: Session,
     pub replies: Vec<Reply>,
     pub effects: Vec<Effect>,
+    /// The intent the step acted on when it is not the NLU's reading of the message alone:
+    /// a follow-up on the topic, or the request inside a complaint.
+    pub understood: Option<String>,
 }
 
 /// Advances the conversation by one event.
@@ -180,7 +183,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
             session.turns += 1;
             let counts = message.counts_as_words();
             let next = match state.flow() {
-                Some(flow) if expired => after_expiry(flow, message, &mut session, &mut out, ctx),
+                Some(_) if expired => after_expiry(message, &mut session, &mut out, ctx),
                 _ => on_message(state, message, &mut session, &mut out, ctx),
             };
             count_fallbacks(&mut session, &mut out, counts);
@@ -194,6 +197,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         session,
         replies: out.replies,
         effects: out.effects,
+        understood: out.understood,
     }
 }
 
@@ -202,6 +206,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
 pub(super) struct Output {
     pub(super) replies: Vec<Reply>,
     pub(super) effects: Vec<Effect>,
+    pub(super) understood: Option<String>,
 }
 
 impl Output {
@@ -261,17 +266,13 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
 /// something else is then served from idle, anything else (a late KPJ, a late code, "sudah
 /// kembali kak") only gets the notice — never a goodbye.
 fn after_expiry(
-    flow: Flow,
     message: Message,
     session: &mut Session,
     out: &mut Output,
     ctx: &Context,
 ) -> State {
-    out.reply(Reply::key("session_expired").with_choices(vec![Choice {
-        label: "label_restart",
-        values: Vec::new(),
-        payload: format!("/{}", flow.intent()),
-    }]));
+    // The notice's own buttons start each flow again.
+    out.reply(Reply::key("session_expired"));
     session.next = None;
     let intent = message.intent();
     let only_a_notice = matches!(
@@ -319,14 +320,17 @@ fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context
     if let Some(state) = balance::follow_up(&message, session, out, ctx) {
         return state;
     }
-    let intent = follow_up_intent(&message, session).unwrap_or_else(|| message.intent().into());
+    let follow_up = follow_up_intent(&message, session);
+    out.understood.clone_from(&follow_up);
+    let intent = follow_up.unwrap_or_else(|| message.intent().into());
     if let Some(request) = comfort(&intent, &message, out) {
+        out.understood = Some(request.clone());
         return serve(&request, message, session, out, ctx);
     }
     if intent == crate::nlu::COMPLAINT {
         return State::Idle;
     }
-    if answers::is_forget_fragment(&message.words) && Flow::from_intent(&intent).is_none() {
+    if answers::is_forget_fragment(&message.words) {
         out.reply(Reply::key("clarify_forgot"));
         return State::Idle;
     }
@@ -397,6 +401,11 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
         return None;
     }
     let related: Vec<&str> = match session.topic.as_ref()? {
+        // "kalau hari sabtu buka?" right after the branch-office answer: the same topic,
+        // however the classifier ranks it on its own.
+        Topic::Faq { intent } if message.words.has(Concept::Question) => {
+            return Some(intent.clone());
+        }
         Topic::Faq { intent } => vec![intent.as_str()],
         Topic::Balance { .. } => vec!["faq_jht_claim", "faq_jht_payslip", "check_jht_balance"],
     };
@@ -466,7 +475,10 @@ pub(super) fn interrupt(
 ) -> State {
     let raw = message.intent().to_string();
     let intent = match comfort(&raw, &message, out) {
-        Some(request) => request,
+        Some(request) => {
+            out.understood = Some(request.clone());
+            request
+        }
         None if raw == crate::nlu::COMPLAINT => {
             reask(&state, out);
             return state;
@@ -483,9 +495,14 @@ pub(super) fn interrupt(
             out.reply(Reply::key("handoff"));
             State::Idle
         }
-        // The flow stays open for its 15 minutes: "bentar ya", "ok siap", "dadah dulu".
-        "acknowledge" | "goodbye" => {
+        // The flow stays open for its 15 minutes: "bentar ya", "ok siap" say what tanya is
+        // waiting for; a real goodbye is answered and the flow kept for a return.
+        "acknowledge" => {
             awaiting(&state, out);
+            state
+        }
+        "goodbye" => {
+            out.reply(Reply::key("goodbye"));
             state
         }
         crate::nlu::OUT_OF_SCOPE if message.shape == Shape::Emoji => {

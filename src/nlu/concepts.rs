@@ -33,11 +33,15 @@ pub enum Concept {
     Conjunction,
     Contrast,
     Salam,
+    /// What a code is called: "kode", "otp".
+    Code,
+    /// A question word: "berapa", "kapan", "kalau".
+    Question,
 }
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 23] = [
+    pub const ALL: [Concept; 25] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -61,6 +65,8 @@ impl Concept {
         Concept::Conjunction,
         Concept::Contrast,
         Concept::Salam,
+        Concept::Code,
+        Concept::Question,
     ];
 
     /// The key in `answers.toml`.
@@ -89,6 +95,8 @@ impl Concept {
             Concept::Conjunction => "conjunction",
             Concept::Contrast => "contrast",
             Concept::Salam => "salam",
+            Concept::Code => "code",
+            Concept::Question => "question",
         }
     }
 
@@ -162,6 +170,9 @@ impl ConceptLexicon {
 pub struct Words {
     pub tokens: Vec<String>,
     pub hits: Vec<Hit>,
+    /// The words as typed (lower case, before slang and typo correction), for names the
+    /// vocabulary does not know: an employer's "Karya Abadi" must not be corrected away.
+    pub typed: Vec<String>,
 }
 
 /// How many tokens before a concept a negation still turns it around ("jangan ke sms").
@@ -223,6 +234,17 @@ impl Words {
     pub fn contains(&self, word: &str) -> bool {
         self.tokens.iter().any(|t| t == word)
     }
+
+    /// Whether `concept` comes right after a "via" word ("ke email", "lewat sms").
+    pub fn directed(&self, concept: Concept) -> bool {
+        self.hits.iter().any(|h| {
+            h.concept == concept
+                && self
+                    .hits
+                    .iter()
+                    .any(|v| v.concept == Concept::Via && v.end <= h.start && h.start - v.end < 2)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +256,7 @@ mod tests {
         Words {
             hits: lexicon.find(&tokens),
             tokens,
+            typed: Vec::new(),
         }
     }
 

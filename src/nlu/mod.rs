@@ -140,13 +140,24 @@ impl Nlu {
     pub fn parse(&self, text: &str) -> Parse {
         let tokens = self.normalizer.tokens(text);
         let hits = self.concepts.find(&tokens);
-        let words = Words { tokens, hits };
+        let words = Words {
+            tokens,
+            hits,
+            typed: typed_words(text),
+        };
         let (mut intent, ranking) = self.classify(&words.tokens);
         let contrasted = self.after_contrast(&words);
         if let Some(contrasted) = contrasted {
             intent = contrasted;
         }
         let frustrated = intent.name == COMPLAINT || words.has(Concept::Frustration);
+        // An unsure reading of an angry message is a complaint (it may still carry a request).
+        if frustrated && intent.name == OUT_OF_SCOPE {
+            intent = IntentScore {
+                name: COMPLAINT.to_string(),
+                confidence: intent.confidence,
+            };
+        }
         let also = if intent.name == COMPLAINT {
             self.request_inside_complaint(&words)
         } else {
@@ -285,6 +296,18 @@ impl Nlu {
             },
         }
     }
+}
+
+/// The words of `text` as typed: lower case, split at anything not a letter or digit, at
+/// most as many as the normaliser reads.
+fn typed_words(text: &str) -> Vec<String> {
+    const MAX_TYPED_WORDS: usize = 1_000;
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_TYPED_WORDS)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Four decimals are plenty for a confidence and keep the JSON readable.
