@@ -21,8 +21,8 @@ pub enum Channel {
 
 /// The channels the message names and does not negate. When some are named after a "via"
 /// ("hp saya lowbat, kirim ke email aja"), only those count. A destination said to change
-/// ("nomor hp saya sudah ganti") is no choice, unless the change is towards it ("ganti ke
-/// email").
+/// or fail near where it is named ("nomor hp saya sudah ganti", "hp lagi mati") is no
+/// choice, unless the change is towards it ("ganti ke email").
 pub fn named_channels(words: &Words) -> Vec<Channel> {
     let named = [
         (Concept::Sms, Channel::Code(CodeChannel::Sms)),
@@ -41,10 +41,11 @@ pub fn named_channels(words: &Words) -> Vec<Channel> {
     if !directed.is_empty() {
         return directed;
     }
-    if words.has(Concept::Change) {
-        return Vec::new();
-    }
-    affirmed.into_iter().map(|(_, channel)| channel).collect()
+    affirmed
+        .into_iter()
+        .filter(|(concept, _)| !words.changed(*concept))
+        .map(|(_, channel)| channel)
+        .collect()
 }
 
 /// The one channel the message names, if it names exactly one.
@@ -224,9 +225,7 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
         .collect();
     let asks_to_send = words.affirms(Concept::Send) || words.has(Concept::Via);
     match named[..] {
-        [Channel::Code(channel)]
-            if asks_to_send || named_channels(words).len() > 1 || !words.has(Concept::Arrive) =>
-        {
+        [Channel::Code(channel)] if asks_to_send || named_channels(words).len() > 1 => {
             return Some(WhileWaiting::Switch(channel));
         }
         [Channel::Whatsapp] if asks_to_send => return Some(WhileWaiting::Whatsapp),

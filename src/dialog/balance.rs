@@ -158,8 +158,7 @@ pub(super) fn choose_card(
 
 /// Right after a balance with several cards: "Kartu lainnya", or another card asked for in
 /// words ("kalau yang lama?", "dua-duanya"), is shown without a new code while the member is
-/// verified; after the window the flow starts again. Only messages that ask for nothing else
-/// are read this way ("makasih semuanya" is thanks, not "all cards").
+/// verified; after the window the flow starts again.
 pub(super) fn follow_up(
     message: &Message,
     session: &mut Session,
@@ -181,15 +180,26 @@ pub(super) fn follow_up(
         }
         return None;
     };
+    // A card named in words is read as such whatever the classifier guessed ("kalau kartu
+    // yang satunya?" looks like a KPJ question to it), unless the message plainly does
+    // something else; "all cards" only when nothing else was meant ("makasih semuanya").
+    let something_else = matches!(
+        message.intent(),
+        "thanks" | "goodbye" | "greet" | "cancel" | "human_agent" | "forgot_account"
+            | "forgot_password"
+    );
     let choice = if pressed {
         Some(CardChoice::Other)
-    } else if matches!(
-        message.intent(),
-        crate::nlu::OUT_OF_SCOPE | "check_jht_balance" | "faq_multiple_cards"
-    ) {
-        answers::card_choice(message, &member.cards)
-    } else {
+    } else if something_else {
         None
+    } else {
+        answers::card_choice(message, &member.cards).filter(|choice| {
+            *choice != CardChoice::All
+                || matches!(
+                    message.intent(),
+                    crate::nlu::OUT_OF_SCOPE | "check_jht_balance" | "faq_multiple_cards"
+                )
+        })
     }?;
     Some(show_choice(&member, choice, Some(shown), session, out))
 }

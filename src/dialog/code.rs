@@ -174,7 +174,10 @@ pub(super) fn await_code(
             let channel = code.channel;
             resend(flow, member, code, channel, out, ctx)
         }
-        WhileWaiting::Switch(channel) if channels_of(&member).contains(&channel) => {
+        // forgot_password proves the e-mail, so its code never goes elsewhere.
+        WhileWaiting::Switch(channel)
+            if flow != Flow::ForgotPassword && channels_of(&member).contains(&channel) =>
+        {
             resend(flow, member, code, channel, out, ctx)
         }
         WhileWaiting::Whatsapp => {

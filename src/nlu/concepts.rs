@@ -235,14 +235,31 @@ impl Words {
         self.tokens.iter().any(|t| t == word)
     }
 
-    /// Whether `concept` comes right after a "via" word ("ke email", "lewat sms").
+    /// Whether `concept` is said to change or fail: a change word shortly before or after it
+    /// ("ganti nomor hp", "nomor hp saya sudah ganti", "hp lagi mati").
+    pub fn changed(&self, concept: Concept) -> bool {
+        const BEFORE: usize = 2;
+        const AFTER: usize = 3;
+        self.hits.iter().any(|h| {
+            h.concept == concept
+                && self.hits.iter().any(|c| {
+                    c.concept == Concept::Change
+                        && c.start + BEFORE >= h.start
+                        && c.start < h.end + AFTER
+                })
+        })
+    }
+
+    /// Whether `concept` comes right after a "via" word ("ke email", "lewat sms"), or is
+    /// written as a phrase that starts with one.
     pub fn directed(&self, concept: Concept) -> bool {
         self.hits.iter().any(|h| {
             h.concept == concept
-                && self
-                    .hits
-                    .iter()
-                    .any(|v| v.concept == Concept::Via && v.end <= h.start && h.start - v.end < 2)
+                && self.hits.iter().any(|v| {
+                    v.concept == Concept::Via
+                        && ((v.end <= h.start && h.start - v.end < 2)
+                            || (h.start <= v.start && v.end <= h.end))
+                })
         })
     }
 }
