@@ -327,7 +327,7 @@ fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context
         out.understood = Some(request.clone());
         return serve(&request, message, session, out, ctx);
     }
-    if intent == crate::nlu::COMPLAINT {
+    if message.frustrated && is_only_frustration(&intent) {
         return State::Idle;
     }
     if answers::is_forget_fragment(&message.words) {
@@ -365,7 +365,7 @@ fn comfort(intent: &str, message: &Message, out: &mut Output) -> Option<String> 
         return None;
     }
     let empathy = Reply::key("empathy");
-    if intent != crate::nlu::COMPLAINT {
+    if !is_only_frustration(intent) {
         out.reply(empathy);
         return None;
     }
@@ -379,6 +379,12 @@ fn comfort(intent: &str, message: &Message, out: &mut Output) -> Option<String> 
             None
         }
     }
+}
+
+/// Whether a frustrated message asks for nothing the classifier could name: a complaint, or
+/// angry words around something unclear (then empathy replaces the fallback).
+fn is_only_frustration(intent: &str) -> bool {
+    intent == crate::nlu::COMPLAINT || intent == crate::nlu::OUT_OF_SCOPE
 }
 
 /// The button that asks for a person.
@@ -479,7 +485,7 @@ pub(super) fn interrupt(
             out.understood = Some(request.clone());
             request
         }
-        None if raw == crate::nlu::COMPLAINT => {
+        None if message.frustrated && is_only_frustration(&raw) => {
             reask(&state, out);
             return state;
         }

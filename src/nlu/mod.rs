@@ -151,14 +151,9 @@ impl Nlu {
             intent = contrasted;
         }
         let frustrated = intent.name == COMPLAINT || words.has(Concept::Frustration);
-        // An unsure reading of an angry message is a complaint (it may still carry a request).
-        if frustrated && intent.name == OUT_OF_SCOPE {
-            intent = IntentScore {
-                name: COMPLAINT.to_string(),
-                confidence: intent.confidence,
-            };
-        }
-        let also = if intent.name == COMPLAINT {
+        // A complaint, or an angry message read as nothing in particular, may still carry a
+        // request once the angry words are left out.
+        let also = if intent.name == COMPLAINT || (frustrated && intent.name == OUT_OF_SCOPE) {
             self.request_inside_complaint(&words)
         } else {
             self.second_request(&words, &mut intent)
