@@ -108,8 +108,8 @@ pub struct Config {
     pub limits: crate::limits::LimitsConfig,
     /// A header set by a trusted reverse proxy that carries the client's address
     /// (`TANYA_CLIENT_IP_HEADER`, e.g. `X-Forwarded-For`: its last address is used). Unset:
-    /// the TCP peer's address.
-    pub client_ip_header: Option<String>,
+    /// the TCP peer's address. Set: an API request without a usable address in it is refused.
+    pub client_ip_header: Option<axum::http::HeaderName>,
     /// How long one HTTP request may take before it is answered 503 (`TANYA_REQUEST_TIMEOUT_MS`).
     pub request_timeout: Duration,
     /// Synthetic demo members seeded besides the four of SPEC §4 (`TANYA_DEMO_EXTRA_MEMBERS`),
@@ -228,7 +228,7 @@ impl Config {
             cors_origins: settings.origins("TANYA_CORS_ORIGINS")?,
             delivery: settings.delivery()?,
             limits: settings.limits()?,
-            client_ip_header: settings.get("TANYA_CLIENT_IP_HEADER"),
+            client_ip_header: settings.header_name("TANYA_CLIENT_IP_HEADER")?,
             request_timeout: Duration::from_millis(settings.parsed(
                 "TANYA_REQUEST_TIMEOUT_MS",
                 DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
@@ -346,6 +346,17 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             member_lookups: limit("TANYA_LIMIT_MEMBER_LOOKUPS", defaults.member_lookups)?,
             member_codes: limit("TANYA_LIMIT_MEMBER_CODES", defaults.member_codes)?,
         })
+    }
+
+    /// An HTTP header name. Refused when it is not one, rather than ignored: an ignored proxy
+    /// header would silently limit the proxy's own address instead of the clients'.
+    fn header_name(&self, name: &str) -> Result<Option<axum::http::HeaderName>, ConfigError> {
+        self.get(name)
+            .map(|value| {
+                axum::http::HeaderName::try_from(value.as_str())
+                    .map_err(|_| invalid(name, format!("{value:?} is not an HTTP header name")))
+            })
+            .transpose()
     }
 
     fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
@@ -502,6 +513,17 @@ mod tests {
         let err = config(&[("TANYA_LIMIT_CLIENT_IP", "lots")]).unwrap_err();
         assert!(
             err.to_string().starts_with("TANYA_LIMIT_CLIENT_IP"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_client_ip_header_must_be_a_header_name() {
+        let c = config(&[("TANYA_CLIENT_IP_HEADER", "X-Forwarded-For")]).unwrap();
+        assert_eq!(c.client_ip_header.unwrap().as_str(), "x-forwarded-for");
+        let err = config(&[("TANYA_CLIENT_IP_HEADER", "X Forwarded For")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("TANYA_CLIENT_IP_HEADER"),
             "{err}"
         );
     }
