@@ -1,6 +1,7 @@
 //! The HTTP shell: the router, shared state, and the server loop with graceful shutdown.
 
 mod chat_api;
+pub mod connections;
 mod error;
 mod guard;
 mod nlu_api;
@@ -134,20 +135,21 @@ pub fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting connections
-/// and returns once the requests in flight are answered (each bounded by the request timeout).
-/// The caller makes the database durable after that.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    // Connection info gives the per-client-IP limit the peer's address.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+/// Serves `router` on `listener` until `shutdown` completes (`shutdown_signal` for the server:
+/// Ctrl-C or SIGTERM); then stops accepting connections and returns once the requests in
+/// flight are answered (each bounded by the request timeout). Connections are bounded and
+/// timed by `limits` (see `connections`). The caller makes the database durable after that.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: connections::ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    connections::serve(listener, router, limits, shutdown).await
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
