@@ -175,11 +175,13 @@ impl App {
         crate::http::router(crate::http::AppState::new(self))
     }
 
-    /// Deletes sessions idle for more than `SESSION_RETENTION`, every `SWEEP_INTERVAL` (the
-    /// first time at once), and then counts the sessions kept for the `tanya_sessions_stored`
-    /// metric, which the engine advances between sweeps: a scrape never scans the store.
+    /// Deletes sessions idle for more than `SESSION_RETENTION`, and demo outbox entries sent
+    /// before the same cutoff, every `SWEEP_INTERVAL` (the first time at once), and then
+    /// counts the sessions kept for the `tanya_sessions_stored` metric, which the engine
+    /// advances between sweeps: a scrape never scans the store.
     pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
         let store = self.store.clone();
+        let outbox = self.outbox.clone();
         let clock = self.engine.clock().clone();
         let metrics = self.engine.metrics().clone();
         tokio::spawn(async move {
@@ -193,16 +195,22 @@ impl App {
                         .saturating_sub(SESSION_RETENTION.as_millis() as u64),
                 );
                 let store = store.clone();
+                let outbox = outbox.clone();
                 let started = std::time::Instant::now();
                 let sweep = move || {
                     let removed = store.remove_idle(cutoff)?;
-                    Ok::<_, crate::store::StoreError>((removed, store.count()?))
+                    let codes_removed = match &outbox {
+                        Some(outbox) => outbox.remove_sent_before(cutoff)?,
+                        None => 0,
+                    };
+                    Ok::<_, SweepError>((removed, codes_removed, store.count()?))
                 };
                 match tokio::task::spawn_blocking(sweep).await {
-                    Ok(Ok((removed, kept))) => {
+                    Ok(Ok((removed, codes_removed, kept))) => {
                         metrics.set_sessions_stored(kept);
                         tracing::info!(
                             removed,
+                            codes_removed,
                             kept,
                             millis = started.elapsed().as_millis() as u64,
                             "session sweep finished"
@@ -214,6 +222,17 @@ impl App {
             }
         })
     }
+}
+
+/// Why a sweep failed (it is tried again at the next interval).
+#[derive(Debug, thiserror::Error)]
+enum SweepError {
+    /// Sessions could not be swept or counted.
+    #[error("session store: {0}")]
+    Store(#[from] StoreError),
+    /// Demo outbox entries could not be swept.
+    #[error("demo outbox: {0}")]
+    Outbox(#[from] OutboxError),
 }
 
 /// Opens the sled database in `TANYA_DATA_DIR` and its member directory, with the demo
@@ -251,4 +270,53 @@ fn rand_key() -> [u8; 32] {
         chunk.copy_from_slice(&value.to_le_bytes());
     }
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualClock, Timestamp};
+    use crate::engine::{IncomingMessage, Input};
+    use crate::store::SessionKey;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sweep_removes_idle_sessions_and_the_codes_sent_for_them() {
+        let intents = concat!(env!("CARGO_MANIFEST_DIR"), "/intents");
+        let config =
+            Config::from_lookup(|name| (name == "TANYA_INTENTS_DIR").then(|| intents.to_string()))
+                .expect("config");
+        let content = Arc::new(load_content(&config).expect("content"));
+        let nlu = Arc::new(Nlu::train(&content, config.nlu));
+        let clock = Arc::new(ManualClock::starting_at(Timestamp(1_000_000_000)));
+        let app = App::in_memory(config, content, nlu, clock.clone()).expect("app");
+        let key = SessionKey::new("web", "swept").expect("key");
+        // Agus has only an e-mail address: the code goes out at once.
+        let text = "lupa akun kpj 55566677788 nik 3578010107850003";
+        let incoming = IncomingMessage {
+            session: key.clone(),
+            input: Input::Text(text.into()),
+        };
+        app.engine.handle(incoming).await.expect("turn");
+        let outbox = app.outbox.clone().expect("demo outbox");
+        assert_eq!(outbox.entries(&key).expect("entries").len(), 1);
+
+        clock.advance(SESSION_RETENTION + Duration::from_secs(60));
+        let sweeper = app.spawn_session_sweeper();
+        // The outbox is swept after the sessions, in the same sweep.
+        for _ in 0..500 {
+            if outbox.entries(&key).expect("entries").is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sweeper.abort();
+        assert!(
+            app.store.load(&key).expect("load").is_none(),
+            "session swept"
+        );
+        assert!(
+            outbox.entries(&key).expect("entries").is_empty(),
+            "the code sent for it swept with it"
+        );
+    }
 }

@@ -108,10 +108,13 @@ pub struct Config {
     pub limits: crate::limits::LimitsConfig,
     /// A header set by a trusted reverse proxy that carries the client's address
     /// (`TANYA_CLIENT_IP_HEADER`, e.g. `X-Forwarded-For`: its last address is used). Unset:
-    /// the TCP peer's address.
-    pub client_ip_header: Option<String>,
+    /// the TCP peer's address. Set: an API request without a usable address in it is refused.
+    pub client_ip_header: Option<axum::http::HeaderName>,
     /// How long one HTTP request may take before it is answered 503 (`TANYA_REQUEST_TIMEOUT_MS`).
     pub request_timeout: Duration,
+    /// Header and idle timeouts, and the cap on open connections (`TANYA_HEADER_TIMEOUT_MS`,
+    /// `TANYA_IDLE_TIMEOUT_MS`, `TANYA_MAX_CONNECTIONS`).
+    pub connections: crate::http::connections::ConnectionLimits,
     /// Synthetic demo members seeded besides the four of SPEC §4 (`TANYA_DEMO_EXTRA_MEMBERS`),
     /// for load tests: see `members::synthetic_member`.
     pub demo_extra_members: u32,
@@ -228,11 +231,12 @@ impl Config {
             cors_origins: settings.origins("TANYA_CORS_ORIGINS")?,
             delivery: settings.delivery()?,
             limits: settings.limits()?,
-            client_ip_header: settings.get("TANYA_CLIENT_IP_HEADER"),
+            client_ip_header: settings.header_name("TANYA_CLIENT_IP_HEADER")?,
             request_timeout: Duration::from_millis(settings.parsed(
                 "TANYA_REQUEST_TIMEOUT_MS",
                 DEFAULT_REQUEST_TIMEOUT.as_millis() as u64,
             )?),
+            connections: settings.connections()?,
             demo_extra_members: settings.parsed("TANYA_DEMO_EXTRA_MEMBERS", 0)?,
             db_cache_mb: settings.parsed("TANYA_DB_CACHE_MB", DEFAULT_DB_CACHE_MB)?,
             db_commit_delay: Duration::from_micros(settings.parsed(
@@ -246,6 +250,9 @@ impl Config {
 /// Longest an HTTP request may take: far above a turn (milliseconds) or an argon2 hash under
 /// load (a second or two), short enough that a stuck client does not hold a slot.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most connections `TANYA_MAX_CONNECTIONS` may allow: each costs a file descriptor and
+/// buffers, and a million is beyond any one instance of this service.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// sled's page cache: the hot part of sessions and members fits, and the process stays small.
 pub const DEFAULT_DB_CACHE_MB: u64 = 16;
 
@@ -331,6 +338,30 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         })
     }
 
+    /// `TANYA_HEADER_TIMEOUT_MS`, `TANYA_IDLE_TIMEOUT_MS` (both positive) and
+    /// `TANYA_MAX_CONNECTIONS` (1 to `MAX_CONNECTIONS`).
+    fn connections(&self) -> Result<crate::http::connections::ConnectionLimits, ConfigError> {
+        let defaults = crate::http::connections::ConnectionLimits::default();
+        let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+            match self.parsed(name, default.as_millis() as u64)? {
+                0 => Err(invalid(name, "must be at least 1 millisecond".into())),
+                millis => Ok(Duration::from_millis(millis)),
+            }
+        };
+        let max_connections = self.parsed("TANYA_MAX_CONNECTIONS", defaults.max_connections)?;
+        if !(1..=MAX_CONNECTIONS).contains(&max_connections) {
+            return Err(invalid(
+                "TANYA_MAX_CONNECTIONS",
+                format!("{max_connections} is not between 1 and {MAX_CONNECTIONS}"),
+            ));
+        }
+        Ok(crate::http::connections::ConnectionLimits {
+            header_timeout: millis("TANYA_HEADER_TIMEOUT_MS", defaults.header_timeout)?,
+            idle_timeout: millis("TANYA_IDLE_TIMEOUT_MS", defaults.idle_timeout)?,
+            max_connections,
+        })
+    }
+
     /// `TANYA_LIMIT_WEB_SESSION`, `TANYA_LIMIT_CLIENT_IP`, `TANYA_LIMIT_CHANNEL_USER`,
     /// `TANYA_LIMIT_MEMBER_LOOKUPS`, `TANYA_LIMIT_MEMBER_CODES`.
     fn limits(&self) -> Result<crate::limits::LimitsConfig, ConfigError> {
@@ -346,6 +377,17 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             member_lookups: limit("TANYA_LIMIT_MEMBER_LOOKUPS", defaults.member_lookups)?,
             member_codes: limit("TANYA_LIMIT_MEMBER_CODES", defaults.member_codes)?,
         })
+    }
+
+    /// An HTTP header name. Refused when it is not one, rather than ignored: an ignored proxy
+    /// header would silently limit the proxy's own address instead of the clients'.
+    fn header_name(&self, name: &str) -> Result<Option<axum::http::HeaderName>, ConfigError> {
+        self.get(name)
+            .map(|value| {
+                axum::http::HeaderName::try_from(value.as_str())
+                    .map_err(|_| invalid(name, format!("{value:?} is not an HTTP header name")))
+            })
+            .transpose()
     }
 
     fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
@@ -504,6 +546,44 @@ mod tests {
             err.to_string().starts_with("TANYA_LIMIT_CLIENT_IP"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_client_ip_header_must_be_a_header_name() {
+        let c = config(&[("TANYA_CLIENT_IP_HEADER", "X-Forwarded-For")]).unwrap();
+        assert_eq!(c.client_ip_header.unwrap().as_str(), "x-forwarded-for");
+        let err = config(&[("TANYA_CLIENT_IP_HEADER", "X Forwarded For")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("TANYA_CLIENT_IP_HEADER"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn connection_limits_default_and_refuse_zero() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c.connections,
+            crate::http::connections::ConnectionLimits::default()
+        );
+        let c = config(&[
+            ("TANYA_HEADER_TIMEOUT_MS", "500"),
+            ("TANYA_IDLE_TIMEOUT_MS", "2000"),
+            ("TANYA_MAX_CONNECTIONS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(c.connections.header_timeout, Duration::from_millis(500));
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(2));
+        assert_eq!(c.connections.max_connections, 3);
+        for (name, value) in [
+            ("TANYA_HEADER_TIMEOUT_MS", "0"),
+            ("TANYA_IDLE_TIMEOUT_MS", "0"),
+            ("TANYA_MAX_CONNECTIONS", "0"),
+            ("TANYA_MAX_CONNECTIONS", "many"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
     }
 
     #[test]

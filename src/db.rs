@@ -49,6 +49,11 @@ pub enum DbError {
         #[source]
         source: sled::Error,
     },
+    /// The data directory could not be created, or made private to the server's user
+    /// (0700, its files 0600): the server refuses to start rather than keep members' data
+    /// readable by other users of the machine.
+    #[error("the data directory {path} cannot be made private to this user: {message}")]
+    NotPrivate { path: PathBuf, message: String },
     /// A read, write or flush failed inside sled.
     #[error("database operation failed")]
     Sled(#[from] sled::Error),
@@ -100,8 +105,15 @@ impl Database {
         Database::open_with(dir, Options::default())
     }
 
-    /// Opens (or creates) the database stored in `dir`.
+    /// Opens (or creates) the database stored in `dir`, after making `dir` private (see
+    /// `make_private`).
     pub fn open_with(dir: &Path, options: Options) -> Result<Database, DbError> {
+        for path in make_private(dir)? {
+            tracing::warn!(
+                path = %path.display(),
+                "data file or directory was readable by other users; made private"
+            );
+        }
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(options.cache_bytes)
@@ -110,6 +122,10 @@ impl Database {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        // sled writes a snapshot while it opens, as the umask allows (usually 0644): made
+        // private at once, and no warning, since that is sled's doing at every start. Files
+        // sled creates later are inside a 0700 directory.
+        make_private(dir)?;
         Ok(Database::from_sled(db, options.commit_delay))
     }
 
@@ -348,9 +364,137 @@ impl Drop for StopGuard<'_> {
     }
 }
 
+/// Creates the data directory 0700 when it does not exist; otherwise makes it 0700 and every
+/// file under it 0600 (directories 0700), and returns the paths it had to fix. Sessions,
+/// transcripts, the code key and the member records live there: sled creates its files as
+/// the umask allows (usually world-readable), and an operator may have created the directory
+/// by hand. Symbolic links are left alone (never followed). Fails, with the path and the
+/// reason, when a mode cannot be set (a directory owned by another user).
+#[cfg(unix)]
+pub fn make_private(dir: &Path) -> Result<Vec<PathBuf>, DbError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let fail = |path: &Path, error: std::io::Error| DbError::NotPrivate {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|error| fail(dir, error))?;
+        return Ok(Vec::new());
+    }
+    let mut fixed = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let metadata = std::fs::symlink_metadata(&path).map_err(|error| fail(&path, error))?;
+        let private = if metadata.is_dir() {
+            0o700
+        } else if metadata.is_file() {
+            0o600
+        } else {
+            continue;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & private))
+                .map_err(|error| fail(&path, error))?;
+            fixed.push(path.clone());
+        }
+        if metadata.is_dir() {
+            for entry in std::fs::read_dir(&path).map_err(|error| fail(&path, error))? {
+                pending.push(entry.map_err(|error| fail(&path, error))?.path());
+            }
+        }
+    }
+    Ok(fixed)
+}
+
+/// Only unix has the modes to set.
+#[cfg(not(unix))]
+pub fn make_private(dir: &Path) -> Result<Vec<PathBuf>, DbError> {
+    std::fs::create_dir_all(dir).map_err(|error| DbError::NotPrivate {
+        path: dir.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    Ok(Vec::new())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_data_directory_is_created_private_and_its_files_stay_private() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let dir = parent.path().join("data").join("tanya");
+        let db = Database::open(&dir).expect("open");
+        db.tree("t")
+            .expect("tree")
+            .insert("k", "v")
+            .expect("insert");
+        db.db.flush().expect("flush");
+        drop(db);
+        assert_eq!(mode(&dir), 0o700);
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).expect("list") {
+            let path = entry.expect("entry").path();
+            let expected = if path.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode(&path), expected, "{}", path.display());
+            files += 1;
+        }
+        assert!(files > 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_world_readable_data_directory_is_made_private_at_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().expect("temp dir");
+        let dir = parent.path().join("data");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("otp.key"), "00").expect("write");
+        std::fs::create_dir(dir.join("blobs")).expect("mkdir");
+        std::fs::write(dir.join("blobs").join("1"), "x").expect("write");
+        for (path, mode) in [
+            (dir.clone(), 0o755),
+            (dir.join("otp.key"), 0o644),
+            (dir.join("blobs"), 0o777),
+            (dir.join("blobs").join("1"), 0o664),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        assert_eq!(make_private(&dir).expect("made private").len(), 4);
+        assert!(
+            make_private(&dir).expect("private").is_empty(),
+            "nothing left to fix"
+        );
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("otp.key")), 0o600);
+        assert_eq!(mode(&dir.join("blobs")), 0o700);
+        assert_eq!(mode(&dir.join("blobs").join("1")), 0o600);
+    }
+
+    #[test]
+    fn a_data_directory_that_cannot_be_created_is_a_clear_error() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let file = parent.path().join("a-file");
+        std::fs::write(&file, "x").expect("write");
+        let error = make_private(&file.join("data")).expect_err("not a directory");
+        assert!(error.to_string().contains("a-file"), "{error}");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_callers_all_complete_and_their_writes_survive_a_reopen() {

@@ -545,7 +545,10 @@ impl Engine {
                     command,
                     secret: None,
                 };
-                (message, Some(parse.intent), parse.entities, text.clone())
+                // The history shows the member's own identifiers masked (SPEC §6): whoever
+                // holds the session id must not read a NIK or a code back from it.
+                let line = mask::mask_typed_identifiers(text, &parse.entities);
+                (message, Some(parse.intent), parse.entities, line)
             }
         }
     }

@@ -25,10 +25,12 @@ use crate::store::SessionKey;
 const SHARDS: usize = 64;
 /// A shard holding more keys than this drops the ones whose buckets are full again.
 const SWEEP_AT: usize = 1024;
-/// The most keys a shard keeps (memory stays bounded when an attacker invents keys). Past
-/// this, after a sweep, the shard forgets everything: a flood costs limits their memory, never
-/// the server its RAM.
-const MAX_KEYS_PER_SHARD: usize = 64 * 1024;
+/// A shard this full after that sweep (an attacker inventing keys) also forgets every key
+/// that still has a token left, keeping only the refused ones. A refused key is never
+/// forgotten before its bucket refills: a flood of new keys must not hand a guesser, or a
+/// victim's attacker, a fresh bucket. What stays is bounded by the attacker's own work: a key
+/// is refused only after `burst` admitted actions.
+const KEEP_ONLY_REFUSED_AT: usize = 32 * 1024;
 
 /// How much a key may do: `burst` actions at once, refilled evenly over `period`
 /// (`30/1m`: 30 at once, then one every two seconds).
@@ -154,6 +156,10 @@ pub struct Limiter<K> {
 struct Shard<K> {
     /// Key → the time (µs) at which its bucket is full again.
     full_at: HashMap<K, u64>,
+    /// The size at which the next sweep runs: twice what the last one kept, so that sweeping
+    /// costs O(1) per check on average however many keys stay (sweeping on every check past
+    /// a fixed size made each check scan the whole shard under a flood).
+    sweep_at: usize,
 }
 
 impl<K: Hash + Eq> Limiter<K> {
@@ -165,6 +171,7 @@ impl<K: Hash + Eq> Limiter<K> {
                 .map(|_| {
                     Mutex::new(Shard {
                         full_at: HashMap::new(),
+                        sweep_at: SWEEP_AT,
                     })
                 })
                 .collect(),
@@ -181,11 +188,16 @@ impl<K: Hash + Eq> Limiter<K> {
         // The bucket holds `burst` tokens: an arrival may be this far ahead of its schedule.
         let tolerance = interval * u64::from(rate.burst.max(1)) - interval;
         let mut shard = self.shard(&key);
-        if shard.full_at.len() >= SWEEP_AT {
+        if shard.full_at.len() >= shard.sweep_at {
             shard.full_at.retain(|_, full_at| *full_at > now_us);
-            if shard.full_at.len() >= MAX_KEYS_PER_SHARD {
-                shard.full_at.clear();
+            if shard.full_at.len() >= KEEP_ONLY_REFUSED_AT {
+                // Forgetting a key with a token left gives back at most the tokens it spent;
+                // a refused key is kept.
+                shard
+                    .full_at
+                    .retain(|_, full_at| *full_at - now_us > tolerance);
             }
+            shard.sweep_at = (shard.full_at.len() * 2).max(SWEEP_AT);
         }
         let full_at = shard.full_at.get(&key).copied().unwrap_or(0).max(now_us);
         if full_at - now_us > tolerance {
@@ -280,9 +292,9 @@ impl Limits {
         self.web_session.check(id.to_owned(), self.now_us())
     }
 
-    /// One API request from `ip`.
+    /// One API request from `ip`: IPv4 addresses one by one, IPv6 by /64 (see `client_key`).
     pub fn client_ip(&self, ip: IpAddr) -> Result<(), Refused> {
-        self.client_ip.check(ip, self.now_us())
+        self.client_ip.check(client_key(ip), self.now_us())
     }
 
     /// One message from the platform user whose conversation is `session`
@@ -292,6 +304,20 @@ impl Limits {
     pub fn channel_user(&self, session: &SessionKey) -> Result<(), Refused> {
         self.channel_user
             .check(session.as_str().to_owned(), self.now_us())
+    }
+}
+
+/// The bucket an address counts against. An IPv6 subscriber is handed a whole /64 (2⁶⁴
+/// addresses, SLAAC and privacy extensions pick any of them), so one address at a time would
+/// be no limit at all: every address of a /64 shares its bucket. An IPv4 address mapped into
+/// IPv6 (a dual-stack listener) counts as the IPv4 address it is, not as part of `::ffff:0:0/64`.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(network.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -393,6 +419,61 @@ mod tests {
             limiter.tracked() < before + SHARDS * SWEEP_AT,
             "old keys swept: {} then {}",
             before,
+            limiter.tracked()
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_ipv4_per_address() {
+        let limits = Limits::new(&LimitsConfig {
+            client_ip: Some(Rate::new(2, Duration::from_secs(3600))),
+            ..LimitsConfig::off()
+        });
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(limits.client_ip(ip("2001:db8:1:2::1")).is_ok());
+        assert!(
+            limits
+                .client_ip(ip("2001:db8:1:2:ffff:ffff:ffff:fffe"))
+                .is_ok()
+        );
+        assert!(
+            limits.client_ip(ip("2001:db8:1:2:abcd::9")).is_err(),
+            "a third address of the same /64 shares its bucket"
+        );
+        assert!(
+            limits.client_ip(ip("2001:db8:1:3::1")).is_ok(),
+            "the next /64"
+        );
+        assert!(limits.client_ip(ip("192.0.2.1")).is_ok());
+        assert!(limits.client_ip(ip("192.0.2.1")).is_ok());
+        assert!(
+            limits.client_ip(ip("::ffff:192.0.2.1")).is_err(),
+            "the same IPv4 address"
+        );
+        assert!(
+            limits.client_ip(ip("::ffff:192.0.2.2")).is_ok(),
+            "IPv4 neighbours are not one /64"
+        );
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_never_forgets_a_refused_key() {
+        let limiter = Limiter::new(Some(Rate::new(2, Duration::from_secs(3600))));
+        let victim = u64::MAX;
+        assert!(limiter.check(victim, S).is_ok());
+        assert!(limiter.check(victim, S).is_ok());
+        assert!(limiter.check(victim, S).is_err());
+        // Enough distinct keys to pass the cap of every shard, whichever the victim is in.
+        for key in 0..(SHARDS * KEEP_ONLY_REFUSED_AT * 2) as u64 {
+            let _ = limiter.check(key, 2 * S);
+        }
+        assert!(
+            limiter.check(victim, 3 * S).is_err(),
+            "the victim's refused bucket survived the flood"
+        );
+        assert!(
+            limiter.tracked() < SHARDS * KEEP_ONLY_REFUSED_AT,
+            "keys with tokens left were forgotten: {}",
             limiter.tracked()
         );
     }

@@ -208,7 +208,13 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         app.spawn_session_sweeper();
         // Sends channel replies, those left pending by a previous run first; lives until exit.
         let _delivery = app.channels.spawn_worker();
-        tanya::http::serve(listener, app.router()).await?;
+        tanya::http::serve(
+            listener,
+            app.router(),
+            app.config.connections,
+            tanya::http::shutdown_signal(),
+        )
+        .await?;
         // Every acknowledged turn is already durable; this covers the rest (sweeps, channel
         // bookkeeping) before the process exits.
         if let Some(database) = &app.database {

@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::TransactionError;
 use thiserror::Error;
 
 use crate::clock::Timestamp;
@@ -13,6 +15,9 @@ use crate::db::{Database, DbError};
 use crate::store::SessionKey;
 
 const TREE: &str = "outbox";
+/// The same entries by time: `at` then the entry's id (both big-endian) → the entry's key, so
+/// the sweep reads only what it removes.
+const BY_TIME_TREE: &str = "outbox_by_time";
 
 /// How a code reaches the member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,6 +120,10 @@ pub trait CodeSender: Send + Sync {
 pub trait DemoOutbox: Send + Sync {
     /// The session's entries, oldest first.
     fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError>;
+    /// Deletes the entries sent before `cutoff`; returns how many. Run by the session sweep
+    /// with the same cutoff: a code (and the masked address it went to) is kept no longer
+    /// than the session it was sent for.
+    fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError>;
 }
 
 /// The outbox in sled, kept across restarts. Keys are the session key, a NUL byte (which a
@@ -124,15 +133,35 @@ pub trait DemoOutbox: Send + Sync {
 pub struct SledOutbox {
     db: Database,
     tree: sled::Tree,
+    by_time: sled::Tree,
 }
 
 impl SledOutbox {
+    /// The outbox in `db`. Entries written before the time index existed are indexed once.
     pub fn new(db: &Database) -> Result<SledOutbox, OutboxError> {
-        Ok(SledOutbox {
+        let outbox = SledOutbox {
             db: db.clone(),
             tree: db.tree(TREE)?,
-        })
+            by_time: db.tree(BY_TIME_TREE)?,
+        };
+        if outbox.by_time.is_empty() {
+            for item in outbox.tree.iter() {
+                let (key, value) = item?;
+                let at = serde_json::from_slice::<OutboxEntry>(&value).map_or(0, |e| e.at.0);
+                outbox.by_time.insert(time_key(at, &key), key)?;
+            }
+        }
+        Ok(outbox)
     }
+}
+
+/// The time index's key of the entry stored under `entry_key` (whose last 8 bytes are its id).
+fn time_key(at: u64, entry_key: &[u8]) -> Vec<u8> {
+    let id = &entry_key[entry_key.len().saturating_sub(8)..];
+    let mut key = Vec::with_capacity(16);
+    key.extend_from_slice(&at.to_be_bytes());
+    key.extend_from_slice(id);
+    key
 }
 
 fn prefix(session: &SessionKey) -> Vec<u8> {
@@ -153,7 +182,17 @@ impl CodeSender for SledOutbox {
         let value = serde_json::to_vec(&entry).map_err(OutboxError::Encode)?;
         let mut key = prefix(session);
         key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-        self.tree.insert(key, value)?;
+        let indexed = time_key(at.0, &key);
+        (&self.tree, &self.by_time)
+            .transaction(|(tree, by_time)| {
+                tree.insert(key.as_slice(), value.as_slice())?;
+                by_time.insert(indexed.as_slice(), key.as_slice())?;
+                Ok(())
+            })
+            .map_err(|error: TransactionError<()>| match error {
+                TransactionError::Storage(error) => OutboxError::from(error),
+                TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
+            })?;
         Ok(())
     }
 }
@@ -170,6 +209,20 @@ impl DemoOutbox for SledOutbox {
                 })
             })
             .collect()
+    }
+
+    fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError> {
+        let mut removed = 0;
+        for item in self.by_time.range(..cutoff.0.to_be_bytes().to_vec()) {
+            let (indexed, key) = item?;
+            // Two single removes: a crash between them leaves an index entry whose entry is
+            // gone, which the next sweep removes again harmlessly.
+            if self.tree.remove(&key)?.is_some() {
+                removed += 1;
+            }
+            self.by_time.remove(indexed)?;
+        }
+        Ok(removed)
     }
 }
 
@@ -208,6 +261,16 @@ impl DemoOutbox for MemoryOutbox {
             .get(session)
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError> {
+        let mut entries = self.entries_by_session();
+        let before: usize = entries.values().map(Vec::len).sum();
+        entries.retain(|_, sent| {
+            sent.retain(|entry| entry.at >= cutoff);
+            !sent.is_empty()
+        });
+        Ok(before - entries.values().map(Vec::len).sum::<usize>())
     }
 }
 
@@ -257,6 +320,13 @@ mod tests {
             }
         );
         assert_eq!(outbox.entries(&key("ab")).expect("entries").len(), 1);
+
+        assert_eq!(outbox.remove_sent_before(Timestamp(3)).expect("sweep"), 2);
+        let entries = outbox.entries(&key("a")).expect("entries");
+        assert_eq!(entries.len(), 1, "the entry sent at the cutoff stays");
+        assert_eq!(entries[0].code, "222222");
+        assert!(outbox.entries(&key("ab")).expect("entries").is_empty());
+        assert_eq!(outbox.remove_sent_before(Timestamp(3)).expect("again"), 0);
     }
 
     #[test]

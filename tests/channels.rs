@@ -402,6 +402,11 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Platforms date events; the tests' events happen now (older ones are refused as replays).
+fn now_s() -> u64 {
+    now_ms() / 1000
+}
+
 /// What a member sees of one message: its text and its choices (title, payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Shown {
@@ -453,7 +458,7 @@ fn array<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
 
 fn tg_text(update_id: i64, text: &str) -> Value {
     json!({"update_id": update_id, "message": {
-        "message_id": update_id, "date": 1_700_000_000,
+        "message_id": update_id, "date": now_s(),
         "from": {"id": CHAT_ID, "is_bot": false, "first_name": "Budi"},
         "chat": {"id": CHAT_ID, "type": "private", "first_name": "Budi"},
         "text": text
@@ -471,7 +476,7 @@ fn tg_press(update_id: i64, data: &str) -> Value {
 
 fn tg_photo(update_id: i64) -> Value {
     json!({"update_id": update_id, "message": {
-        "message_id": update_id, "date": 1_700_000_000,
+        "message_id": update_id, "date": now_s(),
         "chat": {"id": CHAT_ID, "type": "private"},
         "photo": [{"file_id": "AgAD", "file_unique_id": "x", "width": 90, "height": 90}]
     }})
@@ -516,27 +521,27 @@ fn wa(messages: Value) -> Value {
 
 fn wa_text(id: &str, text: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": "1700000000", "type": "text", "text": {"body": text}}]),
+        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "text", "text": {"body": text}}]),
     )
 }
 
 fn wa_list_reply(id: &str, payload: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": "1700000000", "type": "interactive",
+        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "interactive",
         "interactive": {"type": "list_reply", "list_reply": {"id": payload, "title": "x"}}}]),
     )
 }
 
 fn wa_button_reply(id: &str, payload: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": "1700000000", "type": "interactive",
+        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "interactive",
         "interactive": {"type": "button_reply", "button_reply": {"id": payload, "title": "x"}}}]),
     )
 }
 
 fn wa_sticker(id: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": "1700000000", "type": "sticker",
+        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "sticker",
         "sticker": {"id": "1234", "mime_type": "image/webp", "animated": false}}]),
     )
 }
@@ -1106,6 +1111,123 @@ async fn the_same_delivery_three_times_is_processed_once() {
         assert_eq!(user_turns, 1, "{session}");
     }
     assert_eq!(h.app().channels.seen_deliveries(), 3);
+}
+
+#[tokio::test]
+async fn events_older_than_the_replay_window_are_acknowledged_and_not_processed() {
+    let h = Harness::start().await;
+    let stale_s = now_s() - 10 * 60;
+    let mut telegram = tg_text(501, "halo");
+    telegram["message"]["date"] = json!(stale_s);
+    let mut whatsapp = wa_text("wamid.stale", "halo");
+    whatsapp["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] =
+        json!(stale_s.to_string());
+    let line = line_webhook(vec![line_event(
+        "STALE",
+        stale_s * 1000,
+        json!({"type": "message", "message": {"type": "text", "id": "mSTALE", "text": "halo"}}),
+    )]);
+    // A replay gets a 200, so a platform's own late retry stops too, and nothing happens.
+    assert_eq!(h.telegram(&telegram).await, StatusCode::OK);
+    assert_eq!(h.whatsapp(&whatsapp).await, StatusCode::OK);
+    assert_eq!(h.line(&line).await, StatusCode::OK);
+    h.drained().await;
+    for session in [tg_session(), wa_session(), line_session()] {
+        assert!(
+            h.app().engine.history(&session).unwrap().is_none(),
+            "{session} ran a turn"
+        );
+    }
+    assert!(h.platforms.telegram.calls().is_empty());
+    assert!(h.platforms.whatsapp.calls().is_empty());
+    assert!(h.platforms.line.calls().is_empty());
+
+    // The same messages, sent now, are answered.
+    assert_eq!(h.telegram(&tg_text(502, "halo")).await, StatusCode::OK);
+    h.drained().await;
+    assert_eq!(h.platforms.telegram.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_telegram_group_is_asked_to_write_privately_and_never_runs_a_flow() {
+    let h = Harness::start().await;
+    const GROUP: i64 = -1_001_234_567_890;
+    let in_group = |update_id: i64, text: &str| {
+        let mut update = tg_text(update_id, text);
+        update["message"]["chat"] = json!({"id": GROUP, "type": "supergroup", "title": "Kantor"});
+        update
+    };
+    let mut press = tg_press(603, "/forgot_password");
+    press["callback_query"]["message"]["chat"] = json!({"id": GROUP, "type": "group"});
+    for update in [
+        in_group(601, "lupa password jmo"),
+        in_group(602, "budi.santoso@example.com 12345678901"),
+        press,
+    ] {
+        assert_eq!(h.telegram(&update).await, StatusCode::OK);
+    }
+    h.drained().await;
+    let group = SessionKey::new("telegram", &GROUP.to_string()).unwrap();
+    assert!(
+        h.app().engine.history(&group).unwrap().is_none(),
+        "no turn ran for the group"
+    );
+    assert!(
+        h.app()
+            .outbox
+            .as_ref()
+            .unwrap()
+            .entries(&group)
+            .unwrap()
+            .is_empty(),
+        "no code was sent"
+    );
+    let calls = h.platforms.telegram.calls();
+    let sent: Vec<&Call> = calls
+        .iter()
+        .filter(|call| call.path.ends_with("/sendMessage"))
+        .collect();
+    // The content's `private_chat_only` answer, once per message, to the group; without that
+    // content key the group gets no answer at all.
+    let expected = h
+        .app()
+        .engine
+        .render_key("private_chat_only")
+        .map(|message| message.text);
+    assert_eq!(
+        sent.len(),
+        if expected.is_some() { 3 } else { 0 },
+        "{calls:?}"
+    );
+    for call in sent {
+        assert_eq!(call.body["chat_id"], json!(GROUP));
+        assert_eq!(call.body["text"].as_str(), expected.as_deref());
+        assert!(call.body.get("reply_markup").is_none(), "no flow buttons");
+    }
+}
+
+#[tokio::test]
+async fn a_whatsapp_member_without_a_visible_number_is_served_by_user_id() {
+    let h = Harness::start().await;
+    const USER_ID: &str = "ID.1502576394655843";
+    let notification = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+        "field": "messages",
+        "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Budi", "username": "@budi"}, "user_id": USER_ID}],
+            "messages": [{"from_user_id": USER_ID, "id": "wamid.bsuid", "timestamp": now_s().to_string(),
+                "type": "text", "text": {"body": "halo"}}]
+        }
+    }]}]});
+    assert_eq!(h.whatsapp(&notification).await, StatusCode::OK);
+    h.drained().await;
+    let session = SessionKey::new("whatsapp", USER_ID).unwrap();
+    assert_eq!(h.last_keys(&session), ["greet"]);
+    let calls = h.platforms.whatsapp.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].body["recipient"], json!(USER_ID));
+    assert!(calls[0].body.get("to").is_none(), "{:?}", calls[0].body);
 }
 
 /// 500, then 429 asking to wait a second, then 200: the first reply is delivered once, after

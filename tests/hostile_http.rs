@@ -636,6 +636,58 @@ async fn a_client_address_over_its_rate_gets_429_on_the_api_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_a_request_without_a_client_address_is_refused_not_unlimited() {
+    let server = Server::start(&[
+        ("TANYA_CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ("TANYA_LIMIT_CLIENT_IP", "2/1h"),
+        ("TANYA_LIMIT_WEB_SESSION", "off"),
+    ])
+    .await;
+    let parse = |forwarded: Option<&str>| {
+        let mut request = server
+            .client
+            .post(server.url("/api/v1/nlu/parse"))
+            .json(&json!({ "text": "halo" }));
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        request.send()
+    };
+    for missing in [
+        None,
+        Some(""),
+        Some("unknown"),
+        Some("203.0.113.9, garbage"),
+    ] {
+        let response = parse(missing).await.expect("request");
+        assert_eq!(
+            expect_error(response, StatusCode::BAD_REQUEST).await,
+            "client_address_unknown",
+            "{missing:?}"
+        );
+    }
+    // IPv6: the whole /64 is one client; the next /64 is another.
+    for address in ["2001:db8:0:1::1", "2001:db8:0:1::2"] {
+        assert_eq!(parse(Some(address)).await.expect("request").status(), 200);
+    }
+    let response = parse(Some("10.0.0.1, 2001:db8:0:1:ffff::3"))
+        .await
+        .expect("request");
+    assert_eq!(
+        expect_error(response, StatusCode::TOO_MANY_REQUESTS).await,
+        "rate_limited"
+    );
+    assert_eq!(
+        parse(Some("2001:db8:0:2::1"))
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn look_ups_and_codes_over_the_member_limit_answer_rate_limited() {
     let server = Server::start(&[
         ("TANYA_LIMIT_MEMBER_LOOKUPS", "2/1h"),

@@ -417,9 +417,9 @@ async fn a_member_resets_a_forgotten_password_over_the_chat_api() {
         user_lines,
         [
             "saya lupa password jmo",
-            "budi.santoso@example.com 12345678901",
-            wrong,
-            code.as_str(),
+            "b***@example.com 1234*****01",
+            "******",
+            "******",
             "••••",
             "••••",
         ]
@@ -533,6 +533,99 @@ async fn history_hides_passwords_and_is_404_for_unknown_sessions() {
             "not_found",
         );
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_history_masks_what_the_member_typed_and_no_answer_may_be_cached() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path()).await;
+    let typed = [
+        "email saya budi.santoso@example.com, hp +62 812-3456-7890",
+        "nik saya 3174 0112 0388 00012",
+        "1234567890123",
+        "lupa akun, kpj 12345678901 nik 3174011203880001",
+    ];
+    let answer = server.say(None, typed[0]).await;
+    let id = session_id(&answer);
+    for text in &typed[1..] {
+        server.say(Some(&id), text).await;
+    }
+    let answer = server.press(&id, "/otp_channel email").await;
+    assert_eq!(keys(&answer), ["otp_sent"]);
+    let code = server.last_code(&id).await;
+    let answer = server.say(Some(&id), &format!("kodenya {code}")).await;
+    assert!(
+        !keys(&answer).contains(&"otp_invalid".to_string()),
+        "{answer}"
+    );
+    server.code_verified();
+
+    let history = server
+        .client
+        .get(server.url(&format!("/api/v1/chat/{id}/history")))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(history.headers()["cache-control"], "no-store");
+    let history: Value = history.json().await.expect("JSON");
+    let user_lines: Vec<&str> = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|l| l["from"] == json!("user"))
+        .map(|l| l["text"].as_str().expect("text"))
+        .collect();
+    assert_eq!(
+        user_lines,
+        [
+            "email saya b***@example.com, hp 0812****7890",
+            "nik saya 3174******88 *****",
+            "1234*******23",
+            "lupa akun, kpj 1234*****01 nik 3174**********01",
+            "E-mail b***@example.com",
+            "kodenya ******",
+        ]
+    );
+    let whole = history.to_string();
+    for value in PERSONAL_DATA.iter().chain([&code.as_str()]) {
+        assert!(!whole.contains(value), "the history shows {value}: {whole}");
+    }
+
+    // Chat answers, errors and the other API answers are never cached either; the widget's
+    // own files keep their caching.
+    for response in [
+        server
+            .client
+            .post(server.url("/api/v1/chat"))
+            .json(&json!({ "session_id": id, "text": "halo" })),
+        server
+            .client
+            .post(server.url("/api/v1/chat"))
+            .json(&json!({})),
+        server
+            .client
+            .post(server.url("/api/v1/nlu/parse"))
+            .json(&json!({ "text": "nik 3174011203880001" })),
+        server
+            .client
+            .get(server.url(&format!("/api/v1/demo/outbox?session_id={id}"))),
+    ] {
+        let response = response.send().await.expect("request");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-store",
+            "{}",
+            response.url()
+        );
+    }
+    let widget = server
+        .client
+        .get(server.url("/widget/widget.js"))
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(widget.headers()["cache-control"], "no-store");
     server.stop().await;
 }
 

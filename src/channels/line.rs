@@ -173,6 +173,7 @@ pub(super) fn parse(webhook: Webhook, now: Timestamp) -> Result<Vec<Inbound>, Ch
                 reply_until: happened.plus(REPLY_TOKEN_FRESH),
             },
             first: Vec::new(),
+            sent_at: event.timestamp.map(Timestamp),
         });
     }
     Ok(inbound)

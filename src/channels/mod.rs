@@ -55,6 +55,14 @@ use subtle::ConstantTimeEq;
 
 /// The response sent for photos, stickers, voice notes and other non-text messages.
 const NON_TEXT_KEY: &str = "non_text";
+/// The response sent to a message in a group chat: account flows never run where other
+/// people read along, so the member is asked to write privately.
+const PRIVATE_CHAT_KEY: &str = "private_chat_only";
+/// Events older than this are refused as replays. A signed event stays valid forever, and the
+/// seen-ids are kept for 7 days; the platforms' own retries come sooner. WhatsApp and LINE
+/// date each event; Telegram dates messages (not button presses, whose replays are stopped by
+/// the seen-ids only).
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(5 * 60);
 /// The label of the button that opens a WhatsApp list of choices.
 const LIST_BUTTON_KEY: &str = "label_list_button";
 /// Independent pipeline locks (see the module doc); members hashing to the same stripe wait
@@ -150,6 +158,8 @@ enum InboundContent {
     Payload(String),
     /// A photo, sticker, voice note…: answered with `non_text`.
     NonText,
+    /// Anything from a group chat: answered with `PRIVATE_CHAT_KEY`, never a turn.
+    GroupChat,
 }
 
 /// Where and how the replies to one inbound message go.
@@ -160,7 +170,7 @@ enum ReplyTo {
     },
     WhatsApp {
         phone_number_id: String,
-        to: String,
+        to: whatsapp::Recipient,
     },
     Line {
         user_id: String,
@@ -181,6 +191,9 @@ struct Inbound {
     reply_to: ReplyTo,
     /// Calls to make before the replies (Telegram's `answerCallbackQuery`).
     first: Vec<Request>,
+    /// When the member sent it, as the platform dates it (`None`: undated, see
+    /// `MAX_EVENT_AGE`).
+    sent_at: Option<Timestamp>,
 }
 
 /// The messaging channels of one application: their settings, storage and senders.
@@ -300,6 +313,17 @@ impl Channels {
         let storage = self.storage.as_ref().ok_or(ChannelError::NotConfigured)?;
         let _in_order = self.locks[stripe(&inbound.session)].lock().await;
         let now = SystemClock.now();
+        if let Some(sent_at) = inbound.sent_at
+            && now.since(sent_at) > MAX_EVENT_AGE
+        {
+            // Acknowledged (a platform's late retry stops here too) and not processed.
+            tracing::warn!(
+                session = %inbound.session.redacted(),
+                age_s = now.since(sent_at).as_secs(),
+                "webhook event older than the replay window refused"
+            );
+            return Ok(());
+        }
         if let Some(key) = &inbound.dedup_key
             && storage.seen.contains(key, now)?
         {
@@ -321,13 +345,8 @@ impl Channels {
                 .map(Into::into)
                 .collect(),
             None => Vec::new(),
-            Some(InboundContent::NonText) => match self.engine.render_key(NON_TEXT_KEY) {
-                Some(message) => vec![message.into()],
-                None => {
-                    tracing::warn!("the content has no {NON_TEXT_KEY} response");
-                    Vec::new()
-                }
-            },
+            Some(InboundContent::NonText) => self.fixed_reply(NON_TEXT_KEY),
+            Some(InboundContent::GroupChat) => self.fixed_reply(PRIVATE_CHAT_KEY),
             // A typed number or button title is resolved by the engine, as on every channel.
             Some(InboundContent::Text(text)) => {
                 self.turn(&inbound.session, Input::Text(text)).await?
@@ -355,6 +374,18 @@ impl Channels {
             "channel message processed"
         );
         Ok(())
+    }
+
+    /// The message of response `key`, without a turn; nothing (and a warning) when the
+    /// content does not define it.
+    fn fixed_reply(&self, key: &str) -> Vec<OutboundMessage> {
+        match self.engine.render_key(key) {
+            Some(message) => vec![message.into()],
+            None => {
+                tracing::warn!("the content has no {key} response");
+                Vec::new()
+            }
+        }
     }
 
     async fn turn(

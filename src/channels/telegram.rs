@@ -7,6 +7,7 @@ use super::{
     ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, member_text,
     numbered, retry_after_header, secret_matches, split_text, status_error, transport_error,
 };
+use crate::clock::Timestamp;
 use crate::config::TelegramConfig;
 use crate::store::SessionKey;
 use axum::body::Bytes;
@@ -58,6 +59,8 @@ pub(super) struct Update {
 #[derive(Debug, Deserialize)]
 struct Message {
     chat: Chat,
+    /// When the member sent it (unix seconds).
+    date: Option<u64>,
     text: Option<String>,
     #[serde(flatten)]
     other: Map<String, Value>,
@@ -66,6 +69,17 @@ struct Message {
 #[derive(Debug, Deserialize)]
 struct Chat {
     id: i64,
+    /// `private`, `group`, `supergroup` or `channel`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+impl Chat {
+    /// A one-to-one chat with the member. Telegram always names the type; a chat without one
+    /// is not taken for private (fail closed: account flows never run in a group).
+    fn is_private(&self) -> bool {
+        self.kind.as_deref() == Some("private")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,29 +136,57 @@ fn verify(config: &TelegramConfig, headers: &HeaderMap) -> Result<(), ChannelErr
 pub(super) fn parse(update: Update) -> Result<Option<Inbound>, ChannelError> {
     let dedup_key = Some(format!("{CHANNEL}:{}", update.update_id));
     if let Some(query) = update.callback_query {
-        let chat_id = query.message.map_or(query.from.id, |m| m.chat.id);
+        // A press on a message in a group is from the group; without the message (an inline
+        // message), from the member's own chat.
+        let (chat_id, private) = query
+            .message
+            .map_or((query.from.id, true), |m| (m.chat.id, m.chat.is_private()));
         // Always answered, or the member's client shows a spinner on the button.
         let answer = Request {
             method: "answerCallbackQuery".into(),
             body: json!({ "callback_query_id": query.id }),
         };
         // A payload comes from our own buttons, but a modified client can send anything.
-        let content = query
-            .data
-            .as_deref()
-            .and_then(member_text)
-            .map(InboundContent::Payload);
+        let content = query.data.as_deref().and_then(member_text).map(|data| {
+            if private {
+                InboundContent::Payload(data)
+            } else {
+                InboundContent::GroupChat
+            }
+        });
+        // Undated: `date` is the pressed message's, which may be old. Replays of a press are
+        // stopped by the seen-ids only.
         return Ok(Some(Inbound {
             dedup_key,
             session: session(chat_id)?,
             content,
             reply_to: ReplyTo::Telegram { chat_id },
             first: vec![super::Request::Telegram(answer)],
+            sent_at: None,
         }));
     }
     let Some(message) = update.message else {
         return Ok(None);
     };
+    let sent_at = message
+        .date
+        .map(|seconds| Timestamp(seconds.saturating_mul(1000)));
+    if !message.chat.is_private() {
+        // Text only: a bot in a group (privacy mode) receives commands, mentions and replies
+        // to it, which ask for an answer; photos and service messages do not.
+        if message.text.as_deref().and_then(member_text).is_none() {
+            return Ok(None);
+        }
+        let chat_id = message.chat.id;
+        return Ok(Some(Inbound {
+            dedup_key,
+            session: session(chat_id)?,
+            content: Some(InboundContent::GroupChat),
+            reply_to: ReplyTo::Telegram { chat_id },
+            first: Vec::new(),
+            sent_at,
+        }));
+    }
     let content = match message.text.as_deref() {
         // The first message of every chat: a greeting.
         Some(text) if text == "/start" || text.starts_with("/start ") => {
@@ -169,6 +211,7 @@ pub(super) fn parse(update: Update) -> Result<Option<Inbound>, ChannelError> {
         content: Some(content),
         reply_to: ReplyTo::Telegram { chat_id },
         first: Vec::new(),
+        sent_at,
     }))
 }
 
@@ -304,7 +347,7 @@ mod tests {
         let press = parse(update(json!({
             "update_id": 11,
             "callback_query": {"id": "q1", "from": {"id": 7}, "data": "/help",
-                "message": {"message_id": 2, "chat": {"id": 42}}}
+                "message": {"message_id": 2, "chat": {"id": 42, "type": "private"}}}
         })))
         .unwrap()
         .unwrap();
@@ -314,14 +357,14 @@ mod tests {
 
         let photo = parse(update(json!({
             "update_id": 12,
-            "message": {"message_id": 3, "chat": {"id": 42}, "photo": [{"file_id": "x"}]}
+            "message": {"message_id": 3, "chat": {"id": 42, "type": "private"}, "photo": [{"file_id": "x"}]}
         })))
         .unwrap()
         .unwrap();
         assert_eq!(photo.content, Some(InboundContent::NonText));
 
         let start = parse(update(json!({
-            "update_id": 13, "message": {"message_id": 4, "chat": {"id": 42}, "text": "/start"}
+            "update_id": 13, "message": {"message_id": 4, "chat": {"id": 42, "type": "private"}, "text": "/start"}
         })))
         .unwrap()
         .unwrap();
@@ -332,6 +375,34 @@ mod tests {
 
         let edit = update(json!({"update_id": 14, "edited_message": {"chat": {"id": 42}}}));
         assert!(parse(edit).unwrap().is_none());
+    }
+
+    #[test]
+    fn group_chats_never_reach_the_engine() {
+        for kind in [json!("group"), json!("supergroup"), json!(null)] {
+            let text = parse(update(json!({
+                "update_id": 20, "message": {"message_id": 1, "date": 1_700_000_000,
+                    "chat": {"id": -100, "type": kind}, "text": "lupa password"}
+            })))
+            .unwrap()
+            .unwrap();
+            assert_eq!(text.content, Some(InboundContent::GroupChat), "{kind}");
+            assert_eq!(text.sent_at, Some(Timestamp(1_700_000_000_000)));
+            let press = parse(update(json!({
+                "update_id": 21, "callback_query": {"id": "q", "from": {"id": 7},
+                    "data": "/otp_channel sms",
+                    "message": {"message_id": 2, "chat": {"id": -100, "type": kind}}}
+            })))
+            .unwrap()
+            .unwrap();
+            assert_eq!(press.content, Some(InboundContent::GroupChat), "{kind}");
+            assert_eq!(press.first.len(), 1, "the press is still answered");
+        }
+        let photo = update(json!({
+            "update_id": 22, "message": {"message_id": 3,
+                "chat": {"id": -100, "type": "group"}, "photo": [{"file_id": "x"}]}
+        }));
+        assert!(parse(photo).unwrap().is_none(), "not answered in a group");
     }
 
     #[test]

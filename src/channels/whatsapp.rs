@@ -2,7 +2,8 @@
 //! signed with `X-Hub-Signature-256` (HMAC-SHA256 of the raw body under the app secret),
 //! messages translated into engine input (text, interactive `button_reply` / `list_reply`,
 //! non-text types; statuses ignored), and replies as interactive reply buttons (≤ 3), an
-//! interactive list (≤ 10 rows) or plain text. Session key `whatsapp:<from>`.
+//! interactive list (≤ 10 rows) or plain text. Session key `whatsapp:<from>` (the phone
+//! number), or `whatsapp:<from_user_id>` for a member who hides their number.
 
 use super::delivery::SendError;
 use super::{
@@ -10,6 +11,7 @@ use super::{
     member_text, numbered, retry_after_header, secret_matches, split_text, status_error, text_len,
     transport_error,
 };
+use crate::clock::Timestamp;
 use crate::config::WhatsAppConfig;
 use crate::store::SessionKey;
 use axum::body::Bytes;
@@ -50,6 +52,32 @@ const NON_TEXT_TYPES: &[&str] = &[
     "unsupported",
 ];
 
+/// Who a reply goes to: the phone number when the member shows it (`to`), else their
+/// business-scoped user id (`recipient`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Phone(String),
+    UserId(String),
+}
+
+impl Recipient {
+    /// The field of the send API that names this recipient, and its value.
+    fn field(&self) -> (&'static str, &str) {
+        match self {
+            Recipient::Phone(phone) => ("to", phone),
+            Recipient::UserId(id) => ("recipient", id),
+        }
+    }
+
+    /// The conversation's id: phone numbers as before (existing sessions go on), user ids
+    /// otherwise (a user id has a letter prefix, so the two never collide).
+    fn session_id(&self) -> &str {
+        match self {
+            Recipient::Phone(id) | Recipient::UserId(id) => id,
+        }
+    }
+}
+
 /// One call: `POST {api_base}/{phone_number_id}/messages` with this body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
@@ -77,6 +105,9 @@ struct Change {
 #[derive(Debug, Deserialize)]
 struct ChangeValue {
     metadata: Option<Metadata>,
+    /// The senders; a member who hides their number is known by `user_id` only.
+    #[serde(default)]
+    contacts: Vec<Contact>,
     /// Absent for status updates (sent, delivered, read), which are ignored.
     #[serde(default)]
     messages: Vec<WaMessage>,
@@ -88,9 +119,21 @@ struct Metadata {
 }
 
 #[derive(Debug, Deserialize)]
+struct Contact {
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct WaMessage {
-    from: String,
+    /// The sender's phone number; absent for a member who uses a WhatsApp username and has
+    /// hidden their number from businesses.
+    from: Option<String>,
+    /// The sender's business-scoped user id (BSUID, `ID.1234…`), present with or without
+    /// the phone number.
+    from_user_id: Option<String>,
     id: String,
+    /// When the member sent it (unix seconds, as a string).
+    timestamp: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     text: Option<TextBody>,
@@ -196,21 +239,41 @@ pub(super) fn parse(notification: Notification) -> Result<Vec<Inbound>, ChannelE
             // Becomes part of the send URL: digits only.
             .filter(|id| !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit()))
             .ok_or(ChannelError::BadRequest(CHANNEL))?;
+        // One sender per notification: their user id, when only the contact carries it.
+        let contact_user_id = match value.contacts.as_slice() {
+            [contact] => contact.user_id.clone(),
+            _ => None,
+        };
         for message in value.messages {
             let Some(content) = content(&message) else {
                 continue;
             };
-            let session = SessionKey::new(CHANNEL, &message.from)
+            let recipient = match (message.from, message.from_user_id) {
+                (Some(phone), _) => Recipient::Phone(phone),
+                (None, Some(user_id)) => Recipient::UserId(user_id),
+                (None, None) => Recipient::UserId(
+                    contact_user_id
+                        .clone()
+                        .ok_or(ChannelError::BadRequest(CHANNEL))?,
+                ),
+            };
+            let session = SessionKey::new(CHANNEL, recipient.session_id())
                 .map_err(|_| ChannelError::BadRequest(CHANNEL))?;
+            let sent_at = message
+                .timestamp
+                .as_deref()
+                .and_then(|seconds| seconds.parse::<u64>().ok())
+                .map(|seconds| Timestamp(seconds.saturating_mul(1000)));
             inbound.push(Inbound {
                 dedup_key: Some(format!("{CHANNEL}:{}", message.id)),
                 session,
                 content: Some(content),
                 reply_to: ReplyTo::WhatsApp {
                     phone_number_id: phone_number_id.clone(),
-                    to: message.from,
+                    to: recipient,
                 },
                 first: Vec::new(),
+                sent_at,
             });
         }
     }
@@ -248,12 +311,16 @@ fn content(message: &WaMessage) -> Option<InboundContent> {
 /// numbered list of choices (split at the text limit).
 pub fn render(
     phone_number_id: &str,
-    to: &str,
+    to: &Recipient,
     messages: &[OutboundMessage],
     list_label: &str,
 ) -> Vec<super::Request> {
-    let base =
-        || json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": to });
+    let (field, id) = to.field();
+    let base = || {
+        let mut body = json!({ "messaging_product": "whatsapp", "recipient_type": "individual" });
+        body[field] = json!(id);
+        body
+    };
     let mut requests = Vec::new();
     for message in messages {
         let bodies = match interactive(message, list_label) {
@@ -447,9 +514,45 @@ mod tests {
             parsed[0].reply_to,
             ReplyTo::WhatsApp {
                 phone_number_id: "106540352242922".into(),
-                to: "628111".into()
+                to: Recipient::Phone("628111".into())
             }
         );
+    }
+
+    #[test]
+    fn a_member_without_a_visible_number_is_served_by_user_id() {
+        let notification: Notification = serde_json::from_value(json!({
+            "entry": [{"changes": [{"value": {
+                "metadata": {"phone_number_id": "1"},
+                "contacts": [{"profile": {"name": "Budi"}, "user_id": "ID.1502576394655843"}],
+                "messages": [
+                    {"from_user_id": "ID.1502576394655843", "id": "wamid.1",
+                        "timestamp": "1700000000", "type": "text", "text": {"body": "halo"}},
+                    {"id": "wamid.2", "type": "text", "text": {"body": "lagi"}}
+                ]
+            }}]}]
+        }))
+        .unwrap();
+        let parsed = parse(notification).unwrap();
+        assert_eq!(parsed.len(), 2);
+        for inbound in &parsed {
+            assert_eq!(inbound.session.as_str(), "whatsapp:ID.1502576394655843");
+            assert_eq!(
+                inbound.reply_to,
+                ReplyTo::WhatsApp {
+                    phone_number_id: "1".into(),
+                    to: Recipient::UserId("ID.1502576394655843".into())
+                }
+            );
+        }
+        assert_eq!(parsed[0].sent_at, Some(Timestamp(1_700_000_000_000)));
+        let message = OutboundMessage {
+            text: "Halo".into(),
+            buttons: Vec::new(),
+        };
+        let calls = render("1", &Recipient::UserId("ID.15".into()), &[message], "");
+        assert_eq!(body(&calls[0])["recipient"], "ID.15");
+        assert!(body(&calls[0]).get("to").is_none());
     }
 
     #[test]
@@ -469,7 +572,12 @@ mod tests {
                 text: "Pilih".into(),
                 buttons,
             };
-            render("1", "628", &[message], "Pilih menu")
+            render(
+                "1",
+                &Recipient::Phone("628".into()),
+                &[message],
+                "Pilih menu",
+            )
         };
         let three = render_one(buttons(3, "B"));
         assert_eq!(body(&three[0])["interactive"]["type"], "button");

@@ -16,6 +16,7 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("session_expired", &[]),
     ("rate_limited", &[]),
     ("non_text", &[]),
+    ("private_chat_only", &[]),
     ("greet_salam", &[]),
     ("acknowledged", &[]),
     ("empathy", &[]),

@@ -26,6 +26,10 @@ pub enum ApiError {
     /// The request took longer than the server allows (`TANYA_REQUEST_TIMEOUT_MS`).
     #[error("the request took too long; try again")]
     Timeout,
+    /// `TANYA_CLIENT_IP_HEADER` is configured but the request does not carry a usable address
+    /// in it, so the per-client limit cannot be applied: refused rather than let through.
+    #[error("the request did not come through the configured proxy: no client address")]
+    ClientAddressUnknown,
     /// The route does not exist (or is disabled in this mode).
     #[error("not found")]
     NotFound,
@@ -47,6 +51,7 @@ impl ApiError {
             }
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::ClientAddressUnknown => (StatusCode::BAD_REQUEST, "client_address_unknown"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -12,46 +12,65 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Refuses `/api/…` requests beyond the client IP's rate. Requests whose address is unknown
-/// (a router served without connection info, as some tests do) are not limited here.
+/// Refuses `/api/…` requests beyond the client's rate. Requests whose address is unknown (a
+/// router served without connection info, as some tests do) are not limited here; but when a
+/// proxy header is configured, a request without a usable address in it is refused, never let
+/// through unlimited (it did not come through the proxy, or the proxy is misconfigured).
 pub async fn client_ip_limit(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path().starts_with("/api/")
-        && let Some(ip) = client_ip(&request, state.client_ip_header.as_ref())
-        && let Err(refused) = state.engine.limits().client_ip(ip)
-    {
-        state.engine.metrics().rate_limited("client_ip");
-        return ApiError::RateLimited {
-            retry_after: refused.retry_after,
+    if request.uri().path().starts_with("/api/") {
+        let ip = match client_ip(&request, state.client_ip_header.as_ref()) {
+            Ok(ip) => ip,
+            Err(refusal) => {
+                state.engine.metrics().rate_limited("client_ip_unknown");
+                return refusal.into_response();
+            }
+        };
+        if let Some(ip) = ip
+            && let Err(refused) = state.engine.limits().client_ip(ip)
+        {
+            state.engine.metrics().rate_limited("client_ip");
+            return ApiError::RateLimited {
+                retry_after: refused.retry_after,
+            }
+            .into_response();
         }
-        .into_response();
     }
     next.run(request).await
 }
 
 /// The client's address: the configured proxy header's last address (the one the trusted
-/// proxy appended), or the TCP peer.
-fn client_ip(request: &Request, proxy_header: Option<&HeaderName>) -> Option<IpAddr> {
+/// proxy appended), or the TCP peer. With a proxy header configured, its absence (or an
+/// unparseable value) is an error: the limit fails closed.
+fn client_ip(
+    request: &Request,
+    proxy_header: Option<&HeaderName>,
+) -> Result<Option<IpAddr>, ApiError> {
     if let Some(name) = proxy_header {
-        return forwarded_ip(request.headers(), name);
+        return forwarded_ip(request.headers(), name)
+            .map(Some)
+            .ok_or(ApiError::ClientAddressUnknown);
     }
-    request
+    Ok(request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
+        .map(|ConnectInfo(address)| address.ip()))
 }
 
+/// The last entry of the header, which the trusted proxy appended. Only that one counts: an
+/// entry the client wrote itself before it must not be taken instead when the last one does
+/// not parse.
 fn forwarded_ip(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|part| part.trim().parse().ok())
-        .next_back()
+    let last = headers.get_all(name).iter().next_back()?;
+    let entry = last.to_str().ok()?.rsplit(',').next()?.trim();
+    // Some proxies write the client's port too (`203.0.113.9:51234`, `[2001:db8::1]:443`).
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|address| address.ip()))
 }
 
 /// Answers `503 {"error":{"code":"timeout",…}}` when a request takes longer than `limit`.
@@ -125,5 +144,24 @@ mod tests {
         let mut spoofed = HeaderMap::new();
         spoofed.append(&name, HeaderValue::from_static("not an address"));
         assert_eq!(forwarded_ip(&spoofed, &name), None);
+    }
+
+    #[test]
+    fn an_unparseable_last_entry_is_no_address_even_after_a_valid_one() {
+        let name = HeaderName::from_static("x-forwarded-for");
+        let mut headers = HeaderMap::new();
+        headers.append(&name, HeaderValue::from_static("203.0.113.9, garbage"));
+        assert_eq!(forwarded_ip(&headers, &name), None);
+        let mut headers = HeaderMap::new();
+        headers.append(&name, HeaderValue::from_static("203.0.113.9"));
+        headers.append(&name, HeaderValue::from_static(""));
+        assert_eq!(forwarded_ip(&headers, &name), None);
+        assert_eq!(forwarded_ip(&HeaderMap::new(), &name), None);
+        let mut headers = HeaderMap::new();
+        headers.append(&name, HeaderValue::from_static("[2001:db8::1]:443"));
+        assert_eq!(
+            forwarded_ip(&headers, &name),
+            Some("2001:db8::1".parse().unwrap())
+        );
     }
 }

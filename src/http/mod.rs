@@ -1,6 +1,7 @@
 //! The HTTP shell: the router, shared state, and the server loop with graceful shutdown.
 
 mod chat_api;
+pub mod connections;
 mod error;
 mod guard;
 mod nlu_api;
@@ -14,12 +15,13 @@ use crate::nlu::Nlu;
 use crate::outbox::DemoOutbox;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest request body accepted (SPEC §6).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -53,11 +55,7 @@ impl AppState {
             store: app.store.clone(),
             cors_origins: app.config.cors_origins.clone().into(),
             channels: app.channels.clone(),
-            client_ip_header: app
-                .config
-                .client_ip_header
-                .as_deref()
-                .and_then(|name| HeaderName::try_from(name).ok()),
+            client_ip_header: app.config.client_ip_header.clone(),
             request_timeout: app.config.request_timeout,
         }
     }
@@ -85,6 +83,14 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn_with_state(state.clone(), guard::client_ip_limit))
         .layer(from_fn_with_state(state.request_timeout, guard::timeout))
+        // Outermost, so that refusals (429, the timeout's 503) get it too: chat answers,
+        // histories and errors carry what members typed and what the bot answered, and no
+        // browser or proxy cache may keep them (SPEC §6). Only the widget's files and the
+        // demo page set a policy of their own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state);
     web::with_cors(router, &cors_origins)
 }
@@ -129,20 +135,21 @@ pub fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting connections
-/// and returns once the requests in flight are answered (each bounded by the request timeout).
-/// The caller makes the database durable after that.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    // Connection info gives the per-client-IP limit the peer's address.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+/// Serves `router` on `listener` until `shutdown` completes (`shutdown_signal` for the server:
+/// Ctrl-C or SIGTERM); then stops accepting connections and returns once the requests in
+/// flight are answered (each bounded by the request timeout). Connections are bounded and
+/// timed by `limits` (see `connections`). The caller makes the database durable after that.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: connections::ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    connections::serve(listener, router, limits, shutdown).await
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,6 +1,6 @@
-//! Shared by the hardening tests (hostile input, limits, log privacy): the real application on
-//! sled in a temporary directory, served on `127.0.0.1:0` with connection info (so the
-//! per-client-IP limit sees the peer) exactly as `tanya serve` serves it.
+//! Shared by the hardening tests (hostile input, limits, connections, log privacy): the real
+//! application on sled in a temporary directory, served on `127.0.0.1:0` by the server loop
+//! of `tanya serve` (connection info for the per-client-IP limit, timeouts, the cap).
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
@@ -51,16 +51,11 @@ impl Server {
             .expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel::<()>();
-        let service = app
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.await;
-                })
-                .await
-        });
+        let router = app.router();
+        let limits = app.config.connections;
+        let task = tokio::spawn(tanya::http::serve(listener, router, limits, async move {
+            let _ = stop.await;
+        }));
         Server {
             base: format!("http://{address}"),
             address,
