@@ -813,24 +813,24 @@ fn has_stray_digits(text: &str, entities: &[Entity]) -> bool {
 /// How many digits of a message are kept for reading a code: a code has six.
 const MAX_DIGITS_READ: usize = 32;
 
-/// Whether a text is words, only emoji and symbols, or only punctuation.
+/// Whether a text is words, only emoji (with their joiners and skin tones), or nothing to read
+/// (punctuation, invisible characters).
 fn shape_of(text: &str) -> crate::dialog::Shape {
     use crate::dialog::Shape;
     if text.chars().any(char::is_alphanumeric) {
         Shape::Words
-    } else if text
-        .chars()
-        .any(|c| !c.is_whitespace() && !c.is_ascii_punctuation() && !is_general_punctuation(c))
-    {
+    } else if text.chars().any(is_emoji) {
         Shape::Emoji
     } else {
         Shape::Punctuation
     }
 }
 
-/// Punctuation beyond ASCII that members type ("…", "¿", "–").
-fn is_general_punctuation(c: char) -> bool {
-    matches!(c, '\u{2010}'..='\u{2027}' | '\u{00A1}' | '\u{00BF}' | '\u{3001}' | '\u{3002}')
+/// Pictographs: the emoji blocks, miscellaneous symbols and dingbats ("👍", "🙏", "❤", "✅").
+fn is_emoji(c: char) -> bool {
+    matches!(c,
+        '\u{1F000}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{2300}'..='\u{23FF}'
+        | '\u{2B00}'..='\u{2BFF}')
 }
 
 #[cfg(test)]
@@ -845,6 +845,8 @@ mod tests {
         assert_eq!(shape_of("🙏🙏 "), Shape::Emoji);
         assert_eq!(shape_of("?? ..."), Shape::Punctuation);
         assert_eq!(shape_of("…"), Shape::Punctuation);
+        assert_eq!(shape_of("\u{200b}\u{feff}"), Shape::Punctuation);
+        assert_eq!(shape_of("❤️"), Shape::Emoji);
         assert_eq!(shape_of("ok 👍"), Shape::Words);
     }
 

@@ -79,6 +79,8 @@ pub struct Nlu {
 
 /// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
 pub const COMPLAINT: &str = "complaint";
+/// How sure the classifier must be of a complaint that has none of the angry words.
+const UNWORDED_COMPLAINT_MIN_CONFIDENCE: f64 = 0.6;
 
 /// Whether an intent asks for something tanya does (a flow, an FAQ, a person), as opposed to
 /// small talk: only such intents count as a second request or as the request in a complaint.
@@ -149,6 +151,17 @@ impl Nlu {
         let contrasted = self.after_contrast(&words);
         if let Some(contrasted) = contrasted {
             intent = contrasted;
+        }
+        // An empathy answer to a message that was no complaint reads as mockery: without an
+        // angry word, the classifier must be sure of a complaint.
+        if intent.name == COMPLAINT
+            && intent.confidence < UNWORDED_COMPLAINT_MIN_CONFIDENCE
+            && !words.has(Concept::Frustration)
+        {
+            intent = IntentScore {
+                name: OUT_OF_SCOPE.to_string(),
+                confidence: round(1.0 - intent.confidence),
+            };
         }
         let frustrated = intent.name == COMPLAINT || words.has(Concept::Frustration);
         // A complaint, or an angry message read as nothing in particular, may still carry a
