@@ -14,7 +14,7 @@ const OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.85;
 const MIN_DEV_EXAMPLES: usize = 250;
 /// The second dev set (wave 2: the eight new intents, near misses, negation, rambling
 /// messages), written apart from the examples. Its floors are where tanya stands today
-/// (0.875 / 0.83 measured); issue 12's target is 0.96 / 0.92 (README, "NLU quality").
+/// (0.866 / 0.82 measured); issue 12's target is 0.96 / 0.92 (README, "NLU quality").
 const WAVE2_ACCURACY_FLOOR: f64 = 0.86;
 const WAVE2_OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.80;
 const MIN_WAVE2_EXAMPLES: usize = 300;
