@@ -37,11 +37,15 @@ pub enum Concept {
     Code,
     /// A question word: "berapa", "kapan", "kalau".
     Question,
+    /// Another app, bank, agency or insurer ("gojek", "bca", "taspen").
+    Elsewhere,
+    /// This agency and its services ("jmo", "bpjs", "jht").
+    Ours,
 }
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 25] = [
+    pub const ALL: [Concept; 27] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -67,6 +71,8 @@ impl Concept {
         Concept::Salam,
         Concept::Code,
         Concept::Question,
+        Concept::Elsewhere,
+        Concept::Ours,
     ];
 
     /// The key in `answers.toml`.
@@ -97,6 +103,8 @@ impl Concept {
             Concept::Salam => "salam",
             Concept::Code => "code",
             Concept::Question => "question",
+            Concept::Elsewhere => "elsewhere",
+            Concept::Ours => "ours",
         }
     }
 

@@ -79,6 +79,20 @@ pub struct Nlu {
 
 /// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
 pub const COMPLAINT: &str = "complaint";
+/// Intents about an account or a balance, which another app, bank or agency also has.
+fn is_about_an_account(intent: &str) -> bool {
+    matches!(
+        intent,
+        "forgot_account"
+            | "forgot_password"
+            | "check_jht_balance"
+            | "faq_login_jmo"
+            | "faq_register_jmo"
+            | "faq_update_data"
+            | "human_agent"
+    )
+}
+
 /// How sure the classifier must be of a complaint that has none of the angry words.
 const UNWORDED_COMPLAINT_MIN_CONFIDENCE: f64 = 0.6;
 
@@ -148,9 +162,21 @@ impl Nlu {
             typed: typed_words(text),
         };
         let (mut intent, ranking) = self.classify(&words.tokens);
-        let contrasted = self.after_contrast(&words);
-        if let Some(contrasted) = contrasted {
-            intent = contrasted;
+        if let Some(meant) = self
+            .after_contrast(&words)
+            .or_else(|| self.after_denial(&words))
+        {
+            intent = meant;
+        }
+        // "lupa password gojek": somebody else's account is no request of ours.
+        if is_about_an_account(&intent.name)
+            && words.has(Concept::Elsewhere)
+            && !words.has(Concept::Ours)
+        {
+            intent = IntentScore {
+                name: OUT_OF_SCOPE.to_string(),
+                confidence: RULE_CONFIDENCE,
+            };
         }
         // An empathy answer to a message that was no complaint reads as mockery: without an
         // angry word, the classifier must be sure of a complaint.
@@ -234,6 +260,28 @@ impl Nlu {
         }
         let after = &words.tokens[contrast.end..];
         (!after.is_empty()).then(|| self.request_in(after)).flatten()
+    }
+
+    /// "bukan lupa akun kak, lupa kata sandinya aja": a message that opens by denying one
+    /// request and goes on with another means the other. Every split after the denial is
+    /// tried; both sides must be confident requests, and different.
+    fn after_denial(&self, words: &Words) -> Option<IntentScore> {
+        const MAX_TOKENS: usize = 24;
+        let opens_with_denial = words
+            .hits
+            .iter()
+            .any(|h| h.concept == Concept::Negation && h.start == 0);
+        if !opens_with_denial || words.tokens.len() > MAX_TOKENS {
+            return None;
+        }
+        let denied_from = 1;
+        (denied_from + 2..words.tokens.len().saturating_sub(1))
+            .filter_map(|split| {
+                let denied = self.request_in(&words.tokens[denied_from..split])?;
+                let meant = self.request_in(&words.tokens[split..])?;
+                (denied.name != meant.name).then_some(meant)
+            })
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
     }
 
     /// The request a complaint carries ("kesal, dari kemarin lupa password"): the message
