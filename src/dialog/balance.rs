@@ -11,6 +11,10 @@ use super::state::Flow;
 use crate::clock::Timestamp;
 use crate::security::mask;
 
+/// How sure the classifier must be that a message after a balance means something else for
+/// a card named in it to be ignored ("kalo yg dulu?" looks a little like a goodbye).
+const SURE_OF_SOMETHING_ELSE: f64 = 0.7;
+
 /// The member verified by a code within the last 10 minutes, if any.
 pub(super) fn verified_member(session: &Session, now: Timestamp) -> Option<MemberView> {
     session
@@ -187,7 +191,7 @@ pub(super) fn follow_up(
         message.intent(),
         "thanks" | "goodbye" | "greet" | "cancel" | "human_agent" | "forgot_account"
             | "forgot_password"
-    );
+    ) && message.confidence() >= SURE_OF_SOMETHING_ELSE;
     let choice = if pressed {
         Some(CardChoice::Other)
     } else if something_else {

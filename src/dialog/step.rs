@@ -121,6 +121,15 @@ impl Message {
         }
     }
 
+    /// The classifier's confidence in the message's intent (1 for a button or a rule).
+    pub(super) fn confidence(&self) -> f64 {
+        let intent = self.intent();
+        self.ranking
+            .iter()
+            .find(|score| score.name == intent)
+            .map_or(1.0, |score| score.confidence)
+    }
+
     pub(super) fn valid(&self, kind: EntityKind) -> Option<&str> {
         self.entities
             .iter()
@@ -406,22 +415,31 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
     {
         return None;
     }
+    let question = message.words.has(Concept::Question);
     let related: Vec<&str> = match session.topic.as_ref()? {
         // "kalau hari sabtu buka?" right after the branch-office answer: the same topic,
         // however the classifier ranks it on its own.
-        Topic::Faq { intent } if message.words.has(Concept::Question) => {
-            return Some(intent.clone());
-        }
+        Topic::Faq { intent } if question => return Some(intent.clone()),
         Topic::Faq { intent } => vec![intent.as_str()],
         Topic::Balance { .. } => vec!["faq_jht_claim", "faq_jht_payslip", "check_jht_balance"],
     };
+    let ranked = |score: &&IntentScore| related.contains(&score.name.as_str());
+    // A question right after a balance is about that balance: the likeliest of its topics
+    // ("how do i withdraw it"); otherwise one of them must rank near the top.
+    if question {
+        return message
+            .ranking
+            .iter()
+            .filter(ranked)
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+            .map(|score| score.name.clone());
+    }
     message
         .ranking
         .iter()
         .take(FOLLOW_UP_RANK)
-        .find(|score| {
-            related.contains(&score.name.as_str()) && score.confidence >= FOLLOW_UP_MIN_CONFIDENCE
-        })
+        .filter(ranked)
+        .find(|score| score.confidence >= FOLLOW_UP_MIN_CONFIDENCE)
         .map(|score| score.name.clone())
 }
 

@@ -304,7 +304,16 @@ impl Nlu {
         if rest.len() < 2 {
             return None;
         }
-        self.request_in(&rest)
+        // The request often closes the outburst ("parah, dari tadi gagal. saya lupa kata
+        // sandi"): failing the whole, the most confident action asked for at its end. Only
+        // actions: an FAQ's words in an outburst ("3 kali ke kantor cabang ga beres") are
+        // what the member is angry about, not a question.
+        self.request_in(&rest).or_else(|| {
+            (0..rest.len().saturating_sub(1))
+                .filter_map(|start| self.request_in(&rest[start..]))
+                .filter(|request| !request.name.starts_with("faq_"))
+                .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+        })
     }
 
     /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
