@@ -93,7 +93,11 @@ fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
 #[test]
 fn the_wave2_dev_set_meets_its_floors() {
     let (examples, report) = evaluate("tests/nlu/dev_wave2.jsonl");
-    assert!(examples.len() >= MIN_WAVE2_EXAMPLES, "{} lines", examples.len());
+    assert!(
+        examples.len() >= MIN_WAVE2_EXAMPLES,
+        "{} lines",
+        examples.len()
+    );
     println!("{}", report.render());
     assert!(
         report.accuracy >= WAVE2_ACCURACY_FLOOR,
@@ -225,9 +229,14 @@ fn typos_slang_and_elongations_normalise_to_the_words_the_classifier_knows() {
 #[test]
 fn a_denied_request_gives_way_to_the_one_that_follows() {
     let nlu = &trained().1;
-    assert_eq!(nlu.parse("bukan lupa password tapi lupa akun").intent.name, "forgot_account");
     assert_eq!(
-        nlu.parse("bukan cek saldo, saya mau ganti password jmo").intent.name,
+        nlu.parse("bukan lupa password tapi lupa akun").intent.name,
+        "forgot_account"
+    );
+    assert_eq!(
+        nlu.parse("bukan cek saldo, saya mau ganti password jmo")
+            .intent
+            .name,
         "forgot_password"
     );
 }
@@ -237,27 +246,50 @@ fn another_apps_account_is_out_of_scope_and_ours_is_not() {
     let nlu = &trained().1;
     // The classifier alone ranks these as JMO requests: the words carry the difference.
     for (other, ours, intent) in [
-        ("lupa email akun netflix", "lupa email akun jmo", "forgot_account"),
-        ("cek saldo taspen saya", "cek saldo jht saya", "check_jht_balance"),
-        ("cara login ke aplikasi brimo", "cara login ke aplikasi jmo", "faq_login_jmo"),
+        (
+            "lupa email akun netflix",
+            "lupa email akun jmo",
+            "forgot_account",
+        ),
+        (
+            "cek saldo taspen saya",
+            "cek saldo jht saya",
+            "check_jht_balance",
+        ),
+        (
+            "cara login ke aplikasi brimo",
+            "cara login ke aplikasi jmo",
+            "faq_login_jmo",
+        ),
     ] {
         let parse = nlu.parse(other);
         assert_eq!(parse.intent.name, "out_of_scope", "{other}");
-        assert_eq!(parse.ranking[0].name, intent, "{other}: the classifier's own reading");
+        assert_eq!(
+            parse.ranking[0].name, intent,
+            "{other}: the classifier's own reading"
+        );
         assert_eq!(nlu.parse(ours).intent.name, intent, "{ours}");
     }
 }
 
 #[test]
 fn two_requests_in_one_message_are_both_read_in_order() {
-    let parse = trained().1.parse("mau cek saldo jht sekalian reset password jmo");
+    let parse = trained()
+        .1
+        .parse("mau cek saldo jht sekalian reset password jmo");
     assert_eq!(parse.intent.name, "check_jht_balance");
-    assert_eq!(parse.also.map(|a| a.name).as_deref(), Some("forgot_password"));
+    assert_eq!(
+        parse.also.map(|a| a.name).as_deref(),
+        Some("forgot_password")
+    );
 }
 
 #[test]
 fn the_request_inside_an_angry_message_is_found() {
     let parse = trained().1.parse("kesal banget, saya lupa password jmo");
     assert!(parse.frustrated);
-    assert_eq!(parse.also.map(|a| a.name).as_deref(), Some("forgot_password"));
+    assert_eq!(
+        parse.also.map(|a| a.name).as_deref(),
+        Some("forgot_password")
+    );
 }

@@ -178,10 +178,9 @@ fn names_employer(words: &Words, card: &CardView) -> bool {
         .filter(|w| w.chars().count() >= 3 && !LEGAL_FORMS.contains(w))
         .collect();
     let joined = distinctive.concat();
-    words
-        .typed
-        .iter()
-        .any(|typed| distinctive.contains(&typed.as_str()) || (distinctive.len() > 1 && *typed == joined))
+    words.typed.iter().any(|typed| {
+        distinctive.contains(&typed.as_str()) || (distinctive.len() > 1 && *typed == joined)
+    })
 }
 
 /// Digits that begin or end the card's number ("yang 9876", "akhiran 44"), at least two.

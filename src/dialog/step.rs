@@ -274,12 +274,7 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
 /// A flow left too long: say so and offer to start it again; a message that asks for
 /// something else is then served from idle, anything else (a late KPJ, a late code, "sudah
 /// kembali kak") only gets the notice — never a goodbye.
-fn after_expiry(
-    message: Message,
-    session: &mut Session,
-    out: &mut Output,
-    ctx: &Context,
-) -> State {
+fn after_expiry(message: Message, session: &mut Session, out: &mut Output, ctx: &Context) -> State {
     // The notice's own buttons start each flow again.
     out.reply(Reply::key("session_expired"));
     session.next = None;
@@ -463,9 +458,7 @@ fn answer(intent: &str, message: &Message, session: &mut Session, out: &mut Outp
 
 /// The greeting, with the salam answered when the member opened with one.
 fn greeting(words: &Words) -> Reply {
-    let salam = words
-        .has(Concept::Salam)
-        .then_some("greet_salam");
+    let salam = words.has(Concept::Salam).then_some("greet_salam");
     Reply::key("greet").with_value("salam", Value::Response(salam))
 }
 
@@ -562,10 +555,15 @@ fn awaiting(state: &State, out: &mut Output) {
         State::Idle | State::NewPassword { .. } | State::ConfirmPassword { .. } => None,
     };
     match what {
-        Some(what) => out.reply(Reply::key("awaiting").with_value("what", Value::Response(Some(what)))),
+        Some(what) => {
+            out.reply(Reply::key("awaiting").with_value("what", Value::Response(Some(what))))
+        }
         None => reask(state, out),
     }
-    if matches!(state, State::ChooseCodeChannel { .. } | State::ChooseCard { .. }) {
+    if matches!(
+        state,
+        State::ChooseCodeChannel { .. } | State::ChooseCard { .. }
+    ) {
         reask(state, out);
     }
 }
@@ -591,10 +589,10 @@ pub(super) fn start_flow(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
-    if flow == Flow::CheckJhtBalance {
-        if let Some(member) = balance::verified_member(session, ctx.now) {
-            return balance::show(member, session, out);
-        }
+    if flow == Flow::CheckJhtBalance
+        && let Some(member) = balance::verified_member(session, ctx.now)
+    {
+        return balance::show(member, session, out);
     }
     identity::start(flow, message, session, out, ctx)
 }

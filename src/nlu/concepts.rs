@@ -338,7 +338,10 @@ mod tests {
         assert!(w.denies(Concept::Sms) && !w.affirms(Concept::Sms));
         assert!(w.affirms(Concept::Email));
         let w = words("sms tidak masuk", &lexicon());
-        assert!(w.affirms(Concept::Sms), "a negation after the word is about something else");
+        assert!(
+            w.affirms(Concept::Sms),
+            "a negation after the word is about something else"
+        );
     }
 
     #[test]

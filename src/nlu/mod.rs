@@ -247,10 +247,7 @@ impl Nlu {
     /// "bukan lupa password, tapi lupa akun": what follows the contrast is the request when a
     /// negation comes before it.
     fn after_contrast(&self, words: &Words) -> Option<IntentScore> {
-        let contrast = words
-            .hits
-            .iter()
-            .find(|h| h.concept == Concept::Contrast)?;
+        let contrast = words.hits.iter().find(|h| h.concept == Concept::Contrast)?;
         let negated_before = words
             .hits
             .iter()
@@ -259,7 +256,9 @@ impl Nlu {
             return None;
         }
         let after = &words.tokens[contrast.end..];
-        (!after.is_empty()).then(|| self.request_in(after)).flatten()
+        (!after.is_empty())
+            .then(|| self.request_in(after))
+            .flatten()
     }
 
     /// "bukan lupa akun kak, lupa kata sandinya aja": a message that opens by denying one
@@ -321,7 +320,11 @@ impl Nlu {
     /// served first (it becomes the message's intent); the second is returned.
     fn second_request(&self, words: &Words, intent: &mut IntentScore) -> Option<IntentScore> {
         const MIN_PART_TOKENS: usize = 2;
-        for hit in words.hits.iter().filter(|h| h.concept == Concept::Conjunction) {
+        for hit in words
+            .hits
+            .iter()
+            .filter(|h| h.concept == Concept::Conjunction)
+        {
             let (left, right) = (&words.tokens[..hit.start], &words.tokens[hit.end..]);
             if left.len() < MIN_PART_TOKENS || right.len() < MIN_PART_TOKENS {
                 continue;

@@ -226,7 +226,11 @@ fn words(s: &str) -> Vec<String> {
 const TWO_EDITS_MAX: usize = 2;
 
 fn max_edits(len: usize) -> usize {
-    if len >= TWO_EDITS_FROM_CHARS { TWO_EDITS_MAX } else { 1 }
+    if len >= TWO_EDITS_FROM_CHARS {
+        TWO_EDITS_MAX
+    } else {
+        1
+    }
 }
 
 fn is_word(token: &str) -> bool {
