@@ -11,16 +11,17 @@ use crate::dialog::state::{
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
 };
-use crate::limits::Limits;
+use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, Member, MemberDirectory};
 use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
 use crate::outbox::{CodeChannel, CodeSender, OutboundCode, OutboxError};
+use crate::security::lockout::Standing;
 use crate::security::mask;
 use crate::security::otp::{self, ServerKey};
 use crate::security::password::{self, PasswordError, SecretString};
-use crate::store::{SessionKey, SessionStore, StoreError, StoredSession};
+use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -105,9 +106,13 @@ pub struct Services {
     pub durability: Arc<dyn Durability>,
     pub clock: Arc<dyn Clock>,
     pub key: Arc<ServerKey>,
-    /// Rate limits: the engine asks the per-member ones (look-ups, codes) through the dialog;
-    /// the HTTP layer and the channels use the others.
+    /// Rate limits on requests and messages, for the HTTP layer and the channels.
     pub limits: Arc<Limits>,
+    /// The per-member limits (look-ups, codes), which the dialog asks before each.
+    pub member_limits: Arc<MemberLimits>,
+    /// Member-wide standings (wrong codes, lockout), read before every step that concerns a
+    /// member and written by the dialog's `Effect::Code`.
+    pub guard: Arc<dyn MemberGuardStore>,
 }
 
 /// The conversational engine.
@@ -323,11 +328,20 @@ impl Engine {
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
             let fresh_code = otp::generate_code();
+            let member = match &event {
+                Event::LookedUp(found) => found.as_ref(),
+                Event::Message(_) => session.state.member(),
+            };
+            let standing = match member {
+                Some(member) => self.services.guard.standing(&member.id)?,
+                None => Standing::default(),
+            };
             let context = Context {
                 now,
                 fresh_code: &fresh_code,
                 key: &self.services.key,
-                gate: self.services.limits.as_ref(),
+                gate: self.services.member_limits.as_ref(),
+                standing,
             };
             let transition = dialog::step(session, event, &context);
             session = transition.session;
@@ -623,20 +637,19 @@ impl Engine {
                             .await??;
                     self.services.members.set_password(&member_id, &phc)?;
                 }
-                Effect::Lock { member_id, until } => {
-                    self.services.members.lock(&member_id, until)?;
+                Effect::Code { member_id, event } => {
+                    self.services.guard.record(&member_id, event, now)?;
                 }
             }
         }
         Ok(next)
     }
 
-    /// The dialog's view of a directory record, with its lockout.
+    /// The dialog's view of a directory record.
     fn view(&self, member: Option<Member>) -> Result<Option<MemberView>, EngineError> {
         let Some(member) = member else {
             return Ok(None);
         };
-        let locked_until = self.services.members.locked_until(&member.id)?;
         Ok(Some(MemberView {
             id: member.id.clone(),
             login: member.login(),
@@ -654,7 +667,6 @@ impl Engine {
                     current: c.current,
                 })
                 .collect(),
-            locked_until,
         }))
     }
 
@@ -894,14 +906,20 @@ mod tests {
         let members = Arc::new(crate::members::MemoryMemberDirectory::default());
         crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
             .expect("seed");
+        let key = Arc::new(ServerKey::from_bytes([7; 32]));
+        let guard: Arc<dyn MemberGuardStore> =
+            Arc::new(crate::store::MemoryMemberGuard::default());
+        let limits = crate::limits::LimitsConfig::off();
         let services = Services {
             store: store.clone(),
             members,
             codes: Arc::new(crate::outbox::MemoryOutbox::default()),
             durability,
             clock: Arc::new(crate::clock::SystemClock),
-            key: Arc::new(ServerKey::from_bytes([7; 32])),
-            limits: Arc::new(Limits::new(&crate::limits::LimitsConfig::off())),
+            key: key.clone(),
+            limits: Arc::new(Limits::new(&limits)),
+            member_limits: Arc::new(MemberLimits::new(&limits, guard.clone(), key)),
+            guard,
         };
         (Engine::new(nlu, content, services), store)
     }

@@ -2,7 +2,7 @@
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
 use super::state::{CodeChannel, MemberView};
-use crate::clock::Timestamp;
+use crate::security::lockout::CodeEvent;
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
 use crate::security::password::SecretString;
@@ -89,9 +89,10 @@ pub enum Effect {
         member_id: MemberId,
         password: SecretString,
     },
-    /// Lock the member out of code verification until `until`.
-    Lock {
+    /// Record what happened to one of the member's codes in their member-wide standing
+    /// (a wrong code, a right one, a lock), so every session of theirs sees it at once.
+    Code {
         member_id: MemberId,
-        until: Timestamp,
+        event: CodeEvent,
     },
 }

@@ -79,8 +79,6 @@ pub struct MemberView {
     pub cards: Vec<CardView>,
     /// The JMO login: the e-mail, or the phone for members without one.
     pub login: String,
-    /// Set while the member is locked out after too many wrong codes.
-    pub locked_until: Option<Timestamp>,
 }
 
 impl MemberView {
@@ -171,6 +169,18 @@ impl State {
             State::CollectEmailKpj { .. } => Some(Flow::ForgotPassword),
             State::ConfirmPassword { .. } => Some(Flow::ForgotAccount),
             State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
+        }
+    }
+
+    /// The member this state is about, once one was found.
+    pub fn member(&self) -> Option<&MemberView> {
+        match self {
+            State::ChooseCodeChannel { member, .. }
+            | State::AwaitCode { member, .. }
+            | State::NewPassword { member, .. }
+            | State::ConfirmPassword { member, .. }
+            | State::ChooseCard { member } => Some(member),
+            State::Idle | State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => None,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::limits::Gate;
 use crate::nlu::IntentScore;
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{Entity, EntityKind};
+use crate::security::lockout::Standing;
 use crate::security::otp::ServerKey;
 use crate::security::password::SecretString;
 use std::borrow::Cow;
@@ -158,6 +159,10 @@ pub struct Context<'a> {
     pub key: &'a ServerKey,
     /// The per-member limits on look-ups and codes (SPEC §6), asked before each.
     pub gate: &'a dyn Gate,
+    /// The member-wide standing (wrong codes, lockout) of the member this step is about, as
+    /// the store holds it now: read before every step, so a lock made in another session or
+    /// on another channel holds here at once. The default when no member is involved.
+    pub standing: Standing,
 }
 
 /// The result of a step.
