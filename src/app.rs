@@ -312,6 +312,7 @@ mod tests {
         let incoming = IncomingMessage {
             session: key.clone(),
             input: Input::Text(text.into()),
+            client_message_id: None,
         };
         app.engine.handle(incoming).await.expect("turn");
         let outbox = app.outbox.clone().expect("demo outbox");

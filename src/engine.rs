@@ -6,7 +6,8 @@ use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
 use crate::dialog::state::{
-    CardView, Exchange, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said, SaidChoice, Speaker,
+    Answered, CardView, Exchange, Expects, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said,
+    SaidChoice, Speaker,
 };
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
@@ -48,6 +49,9 @@ pub enum Input {
 pub struct IncomingMessage {
     pub session: SessionKey,
     pub input: Input,
+    /// The client's own id for this message (web chat, SPEC §7): a message sent again with
+    /// the same id gets the first one's answer and is not processed again.
+    pub client_message_id: Option<String>,
 }
 
 /// One bot message, rendered (the `messages` items of the chat API).
@@ -68,7 +72,9 @@ pub struct TurnResult {
     #[serde(skip)]
     pub entities: Vec<Entity>,
     /// The dialog state after the turn.
-    pub state: &'static str,
+    pub state: String,
+    /// What the next message is expected to be (SPEC §7 `expects`).
+    pub expects: Expects,
 }
 
 /// Why a turn failed. Nothing of the turn is saved when it fails, so it can be retried.
@@ -246,14 +252,17 @@ impl Engine {
 
     /// The dialog state a new message to this session would meet (`idle` once the flow has
     /// expired), so a reloaded widget knows whether the next message is a password.
-    pub fn current_state(&self, key: &SessionKey) -> Result<Option<&'static str>, EngineError> {
+    pub fn current_state(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<(&'static str, Expects)>, EngineError> {
         let now = self.services.clock.now();
         Ok(self.load(key)?.map(|stored| {
             let session = decode(key, &stored, now);
             if now.since(session.last_activity) > dialog::step::FLOW_TIMEOUT {
-                "idle"
+                ("idle", Expects::Text)
             } else {
-                session.state.name()
+                (session.state.name(), session.state.expects())
             }
         }))
     }
@@ -320,6 +329,16 @@ impl Engine {
             Some(stored) => decode(&incoming.session, &stored, now),
             None => Session::new(now),
         };
+        // A retry is answered before anything of it is read: a retried password is neither
+        // parsed nor kept, whatever state the first attempt left behind.
+        if let Some(replayed) = incoming
+            .client_message_id
+            .as_deref()
+            .and_then(|id| self.replay(&session, id))
+        {
+            tracing::info!(session = %incoming.session.redacted(), "retried turn answered again");
+            return Ok(Some(replayed));
+        }
         let flow_before = session.state.flow();
         let (message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
         let ranking = message.ranking.clone();
@@ -376,6 +395,17 @@ impl Engine {
             bot: answer,
         });
         session.exchanges += 1;
+        let state = session.state.name();
+        let expects = session.state.expects();
+        if let Some(id) = &incoming.client_message_id {
+            session.answered.push(Answered {
+                id: id.clone(),
+                exchange: session.exchanges - 1,
+                intent: intent.as_ref().map(|i| (i.name.clone(), i.confidence)),
+                state: state.to_string(),
+                expects,
+            });
+        }
         if session.recent.len() > RECENT_EXCHANGES {
             let oldest = session.recent.remove(0);
             let number = session
@@ -390,7 +420,12 @@ impl Engine {
                 HISTORY_LIMIT - RECENT_EXCHANGES as u64,
             )?;
         }
-        let state = session.state.name();
+        // An answer is replayed only from the exchanges the session carries: a client retries
+        // at once, and the bound keeps the record small.
+        let first_recent = session.exchanges - session.recent.len() as u64;
+        session
+            .answered
+            .retain(|answered| answered.exchange >= first_recent);
         let data = serde_json::to_vec(&session)?;
         self.services.store.save(
             &incoming.session,
@@ -413,8 +448,27 @@ impl Engine {
             messages,
             intent,
             entities,
-            state,
+            state: state.to_string(),
+            expects,
         }))
+    }
+
+    /// The stored answer of the turn that carried `id` in this session, rendered again.
+    fn replay(&self, session: &Session, id: &str) -> Option<TurnResult> {
+        let (answered, exchange) = session.answered(id)?;
+        Some(TurnResult {
+            messages: exchange.bot.iter().map(|said| self.render_said(said)).collect(),
+            intent: answered
+                .intent
+                .as_ref()
+                .map(|(name, confidence)| IntentScore {
+                    name: name.clone(),
+                    confidence: *confidence,
+                }),
+            entities: Vec::new(),
+            state: answered.state.clone(),
+            expects: answered.expects,
+        })
     }
 
     /// Metrics and the turn's log line: the session redacted, the intent, the response keys
@@ -517,10 +571,14 @@ impl Engine {
                 None => self.read(session, &Input::Text(payload.clone())),
             },
             Input::Text(text) if session.state.expects_password() => {
-                // Parsed only to notice "batal"; never reported, logged or kept.
-                let parse = self.nlu.parse(text);
+                // Never reported, logged or kept. A text that could be a password (it meets
+                // the policy's shape rules) never reaches the NLU either; one that cannot be
+                // ("batal", "halo kak", too short) is read so that the member can still
+                // cancel or ask something at the password prompt.
+                let intent = (!password::check_policy(text, &[]).is_empty())
+                    .then(|| self.nlu.parse(text).intent.name);
                 let message = Message {
-                    intent: Some(parse.intent.name),
+                    intent,
                     secret: Some(SecretString::new(text.clone())),
                     ..Message::default()
                 };
@@ -928,6 +986,7 @@ mod tests {
         IncomingMessage {
             session: session.clone(),
             input: Input::Text(text.to_string()),
+            client_message_id: None,
         }
     }
 

@@ -322,6 +322,7 @@ async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<
                     .handle(IncomingMessage {
                         session: session.clone(),
                         input,
+                        client_message_id: None,
                     })
                     .await
                     .map_err(|error| {

@@ -184,13 +184,46 @@ impl State {
         }
     }
 
+    /// What the next message is expected to be, for the client's input field (SPEC §7).
+    pub fn expects(&self) -> Expects {
+        match self {
+            State::AwaitCode { .. } => Expects::Code,
+            State::NewPassword { .. } | State::ConfirmPassword { .. } => Expects::Password,
+            _ => Expects::Text,
+        }
+    }
+
     /// Whether the next message is a password (never to be parsed, logged or kept).
     pub fn expects_password(&self) -> bool {
-        matches!(
-            self,
-            State::NewPassword { .. } | State::ConfirmPassword { .. }
-        )
+        self.expects() == Expects::Password
     }
+}
+
+/// What a client should offer for the next message (the chat API's `expects`): a plain
+/// field, a numeric one-time-code field, or a masked password field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expects {
+    Text,
+    Code,
+    Password,
+}
+
+/// The longest `client_message_id` accepted, in characters (SPEC §7).
+pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 64;
+
+/// What a turn with a `client_message_id` answered, so a retry with the same id gets the
+/// same answer without being processed again. The bot's messages are those of exchange
+/// number `exchange`, which the session still carries in `recent`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answered {
+    pub id: String,
+    pub exchange: u64,
+    /// The intent the turn reported, with its confidence.
+    pub intent: Option<(String, f64)>,
+    /// The state after the turn and what it expected next.
+    pub state: String,
+    pub expects: Expects,
 }
 
 /// What the conversation was last about, so a short follow-up stays on it (SPEC §5.1).
@@ -293,6 +326,9 @@ pub struct Session {
     /// A second request made in the same message as the first, offered when the first ends.
     #[serde(default)]
     pub next: Option<String>,
+    /// The turns among `recent` that carried a `client_message_id`, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<Answered>,
 }
 
 impl Session {
@@ -314,6 +350,15 @@ impl Session {
             recent: Vec::new(),
             topic: None,
             next: None,
+            answered: Vec::new(),
         }
+    }
+
+    /// The answer of the turn that carried `id`, if the session still holds it.
+    pub fn answered(&self, id: &str) -> Option<(&Answered, &Exchange)> {
+        let answered = self.answered.iter().find(|answered| answered.id == id)?;
+        let first_recent = self.exchanges.checked_sub(self.recent.len() as u64)?;
+        let index = answered.exchange.checked_sub(first_recent)?;
+        Some((answered, self.recent.get(index as usize)?))
     }
 }
