@@ -10,7 +10,7 @@ use crate::dialog::state::{
     SaidChoice, Speaker,
 };
 use crate::dialog::{
-    self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
+    self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, State, Value,
 };
 use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, Member, MemberDirectory};
@@ -340,7 +340,12 @@ impl Engine {
             return Ok(Some(replayed));
         }
         let flow_before = session.state.flow();
-        let (message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
+        let (mut message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
+        if let (State::ConfirmPassword { draft_phc, .. }, Some(typed)) =
+            (&session.state, &message.secret)
+        {
+            message.confirms_draft = self.matches_draft(draft_phc, typed).await?;
+        }
         let ranking = message.ranking.clone();
 
         let mut replies = Vec::new();
@@ -349,7 +354,7 @@ impl Engine {
             let fresh_code = otp::generate_code();
             let member = match &event {
                 Event::LookedUp(found) => found.as_ref(),
-                Event::Message(_) => session.state.member(),
+                Event::Message(_) | Event::PasswordHashed(_) => session.state.member(),
             };
             let standing = match member {
                 Some(member) => self.services.guard.standing(&member.id)?,
@@ -616,6 +621,7 @@ impl Engine {
                     words: parse.words,
                     command,
                     secret: None,
+                    confirms_draft: false,
                 };
                 // The history shows the member's own identifiers masked (SPEC §6): whoever
                 // holds the session id must not read a NIK or a code back from it.
@@ -687,12 +693,13 @@ impl Engine {
                     member_id,
                     password,
                 } => {
-                    // argon2id takes tens of milliseconds of CPU: off the async executor,
-                    // and only `password_hashers` at once. The semaphore is never closed.
-                    let _permit = self.hashing.acquire().await.ok();
-                    let phc =
-                        tokio::task::spawn_blocking(move || password::hash_password(&password))
-                            .await??;
+                    let phc = self.hash(password).await?;
+                    self.services.members.set_password(&member_id, &phc)?;
+                }
+                Effect::HashPasswordDraft { password } => {
+                    next = Some(Event::PasswordHashed(self.hash(password).await?));
+                }
+                Effect::SetPasswordHash { member_id, phc } => {
                     self.services.members.set_password(&member_id, &phc)?;
                 }
                 Effect::Code { member_id, event } => {
@@ -701,6 +708,28 @@ impl Engine {
             }
         }
         Ok(next)
+    }
+
+    /// The argon2id PHC string of `password`. argon2id takes tens of milliseconds of CPU: off
+    /// the async executor, and only `password_hashers` at once. The semaphore is never closed.
+    async fn hash(&self, password: SecretString) -> Result<String, EngineError> {
+        let _permit = self.hashing.acquire().await.ok();
+        Ok(tokio::task::spawn_blocking(move || password::hash_password(&password)).await??)
+    }
+
+    /// Whether `typed` is the first entry hashed as `draft_phc`. A text the policy's shape
+    /// rules refuse cannot be (the first entry passed them) and costs no argon2 run.
+    async fn matches_draft(
+        &self,
+        draft_phc: &str,
+        typed: &SecretString,
+    ) -> Result<bool, EngineError> {
+        if !password::check_policy(typed.expose(), &[]).is_empty() {
+            return Ok(false);
+        }
+        let _permit = self.hashing.acquire().await.ok();
+        let (phc, typed) = (draft_phc.to_string(), SecretString::new(typed.expose().to_string()));
+        Ok(tokio::task::spawn_blocking(move || password::verify_password(&typed, &phc)).await?)
     }
 
     /// The dialog's view of a directory record.

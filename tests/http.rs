@@ -1072,3 +1072,66 @@ async fn a_message_sent_twice_with_one_id_is_processed_once() {
     assert_eq!(keys(&answer)[0], "greet");
     server.stop().await;
 }
+
+/// Every byte of every file under `dir`.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            bytes.extend(all_bytes(&path));
+        } else {
+            bytes.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn between_the_two_password_entries_no_fast_hash_of_the_password_is_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path()).await;
+    let id = session_id(&server.say(None, "lupa akun").await);
+    let answer = server
+        .say(Some(&id), "kpj 12345678901 nik 3174011203880001")
+        .await;
+    assert_eq!(keys(&answer), ["ask_otp_channel"]);
+    server.press(&id, "/otp_channel email").await;
+    let code = server.last_code(&id).await;
+    assert_eq!(keys(&server.say(Some(&id), &code).await), ["ask_new_password"]);
+    server.code_verified();
+    let password = "Rahasia#Baru2026";
+    let answer = server.say(Some(&id), password).await;
+    assert_eq!(keys(&answer), ["ask_password_confirm"]);
+    server.app.database.as_ref().expect("sled").make_durable().await.expect("flushed");
+
+    let key = tanya::security::otp::ServerKey::load_or_create(dir.path()).expect("server key");
+    // What the session kept before: HMAC-SHA256 of the password under the server key.
+    let fast = key.fingerprint(b"tanya.password-confirmation", password.as_bytes());
+    let stored = server
+        .app
+        .store
+        .load(&SessionKey::new("web", &id).expect("key"))
+        .expect("load")
+        .expect("stored");
+    let record: Value = serde_json::from_slice(&stored.data).expect("JSON");
+    let draft = record["state"]["draft_phc"].as_str().expect("a draft");
+    assert!(
+        draft.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "only an argon2id hash with OWASP's parameters: {draft}"
+    );
+    let text = String::from_utf8_lossy(&stored.data).into_owned();
+    assert!(!text.contains(password));
+    assert!(!text.contains(&hex::encode(fast)), "{text}");
+    let files = all_bytes(dir.path());
+    for needle in [password.as_bytes(), &fast[..], hex::encode(fast).as_bytes()] {
+        assert!(
+            !files.windows(needle.len()).any(|w| w == needle),
+            "the data directory holds the password or a fast hash of it"
+        );
+    }
+
+    let answer = server.say(Some(&id), password).await;
+    assert_eq!(keys(&answer), ["account_recovered"]);
+    server.stop().await;
+}

@@ -701,7 +701,8 @@ mod tests {
                     confidence: 1.0,
                 }),
                 entities: Vec::new(),
-                state: "idle",
+                state: "idle".into(),
+                expects: crate::dialog::state::Expects::Text,
             },
             taken: 0,
         }

@@ -89,6 +89,11 @@ pub enum Effect {
         member_id: MemberId,
         password: SecretString,
     },
+    /// Hash (argon2id) the first entry of a new password; the PHC string comes back as
+    /// `Event::PasswordHashed`.
+    HashPasswordDraft { password: SecretString },
+    /// Store a new password already hashed (the confirmed draft).
+    SetPasswordHash { member_id: MemberId, phc: String },
     /// Record what happened to one of the member's codes in their member-wide standing
     /// (a wrong code, a right one, a lock), so every session of theirs sees it at once.
     Code {

@@ -133,12 +133,10 @@ pub enum State {
     },
     /// Code accepted; waiting for a new password.
     NewPassword { flow: Flow, member: MemberView },
-    /// forgot_account: waiting for the new password a second time. Only a keyed fingerprint
-    /// of the first entry is kept, never the password.
-    ConfirmPassword {
-        member: MemberView,
-        fingerprint: String,
-    },
+    /// forgot_account: waiting for the new password a second time. The first entry is kept
+    /// only as an argon2id PHC string, as the directory keeps passwords: never the password,
+    /// and never a fast hash that an offline guesser could test at HMAC speed.
+    ConfirmPassword { member: MemberView, draft_phc: String },
     /// check_jht_balance with several cards: which one.
     ChooseCard { member: MemberView },
 }

@@ -112,6 +112,9 @@ pub struct Message {
     pub stray_digits: bool,
     /// The raw text, only when the state expects a password.
     pub secret: Option<SecretString>,
+    /// In `ConfirmPassword`: the text matches the first entry's hash (checked by the engine,
+    /// which alone may spend argon2 time).
+    pub confirms_draft: bool,
 }
 
 impl Message {
@@ -149,6 +152,8 @@ pub enum Event {
     Message(Message),
     /// The result of a `LookUp…` effect.
     LookedUp(Option<super::MemberView>),
+    /// The result of `Effect::HashPasswordDraft`: the first entry's argon2id PHC string.
+    PasswordHashed(String),
 }
 
 /// The values a step may use besides the session and the event.
@@ -195,6 +200,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
             next
         }
         Event::LookedUp(member) => identity::on_lookup(state, member, &mut out, ctx),
+        Event::PasswordHashed(draft_phc) => password::on_draft_hashed(state, draft_phc, &mut out),
     };
     offer_next(&next, &mut session, &mut out);
     session.state = next;
@@ -312,10 +318,9 @@ fn on_message(
         State::NewPassword { flow, member } => {
             password::new_password(flow, member, message, session, out, ctx)
         }
-        State::ConfirmPassword {
-            member,
-            fingerprint,
-        } => password::confirm_password(member, fingerprint, message, session, out, ctx),
+        State::ConfirmPassword { member, draft_phc } => {
+            password::confirm_password(member, draft_phc, message, session, out, ctx)
+        }
         State::ChooseCard { member } => balance::choose_card(member, message, session, out, ctx),
     }
 }

@@ -356,8 +356,19 @@ fn a_weak_password_lists_its_reasons_and_a_good_one_is_set() {
     assert_eq!(t.session.state, State::Idle);
 }
 
+/// The second entry of a new password, as the engine hands it over after checking it against
+/// the first entry's hash.
+fn types_confirmation(text: &str, matches: bool) -> Event {
+    Event::Message(Message {
+        intent: Some("out_of_scope".into()),
+        secret: Some(SecretString::new(text.to_string())),
+        confirms_draft: matches,
+        ..Message::default()
+    })
+}
+
 #[test]
-fn the_first_password_is_never_stored_in_the_session() {
+fn the_first_password_is_kept_only_as_an_argon2id_hash_between_the_two_entries() {
     let t = run(
         Session::new(T0),
         says(
@@ -371,15 +382,38 @@ fn the_first_password_is_never_stored_in_the_session() {
     let t = run(t.session, Event::LookedUp(Some(only_email)), T0);
     let t = run(t.session, says("out_of_scope", CODE), T0);
     let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    assert!(t.replies.is_empty(), "{:?}", keys(&t));
+    match &t.effects[..] {
+        [Effect::HashPasswordDraft { password }] => {
+            assert_eq!(password.expose(), "Rahasia#Baru2026");
+        }
+        other => panic!("expected the draft to be hashed, got {other:?}"),
+    }
+    let stored = serde_json::to_string(&t.session).unwrap();
+    assert!(!stored.contains("Rahasia#Baru2026"));
+    let t = run(t.session, Event::PasswordHashed("$argon2id$first".into()), T0);
     assert_eq!(keys(&t), ["ask_password_confirm"]);
     let stored = serde_json::to_string(&t.session).unwrap();
     assert!(!stored.contains("Rahasia#Baru2026"));
-    let t = run(t.session.clone(), types_password("Rahasia#Lain2026"), T0);
+    assert!(stored.contains("$argon2id$first"), "{stored}");
+
+    let t = run(
+        t.session.clone(),
+        types_confirmation("Rahasia#Lain2026", false),
+        T0,
+    );
     assert_eq!(keys(&t), ["password_mismatch"]);
+    assert!(t.effects.is_empty());
+    assert!(!serde_json::to_string(&t.session).unwrap().contains("$argon2id$first"));
     let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
-    let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    let t = run(t.session, Event::PasswordHashed("$argon2id$again".into()), T0);
+    let t = run(t.session, types_confirmation("Rahasia#Baru2026", true), T0);
     assert_eq!(keys(&t), ["account_recovered"]);
     assert!(format!("{:?}", t.replies[0].values).contains("budi.santoso@example.com"));
+    match &t.effects[..] {
+        [Effect::SetPasswordHash { phc, .. }] => assert_eq!(phc, "$argon2id$again"),
+        other => panic!("expected the draft's hash to be stored, got {other:?}"),
+    }
 }
 
 #[test]
