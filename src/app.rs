@@ -206,8 +206,9 @@ impl App {
             loop {
                 interval.tick().await;
                 let now = clock.now();
-                let cutoff =
-                    crate::clock::Timestamp(now.0.saturating_sub(SESSION_RETENTION.as_millis() as u64));
+                let cutoff = crate::clock::Timestamp(
+                    now.0.saturating_sub(SESSION_RETENTION.as_millis() as u64),
+                );
                 let store = store.clone();
                 let guard = guard.clone();
                 let outbox = outbox.clone();

@@ -462,7 +462,11 @@ impl Engine {
     fn replay(&self, session: &Session, id: &str) -> Option<TurnResult> {
         let (answered, exchange) = session.answered(id)?;
         Some(TurnResult {
-            messages: exchange.bot.iter().map(|said| self.render_said(said)).collect(),
+            messages: exchange
+                .bot
+                .iter()
+                .map(|said| self.render_said(said))
+                .collect(),
             intent: answered
                 .intent
                 .as_ref()
@@ -728,7 +732,10 @@ impl Engine {
             return Ok(false);
         }
         let _permit = self.hashing.acquire().await.ok();
-        let (phc, typed) = (draft_phc.to_string(), SecretString::new(typed.expose().to_string()));
+        let (phc, typed) = (
+            draft_phc.to_string(),
+            SecretString::new(typed.expose().to_string()),
+        );
         Ok(tokio::task::spawn_blocking(move || password::verify_password(&typed, &phc)).await?)
     }
 
@@ -994,8 +1001,7 @@ mod tests {
         crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
             .expect("seed");
         let key = Arc::new(ServerKey::from_bytes([7; 32]));
-        let guard: Arc<dyn MemberGuardStore> =
-            Arc::new(crate::store::MemoryMemberGuard::default());
+        let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
         let limits = crate::limits::LimitsConfig::off();
         let services = Services {
             store: store.clone(),

@@ -1024,7 +1024,11 @@ async fn a_retried_password_turn_gets_the_first_answer_and_the_history_shows_it_
     assert_eq!(retried, first, "the same answer, not a turn of its own");
 
     let lines = user_lines(&server, &id).await;
-    assert_eq!(lines.iter().filter(|l| *l == "••••").count(), 1, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| *l == "••••").count(),
+        1,
+        "{lines:?}"
+    );
     assert_eq!(lines.len(), 4, "the retry is not in the history: {lines:?}");
     let (_, history) = server.get(&format!("/api/v1/chat/{id}/history")).await;
     assert!(!history.to_string().contains(password), "{history}");
@@ -1052,7 +1056,10 @@ async fn a_message_sent_twice_with_one_id_is_processed_once() {
     let other = json!({ "session_id": id, "text": "apa itu jmo", "client_message_id": "a2" });
     server.chat(other).await;
     assert_eq!(server.chat(request).await, first);
-    assert_eq!(user_lines(&server, &id).await, ["halo", "lupa akun", "apa itu jmo"]);
+    assert_eq!(
+        user_lines(&server, &id).await,
+        ["halo", "lupa akun", "apa itu jmo"]
+    );
 
     let too_long = "x".repeat(65);
     assert_error(
@@ -1098,12 +1105,22 @@ async fn between_the_two_password_entries_no_fast_hash_of_the_password_is_writte
     assert_eq!(keys(&answer), ["ask_otp_channel"]);
     server.press(&id, "/otp_channel email").await;
     let code = server.last_code(&id).await;
-    assert_eq!(keys(&server.say(Some(&id), &code).await), ["ask_new_password"]);
+    assert_eq!(
+        keys(&server.say(Some(&id), &code).await),
+        ["ask_new_password"]
+    );
     server.code_verified();
     let password = "Rahasia#Baru2026";
     let answer = server.say(Some(&id), password).await;
     assert_eq!(keys(&answer), ["ask_password_confirm"]);
-    server.app.database.as_ref().expect("sled").make_durable().await.expect("flushed");
+    server
+        .app
+        .database
+        .as_ref()
+        .expect("sled")
+        .make_durable()
+        .await
+        .expect("flushed");
 
     let key = tanya::security::otp::ServerKey::load_or_create(dir.path()).expect("server key");
     // What the session kept before: HMAC-SHA256 of the password under the server key.

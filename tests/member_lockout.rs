@@ -81,7 +81,11 @@ async fn a_lock_made_in_one_session_holds_at_once_in_every_other_session_of_the_
     let (a, sent) = budi_asks_for_a_code(&server).await;
     assert_eq!(keys(&sent), ["otp_sent"]);
     let a_code = server.last_code(&a).await;
-    for expected in [["otp_invalid"].as_slice(), &["otp_invalid"], &["otp_locked", "handoff"]] {
+    for expected in [
+        ["otp_invalid"].as_slice(),
+        &["otp_invalid"],
+        &["otp_locked", "handoff"],
+    ] {
         let answer = server.chat(Some(&a), &wrong(&a_code)).await;
         assert_eq!(keys(&answer), expected);
     }

@@ -67,7 +67,8 @@ pub(super) fn new_password(
             // Hashed by the engine off the executor; `on_draft_hashed` asks for the second
             // entry. A keyed fast hash here (as before) left a derivative in the session that
             // costs a guesser one HMAC per try once the store and its key leak.
-            out.effects.push(Effect::HashPasswordDraft { password: secret });
+            out.effects
+                .push(Effect::HashPasswordDraft { password: secret });
             State::NewPassword { flow, member }
         }
     }

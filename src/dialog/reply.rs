@@ -2,9 +2,9 @@
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
 use super::state::{CodeChannel, MemberView};
-use crate::security::lockout::CodeEvent;
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
+use crate::security::lockout::CodeEvent;
 use crate::security::password::SecretString;
 use std::borrow::Cow;
 

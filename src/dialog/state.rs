@@ -136,7 +136,10 @@ pub enum State {
     /// forgot_account: waiting for the new password a second time. The first entry is kept
     /// only as an argon2id PHC string, as the directory keeps passwords: never the password,
     /// and never a fast hash that an offline guesser could test at HMAC speed.
-    ConfirmPassword { member: MemberView, draft_phc: String },
+    ConfirmPassword {
+        member: MemberView,
+        draft_phc: String,
+    },
     /// check_jht_balance with several cards: which one.
     ChooseCard { member: MemberView },
 }

@@ -193,10 +193,12 @@ fn three_wrong_codes_lock_the_member_and_hand_over() {
     let t = run(session, says("out_of_scope", "111111"), T0);
     assert_eq!(keys(&t), ["otp_locked", "handoff"]);
     match &t.effects[..] {
-        [Effect::Code {
-            event: CodeEvent::Lock { until },
-            ..
-        }] => assert_eq!(*until, T0.plus(LOCKOUT)),
+        [
+            Effect::Code {
+                event: CodeEvent::Lock { until },
+                ..
+            },
+        ] => assert_eq!(*until, T0.plus(LOCKOUT)),
         other => panic!("expected a lock, got {other:?}"),
     }
 }
@@ -391,7 +393,11 @@ fn the_first_password_is_kept_only_as_an_argon2id_hash_between_the_two_entries()
     }
     let stored = serde_json::to_string(&t.session).unwrap();
     assert!(!stored.contains("Rahasia#Baru2026"));
-    let t = run(t.session, Event::PasswordHashed("$argon2id$first".into()), T0);
+    let t = run(
+        t.session,
+        Event::PasswordHashed("$argon2id$first".into()),
+        T0,
+    );
     assert_eq!(keys(&t), ["ask_password_confirm"]);
     let stored = serde_json::to_string(&t.session).unwrap();
     assert!(!stored.contains("Rahasia#Baru2026"));
@@ -404,9 +410,17 @@ fn the_first_password_is_kept_only_as_an_argon2id_hash_between_the_two_entries()
     );
     assert_eq!(keys(&t), ["password_mismatch"]);
     assert!(t.effects.is_empty());
-    assert!(!serde_json::to_string(&t.session).unwrap().contains("$argon2id$first"));
+    assert!(
+        !serde_json::to_string(&t.session)
+            .unwrap()
+            .contains("$argon2id$first")
+    );
     let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
-    let t = run(t.session, Event::PasswordHashed("$argon2id$again".into()), T0);
+    let t = run(
+        t.session,
+        Event::PasswordHashed("$argon2id$again".into()),
+        T0,
+    );
     let t = run(t.session, types_confirmation("Rahasia#Baru2026", true), T0);
     assert_eq!(keys(&t), ["account_recovered"]);
     assert!(format!("{:?}", t.replies[0].values).contains("budi.santoso@example.com"));

@@ -140,7 +140,10 @@ pub(super) mod tests {
         let half = T0.plus(Duration::from_secs(30));
         assert_eq!(store.take(&bucket, rate, half).expect("refilled"), Ok(()));
 
-        assert_eq!(store.standing(&budi()).expect("standing"), Standing::default());
+        assert_eq!(
+            store.standing(&budi()).expect("standing"),
+            Standing::default()
+        );
         store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
         let two = store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
         assert_eq!(two.wrong_codes_at(T0), 2);
@@ -150,8 +153,15 @@ pub(super) mod tests {
 
         assert_eq!(store.sweep(half).expect("sweep"), 1, "`other`, full again");
         let after = T0.plus(LOCKOUT);
-        assert_eq!(store.sweep(after).expect("sweep"), 2, "the bucket and the lock");
-        assert_eq!(store.standing(&budi()).expect("standing"), Standing::default());
+        assert_eq!(
+            store.sweep(after).expect("sweep"),
+            2,
+            "the bucket and the lock"
+        );
+        assert_eq!(
+            store.standing(&budi()).expect("standing"),
+            Standing::default()
+        );
     }
 
     #[test]

@@ -141,7 +141,13 @@ mod tests {
             let guard = SledMemberGuard::new(&db).expect("guard");
             assert_eq!(guard.take(&[7; 32], rate, now).expect("take"), Ok(()));
             guard
-                .record(&member, CodeEvent::Lock { until: now.plus(rate.period) }, now)
+                .record(
+                    &member,
+                    CodeEvent::Lock {
+                        until: now.plus(rate.period),
+                    },
+                    now,
+                )
                 .expect("record");
             tokio::runtime::Builder::new_current_thread()
                 .build()
@@ -152,6 +158,12 @@ mod tests {
         let db = Database::reopen(dir.path());
         let guard = SledMemberGuard::new(&db).expect("guard");
         assert!(guard.take(&[7; 32], rate, now).expect("take").is_err());
-        assert!(guard.standing(&member).expect("standing").locked_for(now).is_some());
+        assert!(
+            guard
+                .standing(&member)
+                .expect("standing")
+                .locked_for(now)
+                .is_some()
+        );
     }
 }
