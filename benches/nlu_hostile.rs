@@ -75,9 +75,10 @@ fn shapes() -> Vec<(&'static str, String)> {
     vec![
         ("one long word", repeated("qwertyuiopasdfghjklzxcvbnm")),
         ("one letter repeated", repeated("a")),
-        ("two 900-letter words", {
-            let word: String = repeated("pasword").chars().take(900).collect();
-            format!("{word} {word}")
+        ("two 1000-letter words", {
+            let word: String = repeated("pasword").chars().take(1000).collect();
+            let shorter: String = word.chars().skip(1).collect();
+            format!("{word} {shorter}")
         }),
         ("\\u3316 repeated (NFKC x6)", repeated("\u{3316}")),
         ("\\ufdfa repeated (NFKC x18)", repeated("\u{FDFA}")),

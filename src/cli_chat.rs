@@ -10,7 +10,6 @@
 use crate::app::{self, App, BuildError};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::content::Button;
 use crate::dialog::state::Expects;
 use crate::engine::{EngineError, HIDDEN_PASSWORD, IncomingMessage, Input, TurnResult};
 use crate::http::MAX_TEXT_CHARS;
@@ -49,8 +48,6 @@ pub fn build_app(config: Config) -> Result<App, BuildError> {
 pub struct Chat {
     app: App,
     session: SessionKey,
-    /// The buttons of the last turn, numbered from 1 in the order they were printed.
-    buttons: Vec<Button>,
     /// Outbox entries of this session already printed.
     codes_shown: usize,
     /// The dialog waits for a password: the next line is sent verbatim and never printed.
@@ -64,7 +61,6 @@ impl Chat {
         Chat {
             app,
             session: SessionKey::new("cli", &id).expect("a hex id is a valid session key"),
-            buttons: Vec::new(),
             codes_shown: 0,
             expects_password: false,
         }
@@ -101,10 +97,8 @@ impl Chat {
                 )?;
                 return Ok(());
             }
-            match self.pressed(text) {
-                Some(payload) => Input::Payload(payload),
-                None => Input::Text(text.to_string()),
-            }
+            // A typed number or title is resolved by the engine, as on every channel.
+            Input::Text(text.to_string())
         };
         let result = self
             .app
@@ -121,20 +115,19 @@ impl Chat {
         Ok(())
     }
 
-    /// The payload of the button numbered `text`, if it is one.
-    fn pressed(&self, text: &str) -> Option<String> {
-        let number: usize = text.parse().ok()?;
-        let button = self.buttons.get(number.checked_sub(1)?)?;
-        Some(button.payload.clone())
-    }
-
+    /// Prints the turn. Only the buttons of its last message that has any are numbered: a
+    /// typed number presses one of those, as on every channel (`content::typed_choice`);
+    /// earlier buttons are pressed by typing their title.
     fn show_turn<W: Write + ?Sized>(&mut self, result: &TurnResult, out: &mut W) -> io::Result<()> {
-        self.buttons.clear();
-        for message in &result.messages {
+        let numbered = result.messages.iter().rposition(|m| !m.buttons.is_empty());
+        for (index, message) in result.messages.iter().enumerate() {
             writeln!(out, "{}", message.text)?;
-            for button in &message.buttons {
-                self.buttons.push(button.clone());
-                writeln!(out, "  [{}] {}", self.buttons.len(), button.title)?;
+            for (n, button) in message.buttons.iter().enumerate() {
+                if Some(index) == numbered {
+                    writeln!(out, "  [{}] {}", n + 1, button.title)?;
+                } else {
+                    writeln!(out, "  - {}", button.title)?;
+                }
             }
             writeln!(out)?;
         }

@@ -522,7 +522,10 @@ impl Loader {
                 self.errors.push(ContentError {
                     file: file.clone(),
                     line: *line,
-                    message: format!("unknown concept {concept}: the readers know {}", requirements.concepts.join(", ")),
+                    message: format!(
+                        "unknown concept {concept}: the readers know {}",
+                        requirements.concepts.join(", ")
+                    ),
                 });
             }
         }
@@ -531,7 +534,9 @@ impl Loader {
                 self.errors.push(ContentError {
                     file: PathBuf::from("intents/lexicon/"),
                     line: 0,
-                    message: format!("the dialog reads the concept {concept}, which no file defines"),
+                    message: format!(
+                        "the dialog reads the concept {concept}, which no file defines"
+                    ),
                 });
             }
         }
@@ -812,8 +817,14 @@ mod tests {
     #[test]
     fn a_typed_number_or_title_picks_one_of_the_offered_buttons() {
         let offered = [
-            Button { title: "Lupa akun JMO".into(), payload: "/forgot_account".into() },
-            Button { title: "Cek saldo JHT".into(), payload: "/check_jht_balance".into() },
+            Button {
+                title: "Lupa akun JMO".into(),
+                payload: "/forgot_account".into(),
+            },
+            Button {
+                title: "Cek saldo JHT".into(),
+                payload: "/check_jht_balance".into(),
+            },
         ];
         assert_eq!(
             typed_choice(&offered, " 2 ").as_deref(),
@@ -836,5 +847,4 @@ mod tests {
         );
         assert_eq!(typed_choice(&[], "1"), None);
     }
-
 }

@@ -597,9 +597,8 @@ impl Engine {
                 // A button's number ("2") or title typed instead of pressed is that button,
                 // on every channel alike.
                 if let Some(payload) = self.typed_button(session, text) {
-                    let (message, intent, entities, _) =
-                        self.read(session, &Input::Payload(payload));
-                    return (message, intent, entities, text.clone());
+                    // The transcript shows the button's title, as if it had been pressed.
+                    return self.read(session, &Input::Payload(payload));
                 }
                 let parse = self.nlu.parse(text);
                 let command = self.commands.get(&self.nlu.normalize(text)).cloned();
@@ -775,7 +774,7 @@ impl Engine {
         let values = |values: &[(&str, Value)]| -> Vec<(String, String)> {
             values
                 .iter()
-                .map(|(name, value)| (name.to_string(), self.render_value(value)))
+                .map(|(name, value)| (name.to_string(), self.render_value(value, pick)))
                 .collect()
         };
         Said {
@@ -839,11 +838,13 @@ impl Engine {
             .map_or_else(|| payload.to_string(), |button| button.title)
     }
 
-    fn render_value(&self, value: &Value) -> String {
+    /// A placeholder's value as text; a response inside a response uses the same variant
+    /// pick as the turn, so its variants vary too.
+    fn render_value(&self, value: &Value, pick: usize) -> String {
         match value {
             Value::Text(text) => text.clone(),
             Value::Response(None) => String::new(),
-            Value::Response(Some(key)) => self.render_text(key, 0, &[]),
+            Value::Response(Some(key)) => self.render_text(key, pick, &[]),
             Value::Lines(keys) => keys
                 .iter()
                 .map(|key| format!("• {}", self.render_text(key, 0, &[])))

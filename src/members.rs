@@ -442,7 +442,12 @@ const DEMO_ROWS: [DemoRow; 4] = [
         nik: "3578010107850003",
         email: Some("agus.wijaya@example.com"),
         phone: None,
-        cards: &[DemoCard("55566677788", 8_000_000, "PT Nusantara Logistik", true)],
+        cards: &[DemoCard(
+            "55566677788",
+            8_000_000,
+            "PT Nusantara Logistik",
+            true,
+        )],
         phc: AGUS_PHC,
     },
     DemoRow {
@@ -450,7 +455,12 @@ const DEMO_ROWS: [DemoRow; 4] = [
         nik: "5171024403950004",
         email: None,
         phone: Some("081355556666"),
-        cards: &[DemoCard("44455566677", 1_200_000, "Koperasi Sejahtera", true)],
+        cards: &[DemoCard(
+            "44455566677",
+            1_200_000,
+            "Koperasi Sejahtera",
+            true,
+        )],
         phc: DEWI_PHC,
     },
 ];

@@ -14,9 +14,9 @@ const OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.85;
 const MIN_DEV_EXAMPLES: usize = 250;
 /// The second dev set (wave 2: the eight new intents, near misses, negation, rambling
 /// messages), written apart from the examples. Its floors are where tanya stands today
-/// (0.866 / 0.82 measured); issue 12's target is 0.96 / 0.92 (README, "NLU quality").
-const WAVE2_ACCURACY_FLOOR: f64 = 0.86;
-const WAVE2_OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.80;
+/// (0.903 / 0.93 measured); issue 12's target is 0.96 / 0.92 (README, "NLU quality").
+const WAVE2_ACCURACY_FLOOR: f64 = 0.89;
+const WAVE2_OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.90;
 const MIN_WAVE2_EXAMPLES: usize = 300;
 
 fn repo(path: &str) -> PathBuf {
@@ -93,7 +93,11 @@ fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
 #[test]
 fn the_wave2_dev_set_meets_its_floors() {
     let (examples, report) = evaluate("tests/nlu/dev_wave2.jsonl");
-    assert!(examples.len() >= MIN_WAVE2_EXAMPLES, "{} lines", examples.len());
+    assert!(
+        examples.len() >= MIN_WAVE2_EXAMPLES,
+        "{} lines",
+        examples.len()
+    );
     println!("{}", report.render());
     assert!(
         report.accuracy >= WAVE2_ACCURACY_FLOOR,
@@ -220,4 +224,72 @@ fn typos_slang_and_elongations_normalise_to_the_words_the_classifier_knows() {
     ] {
         assert_eq!(nlu.normalize(typed), expected, "{typed:?}");
     }
+}
+
+#[test]
+fn a_denied_request_gives_way_to_the_one_that_follows() {
+    let nlu = &trained().1;
+    assert_eq!(
+        nlu.parse("bukan lupa password tapi lupa akun").intent.name,
+        "forgot_account"
+    );
+    assert_eq!(
+        nlu.parse("bukan cek saldo, saya mau ganti password jmo")
+            .intent
+            .name,
+        "forgot_password"
+    );
+}
+
+#[test]
+fn another_apps_account_is_out_of_scope_and_ours_is_not() {
+    let nlu = &trained().1;
+    // The classifier alone ranks these as JMO requests: the words carry the difference.
+    for (other, ours, intent) in [
+        (
+            "lupa email akun netflix",
+            "lupa email akun jmo",
+            "forgot_account",
+        ),
+        (
+            "cek saldo taspen saya",
+            "cek saldo jht saya",
+            "check_jht_balance",
+        ),
+        (
+            "cara login ke aplikasi brimo",
+            "cara login ke aplikasi jmo",
+            "faq_login_jmo",
+        ),
+    ] {
+        let parse = nlu.parse(other);
+        assert_eq!(parse.intent.name, "out_of_scope", "{other}");
+        assert_eq!(
+            parse.ranking[0].name, intent,
+            "{other}: the classifier's own reading"
+        );
+        assert_eq!(nlu.parse(ours).intent.name, intent, "{ours}");
+    }
+}
+
+#[test]
+fn two_requests_in_one_message_are_both_read_in_order() {
+    let parse = trained()
+        .1
+        .parse("mau cek saldo jht sekalian reset password jmo");
+    assert_eq!(parse.intent.name, "check_jht_balance");
+    assert_eq!(
+        parse.also.map(|a| a.name).as_deref(),
+        Some("forgot_password")
+    );
+}
+
+#[test]
+fn the_request_inside_an_angry_message_is_found() {
+    let parse = trained().1.parse("kesal banget, saya lupa password jmo");
+    assert!(parse.frustrated);
+    assert_eq!(
+        parse.also.map(|a| a.name).as_deref(),
+        Some("forgot_password")
+    );
 }

@@ -446,11 +446,7 @@ fn me_input(
 /// `template` with `$otp_spaced`, `$otp_dashed` and `$otp` replaced by the code so written
 /// (the longer names first, so `$otp` does not eat their prefix).
 fn with_code(template: &str, code: &str) -> String {
-    let spaced = code
-        .chars()
-        .map(String::from)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let spaced = code.chars().map(String::from).collect::<Vec<_>>().join(" ");
     let (first, second) = code.split_at(code.len() / 2);
     let dashed = format!("{first}-{second}");
     let text = replace_ignoring_case(template, "$otp_spaced", &spaced);
@@ -671,7 +667,10 @@ mod tests {
 
     #[test]
     fn codes_are_written_into_texts_spaced_dashed_or_as_sent() {
-        assert_eq!(with_code("kodenya $OTP kak", "493817"), "kodenya 493817 kak");
+        assert_eq!(
+            with_code("kodenya $OTP kak", "493817"),
+            "kodenya 493817 kak"
+        );
         assert_eq!(with_code("$otp_spaced", "493817"), "4 9 3 8 1 7");
         assert_eq!(with_code("ini $otp_dashed ya", "493817"), "ini 493-817 ya");
     }

@@ -148,12 +148,14 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
         (false, true) => only_one(cards, |card| card.current),
         _ => None,
     };
+    // "yang satu lagi" holds a "satu" that is no position: the other card comes first.
+    let other = words.affirms(Concept::Other).then_some(CardChoice::Other);
     by_employer
         .or(by_digits)
         .or(by_age)
-        .or_else(|| position(message, cards.len()))
         .map(CardChoice::One)
-        .or_else(|| words.affirms(Concept::Other).then_some(CardChoice::Other))
+        .or(other)
+        .or_else(|| position(message, cards.len()).map(CardChoice::One))
 }
 
 /// The index of the only card for which `test` holds.
@@ -176,10 +178,9 @@ fn names_employer(words: &Words, card: &CardView) -> bool {
         .filter(|w| w.chars().count() >= 3 && !LEGAL_FORMS.contains(w))
         .collect();
     let joined = distinctive.concat();
-    words
-        .typed
-        .iter()
-        .any(|typed| distinctive.contains(&typed.as_str()) || (distinctive.len() > 1 && *typed == joined))
+    words.typed.iter().any(|typed| {
+        distinctive.contains(&typed.as_str()) || (distinctive.len() > 1 && *typed == joined)
+    })
 }
 
 /// Digits that begin or end the card's number ("yang 9876", "akhiran 44"), at least two.

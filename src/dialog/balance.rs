@@ -5,11 +5,15 @@
 use super::answers::{self, CardChoice};
 use super::format;
 use super::reply::{Choice, Reply, Value};
+use super::state::Flow;
 use super::state::{MemberView, Session, State, Topic};
 use super::step::{Command, Context, Message, Output, VERIFIED_WINDOW, interrupt, start_flow};
-use super::state::Flow;
 use crate::clock::Timestamp;
 use crate::security::mask;
+
+/// How sure the classifier must be that a message after a balance means something else for
+/// a card named in it to be ignored ("kalo yg dulu?" looks a little like a goodbye).
+const SURE_OF_SOMETHING_ELSE: f64 = 0.7;
 
 /// The member verified by a code within the last 10 minutes, if any.
 pub(super) fn verified_member(session: &Session, now: Timestamp) -> Option<MemberView> {
@@ -176,7 +180,13 @@ pub(super) fn follow_up(
                 command: Some(Command::Intent(Flow::CheckJhtBalance.intent().into())),
                 ..Message::default()
             };
-            return Some(start_flow(Flow::CheckJhtBalance, restart, session, out, ctx));
+            return Some(start_flow(
+                Flow::CheckJhtBalance,
+                restart,
+                session,
+                out,
+                ctx,
+            ));
         }
         return None;
     };
@@ -185,9 +195,14 @@ pub(super) fn follow_up(
     // something else; "all cards" only when nothing else was meant ("makasih semuanya").
     let something_else = matches!(
         message.intent(),
-        "thanks" | "goodbye" | "greet" | "cancel" | "human_agent" | "forgot_account"
+        "thanks"
+            | "goodbye"
+            | "greet"
+            | "cancel"
+            | "human_agent"
+            | "forgot_account"
             | "forgot_password"
-    );
+    ) && message.confidence() >= SURE_OF_SOMETHING_ELSE;
     let choice = if pressed {
         Some(CardChoice::Other)
     } else if something_else {
@@ -230,11 +245,15 @@ mod tests {
         };
         let reply = ask_card(&member);
         assert_eq!(reply.choices.len(), 2);
-        assert!(reply.choices[1]
-            .values
-            .contains(&("employer", Value::Text("CV Karya Abadi".into()))));
-        assert!(reply.choices[1]
-            .values
-            .contains(&("status", Value::Response(Some("label_card_previous")))));
+        assert!(
+            reply.choices[1]
+                .values
+                .contains(&("employer", Value::Text("CV Karya Abadi".into())))
+        );
+        assert!(
+            reply.choices[1]
+                .values
+                .contains(&("status", Value::Response(Some("label_card_previous"))))
+        );
     }
 }

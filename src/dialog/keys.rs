@@ -68,7 +68,10 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     // flow endings
     ("account_recovered", &["login"]),
     ("ask_card", &[]),
-    ("jht_balance", &["card", "employer", "balance", "as_of", "note"]),
+    (
+        "jht_balance",
+        &["card", "employer", "balance", "as_of", "note"],
+    ),
     ("jht_balance_all", &["cards", "total", "as_of"]),
     ("jht_balance_line", &["card", "employer", "balance"]),
     ("jht_multiple_cards_note", &[]),
@@ -126,7 +129,12 @@ mod tests {
         ];
         let mut used = Vec::new();
         for source in sources {
-            for marker in ["Reply::key(\"", "label: \"", "then_some(\"", "Response(Some(\""] {
+            for marker in [
+                "Reply::key(\"",
+                "label: \"",
+                "then_some(\"",
+                "Response(Some(\"",
+            ] {
                 for piece in source.split(marker).skip(1) {
                     used.push(piece.split('"').next().unwrap_or_default());
                 }

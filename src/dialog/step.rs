@@ -125,6 +125,15 @@ impl Message {
         }
     }
 
+    /// The classifier's confidence in the message's intent (1 for a button or a rule).
+    pub(super) fn confidence(&self) -> f64 {
+        let intent = self.intent();
+        self.ranking
+            .iter()
+            .find(|score| score.name == intent)
+            .map_or(1.0, |score| score.confidence)
+    }
+
     pub(super) fn valid(&self, kind: EntityKind) -> Option<&str> {
         self.entities
             .iter()
@@ -276,12 +285,7 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
 /// A flow left too long: say so and offer to start it again; a message that asks for
 /// something else is then served from idle, anything else (a late KPJ, a late code, "sudah
 /// kembali kak") only gets the notice — never a goodbye.
-fn after_expiry(
-    message: Message,
-    session: &mut Session,
-    out: &mut Output,
-    ctx: &Context,
-) -> State {
+fn after_expiry(message: Message, session: &mut Session, out: &mut Output, ctx: &Context) -> State {
     // The notice's own buttons start each flow again.
     out.reply(Reply::key("session_expired"));
     session.next = None;
@@ -416,22 +420,31 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
     {
         return None;
     }
+    let question = message.words.has(Concept::Question);
     let related: Vec<&str> = match session.topic.as_ref()? {
         // "kalau hari sabtu buka?" right after the branch-office answer: the same topic,
         // however the classifier ranks it on its own.
-        Topic::Faq { intent } if message.words.has(Concept::Question) => {
-            return Some(intent.clone());
-        }
+        Topic::Faq { intent } if question => return Some(intent.clone()),
         Topic::Faq { intent } => vec![intent.as_str()],
         Topic::Balance { .. } => vec!["faq_jht_claim", "faq_jht_payslip", "check_jht_balance"],
     };
+    let ranked = |score: &&IntentScore| related.contains(&score.name.as_str());
+    // A question right after a balance is about that balance: the likeliest of its topics
+    // ("how do i withdraw it"); otherwise one of them must rank near the top.
+    if question {
+        return message
+            .ranking
+            .iter()
+            .filter(ranked)
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+            .map(|score| score.name.clone());
+    }
     message
         .ranking
         .iter()
         .take(FOLLOW_UP_RANK)
-        .find(|score| {
-            related.contains(&score.name.as_str()) && score.confidence >= FOLLOW_UP_MIN_CONFIDENCE
-        })
+        .filter(ranked)
+        .find(|score| score.confidence >= FOLLOW_UP_MIN_CONFIDENCE)
         .map(|score| score.name.clone())
 }
 
@@ -455,9 +468,7 @@ fn answer(intent: &str, message: &Message, session: &mut Session, out: &mut Outp
 
 /// The greeting, with the salam answered when the member opened with one.
 fn greeting(words: &Words) -> Reply {
-    let salam = words
-        .has(Concept::Salam)
-        .then_some("greet_salam");
+    let salam = words.has(Concept::Salam).then_some("greet_salam");
     Reply::key("greet").with_value("salam", Value::Response(salam))
 }
 
@@ -554,10 +565,15 @@ fn awaiting(state: &State, out: &mut Output) {
         State::Idle | State::NewPassword { .. } | State::ConfirmPassword { .. } => None,
     };
     match what {
-        Some(what) => out.reply(Reply::key("awaiting").with_value("what", Value::Response(Some(what)))),
+        Some(what) => {
+            out.reply(Reply::key("awaiting").with_value("what", Value::Response(Some(what))))
+        }
         None => reask(state, out),
     }
-    if matches!(state, State::ChooseCodeChannel { .. } | State::ChooseCard { .. }) {
+    if matches!(
+        state,
+        State::ChooseCodeChannel { .. } | State::ChooseCard { .. }
+    ) {
         reask(state, out);
     }
 }
@@ -583,10 +599,10 @@ pub(super) fn start_flow(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
-    if flow == Flow::CheckJhtBalance {
-        if let Some(member) = balance::verified_member(session, ctx.now) {
-            return balance::show(member, session, out);
-        }
+    if flow == Flow::CheckJhtBalance
+        && let Some(member) = balance::verified_member(session, ctx.now)
+    {
+        return balance::show(member, session, out);
     }
     identity::start(flow, message, session, out, ctx)
 }

@@ -37,11 +37,15 @@ pub enum Concept {
     Code,
     /// A question word: "berapa", "kapan", "kalau".
     Question,
+    /// Another app, bank, agency or insurer ("gojek", "bca", "taspen").
+    Elsewhere,
+    /// This agency and its services ("jmo", "bpjs", "jht").
+    Ours,
 }
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 25] = [
+    pub const ALL: [Concept; 27] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -67,6 +71,8 @@ impl Concept {
         Concept::Salam,
         Concept::Code,
         Concept::Question,
+        Concept::Elsewhere,
+        Concept::Ours,
     ];
 
     /// The key in `answers.toml`.
@@ -97,6 +103,8 @@ impl Concept {
             Concept::Salam => "salam",
             Concept::Code => "code",
             Concept::Question => "question",
+            Concept::Elsewhere => "elsewhere",
+            Concept::Ours => "ours",
         }
     }
 
@@ -118,7 +126,12 @@ pub struct Hit {
 #[derive(Debug, Clone, Default)]
 pub struct ConceptLexicon {
     by_first: HashMap<String, Vec<(Vec<String>, Concept)>>,
+    /// Every word of every phrase, to recognise a word under an enclitic ("emailku").
+    words: std::collections::HashSet<String>,
 }
+
+/// Enclitics Indonesian glues to a word: "kodenya", "emailku", "hpmu", "kartunyalah".
+const ENCLITICS: [&str; 6] = ["nya", "ku", "mu", "lah", "kah", "pun"];
 
 impl ConceptLexicon {
     /// Builds the index from `(concept, phrase tokens)` pairs.
@@ -136,15 +149,34 @@ impl ConceptLexicon {
             entries.sort_by_key(|(tokens, _)| std::cmp::Reverse(tokens.len()));
             entries.dedup();
         }
-        ConceptLexicon { by_first }
+        let words = by_first
+            .values()
+            .flatten()
+            .flat_map(|(tokens, _)| tokens.iter().cloned())
+            .collect();
+        ConceptLexicon { by_first, words }
+    }
+
+    /// The word as the lexicon knows it: itself, or without an enclitic when only that form
+    /// is a concept word ("smsnya" → "sms", but "punya" stays "punya").
+    fn base<'a>(&self, token: &'a str) -> &'a str {
+        if self.words.contains(token) {
+            return token;
+        }
+        ENCLITICS
+            .iter()
+            .filter_map(|enclitic| token.strip_suffix(enclitic))
+            .find(|stem| stem.chars().count() >= 2 && self.words.contains(*stem))
+            .unwrap_or(token)
     }
 
     /// Every concept phrase in `tokens`. A phrase may belong to several concepts ("resend" is
     /// both sending and again); where phrases of one concept overlap, the longest wins.
     pub fn find(&self, tokens: &[String]) -> Vec<Hit> {
+        let bases: Vec<&str> = tokens.iter().map(|t| self.base(t)).collect();
         let mut hits: Vec<Hit> = Vec::new();
-        for (start, token) in tokens.iter().enumerate() {
-            let Some(entries) = self.by_first.get(token) else {
+        for (start, token) in bases.iter().enumerate() {
+            let Some(entries) = self.by_first.get(*token) else {
                 continue;
             };
             for (phrase, concept) in entries {
@@ -152,7 +184,7 @@ impl ConceptLexicon {
                 let covered = hits
                     .iter()
                     .any(|h| h.concept == *concept && h.start <= start && end <= h.end);
-                if end <= tokens.len() && tokens[start..end] == phrase[..] && !covered {
+                if end <= bases.len() && bases[start..end] == phrase[..] && !covered {
                     hits.push(Hit {
                         concept: *concept,
                         start,
@@ -306,7 +338,20 @@ mod tests {
         assert!(w.denies(Concept::Sms) && !w.affirms(Concept::Sms));
         assert!(w.affirms(Concept::Email));
         let w = words("sms tidak masuk", &lexicon());
-        assert!(w.affirms(Concept::Sms), "a negation after the word is about something else");
+        assert!(
+            w.affirms(Concept::Sms),
+            "a negation after the word is about something else"
+        );
+    }
+
+    #[test]
+    fn a_word_is_found_under_an_enclitic() {
+        let w = words("ke emailku saja", &lexicon());
+        assert!(w.has(Concept::Email));
+        let w = words("smsnya tidak masuk", &lexicon());
+        assert!(w.has(Concept::Sms));
+        let w = words("kakmu", &lexicon());
+        assert!(w.has(Concept::Filler));
     }
 
     #[test]

@@ -143,9 +143,17 @@ struct Ch {
     at: usize,
 }
 
+/// Bounded work (SPEC §6): NFKC can turn one character into eighteen ("ﷺ"); at most this
+/// many normalised characters are read, four times the longest message.
+const MAX_NORMALIZED_CHARS: usize = 4 * 2_000;
+
 fn normalize(text: &str) -> Vec<Ch> {
-    let mut chars = Vec::with_capacity(text.len());
+    let mut chars = Vec::with_capacity(text.len().min(MAX_NORMALIZED_CHARS));
     for (at, c) in text.chars().enumerate() {
+        if chars.len() >= MAX_NORMALIZED_CHARS {
+            chars.truncate(MAX_NORMALIZED_CHARS);
+            break;
+        }
         if c.is_ascii() {
             chars.push(Ch { c, at });
         } else if !is_invisible(c) {

@@ -79,6 +79,20 @@ pub struct Nlu {
 
 /// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
 pub const COMPLAINT: &str = "complaint";
+/// Intents about an account or a balance, which another app, bank or agency also has.
+fn is_about_an_account(intent: &str) -> bool {
+    matches!(
+        intent,
+        "forgot_account"
+            | "forgot_password"
+            | "check_jht_balance"
+            | "faq_login_jmo"
+            | "faq_register_jmo"
+            | "faq_update_data"
+            | "human_agent"
+    )
+}
+
 /// How sure the classifier must be of a complaint that has none of the angry words.
 const UNWORDED_COMPLAINT_MIN_CONFIDENCE: f64 = 0.6;
 
@@ -148,9 +162,21 @@ impl Nlu {
             typed: typed_words(text),
         };
         let (mut intent, ranking) = self.classify(&words.tokens);
-        let contrasted = self.after_contrast(&words);
-        if let Some(contrasted) = contrasted {
-            intent = contrasted;
+        if let Some(meant) = self
+            .after_contrast(&words)
+            .or_else(|| self.after_denial(&words))
+        {
+            intent = meant;
+        }
+        // "lupa password gojek": somebody else's account is no request of ours.
+        if is_about_an_account(&intent.name)
+            && words.has(Concept::Elsewhere)
+            && !words.has(Concept::Ours)
+        {
+            intent = IntentScore {
+                name: OUT_OF_SCOPE.to_string(),
+                confidence: RULE_CONFIDENCE,
+            };
         }
         // An empathy answer to a message that was no complaint reads as mockery: without an
         // angry word, the classifier must be sure of a complaint.
@@ -221,10 +247,7 @@ impl Nlu {
     /// "bukan lupa password, tapi lupa akun": what follows the contrast is the request when a
     /// negation comes before it.
     fn after_contrast(&self, words: &Words) -> Option<IntentScore> {
-        let contrast = words
-            .hits
-            .iter()
-            .find(|h| h.concept == Concept::Contrast)?;
+        let contrast = words.hits.iter().find(|h| h.concept == Concept::Contrast)?;
         let negated_before = words
             .hits
             .iter()
@@ -233,7 +256,31 @@ impl Nlu {
             return None;
         }
         let after = &words.tokens[contrast.end..];
-        (!after.is_empty()).then(|| self.request_in(after)).flatten()
+        (!after.is_empty())
+            .then(|| self.request_in(after))
+            .flatten()
+    }
+
+    /// "bukan lupa akun kak, lupa kata sandinya aja": a message that opens by denying one
+    /// request and goes on with another means the other. Every split after the denial is
+    /// tried; both sides must be confident requests, and different.
+    fn after_denial(&self, words: &Words) -> Option<IntentScore> {
+        const MAX_TOKENS: usize = 24;
+        let opens_with_denial = words
+            .hits
+            .iter()
+            .any(|h| h.concept == Concept::Negation && h.start == 0);
+        if !opens_with_denial || words.tokens.len() > MAX_TOKENS {
+            return None;
+        }
+        let denied_from = 1;
+        (denied_from + 2..words.tokens.len().saturating_sub(1))
+            .filter_map(|split| {
+                let denied = self.request_in(&words.tokens[denied_from..split])?;
+                let meant = self.request_in(&words.tokens[split..])?;
+                (denied.name != meant.name).then_some(meant)
+            })
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
     }
 
     /// The request a complaint carries ("kesal, dari kemarin lupa password"): the message
@@ -256,7 +303,16 @@ impl Nlu {
         if rest.len() < 2 {
             return None;
         }
-        self.request_in(&rest)
+        // The request often closes the outburst ("parah, dari tadi gagal. saya lupa kata
+        // sandi"): failing the whole, the most confident action asked for at its end. Only
+        // actions: an FAQ's words in an outburst ("3 kali ke kantor cabang ga beres") are
+        // what the member is angry about, not a question.
+        self.request_in(&rest).or_else(|| {
+            (0..rest.len().saturating_sub(1))
+                .filter_map(|start| self.request_in(&rest[start..]))
+                .filter(|request| !request.name.starts_with("faq_"))
+                .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+        })
     }
 
     /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
@@ -264,7 +320,11 @@ impl Nlu {
     /// served first (it becomes the message's intent); the second is returned.
     fn second_request(&self, words: &Words, intent: &mut IntentScore) -> Option<IntentScore> {
         const MIN_PART_TOKENS: usize = 2;
-        for hit in words.hits.iter().filter(|h| h.concept == Concept::Conjunction) {
+        for hit in words
+            .hits
+            .iter()
+            .filter(|h| h.concept == Concept::Conjunction)
+        {
             let (left, right) = (&words.tokens[..hit.start], &words.tokens[hit.end..]);
             if left.len() < MIN_PART_TOKENS || right.len() < MIN_PART_TOKENS {
                 continue;

@@ -36,6 +36,9 @@ pub struct Normalizer {
     targets: Vec<String>,
     /// The longest target: a token more than two letters longer cannot be a typo of any.
     longest_target: usize,
+    /// Every letter of every target: a word in another script is no typo of ours, and
+    /// looking for one would only cost time.
+    alphabet: HashSet<char>,
 }
 
 impl Normalizer {
@@ -59,6 +62,7 @@ impl Normalizer {
             deletes: HashMap::new(),
             targets: Vec::new(),
             longest_target: 0,
+            alphabet: HashSet::new(),
         };
         let mut vocabulary: HashMap<String, u32> = HashMap::new();
         for example in examples {
@@ -95,6 +99,7 @@ impl Normalizer {
             }
         }
         normalizer.longest_target = targets.iter().map(|t| t.chars().count()).max().unwrap_or(0);
+        normalizer.alphabet = targets.iter().flat_map(|t| t.chars()).collect();
         normalizer.vocabulary = vocabulary;
         normalizer.targets = targets;
         normalizer
@@ -163,6 +168,7 @@ impl Normalizer {
             || len > self.longest_target + TWO_EDITS_MAX
             || !is_word(&token)
             || self.is_known(&token)
+            || !token.chars().all(|c| self.alphabet.contains(&c))
         {
             return token;
         }
@@ -226,7 +232,11 @@ fn words(s: &str) -> Vec<String> {
 const TWO_EDITS_MAX: usize = 2;
 
 fn max_edits(len: usize) -> usize {
-    if len >= TWO_EDITS_FROM_CHARS { TWO_EDITS_MAX } else { 1 }
+    if len >= TWO_EDITS_FROM_CHARS {
+        TWO_EDITS_MAX
+    } else {
+        1
+    }
 }
 
 fn is_word(token: &str) -> bool {
@@ -471,6 +481,8 @@ mod tests {
         // NFKC turns each U+3316 into six letters: the expansion is cut.
         let expanding = "\u{3316}".repeat(2000);
         assert!(n.normalize(&expanding).chars().count() <= MAX_TOKEN_CHARS);
+        // Another script is never looked up for typos.
+        assert_eq!(n.normalize("пароль"), "пароль");
         let many = "ab ".repeat(5000);
         assert_eq!(n.tokens(&many).len(), MAX_TOKENS);
     }
