@@ -1131,7 +1131,8 @@ mod tests {
             let texts: Vec<&str> = history.iter().map(|e| e.text.as_str()).collect();
             let mut expected = vec!["halo"];
             expected.extend(greeted.messages.iter().map(|m| m.text.as_str()));
-            expected.push("cek saldo jht");
+            // Typed, the menu's title is that button, and the history shows its title.
+            expected.push("Cek saldo JHT");
             expected.extend(asked.messages.iter().map(|m| m.text.as_str()));
             assert_eq!(texts, expected);
         });
