@@ -1131,7 +1131,7 @@ mod tests {
             let texts: Vec<&str> = history.iter().map(|e| e.text.as_str()).collect();
             let mut expected = vec!["halo"];
             expected.extend(greeted.messages.iter().map(|m| m.text.as_str()));
-            // Typed, the menu's title is that button, and the history shows its title.
+            // The typed title pressed the greeting's button: the history shows the button.
             expected.push("Cek saldo JHT");
             expected.extend(asked.messages.iter().map(|m| m.text.as_str()));
             assert_eq!(texts, expected);
