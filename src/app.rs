@@ -8,14 +8,17 @@ use crate::content::{self, Content, ContentErrors};
 use crate::db::{self, Database, DbError, NoDurability};
 use crate::dialog::keys;
 use crate::engine::{Engine, Services};
-use crate::limits::Limits;
+use crate::limits::{Limits, MemberLimits};
 use crate::members::{
     self, DirectoryError, MemberDirectory, MemoryMemberDirectory, SledMemberDirectory,
 };
 use crate::nlu::Nlu;
 use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError, SledOutbox};
 use crate::security::otp::{KeyError, ServerKey};
-use crate::store::{MemorySessionStore, SessionStore, SledSessionStore, StoreError};
+use crate::store::{
+    MemberGuardStore, MemoryMemberGuard, MemorySessionStore, SessionStore, SledMemberGuard,
+    SledSessionStore, StoreError,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +63,8 @@ pub struct App {
     pub nlu: Arc<Nlu>,
     pub engine: Arc<Engine>,
     pub store: Arc<dyn SessionStore>,
+    /// Per-member limits and standings (swept with the sessions).
+    pub guard: Arc<dyn MemberGuardStore>,
     /// The demo outbox (demo mode only).
     pub outbox: Option<Arc<dyn DemoOutbox>>,
     /// The sled database, when the app runs on disk.
@@ -104,14 +109,18 @@ impl App {
         let (database, directory) = opened?;
         let store: Arc<dyn SessionStore> = Arc::new(SledSessionStore::new(&database)?);
         let outbox = Arc::new(SledOutbox::new(&database)?);
+        let key = Arc::new(ServerKey::load_or_create(&config.data_dir)?);
+        let guard: Arc<dyn MemberGuardStore> = Arc::new(SledMemberGuard::new(&database)?);
         let services = Services {
             store: store.clone(),
             members: directory,
             codes: outbox.clone(),
             durability: Arc::new(database.clone()),
             clock: Arc::new(SystemClock),
-            key: Arc::new(ServerKey::load_or_create(&config.data_dir)?),
+            key: key.clone(),
             limits: Arc::new(Limits::new(&config.limits)),
+            member_limits: Arc::new(MemberLimits::new(&config.limits, guard.clone(), key)),
+            guard: guard.clone(),
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         let channels = Arc::new(Channels::new(&config, engine.clone(), Some(&database))?);
@@ -121,6 +130,7 @@ impl App {
             content,
             nlu,
             store,
+            guard,
             outbox: Some(outbox),
             database: Some(database),
             channels,
@@ -146,14 +156,18 @@ impl App {
         members::seed_missing(directory.as_ref(), &synthetic)?;
         let outbox = Arc::new(MemoryOutbox::default());
         let members: Arc<dyn MemberDirectory> = directory;
+        let key = Arc::new(ServerKey::from_bytes(rand_key()));
+        let guard: Arc<dyn MemberGuardStore> = Arc::new(MemoryMemberGuard::default());
         let services = Services {
             store: store.clone(),
             members,
             codes: outbox.clone(),
             durability: Arc::new(NoDurability),
             clock,
-            key: Arc::new(ServerKey::from_bytes(rand_key())),
+            key: key.clone(),
             limits: Arc::new(Limits::new(&config.limits)),
+            member_limits: Arc::new(MemberLimits::new(&config.limits, guard.clone(), key)),
+            guard: guard.clone(),
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         // Channel storage is a temporary database, created only when a channel is configured.
@@ -164,6 +178,7 @@ impl App {
             content,
             nlu,
             store,
+            guard,
             outbox: Some(outbox),
             database: None,
             channels,
@@ -176,11 +191,13 @@ impl App {
     }
 
     /// Deletes sessions idle for more than `SESSION_RETENTION`, and demo outbox entries sent
-    /// before the same cutoff, every `SWEEP_INTERVAL` (the first time at once), and then
+    /// before the same cutoff, and member limits that restrict nothing any more, every
+    /// `SWEEP_INTERVAL` (the first time at once), and then
     /// counts the sessions kept for the `tanya_sessions_stored` metric, which the engine
     /// advances between sweeps: a scrape never scans the store.
     pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
         let store = self.store.clone();
+        let guard = self.guard.clone();
         let outbox = self.outbox.clone();
         let clock = self.engine.clock().clone();
         let metrics = self.engine.metrics().clone();
@@ -188,13 +205,12 @@ impl App {
             let mut interval = tokio::time::interval(SWEEP_INTERVAL);
             loop {
                 interval.tick().await;
+                let now = clock.now();
                 let cutoff = crate::clock::Timestamp(
-                    clock
-                        .now()
-                        .0
-                        .saturating_sub(SESSION_RETENTION.as_millis() as u64),
+                    now.0.saturating_sub(SESSION_RETENTION.as_millis() as u64),
                 );
                 let store = store.clone();
+                let guard = guard.clone();
                 let outbox = outbox.clone();
                 let started = std::time::Instant::now();
                 let sweep = move || {
@@ -203,14 +219,16 @@ impl App {
                         Some(outbox) => outbox.remove_sent_before(cutoff)?,
                         None => 0,
                     };
-                    Ok::<_, SweepError>((removed, codes_removed, store.count()?))
+                    let limits_removed = guard.sweep(now)?;
+                    Ok::<_, SweepError>((removed, codes_removed, limits_removed, store.count()?))
                 };
                 match tokio::task::spawn_blocking(sweep).await {
-                    Ok(Ok((removed, codes_removed, kept))) => {
+                    Ok(Ok((removed, codes_removed, limits_removed, kept))) => {
                         metrics.set_sessions_stored(kept);
                         tracing::info!(
                             removed,
                             codes_removed,
+                            limits_removed,
                             kept,
                             millis = started.elapsed().as_millis() as u64,
                             "session sweep finished"
@@ -227,7 +245,7 @@ impl App {
 /// Why a sweep failed (it is tried again at the next interval).
 #[derive(Debug, thiserror::Error)]
 enum SweepError {
-    /// Sessions could not be swept or counted.
+    /// Sessions or member limits could not be swept, or sessions counted.
     #[error("session store: {0}")]
     Store(#[from] StoreError),
     /// Demo outbox entries could not be swept.
@@ -295,6 +313,7 @@ mod tests {
         let incoming = IncomingMessage {
             session: key.clone(),
             input: Input::Text(text.into()),
+            client_message_id: None,
         };
         app.engine.handle(incoming).await.expect("turn");
         let outbox = app.outbox.clone().expect("demo outbox");

@@ -10,6 +10,7 @@
 use crate::app::{self, App, BuildError};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::dialog::state::Expects;
 use crate::engine::{EngineError, HIDDEN_PASSWORD, IncomingMessage, Input, TurnResult};
 use crate::http::MAX_TEXT_CHARS;
 use crate::nlu::Nlu;
@@ -105,6 +106,7 @@ impl Chat {
             .handle(IncomingMessage {
                 session: self.session.clone(),
                 input,
+                client_message_id: None,
             })
             .await?;
         self.show_turn(&result, out)?;
@@ -129,8 +131,7 @@ impl Chat {
             }
             writeln!(out)?;
         }
-        // The states in which the dialog reads the next message as a password.
-        self.expects_password = matches!(result.state, "new_password" | "confirm_password");
+        self.expects_password = result.expects == Expects::Password;
         Ok(())
     }
 

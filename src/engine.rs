@@ -6,21 +6,23 @@ use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
 use crate::db::{DbError, Durability};
 use crate::dialog::state::{
-    CardView, Exchange, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said, SaidChoice, Speaker,
+    Answered, CardView, Exchange, Expects, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said,
+    SaidChoice, Speaker,
 };
 use crate::dialog::{
-    self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, Value,
+    self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, State, Value,
 };
-use crate::limits::Limits;
+use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, Member, MemberDirectory};
 use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
 use crate::outbox::{CodeChannel, CodeSender, OutboundCode, OutboxError};
+use crate::security::lockout::Standing;
 use crate::security::mask;
 use crate::security::otp::{self, ServerKey};
 use crate::security::password::{self, PasswordError, SecretString};
-use crate::store::{SessionKey, SessionStore, StoreError, StoredSession};
+use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -47,6 +49,9 @@ pub enum Input {
 pub struct IncomingMessage {
     pub session: SessionKey,
     pub input: Input,
+    /// The client's own id for this message (web chat, SPEC §7): a message sent again with
+    /// the same id gets the first one's answer and is not processed again.
+    pub client_message_id: Option<String>,
 }
 
 /// One bot message, rendered (the `messages` items of the chat API).
@@ -67,7 +72,9 @@ pub struct TurnResult {
     #[serde(skip)]
     pub entities: Vec<Entity>,
     /// The dialog state after the turn.
-    pub state: &'static str,
+    pub state: String,
+    /// What the next message is expected to be (SPEC §7 `expects`).
+    pub expects: Expects,
 }
 
 /// Why a turn failed. Nothing of the turn is saved when it fails, so it can be retried.
@@ -105,9 +112,13 @@ pub struct Services {
     pub durability: Arc<dyn Durability>,
     pub clock: Arc<dyn Clock>,
     pub key: Arc<ServerKey>,
-    /// Rate limits: the engine asks the per-member ones (look-ups, codes) through the dialog;
-    /// the HTTP layer and the channels use the others.
+    /// Rate limits on requests and messages, for the HTTP layer and the channels.
     pub limits: Arc<Limits>,
+    /// The per-member limits (look-ups, codes), which the dialog asks before each.
+    pub member_limits: Arc<MemberLimits>,
+    /// Member-wide standings (wrong codes, lockout), read before every step that concerns a
+    /// member and written by the dialog's `Effect::Code`.
+    pub guard: Arc<dyn MemberGuardStore>,
 }
 
 /// The conversational engine.
@@ -241,14 +252,17 @@ impl Engine {
 
     /// The dialog state a new message to this session would meet (`idle` once the flow has
     /// expired), so a reloaded widget knows whether the next message is a password.
-    pub fn current_state(&self, key: &SessionKey) -> Result<Option<&'static str>, EngineError> {
+    pub fn current_state(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<(&'static str, Expects)>, EngineError> {
         let now = self.services.clock.now();
         Ok(self.load(key)?.map(|stored| {
             let session = decode(key, &stored, now);
             if now.since(session.last_activity) > dialog::step::FLOW_TIMEOUT {
-                "idle"
+                ("idle", Expects::Text)
             } else {
-                session.state.name()
+                (session.state.name(), session.state.expects())
             }
         }))
     }
@@ -315,19 +329,43 @@ impl Engine {
             Some(stored) => decode(&incoming.session, &stored, now),
             None => Session::new(now),
         };
+        // A retry is answered before anything of it is read: a retried password is neither
+        // parsed nor kept, whatever state the first attempt left behind.
+        if let Some(replayed) = incoming
+            .client_message_id
+            .as_deref()
+            .and_then(|id| self.replay(&session, id))
+        {
+            tracing::info!(session = %incoming.session.redacted(), "retried turn answered again");
+            return Ok(Some(replayed));
+        }
         let flow_before = session.state.flow();
-        let (message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
+        let (mut message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
+        if let (State::ConfirmPassword { draft_phc, .. }, Some(typed)) =
+            (&session.state, &message.secret)
+        {
+            message.confirms_draft = self.matches_draft(draft_phc, typed).await?;
+        }
         let ranking = message.ranking.clone();
 
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
             let fresh_code = otp::generate_code();
+            let member = match &event {
+                Event::LookedUp(found) => found.as_ref(),
+                Event::Message(_) | Event::PasswordHashed(_) => session.state.member(),
+            };
+            let standing = match member {
+                Some(member) => self.services.guard.standing(&member.id)?,
+                None => Standing::default(),
+            };
             let context = Context {
                 now,
                 fresh_code: &fresh_code,
                 key: &self.services.key,
-                gate: self.services.limits.as_ref(),
+                gate: self.services.member_limits.as_ref(),
+                standing,
             };
             let transition = dialog::step(session, event, &context);
             session = transition.session;
@@ -362,6 +400,17 @@ impl Engine {
             bot: answer,
         });
         session.exchanges += 1;
+        let state = session.state.name();
+        let expects = session.state.expects();
+        if let Some(id) = &incoming.client_message_id {
+            session.answered.push(Answered {
+                id: id.clone(),
+                exchange: session.exchanges - 1,
+                intent: intent.as_ref().map(|i| (i.name.clone(), i.confidence)),
+                state: state.to_string(),
+                expects,
+            });
+        }
         if session.recent.len() > RECENT_EXCHANGES {
             let oldest = session.recent.remove(0);
             let number = session
@@ -376,7 +425,12 @@ impl Engine {
                 HISTORY_LIMIT - RECENT_EXCHANGES as u64,
             )?;
         }
-        let state = session.state.name();
+        // An answer is replayed only from the exchanges the session carries: a client retries
+        // at once, and the bound keeps the record small.
+        let first_recent = session.exchanges - session.recent.len() as u64;
+        session
+            .answered
+            .retain(|answered| answered.exchange >= first_recent);
         let data = serde_json::to_vec(&session)?;
         self.services.store.save(
             &incoming.session,
@@ -399,8 +453,31 @@ impl Engine {
             messages,
             intent,
             entities,
-            state,
+            state: state.to_string(),
+            expects,
         }))
+    }
+
+    /// The stored answer of the turn that carried `id` in this session, rendered again.
+    fn replay(&self, session: &Session, id: &str) -> Option<TurnResult> {
+        let (answered, exchange) = session.answered(id)?;
+        Some(TurnResult {
+            messages: exchange
+                .bot
+                .iter()
+                .map(|said| self.render_said(said))
+                .collect(),
+            intent: answered
+                .intent
+                .as_ref()
+                .map(|(name, confidence)| IntentScore {
+                    name: name.clone(),
+                    confidence: *confidence,
+                }),
+            entities: Vec::new(),
+            state: answered.state.clone(),
+            expects: answered.expects,
+        })
     }
 
     /// Metrics and the turn's log line: the session redacted, the intent, the response keys
@@ -503,10 +580,14 @@ impl Engine {
                 None => self.read(session, &Input::Text(payload.clone())),
             },
             Input::Text(text) if session.state.expects_password() => {
-                // Parsed only to notice "batal"; never reported, logged or kept.
-                let parse = self.nlu.parse(text);
+                // Never reported, logged or kept. A text that could be a password (it meets
+                // the policy's shape rules) never reaches the NLU either; one that cannot be
+                // ("batal", "halo kak", too short) is read so that the member can still
+                // cancel or ask something at the password prompt.
+                let intent = (!password::check_policy(text, &[]).is_empty())
+                    .then(|| self.nlu.parse(text).intent.name);
                 let message = Message {
-                    intent: Some(parse.intent.name),
+                    intent,
                     secret: Some(SecretString::new(text.clone())),
                     ..Message::default()
                 };
@@ -543,6 +624,7 @@ impl Engine {
                     words: parse.words,
                     command,
                     secret: None,
+                    confirms_draft: false,
                 };
                 // The history shows the member's own identifiers masked (SPEC §6): whoever
                 // holds the session id must not read a NIK or a code back from it.
@@ -614,28 +696,53 @@ impl Engine {
                     member_id,
                     password,
                 } => {
-                    // argon2id takes tens of milliseconds of CPU: off the async executor,
-                    // and only `password_hashers` at once. The semaphore is never closed.
-                    let _permit = self.hashing.acquire().await.ok();
-                    let phc =
-                        tokio::task::spawn_blocking(move || password::hash_password(&password))
-                            .await??;
+                    let phc = self.hash(password).await?;
                     self.services.members.set_password(&member_id, &phc)?;
                 }
-                Effect::Lock { member_id, until } => {
-                    self.services.members.lock(&member_id, until)?;
+                Effect::HashPasswordDraft { password } => {
+                    next = Some(Event::PasswordHashed(self.hash(password).await?));
+                }
+                Effect::SetPasswordHash { member_id, phc } => {
+                    self.services.members.set_password(&member_id, &phc)?;
+                }
+                Effect::Code { member_id, event } => {
+                    self.services.guard.record(&member_id, event, now)?;
                 }
             }
         }
         Ok(next)
     }
 
-    /// The dialog's view of a directory record, with its lockout.
+    /// The argon2id PHC string of `password`. argon2id takes tens of milliseconds of CPU: off
+    /// the async executor, and only `password_hashers` at once. The semaphore is never closed.
+    async fn hash(&self, password: SecretString) -> Result<String, EngineError> {
+        let _permit = self.hashing.acquire().await.ok();
+        Ok(tokio::task::spawn_blocking(move || password::hash_password(&password)).await??)
+    }
+
+    /// Whether `typed` is the first entry hashed as `draft_phc`. A text the policy's shape
+    /// rules refuse cannot be (the first entry passed them) and costs no argon2 run.
+    async fn matches_draft(
+        &self,
+        draft_phc: &str,
+        typed: &SecretString,
+    ) -> Result<bool, EngineError> {
+        if !password::check_policy(typed.expose(), &[]).is_empty() {
+            return Ok(false);
+        }
+        let _permit = self.hashing.acquire().await.ok();
+        let (phc, typed) = (
+            draft_phc.to_string(),
+            SecretString::new(typed.expose().to_string()),
+        );
+        Ok(tokio::task::spawn_blocking(move || password::verify_password(&typed, &phc)).await?)
+    }
+
+    /// The dialog's view of a directory record.
     fn view(&self, member: Option<Member>) -> Result<Option<MemberView>, EngineError> {
         let Some(member) = member else {
             return Ok(None);
         };
-        let locked_until = self.services.members.locked_until(&member.id)?;
         Ok(Some(MemberView {
             id: member.id.clone(),
             login: member.login(),
@@ -653,7 +760,6 @@ impl Engine {
                     current: c.current,
                 })
                 .collect(),
-            locked_until,
         }))
     }
 
@@ -895,14 +1001,19 @@ mod tests {
         let members = Arc::new(crate::members::MemoryMemberDirectory::default());
         crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
             .expect("seed");
+        let key = Arc::new(ServerKey::from_bytes([7; 32]));
+        let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
+        let limits = crate::limits::LimitsConfig::off();
         let services = Services {
             store: store.clone(),
             members,
             codes: Arc::new(crate::outbox::MemoryOutbox::default()),
             durability,
             clock: Arc::new(crate::clock::SystemClock),
-            key: Arc::new(ServerKey::from_bytes([7; 32])),
-            limits: Arc::new(Limits::new(&crate::limits::LimitsConfig::off())),
+            key: key.clone(),
+            limits: Arc::new(Limits::new(&limits)),
+            member_limits: Arc::new(MemberLimits::new(&limits, guard.clone(), key)),
+            guard,
         };
         (Engine::new(nlu, content, services), store)
     }
@@ -911,6 +1022,7 @@ mod tests {
         IncomingMessage {
             session: session.clone(),
             input: Input::Text(text.to_string()),
+            client_message_id: None,
         }
     }
 

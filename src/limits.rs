@@ -1,6 +1,6 @@
-//! Rate limits (SPEC §6): a keyed GCRA token bucket (`Limiter`), the configured `Rate`s, and
-//! `Limits`, the set the server enforces — per web session, per client IP, per platform user
-//! on webhooks, and per member on account look-ups and code requests.
+//! Rate limits (SPEC §6): a keyed GCRA token bucket (`Limiter`), the configured `Rate`s,
+//! `Limits` (per web session, per client IP, per platform user on webhooks, in memory) and
+//! `MemberLimits` (per member on account look-ups and code requests, durable in the store).
 //!
 //! Written here rather than taken from `governor`: the whole mechanism is one `u64` per key and
 //! twenty lines of arithmetic, the member limits must run on the engine's clock (the
@@ -13,13 +13,14 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
-use crate::store::SessionKey;
+use crate::security::otp::ServerKey;
+use crate::store::{MemberGuardStore, SessionKey};
 
 /// Independent locks; keys hashing to the same shard share one mutex, held for a map look-up.
 const SHARDS: usize = 64;
@@ -49,6 +50,26 @@ impl Rate {
     fn interval_us(&self) -> u64 {
         (self.period.as_micros() as u64 / u64::from(self.burst.max(1))).max(1)
     }
+
+    /// The bucket holds `burst` tokens: an arrival may be this far ahead of its schedule.
+    fn tolerance_us(&self) -> u64 {
+        let interval = self.interval_us();
+        interval * u64::from(self.burst.max(1)) - interval
+    }
+}
+
+/// One token from a bucket that is full again at `full_at_us` (`None`: a bucket never used),
+/// at `now_us`: the bucket's next `full_at_us`, or how long to wait. The one home of the
+/// arithmetic, for the buckets in memory and the durable ones in the store.
+pub fn take_token(full_at_us: Option<u64>, rate: Rate, now_us: u64) -> Result<u64, Refused> {
+    let tolerance = rate.tolerance_us();
+    let full_at = full_at_us.unwrap_or(0).max(now_us);
+    if full_at - now_us > tolerance {
+        return Err(Refused {
+            retry_after: Duration::from_micros(full_at - now_us - tolerance),
+        });
+    }
+    Ok(full_at + rate.interval_us())
 }
 
 impl fmt::Display for Rate {
@@ -184,9 +205,7 @@ impl<K: Hash + Eq> Limiter<K> {
         let Some(rate) = self.rate else {
             return Ok(());
         };
-        let interval = rate.interval_us();
-        // The bucket holds `burst` tokens: an arrival may be this far ahead of its schedule.
-        let tolerance = interval * u64::from(rate.burst.max(1)) - interval;
+        let tolerance = rate.tolerance_us();
         let mut shard = self.shard(&key);
         if shard.full_at.len() >= shard.sweep_at {
             shard.full_at.retain(|_, full_at| *full_at > now_us);
@@ -199,13 +218,8 @@ impl<K: Hash + Eq> Limiter<K> {
             }
             shard.sweep_at = (shard.full_at.len() * 2).max(SWEEP_AT);
         }
-        let full_at = shard.full_at.get(&key).copied().unwrap_or(0).max(now_us);
-        if full_at - now_us > tolerance {
-            return Err(Refused {
-                retry_after: Duration::from_micros(full_at - now_us - tolerance),
-            });
-        }
-        shard.full_at.insert(key, full_at + interval);
+        let full_at = take_token(shard.full_at.get(&key).copied(), rate, now_us)?;
+        shard.full_at.insert(key, full_at);
         Ok(())
     }
 
@@ -242,7 +256,7 @@ pub enum Attempt<'a> {
     SendCode { member: &'a MemberId },
 }
 
-/// What the dialog asks before a look-up or a code. The engine passes its `Limits`; the
+/// What the dialog asks before a look-up or a code. The engine passes its `MemberLimits`; the
 /// dialog's unit tests pass `AdmitAll` or a refusing gate.
 pub trait Gate: Send + Sync {
     /// Whether `attempt` may go ahead at `now` (a refusal is not counted as an attempt).
@@ -259,14 +273,12 @@ impl Gate for AdmitAll {
     }
 }
 
-/// Every limit the server enforces, with its own state.
+/// The limits on requests and messages, with their state in memory: losing them in a restart
+/// only hands a sender a fresh burst. The per-member limits, which must not, are `MemberLimits`.
 pub struct Limits {
     web_session: Limiter<String>,
     client_ip: Limiter<IpAddr>,
     channel_user: Limiter<String>,
-    /// Keyed by `kpj:…`, `nik:…`, `email:…`: a guess must pass the bucket of each value typed.
-    lookups: Limiter<String>,
-    codes: Limiter<String>,
     /// The origin of the monotonic clock the HTTP limits run on.
     started: Instant,
 }
@@ -277,8 +289,6 @@ impl Limits {
             web_session: Limiter::new(config.web_session),
             client_ip: Limiter::new(config.client_ip),
             channel_user: Limiter::new(config.channel_user),
-            lookups: Limiter::new(config.member_lookups),
-            codes: Limiter::new(config.member_codes),
             started: Instant::now(),
         }
     }
@@ -321,37 +331,67 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl Gate for Limits {
-    fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
-        let now_us = now.0.saturating_mul(1000);
-        match attempt {
-            Attempt::LookUpByKpjNik { kpj, nik } => self.lookups_admit(
-                &[
-                    format!("kpj:{}", kpj.as_str()),
-                    format!("nik:{}", nik.as_str()),
-                ],
-                now_us,
-            ),
-            Attempt::LookUpByEmailKpj { email, kpj } => self.lookups_admit(
-                &[
-                    format!("kpj:{}", kpj.as_str()),
-                    format!("email:{}", email.as_str()),
-                ],
-                now_us,
-            ),
-            Attempt::SendCode { member } => {
-                self.codes.check(member.as_str().to_owned(), now_us).is_ok()
+/// The per-member limits on look-ups and codes (SPEC §6), kept in a `MemberGuardStore` so
+/// that they survive restarts and, with a shared store, span instances.
+pub struct MemberLimits {
+    store: Arc<dyn MemberGuardStore>,
+    /// Names buckets by a keyed hash of what they limit (see `BucketId`).
+    key: Arc<ServerKey>,
+    lookups: Option<Rate>,
+    codes: Option<Rate>,
+}
+
+/// Fingerprint purpose for bucket names.
+const BUCKET_PURPOSE: &[u8] = b"tanya.member-limit";
+
+impl MemberLimits {
+    pub fn new(
+        config: &LimitsConfig,
+        store: Arc<dyn MemberGuardStore>,
+        key: Arc<ServerKey>,
+    ) -> MemberLimits {
+        MemberLimits {
+            store,
+            key,
+            lookups: config.member_lookups,
+            codes: config.member_codes,
+        }
+    }
+
+    /// One token from the bucket of `what` (`kpj:…`). A store that fails refuses: a limit
+    /// that cannot be counted must not let guesses or codes through.
+    fn take(&self, rate: Option<Rate>, what: &str, now: Timestamp) -> bool {
+        let Some(rate) = rate else {
+            return true;
+        };
+        let bucket = self.key.fingerprint(BUCKET_PURPOSE, what.as_bytes());
+        match self.store.take(&bucket, rate, now) {
+            Ok(taken) => taken.is_ok(),
+            Err(error) => {
+                tracing::warn!(%error, "member limit store failed; refusing");
+                false
             }
         }
     }
 }
 
-impl Limits {
-    fn lookups_admit(&self, keys: &[String; 2], now_us: u64) -> bool {
-        // When the second value refuses, the first value's token stays spent: that only makes
-        // a guesser slower.
-        keys.iter()
-            .all(|key| self.lookups.check(key.clone(), now_us).is_ok())
+impl Gate for MemberLimits {
+    fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
+        // A guess must pass the bucket of each value typed. When the second refuses, the
+        // first one's token stays spent: that only makes a guesser slower.
+        match attempt {
+            Attempt::LookUpByKpjNik { kpj, nik } => {
+                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now)
+                    && self.take(self.lookups, &format!("nik:{}", nik.as_str()), now)
+            }
+            Attempt::LookUpByEmailKpj { email, kpj } => {
+                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now)
+                    && self.take(self.lookups, &format!("email:{}", email.as_str()), now)
+            }
+            Attempt::SendCode { member } => {
+                self.take(self.codes, &format!("member:{}", member.as_str()), now)
+            }
+        }
     }
 }
 
@@ -496,10 +536,14 @@ mod tests {
 
     #[test]
     fn member_look_ups_are_limited_per_typed_value() {
-        let limits = Limits::new(&LimitsConfig {
-            member_lookups: Some(Rate::new(2, Duration::from_secs(3600))),
-            ..LimitsConfig::off()
-        });
+        let limits = MemberLimits::new(
+            &LimitsConfig {
+                member_lookups: Some(Rate::new(2, Duration::from_secs(3600))),
+                ..LimitsConfig::off()
+            },
+            Arc::new(crate::store::MemoryMemberGuard::default()),
+            Arc::new(ServerKey::from_bytes([3; 32])),
+        );
         let kpj = Kpj::parse("12345678901").unwrap();
         let other_kpj = Kpj::parse("98765432109").unwrap();
         let nik = Nik::parse("3174011203880001").unwrap();

@@ -10,13 +10,11 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use thiserror::Error;
 
-use crate::clock::Timestamp;
 use crate::db::{Database, DbError};
 use crate::identity::{Email, Kpj, Nik, Phone};
 
 const MEMBERS_TREE: &str = "members";
 const KPJ_INDEX_TREE: &str = "member_by_kpj";
-const LOCKS_TREE: &str = "member_locks";
 /// Book-keeping of the directory itself: how many synthetic members are seeded.
 const META_TREE: &str = "member_meta";
 const SYNTHETIC_SEEDED: &str = "synthetic_seeded";
@@ -147,10 +145,6 @@ pub trait MemberDirectory: Send + Sync {
     -> Result<Option<Member>, DirectoryError>;
     /// Replaces the member's password with `phc` (an argon2id PHC string).
     fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
-    /// Security lockout after too many wrong codes (SPEC §6): until when the member is locked.
-    fn locked_until(&self, id: &MemberId) -> Result<Option<Timestamp>, DirectoryError>;
-    /// Locks the member until `until` (replacing any earlier lock).
-    fn lock(&self, id: &MemberId, until: Timestamp) -> Result<(), DirectoryError>;
     /// Adds `member` unless a member with its id exists; returns whether it was added.
     /// Existing members are left untouched, so a password changed by a flow survives.
     fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError>;
@@ -179,7 +173,6 @@ pub fn seed_missing(
 pub struct SledMemberDirectory {
     members: sled::Tree,
     by_kpj: sled::Tree,
-    locks: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -188,7 +181,6 @@ impl SledMemberDirectory {
         Ok(SledMemberDirectory {
             members: db.tree(MEMBERS_TREE)?,
             by_kpj: db.tree(KPJ_INDEX_TREE)?,
-            locks: db.tree(LOCKS_TREE)?,
             meta: db.tree(META_TREE)?,
         })
     }
@@ -296,25 +288,6 @@ impl MemberDirectory for SledMemberDirectory {
         }
     }
 
-    fn locked_until(&self, id: &MemberId) -> Result<Option<Timestamp>, DirectoryError> {
-        let Some(record) = self.locks.get(id.as_str())? else {
-            return Ok(None);
-        };
-        let bytes: [u8; 8] = record
-            .as_ref()
-            .try_into()
-            .map_err(|_| DirectoryError::Corrupt {
-                tree: LOCKS_TREE,
-                id: id.clone(),
-            })?;
-        Ok(Some(Timestamp(u64::from_be_bytes(bytes))))
-    }
-
-    fn lock(&self, id: &MemberId, until: Timestamp) -> Result<(), DirectoryError> {
-        self.locks.insert(id.as_str(), &until.0.to_be_bytes())?;
-        Ok(())
-    }
-
     fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
         let record = Self::encode(member)?;
         // One transaction over the record and its index entries: a crash or a concurrent
@@ -356,7 +329,6 @@ struct MemoryState {
     members: HashMap<MemberId, Member>,
     /// Card KPJ → holder, as in the sled index.
     by_kpj: HashMap<String, MemberId>,
-    locks: HashMap<MemberId, Timestamp>,
 }
 
 impl MemoryMemberDirectory {
@@ -395,15 +367,6 @@ impl MemberDirectory for MemoryMemberDirectory {
             .get_mut(id)
             .ok_or_else(|| DirectoryError::UnknownMember(id.clone()))?;
         member.password_phc = Some(phc.to_owned());
-        Ok(())
-    }
-
-    fn locked_until(&self, id: &MemberId) -> Result<Option<Timestamp>, DirectoryError> {
-        Ok(self.state().locks.get(id).copied())
-    }
-
-    fn lock(&self, id: &MemberId, until: Timestamp) -> Result<(), DirectoryError> {
-        self.state().locks.insert(id.clone(), until);
         Ok(())
     }
 
@@ -691,13 +654,6 @@ mod tests {
             directory.set_password(&nobody, "x"),
             Err(DirectoryError::UnknownMember(_))
         ));
-
-        assert_eq!(directory.locked_until(&budi).expect("locked_until"), None);
-        directory.lock(&budi, Timestamp(900)).expect("lock");
-        assert_eq!(
-            directory.locked_until(&budi).expect("locked_until"),
-            Some(Timestamp(900))
-        );
 
         let mut impostor = demo[0].clone();
         impostor.id = nobody.clone();

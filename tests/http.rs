@@ -982,3 +982,173 @@ async fn concurrent_messages_to_one_session_are_all_kept() {
     assert_eq!(lines.len(), 2 * 13, "no turn overwrote another: {history}");
     server.stop().await;
 }
+
+/// The member's lines in the history of session `id`.
+async fn user_lines(server: &Server, id: &str) -> Vec<String> {
+    let (status, history) = server.get(&format!("/api/v1/chat/{id}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|l| l["from"] == json!("user"))
+        .map(|l| l["text"].as_str().expect("text").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_retried_password_turn_gets_the_first_answer_and_the_history_shows_it_once_as_dots() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path()).await;
+    let answer = server.say(None, "lupa password").await;
+    assert_eq!(answer["expects"], json!("text"));
+    let id = session_id(&answer);
+    let answer = server
+        .say(Some(&id), "budi.santoso@example.com 12345678901")
+        .await;
+    assert_eq!(answer["expects"], json!("code"));
+    let code = server.last_code(&id).await;
+    let answer = server.say(Some(&id), &code).await;
+    assert_eq!(keys(&answer), ["ask_new_password"]);
+    assert_eq!(answer["expects"], json!("password"));
+    server.code_verified();
+
+    let password = "Sandi#Baru2026";
+    let request = json!({ "session_id": id, "text": password, "client_message_id": "m-4" });
+    let first = server.chat(request.clone()).await;
+    assert_eq!(keys(&first), ["password_changed"]);
+    assert_eq!(first["expects"], json!("text"));
+    // The answer was lost on the way: the widget sends the same message again, and it meets
+    // an idle session.
+    let retried = server.chat(request).await;
+    assert_eq!(retried, first, "the same answer, not a turn of its own");
+
+    let lines = user_lines(&server, &id).await;
+    assert_eq!(
+        lines.iter().filter(|l| *l == "••••").count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 4, "the retry is not in the history: {lines:?}");
+    let (_, history) = server.get(&format!("/api/v1/chat/{id}/history")).await;
+    assert!(!history.to_string().contains(password), "{history}");
+    let stored = server
+        .app
+        .store
+        .load(&SessionKey::new("web", &id).expect("key"))
+        .expect("load")
+        .expect("stored");
+    assert!(
+        !String::from_utf8_lossy(&stored.data).contains(password),
+        "the session record never holds the password"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_sent_twice_with_one_id_is_processed_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path()).await;
+    let id = session_id(&server.say(None, "halo").await);
+    let request = json!({ "session_id": id, "text": "lupa akun", "client_message_id": "a1" });
+    let first = server.chat(request.clone()).await;
+    assert_eq!(keys(&first), ["ask_kpj_nik"]);
+    let other = json!({ "session_id": id, "text": "apa itu jmo", "client_message_id": "a2" });
+    server.chat(other).await;
+    assert_eq!(server.chat(request).await, first);
+    assert_eq!(
+        user_lines(&server, &id).await,
+        ["halo", "lupa akun", "apa itu jmo"]
+    );
+
+    let too_long = "x".repeat(65);
+    assert_error(
+        server
+            .post_json(
+                "/api/v1/chat",
+                &json!({ "session_id": id, "text": "halo", "client_message_id": too_long }),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    let longest = "x".repeat(64);
+    let answer = server
+        .chat(json!({ "session_id": id, "text": "halo", "client_message_id": longest }))
+        .await;
+    assert_eq!(keys(&answer)[0], "greet");
+    server.stop().await;
+}
+
+/// Every byte of every file under `dir`.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            bytes.extend(all_bytes(&path));
+        } else {
+            bytes.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn between_the_two_password_entries_no_fast_hash_of_the_password_is_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path()).await;
+    let id = session_id(&server.say(None, "lupa akun").await);
+    let answer = server
+        .say(Some(&id), "kpj 12345678901 nik 3174011203880001")
+        .await;
+    assert_eq!(keys(&answer), ["ask_otp_channel"]);
+    server.press(&id, "/otp_channel email").await;
+    let code = server.last_code(&id).await;
+    assert_eq!(
+        keys(&server.say(Some(&id), &code).await),
+        ["ask_new_password"]
+    );
+    server.code_verified();
+    let password = "Rahasia#Baru2026";
+    let answer = server.say(Some(&id), password).await;
+    assert_eq!(keys(&answer), ["ask_password_confirm"]);
+    server
+        .app
+        .database
+        .as_ref()
+        .expect("sled")
+        .make_durable()
+        .await
+        .expect("flushed");
+
+    let key = tanya::security::otp::ServerKey::load_or_create(dir.path()).expect("server key");
+    // What the session kept before: HMAC-SHA256 of the password under the server key.
+    let fast = key.fingerprint(b"tanya.password-confirmation", password.as_bytes());
+    let stored = server
+        .app
+        .store
+        .load(&SessionKey::new("web", &id).expect("key"))
+        .expect("load")
+        .expect("stored");
+    let record: Value = serde_json::from_slice(&stored.data).expect("JSON");
+    let draft = record["state"]["draft_phc"].as_str().expect("a draft");
+    assert!(
+        draft.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "only an argon2id hash with OWASP's parameters: {draft}"
+    );
+    let text = String::from_utf8_lossy(&stored.data).into_owned();
+    assert!(!text.contains(password));
+    assert!(!text.contains(&hex::encode(fast)), "{text}");
+    let files = all_bytes(dir.path());
+    for needle in [password.as_bytes(), &fast[..], hex::encode(fast).as_bytes()] {
+        assert!(
+            !files.windows(needle.len()).any(|w| w == needle),
+            "the data directory holds the password or a fast hash of it"
+        );
+    }
+
+    let answer = server.say(Some(&id), password).await;
+    assert_eq!(keys(&answer), ["account_recovered"]);
+    server.stop().await;
+}

@@ -38,8 +38,6 @@
       : options.starters.split('|').map(function (s) { return s.trim(); }).filter(Boolean);
   var ACCENT = parseHexColor(options.accent) ? options.accent : '#00703c';
 
-  /** Dialog states in which the next message is a password (SPEC: State::expects_password). */
-  var PASSWORD_STATES = ['new_password', 'confirm_password'];
   var HIDDEN_PASSWORD = '••••';
   var MAX_CHARS = 2000;
   /** The typing indicator stays at least this long, so a fast answer does not flicker. */
@@ -85,7 +83,15 @@
   var stored = readStored();
   var sessionId = stored.id || null;
   var dialogState = stored.state || 'idle';
+  /** What the next message is, as the server said (`expects`: text, code or password). */
+  var expects = 'text';
   var passwordMode = false;
+  /**
+   * The last message that failed to send, with its client_message_id: sent again (by the
+   * retry button, or typed again), it keeps its id, so a message the server did process
+   * while its answer was lost is answered again instead of processed twice.
+   */
+  var unsent = null;
   var busy = false;
   /** Buttons of the latest bot turn, put back if sending the next message fails. */
   var lastButtons = [];
@@ -219,7 +225,11 @@
     var text = secret ? raw : raw.trim();
     input.value = '';
     updateSendButton();
-    send({ text: text }, { shown: secret ? HIDDEN_PASSWORD : text, secret: secret, typed: raw });
+    var again = unsent && unsent.text === text ? unsent.id : undefined;
+    send(
+      { text: text, id: again },
+      { shown: secret ? HIDDEN_PASSWORD : text, secret: secret, typed: raw }
+    );
   });
 
   // ---- public API, for the page that embeds the widget --------------------------------------
@@ -285,7 +295,7 @@
     lastRowFrom = null;
     renderGreeting(sessionId ? null : STARTERS);
     if (!sessionId) {
-      applyState('idle');
+      applyState('idle', 'text');
       return;
     }
     log.setAttribute('aria-busy', 'true');
@@ -318,7 +328,7 @@
         });
         renderReplies(buttons);
         // The server knows the state the next message meets (an expired flow is idle).
-        applyState(history.state || dialogState);
+        applyState(history.state || dialogState, history.expects || 'text');
         scrollToEnd();
       })
       .catch(function (error) {
@@ -355,6 +365,8 @@
       return;
     }
     clearError();
+    // One id per message, kept by every retry of it.
+    request.id = request.id || newMessageId();
     var buttonsBefore = lastButtons;
     removeReplies();
     var bubble = addMessage(
@@ -363,7 +375,7 @@
     );
     scrollToEnd();
     setBusy(true);
-    var body = { session_id: sessionId || undefined };
+    var body = { session_id: sessionId || undefined, client_message_id: request.id };
     if (request.payload !== undefined) {
       body.payload = request.payload;
     } else {
@@ -383,6 +395,7 @@
     Promise.all([call, delay(MIN_TYPING_MS)])
       .then(function (results) {
         var reply = results[0];
+        unsent = null;
         bubble.classList.remove('is-pending');
         if (reply.session_id && reply.session_id !== sessionId) {
           sessionId = reply.session_id;
@@ -401,7 +414,7 @@
           buttons = buttons.concat(message.buttons || []);
         });
         renderReplies(buttons);
-        applyState(reply.state || 'idle');
+        applyState(reply.state || 'idle', reply.expects || 'text');
         setBusy(false);
         revealReply(firstNew);
         window.dispatchEvent(
@@ -415,6 +428,7 @@
         );
       })
       .catch(function (error) {
+        unsent = { text: request.text, id: request.id };
         bubble.remove();
         var rows = log.querySelectorAll('.tw-row');
         lastRowFrom = rows.length ? rows[rows.length - 1].dataset.from : null;
@@ -449,13 +463,36 @@
     sendButton.disabled = busy || input.value.trim() === '';
   }
 
-  function applyState(state) {
+  /** A client_message_id: random, unique per message (SPEC §7). */
+  function newMessageId() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') {
+      return window.crypto.randomUUID();
+    }
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map
+      .call(bytes, function (b) { return (b + 256).toString(16).slice(1); })
+      .join('');
+  }
+
+  /** Sets the input field for what the server expects next; never from state names. */
+  function applyState(state, next) {
     dialogState = state;
-    var expectsPassword = PASSWORD_STATES.indexOf(state) !== -1;
+    if (next !== expects) {
+      expects = next;
+      // A code: the numeric keypad and the one-time-code autofill of the SMS.
+      if (next === 'code') {
+        input.setAttribute('inputmode', 'numeric');
+        input.autocomplete = 'one-time-code';
+      } else {
+        input.removeAttribute('inputmode');
+        input.autocomplete = next === 'password' ? 'new-password' : 'off';
+      }
+    }
+    var expectsPassword = next === 'password';
     if (expectsPassword !== passwordMode) {
       passwordMode = expectsPassword;
       input.type = expectsPassword ? 'password' : 'text';
-      input.autocomplete = expectsPassword ? 'new-password' : 'off';
       input.placeholder = expectsPassword ? TEXT.passwordPlaceholder : TEXT.placeholder;
       label.textContent = expectsPassword ? TEXT.passwordLabel : TEXT.inputLabel;
       input.spellcheck = !expectsPassword;

@@ -398,6 +398,8 @@ impl Channels {
             .handle(IncomingMessage {
                 session: session.clone(),
                 input,
+                // Platforms' own message ids are deduplicated before the engine (`dedup`).
+                client_message_id: None,
             })
             .await?;
         Ok(result.messages.into_iter().map(Into::into).collect())

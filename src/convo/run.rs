@@ -322,6 +322,7 @@ async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<
                     .handle(IncomingMessage {
                         session: session.clone(),
                         input,
+                        client_message_id: None,
                     })
                     .await
                     .map_err(|error| {
@@ -699,7 +700,8 @@ mod tests {
                     confidence: 1.0,
                 }),
                 entities: Vec::new(),
-                state: "idle",
+                state: "idle".into(),
+                expects: crate::dialog::state::Expects::Text,
             },
             taken: 0,
         }

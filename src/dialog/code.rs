@@ -9,6 +9,7 @@ use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
 use super::step::{Context, Message, Output, human_choice, interrupt};
 use crate::limits::Attempt;
+use crate::security::lockout::CodeEvent;
 use crate::security::mask;
 use crate::security::otp::{self, Challenge, Verdict};
 use std::time::Duration;
@@ -78,9 +79,12 @@ fn code_sent(member: &MemberView, channel: CodeChannel) -> Reply {
         .with("minutes", (otp::CODE_TTL.as_secs() / 60).to_string())
 }
 
-/// "Locked for N minutes."
-pub(super) fn locked(remaining: Duration) -> Reply {
-    Reply::key("otp_locked").with("minutes", minutes_rounded_up(remaining).to_string())
+/// "Locked for N minutes", and a person to talk to; the flow ends. No code is tried or sent
+/// while the member is locked, whichever session or channel asks.
+pub(super) fn refuse_locked(remaining: Duration, out: &mut Output) -> State {
+    out.reply(Reply::key("otp_locked").with("minutes", minutes_rounded_up(remaining).to_string()));
+    out.reply(Reply::key("handoff"));
+    State::Idle
 }
 
 fn minutes_rounded_up(d: Duration) -> u64 {
@@ -95,6 +99,9 @@ pub(super) fn send(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
+    if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
+        return refuse_locked(remaining, out);
+    }
     if !ctx
         .gate
         .admit(Attempt::SendCode { member: &member.id }, ctx.now)
@@ -229,6 +236,9 @@ fn resend(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
+    if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
+        return refuse_locked(remaining, out);
+    }
     match code
         .challenge
         .resend(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now)
@@ -261,6 +271,9 @@ fn resend(
     }
 }
 
+/// Checks a typed code. Tries count twice over: on this code (`Challenge`), and member-wide
+/// across every session and code (`Standing`), so three wrong codes in all lock the member
+/// however they are spread; a locked member's code is not even checked.
 fn check_code(
     flow: Flow,
     member: MemberView,
@@ -270,6 +283,9 @@ fn check_code(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
+    if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
+        return refuse_locked(remaining, out);
+    }
     let (challenge, verdict) = code
         .challenge
         .verify(ctx.key, member.id.as_str(), typed, ctx.now);
@@ -277,9 +293,24 @@ fn check_code(
         channel: code.channel,
         challenge,
     };
+    let record = |out: &mut Output, event| {
+        out.effects.push(Effect::Code {
+            member_id: member.id.clone(),
+            event,
+        });
+    };
     match verdict {
-        Verdict::Accepted => verified(flow, member, session, out, ctx),
+        Verdict::Accepted => {
+            record(out, CodeEvent::Accepted);
+            verified(flow, member, session, out, ctx)
+        }
         Verdict::Wrong { attempts_left } => {
+            record(out, CodeEvent::Wrong);
+            let standing = ctx.standing.after(CodeEvent::Wrong, ctx.now);
+            if let Some(remaining) = standing.locked_for(ctx.now) {
+                return refuse_locked(remaining, out);
+            }
+            let attempts_left = attempts_left.min(standing.tries_left(ctx.now));
             out.reply(Reply::key("otp_invalid").with("attempts_left", attempts_left.to_string()));
             State::AwaitCode { flow, member, code }
         }
@@ -288,13 +319,13 @@ fn check_code(
             State::AwaitCode { flow, member, code }
         }
         Verdict::Exhausted => {
-            out.effects.push(Effect::Lock {
-                member_id: member.id.clone(),
-                until: ctx.now.plus(otp::LOCKOUT),
-            });
-            out.reply(locked(otp::LOCKOUT));
-            out.reply(Reply::key("handoff"));
-            State::Idle
+            record(
+                out,
+                CodeEvent::Lock {
+                    until: ctx.now.plus(otp::LOCKOUT),
+                },
+            );
+            refuse_locked(otp::LOCKOUT, out)
         }
     }
 }

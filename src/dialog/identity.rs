@@ -251,10 +251,8 @@ pub(super) fn on_lookup(
     let Some(member) = member else {
         return not_found(flow, failures, prefer, out);
     };
-    if let Some(until) = member.locked_until.filter(|&until| until > ctx.now) {
-        out.reply(code::locked(until.since(ctx.now)));
-        out.reply(Reply::key("handoff"));
-        return State::Idle;
+    if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
+        return code::refuse_locked(remaining, out);
     }
     let channel = match (flow, &member.phone, &member.email) {
         // forgot_password proves the e-mail: the code goes there.

@@ -1,14 +1,11 @@
 //! How forgot_account and forgot_password end: a new password checked against the policy
-//! (SPEC §6), typed twice for forgot_account. The password itself never enters the session.
+//! (SPEC §6), typed twice for forgot_account. The password itself never enters the session;
+//! between the two entries only an argon2id hash of the first does.
 
 use super::reply::{Effect, Reply, Value};
 use super::state::{Flow, MemberView, Session, State};
 use super::step::{Command, Context, Message, Output, interrupt};
 use crate::security::password;
-use subtle::ConstantTimeEq;
-
-/// Fingerprint purpose for the first entry of a new password.
-const PASSWORD_FINGERPRINT: &[u8] = b"tanya.password-confirmation";
 
 /// A message in a password state that is not an acceptable password but clearly asks for
 /// something else is treated as that request: a button, "batal" or "mau ke CS", or a
@@ -67,21 +64,31 @@ pub(super) fn new_password(
             State::Idle
         }
         _ => {
-            out.reply(Reply::key("ask_password_confirm"));
-            State::ConfirmPassword {
-                fingerprint: hex::encode(
-                    ctx.key
-                        .fingerprint(PASSWORD_FINGERPRINT, secret.expose().as_bytes()),
-                ),
-                member,
-            }
+            // Hashed by the engine off the executor; `on_draft_hashed` asks for the second
+            // entry. A keyed fast hash here (as before) left a derivative in the session that
+            // costs a guesser one HMAC per try once the store and its key leak.
+            out.effects
+                .push(Effect::HashPasswordDraft { password: secret });
+            State::NewPassword { flow, member }
         }
+    }
+}
+
+/// The first entry is hashed: ask for it again.
+pub(super) fn on_draft_hashed(state: State, draft_phc: String, out: &mut Output) -> State {
+    match state {
+        State::NewPassword { member, .. } => {
+            out.reply(Reply::key("ask_password_confirm"));
+            State::ConfirmPassword { member, draft_phc }
+        }
+        // A hash with no first entry pending cannot come from the engine; ignore it.
+        other => other,
     }
 }
 
 pub(super) fn confirm_password(
     member: MemberView,
-    fingerprint: String,
+    draft_phc: String,
     mut message: Message,
     session: &mut Session,
     out: &mut Output,
@@ -89,34 +96,25 @@ pub(super) fn confirm_password(
 ) -> State {
     let Some(secret) = message.secret.take() else {
         return interrupt(
-            State::ConfirmPassword {
-                member,
-                fingerprint,
-            },
+            State::ConfirmPassword { member, draft_phc },
             message,
             session,
             out,
             ctx,
         );
     };
-    let typed = hex::encode(
-        ctx.key
-            .fingerprint(PASSWORD_FINGERPRINT, secret.expose().as_bytes()),
-    );
-    if bool::from(typed.as_bytes().ct_eq(fingerprint.as_bytes())) {
-        out.effects.push(Effect::SetPassword {
+    if message.confirms_draft {
+        // The draft's hash is the new password's: no second argon2 run.
+        out.effects.push(Effect::SetPasswordHash {
             member_id: member.id.clone(),
-            password: secret,
+            phc: draft_phc,
         });
         out.reply(Reply::key("account_recovered").with("login", member.login.clone()));
         return State::Idle;
     }
     if is_escape(&message, secret.expose()) {
         return interrupt(
-            State::ConfirmPassword {
-                member,
-                fingerprint,
-            },
+            State::ConfirmPassword { member, draft_phc },
             message,
             session,
             out,

@@ -2,9 +2,9 @@
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
 use super::state::{CodeChannel, MemberView};
-use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
+use crate::security::lockout::CodeEvent;
 use crate::security::password::SecretString;
 use std::borrow::Cow;
 
@@ -89,9 +89,15 @@ pub enum Effect {
         member_id: MemberId,
         password: SecretString,
     },
-    /// Lock the member out of code verification until `until`.
-    Lock {
+    /// Hash (argon2id) the first entry of a new password; the PHC string comes back as
+    /// `Event::PasswordHashed`.
+    HashPasswordDraft { password: SecretString },
+    /// Store a new password already hashed (the confirmed draft).
+    SetPasswordHash { member_id: MemberId, phc: String },
+    /// Record what happened to one of the member's codes in their member-wide standing
+    /// (a wrong code, a right one, a lock), so every session of theirs sees it at once.
+    Code {
         member_id: MemberId,
-        until: Timestamp,
+        event: CodeEvent,
     },
 }

@@ -79,8 +79,6 @@ pub struct MemberView {
     pub cards: Vec<CardView>,
     /// The JMO login: the e-mail, or the phone for members without one.
     pub login: String,
-    /// Set while the member is locked out after too many wrong codes.
-    pub locked_until: Option<Timestamp>,
 }
 
 impl MemberView {
@@ -135,11 +133,12 @@ pub enum State {
     },
     /// Code accepted; waiting for a new password.
     NewPassword { flow: Flow, member: MemberView },
-    /// forgot_account: waiting for the new password a second time. Only a keyed fingerprint
-    /// of the first entry is kept, never the password.
+    /// forgot_account: waiting for the new password a second time. The first entry is kept
+    /// only as an argon2id PHC string, as the directory keeps passwords: never the password,
+    /// and never a fast hash that an offline guesser could test at HMAC speed.
     ConfirmPassword {
         member: MemberView,
-        fingerprint: String,
+        draft_phc: String,
     },
     /// check_jht_balance with several cards: which one.
     ChooseCard { member: MemberView },
@@ -174,13 +173,58 @@ impl State {
         }
     }
 
+    /// The member this state is about, once one was found.
+    pub fn member(&self) -> Option<&MemberView> {
+        match self {
+            State::ChooseCodeChannel { member, .. }
+            | State::AwaitCode { member, .. }
+            | State::NewPassword { member, .. }
+            | State::ConfirmPassword { member, .. }
+            | State::ChooseCard { member } => Some(member),
+            State::Idle | State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => None,
+        }
+    }
+
+    /// What the next message is expected to be, for the client's input field (SPEC §7).
+    pub fn expects(&self) -> Expects {
+        match self {
+            State::AwaitCode { .. } => Expects::Code,
+            State::NewPassword { .. } | State::ConfirmPassword { .. } => Expects::Password,
+            _ => Expects::Text,
+        }
+    }
+
     /// Whether the next message is a password (never to be parsed, logged or kept).
     pub fn expects_password(&self) -> bool {
-        matches!(
-            self,
-            State::NewPassword { .. } | State::ConfirmPassword { .. }
-        )
+        self.expects() == Expects::Password
     }
+}
+
+/// What a client should offer for the next message (the chat API's `expects`): a plain
+/// field, a numeric one-time-code field, or a masked password field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expects {
+    Text,
+    Code,
+    Password,
+}
+
+/// The longest `client_message_id` accepted, in characters (SPEC §7).
+pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 64;
+
+/// What a turn with a `client_message_id` answered, so a retry with the same id gets the
+/// same answer without being processed again. The bot's messages are those of exchange
+/// number `exchange`, which the session still carries in `recent`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answered {
+    pub id: String,
+    pub exchange: u64,
+    /// The intent the turn reported, with its confidence.
+    pub intent: Option<(String, f64)>,
+    /// The state after the turn and what it expected next.
+    pub state: String,
+    pub expects: Expects,
 }
 
 /// What the conversation was last about, so a short follow-up stays on it (SPEC §5.1).
@@ -283,6 +327,9 @@ pub struct Session {
     /// A second request made in the same message as the first, offered when the first ends.
     #[serde(default)]
     pub next: Option<String>,
+    /// The turns among `recent` that carried a `client_message_id`, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<Answered>,
 }
 
 impl Session {
@@ -304,6 +351,15 @@ impl Session {
             recent: Vec::new(),
             topic: None,
             next: None,
+            answered: Vec::new(),
         }
+    }
+
+    /// The answer of the turn that carried `id`, if the session still holds it.
+    pub fn answered(&self, id: &str) -> Option<(&Answered, &Exchange)> {
+        let answered = self.answered.iter().find(|answered| answered.id == id)?;
+        let first_recent = self.exchanges.checked_sub(self.recent.len() as u64)?;
+        let index = answered.exchange.checked_sub(first_recent)?;
+        Some((answered, self.recent.get(index as usize)?))
     }
 }

@@ -17,6 +17,7 @@ use crate::limits::Gate;
 use crate::nlu::IntentScore;
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{Entity, EntityKind};
+use crate::security::lockout::Standing;
 use crate::security::otp::ServerKey;
 use crate::security::password::SecretString;
 use std::borrow::Cow;
@@ -111,6 +112,9 @@ pub struct Message {
     pub stray_digits: bool,
     /// The raw text, only when the state expects a password.
     pub secret: Option<SecretString>,
+    /// In `ConfirmPassword`: the text matches the first entry's hash (checked by the engine,
+    /// which alone may spend argon2 time).
+    pub confirms_draft: bool,
 }
 
 impl Message {
@@ -157,6 +161,8 @@ pub enum Event {
     Message(Message),
     /// The result of a `LookUp…` effect.
     LookedUp(Option<super::MemberView>),
+    /// The result of `Effect::HashPasswordDraft`: the first entry's argon2id PHC string.
+    PasswordHashed(String),
 }
 
 /// The values a step may use besides the session and the event.
@@ -167,6 +173,10 @@ pub struct Context<'a> {
     pub key: &'a ServerKey,
     /// The per-member limits on look-ups and codes (SPEC §6), asked before each.
     pub gate: &'a dyn Gate,
+    /// The member-wide standing (wrong codes, lockout) of the member this step is about, as
+    /// the store holds it now: read before every step, so a lock made in another session or
+    /// on another channel holds here at once. The default when no member is involved.
+    pub standing: Standing,
 }
 
 /// The result of a step.
@@ -199,6 +209,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
             next
         }
         Event::LookedUp(member) => identity::on_lookup(state, member, &mut out, ctx),
+        Event::PasswordHashed(draft_phc) => password::on_draft_hashed(state, draft_phc, &mut out),
     };
     offer_next(&next, &mut session, &mut out);
     session.state = next;
@@ -311,10 +322,9 @@ fn on_message(
         State::NewPassword { flow, member } => {
             password::new_password(flow, member, message, session, out, ctx)
         }
-        State::ConfirmPassword {
-            member,
-            fingerprint,
-        } => password::confirm_password(member, fingerprint, message, session, out, ctx),
+        State::ConfirmPassword { member, draft_phc } => {
+            password::confirm_password(member, draft_phc, message, session, out, ctx)
+        }
         State::ChooseCard { member } => balance::choose_card(member, message, session, out, ctx),
     }
 }

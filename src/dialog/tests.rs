@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
 use crate::members::MemberId;
 use crate::nlu::entities;
+use crate::security::lockout::{CodeEvent, Standing};
 use crate::security::otp::{LOCKOUT, ServerKey};
 use crate::security::password::SecretString;
 use std::time::Duration;
@@ -35,7 +36,6 @@ pub(super) fn budi() -> MemberView {
             current: true,
         }],
         login: "budi.santoso@example.com".into(),
-        locked_until: None,
     }
 }
 
@@ -66,6 +66,11 @@ fn types_password(text: &str) -> Event {
 }
 
 fn run(session: Session, event: Event, at: Timestamp) -> Transition {
+    run_as(session, event, at, Standing::default())
+}
+
+/// A step for a member whose standing (from other sessions) is `standing`.
+fn run_as(session: Session, event: Event, at: Timestamp, standing: Standing) -> Transition {
     let key = key();
     step(
         session,
@@ -75,7 +80,18 @@ fn run(session: Session, event: Event, at: Timestamp) -> Transition {
             fresh_code: CODE,
             key: &key,
             gate: &crate::limits::AdmitAll,
+            standing,
         },
+    )
+}
+
+/// A member locked at `T0` (three wrong codes in some other session).
+fn locked_at_t0() -> Standing {
+    Standing::default().after(
+        CodeEvent::Lock {
+            until: T0.plus(LOCKOUT),
+        },
+        T0,
     )
 }
 
@@ -177,9 +193,111 @@ fn three_wrong_codes_lock_the_member_and_hand_over() {
     let t = run(session, says("out_of_scope", "111111"), T0);
     assert_eq!(keys(&t), ["otp_locked", "handoff"]);
     match &t.effects[..] {
-        [Effect::Lock { until, .. }] => assert_eq!(*until, T0.plus(LOCKOUT)),
+        [
+            Effect::Code {
+                event: CodeEvent::Lock { until },
+                ..
+            },
+        ] => assert_eq!(*until, T0.plus(LOCKOUT)),
         other => panic!("expected a lock, got {other:?}"),
     }
+}
+
+#[test]
+fn every_wrong_code_is_recorded_for_the_member_and_a_right_one_clears_them() {
+    let session = code_sent_for_password_reset();
+    let t = run(session, says("out_of_scope", "000000"), T0);
+    assert!(matches!(
+        t.effects[..],
+        [Effect::Code {
+            event: CodeEvent::Wrong,
+            ..
+        }]
+    ));
+    let t = run(t.session, says("out_of_scope", CODE), T0);
+    assert!(matches!(
+        t.effects[..],
+        [Effect::Code {
+            event: CodeEvent::Accepted,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn wrong_codes_typed_in_other_sessions_count_towards_the_lock() {
+    let two_wrong = Standing::default()
+        .after(CodeEvent::Wrong, T0)
+        .after(CodeEvent::Wrong, T0);
+    let session = code_sent_for_password_reset();
+    let t = run_as(session, says("out_of_scope", "000000"), T0, two_wrong);
+    assert_eq!(keys(&t), ["otp_locked", "handoff"]);
+    assert_eq!(t.session.state, State::Idle);
+    let one_wrong = Standing::default().after(CodeEvent::Wrong, T0);
+    let session = code_sent_for_password_reset();
+    let t = run_as(session, says("out_of_scope", "000000"), T0, one_wrong);
+    assert_eq!(keys(&t), ["otp_invalid"]);
+    assert!(
+        format!("{:?}", t.replies[0].values).contains('1'),
+        "one try left in all: {:?}",
+        t.replies[0].values
+    );
+}
+
+#[test]
+fn the_right_code_is_refused_while_the_member_is_locked_by_another_session() {
+    let session = code_sent_for_password_reset();
+    let t = run_as(session, says("out_of_scope", CODE), T0, locked_at_t0());
+    assert_eq!(keys(&t), ["otp_locked", "handoff"]);
+    assert!(t.effects.is_empty(), "not even checked: {:?}", t.effects);
+    assert_eq!(t.session.state, State::Idle);
+}
+
+#[test]
+fn no_code_is_resent_or_switched_while_the_member_is_locked() {
+    let later = T0.plus(Duration::from_secs(61));
+    for payload in ["/resend_otp", "/otp_channel sms"] {
+        let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+        let t = run(
+            t.session,
+            says("out_of_scope", "12345678901 3174011203880001"),
+            T0,
+        );
+        let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+        let t = run(t.session, presses("/otp_channel email"), T0);
+        assert_eq!(keys(&t), ["otp_sent"]);
+        let t = run_as(t.session, presses(payload), later, locked_at_t0());
+        assert_eq!(keys(&t), ["otp_locked", "handoff"], "{payload}");
+        assert!(t.effects.is_empty(), "{payload}: {:?}", t.effects);
+    }
+}
+
+#[test]
+fn a_member_parked_at_the_channel_choice_gets_no_code_while_locked() {
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "12345678901 3174011203880001"),
+        T0,
+    );
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    assert_eq!(keys(&t), ["ask_otp_channel"]);
+    let t = run_as(t.session, presses("/otp_channel sms"), T0, locked_at_t0());
+    assert_eq!(keys(&t), ["otp_locked", "handoff"]);
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+}
+
+#[test]
+fn a_resend_does_not_give_back_the_tries_already_made() {
+    let mut session = code_sent_for_password_reset();
+    for _ in 0..2 {
+        session = run(session, says("out_of_scope", "000000"), T0).session;
+    }
+    let later = T0.plus(Duration::from_secs(61));
+    let t = run(session, presses("/resend_otp"), later);
+    assert_eq!(keys(&t), ["otp_sent"]);
+    let t = run(t.session, says("out_of_scope", "000000"), later);
+    assert_eq!(keys(&t), ["otp_locked", "handoff"]);
 }
 
 #[test]
@@ -194,9 +312,7 @@ fn a_locked_member_is_refused_before_any_code_is_sent() {
         says("out_of_scope", "budi.santoso@example.com 12345678901"),
         T0,
     );
-    let mut locked = budi();
-    locked.locked_until = Some(T0.plus(Duration::from_secs(600)));
-    let t = run(t.session, Event::LookedUp(Some(locked)), T0);
+    let t = run_as(t.session, Event::LookedUp(Some(budi())), T0, locked_at_t0());
     assert_eq!(keys(&t), ["otp_locked", "handoff"]);
     assert!(t.effects.is_empty());
 }
@@ -242,8 +358,19 @@ fn a_weak_password_lists_its_reasons_and_a_good_one_is_set() {
     assert_eq!(t.session.state, State::Idle);
 }
 
+/// The second entry of a new password, as the engine hands it over after checking it against
+/// the first entry's hash.
+fn types_confirmation(text: &str, matches: bool) -> Event {
+    Event::Message(Message {
+        intent: Some("out_of_scope".into()),
+        secret: Some(SecretString::new(text.to_string())),
+        confirms_draft: matches,
+        ..Message::default()
+    })
+}
+
 #[test]
-fn the_first_password_is_never_stored_in_the_session() {
+fn the_first_password_is_kept_only_as_an_argon2id_hash_between_the_two_entries() {
     let t = run(
         Session::new(T0),
         says(
@@ -257,15 +384,50 @@ fn the_first_password_is_never_stored_in_the_session() {
     let t = run(t.session, Event::LookedUp(Some(only_email)), T0);
     let t = run(t.session, says("out_of_scope", CODE), T0);
     let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    assert!(t.replies.is_empty(), "{:?}", keys(&t));
+    match &t.effects[..] {
+        [Effect::HashPasswordDraft { password }] => {
+            assert_eq!(password.expose(), "Rahasia#Baru2026");
+        }
+        other => panic!("expected the draft to be hashed, got {other:?}"),
+    }
+    let stored = serde_json::to_string(&t.session).unwrap();
+    assert!(!stored.contains("Rahasia#Baru2026"));
+    let t = run(
+        t.session,
+        Event::PasswordHashed("$argon2id$first".into()),
+        T0,
+    );
     assert_eq!(keys(&t), ["ask_password_confirm"]);
     let stored = serde_json::to_string(&t.session).unwrap();
     assert!(!stored.contains("Rahasia#Baru2026"));
-    let t = run(t.session.clone(), types_password("Rahasia#Lain2026"), T0);
+    assert!(stored.contains("$argon2id$first"), "{stored}");
+
+    let t = run(
+        t.session.clone(),
+        types_confirmation("Rahasia#Lain2026", false),
+        T0,
+    );
     assert_eq!(keys(&t), ["password_mismatch"]);
+    assert!(t.effects.is_empty());
+    assert!(
+        !serde_json::to_string(&t.session)
+            .unwrap()
+            .contains("$argon2id$first")
+    );
     let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
-    let t = run(t.session, types_password("Rahasia#Baru2026"), T0);
+    let t = run(
+        t.session,
+        Event::PasswordHashed("$argon2id$again".into()),
+        T0,
+    );
+    let t = run(t.session, types_confirmation("Rahasia#Baru2026", true), T0);
     assert_eq!(keys(&t), ["account_recovered"]);
     assert!(format!("{:?}", t.replies[0].values).contains("budi.santoso@example.com"));
+    match &t.effects[..] {
+        [Effect::SetPasswordHash { phc, .. }] => assert_eq!(phc, "$argon2id$again"),
+        other => panic!("expected the draft's hash to be stored, got {other:?}"),
+    }
 }
 
 #[test]
@@ -377,6 +539,7 @@ fn run_gated(session: Session, event: Event, gate: &Refuse) -> Transition {
             fresh_code: CODE,
             key: &key,
             gate,
+            standing: Standing::default(),
         },
     )
 }
@@ -446,6 +609,7 @@ fn a_resend_over_the_member_limit_keeps_the_code_already_sent() {
             fresh_code: "111111",
             key: &key,
             gate: &gate,
+            standing: Standing::default(),
         },
     );
     assert_eq!(keys(&t), ["rate_limited"]);

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::{AppState, MAX_TEXT_CHARS};
-use crate::dialog::state::HistoryEntry;
+use crate::dialog::state::{Expects, HistoryEntry, MAX_CLIENT_MESSAGE_ID_CHARS};
 use crate::engine::{IncomingMessage, Input, OutgoingMessage};
 use crate::nlu::IntentScore;
 use crate::outbox::OutboxEntry;
@@ -22,6 +22,8 @@ pub struct ChatRequest {
     session_id: Option<String>,
     text: Option<String>,
     payload: Option<String>,
+    /// The client's id for this message: a retry with the same id gets the same answer.
+    client_message_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -29,7 +31,10 @@ pub struct ChatResponse {
     session_id: String,
     messages: Vec<OutgoingMessage>,
     intent: Option<IntentScore>,
-    state: &'static str,
+    state: String,
+    /// The input the next message needs (`text`, `code`, `password`), so clients never
+    /// derive it from state names.
+    expects: Expects,
 }
 
 pub async fn chat(
@@ -37,6 +42,9 @@ pub async fn chat(
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Json<ChatResponse>, ApiError> {
     let Json(request) = body?;
+    if let Some(id) = &request.client_message_id {
+        check_client_message_id(id)?;
+    }
     let input = match (request.text, request.payload) {
         (Some(_), Some(_)) => {
             return Err(ApiError::BadRequest(
@@ -85,6 +93,7 @@ pub async fn chat(
             let incoming = IncomingMessage {
                 session: web_key(&id)?,
                 input: input.clone(),
+                client_message_id: request.client_message_id.clone(),
             };
             let result = state
                 .engine
@@ -99,9 +108,11 @@ pub async fn chat(
         Some(existing) => existing,
         None => {
             let id = new_session_id();
+            // A new session holds no earlier message the id could repeat.
             let incoming = IncomingMessage {
                 session: web_key(&id)?,
                 input,
+                client_message_id: request.client_message_id,
             };
             let result = state.engine.handle(incoming).await.map_err(internal)?;
             (id, result)
@@ -112,15 +123,34 @@ pub async fn chat(
         messages: result.messages,
         intent: result.intent,
         state: result.state,
+        expects: result.expects,
     }))
+}
+
+/// A `client_message_id` is 1 to 64 characters without control characters (SPEC §7).
+fn check_client_message_id(id: &str) -> Result<(), ApiError> {
+    let length = id.chars().count();
+    if length == 0 || length > MAX_CLIENT_MESSAGE_ID_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "client_message_id must be 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"
+        )));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "client_message_id contains control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
 pub struct HistoryResponse {
     session_id: String,
     messages: Vec<HistoryEntry>,
-    /// The state the next message meets (`new_password` / `confirm_password`: a password).
+    /// The state the next message meets.
     state: &'static str,
+    /// The input the next message needs, as in the chat response.
+    expects: Expects,
 }
 
 pub async fn history(
@@ -140,15 +170,16 @@ pub async fn history(
         .map_err(internal)?
         .ok_or(ApiError::NotFound)?;
     let key = web_key(&session_id)?;
-    let state_name = state
+    let (state_name, expects) = state
         .engine
         .current_state(&key)
         .map_err(internal)?
-        .unwrap_or("idle");
+        .unwrap_or(("idle", Expects::Text));
     Ok(Json(HistoryResponse {
         session_id,
         messages,
         state: state_name,
+        expects,
     }))
 }
 

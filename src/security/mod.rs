@@ -1,5 +1,6 @@
-//! Security building blocks: one-time codes, password policy and hashing, masking.
+//! Security building blocks: one-time codes, the member-wide lockout, password policy and hashing, masking.
 
+pub mod lockout;
 pub mod mask;
 pub mod otp;
 pub mod password;

@@ -235,7 +235,7 @@ impl Challenge {
         self.issued_at.plus(CODE_TTL)
     }
 
-    /// The state after sending a new `code` at `now`: a new hash and issue time, no wrong tries,
+    /// The state after sending a new `code` at `now`: a new hash and issue time, the wrong tries
     /// and the send history kept.
     ///
     /// Denied, with the longest wait that applies, when the last send was less than
@@ -270,6 +270,11 @@ impl Challenge {
             return Err(ResendDenied { wait });
         }
         let mut next = Challenge::issue(key, member_id, code, now);
+        // A new code is not a new set of tries: resetting them on resend gave a guesser three
+        // more tries per send. Only a lockout served in full starts the count again.
+        if !matches!(self.status, Status::Exhausted { .. }) {
+            next.wrong_tries = self.wrong_tries;
+        }
         next.sends = sends;
         next.sends.push(now);
         Ok(next)
@@ -457,13 +462,14 @@ mod tests {
     }
 
     #[test]
-    fn a_resend_replaces_the_code_and_resets_the_tries() {
+    fn a_resend_replaces_the_code_and_keeps_the_tries() {
         let (challenge, _) = issued().verify(&key(), MEMBER, "000000", at(10));
         let resent = challenge.resend(&key(), MEMBER, "123456", at(60)).unwrap();
         assert_eq!(resent.issued_at(), at(60));
         assert_eq!(
             resent.verify(&key(), MEMBER, CODE, at(70)).1,
-            Verdict::Wrong { attempts_left: 2 }
+            Verdict::Wrong { attempts_left: 1 },
+            "the old code is wrong now, and the try before the resend still counts"
         );
         assert_eq!(
             resent.verify(&key(), MEMBER, "123456", at(70)).1,

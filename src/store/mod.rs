@@ -1,14 +1,19 @@
 //! Conversation sessions at rest: the narrow `SessionStore` trait the engine saves its state
-//! and transcript through, with a sled implementation and an in-memory one for tests.
+//! and transcript through, and `MemberGuardStore` for the per-member limits and lockout, each
+//! with a sled implementation and an in-memory one for tests.
 //!
 //! A session's transcript is kept apart from its state as numbered records (the engine writes
 //! one per turn), so a turn writes one record and a state of a few hundred bytes, however
 //! long the conversation is.
 
+mod member_guard;
 mod memory;
+mod sled_guard;
 mod sled_store;
 
+pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
 pub use memory::MemorySessionStore;
+pub use sled_guard::SledMemberGuard;
 pub use sled_store::SledSessionStore;
 
 use std::fmt;

@@ -100,6 +100,9 @@ describe('tanya web chat widget', () => {
       assert.equal(await lastBotKey(page), 'ask_email_kpj');
       await say(page, 'budi.santoso@example.com 12345678901');
       assert.equal(await lastBotKey(page), 'otp_sent');
+      // The server expects a code: the numeric keypad and the SMS code autofill.
+      assert.equal(await input(page).getAttribute('inputmode'), 'numeric');
+      assert.equal(await input(page).getAttribute('autocomplete'), 'one-time-code');
 
       // The demo inbox shows the e-mail "sent" to Budi, with its code.
       const code = page.locator('#demo-inbox [data-code]').first();
@@ -342,6 +345,57 @@ describe('tanya web chat widget', () => {
       assert.equal(await input(page).inputValue(), '');
       assert.equal(await alert.isVisible(), false);
       assert.equal(await userRows(page).count(), 1);
+    });
+  });
+});
+
+describe('retries', () => {
+  let tanya;
+  before(async () => { tanya = await startTanya(); });
+  after(async () => { await tanya?.stop(); });
+
+  test('a password whose answer was lost is sent again with the same id and kept once', TIMEOUT, async () => {
+    await withBrowser('lost-answer', { viewport: DESKTOP }, async ({ page }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      await say(page, 'saya lupa password jmo');
+      await say(page, 'budi.santoso@example.com 12345678901');
+      const code = page.locator('#demo-inbox [data-code]').first();
+      await code.waitFor({ state: 'visible' });
+      await say(page, (await code.textContent()).trim());
+      assert.equal(await lastBotKey(page), 'ask_new_password');
+
+      const ids = [];
+      // The server processes the password, and its answer is lost on the way back.
+      await page.route('**/api/v1/chat', async (route) => {
+        ids.push(JSON.parse(route.request().postData()).client_message_id);
+        await route.fetch();
+        await route.abort('connectionreset');
+      });
+      await input(page).fill(PASSWORD);
+      await input(page).press('Enter');
+      await page.getByRole('alert').waitFor({ state: 'visible' });
+      await page.unroute('**/api/v1/chat');
+      await page.route('**/api/v1/chat', async (route) => {
+        ids.push(JSON.parse(route.request().postData()).client_message_id);
+        await route.continue();
+      });
+      const before = await botCount(page);
+      await page.getByRole('button', { name: 'Coba lagi' }).click();
+      await waitForReply(page, before);
+      assert.equal(await lastBotKey(page), 'password_changed');
+      assert.equal(ids.length, 2, `two requests, got ${ids}`);
+      assert.equal(ids[0], ids[1], 'the retry keeps the message id');
+      assert.ok(ids[0] && ids[0].length <= 64, `a client_message_id: ${ids[0]}`);
+      await page.unroute('**/api/v1/chat');
+
+      // The server kept the password turn once, as dots.
+      const rows = await transcript(page);
+      await page.reload();
+      await waitForRows(page, rows.length);
+      const hidden = await userRows(page).filter({ hasText: '••••' }).count();
+      assert.equal(hidden, 1, 'one password line in the history');
+      await assertPasswordNowhere(page);
     });
   });
 });

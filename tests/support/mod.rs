@@ -18,7 +18,8 @@ pub struct Server {
     pub app: App,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    /// The data directory, when the server made its own.
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// A configuration on `data_dir` with the repository's `intents/` and the given settings.
@@ -44,8 +45,27 @@ impl Server {
     /// Builds the app with `settings` (`TANYA_*` names) on a fresh data directory and serves it.
     pub async fn start(settings: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = config(dir.path().to_str().expect("utf-8 path"), settings);
-        let app = App::build(config).expect("app builds");
+        let mut server = Server::start_in(dir.path(), settings).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Builds the app on the data directory `dir` (kept by the caller, for restarts) and
+    /// serves it.
+    pub async fn start_in(dir: &std::path::Path, settings: &[(&str, &str)]) -> Server {
+        let config = || config(dir.to_str().expect("utf-8 path"), settings);
+        // After a restart in this process, sled's background thread may hold the directory's
+        // lock a moment after the last handle was dropped: retry opening for a few seconds.
+        let mut attempts = 0;
+        let app = loop {
+            match App::build(config()) {
+                Err(tanya::app::BuildError::Database(_)) if attempts < 100 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                built => break built.expect("app builds"),
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
@@ -69,7 +89,7 @@ impl Server {
             app,
             shutdown: Some(shutdown),
             task: Some(task),
-            _dir: dir,
+            _dir: None,
         }
     }
 

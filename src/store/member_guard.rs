@@ -1,0 +1,171 @@
+//! `MemberGuardStore`: what limits a member across all their sessions, channels and (with a
+//! shared store) instances, kept so that a restart forgets none of it (SPEC §6): the token
+//! buckets of the per-member limits (look-ups, codes) and each member's `Standing` (wrong
+//! codes, lockout). Each operation is one atomic read-modify-write, so two sessions of one
+//! member at once can neither both spend the last token nor both miss the third wrong code.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::StoreError;
+use crate::clock::Timestamp;
+use crate::limits::{Rate, Refused, take_token};
+use crate::members::MemberId;
+use crate::security::lockout::{CodeEvent, Standing};
+
+/// A bucket's name in the store: a keyed hash of what it limits (`kpj:…`, `nik:…`, a member
+/// id), so the store never holds the NIK or e-mail a guesser typed.
+pub type BucketId = [u8; 32];
+
+/// Where per-member limits and standings live. Implementations must be safe to share.
+pub trait MemberGuardStore: Send + Sync {
+    /// Takes one token from `bucket` at `rate`, or says how long to wait (a refusal spends
+    /// nothing).
+    fn take(
+        &self,
+        bucket: &BucketId,
+        rate: Rate,
+        now: Timestamp,
+    ) -> Result<Result<(), Refused>, StoreError>;
+    /// The member's standing (the default for a member with none stored).
+    fn standing(&self, member: &MemberId) -> Result<Standing, StoreError>;
+    /// Applies `event` at `now` to the member's standing; returns the new standing.
+    fn record(
+        &self,
+        member: &MemberId,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError>;
+    /// Forgets buckets that are full again and standings that restrict nothing at `now`;
+    /// returns how many records went.
+    fn sweep(&self, now: Timestamp) -> Result<usize, StoreError>;
+}
+
+/// Microseconds of a timestamp, the unit of the bucket arithmetic.
+pub(super) fn micros(at: Timestamp) -> u64 {
+    at.0.saturating_mul(1000)
+}
+
+/// Buckets and standings in maps: for tests and the conversation runner.
+#[derive(Debug, Default)]
+pub struct MemoryMemberGuard {
+    maps: Mutex<Maps>,
+}
+
+#[derive(Debug, Default)]
+struct Maps {
+    buckets: HashMap<BucketId, u64>,
+    standings: HashMap<MemberId, Standing>,
+}
+
+impl MemoryMemberGuard {
+    fn maps(&self) -> MutexGuard<'_, Maps> {
+        // Every operation changes one entry in one statement: whole even after a panic.
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl MemberGuardStore for MemoryMemberGuard {
+    fn take(
+        &self,
+        bucket: &BucketId,
+        rate: Rate,
+        now: Timestamp,
+    ) -> Result<Result<(), Refused>, StoreError> {
+        let mut maps = self.maps();
+        let taken = take_token(maps.buckets.get(bucket).copied(), rate, micros(now));
+        Ok(taken.map(|full_at| {
+            maps.buckets.insert(*bucket, full_at);
+        }))
+    }
+
+    fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
+        Ok(self
+            .maps()
+            .standings
+            .get(member)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    fn record(
+        &self,
+        member: &MemberId,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError> {
+        let mut maps = self.maps();
+        let next = maps
+            .standings
+            .get(member)
+            .copied()
+            .unwrap_or_default()
+            .after(event, now);
+        maps.standings.insert(member.clone(), next);
+        Ok(next)
+    }
+
+    fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut maps = self.maps();
+        let before = maps.buckets.len() + maps.standings.len();
+        maps.buckets.retain(|_, full_at| *full_at > micros(now));
+        maps.standings.retain(|_, standing| !standing.is_spent(now));
+        Ok(before - maps.buckets.len() - maps.standings.len())
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::identity::Kpj;
+    use crate::security::otp::LOCKOUT;
+    use std::time::Duration;
+
+    const T0: Timestamp = Timestamp(1_800_000_000_000);
+
+    fn budi() -> MemberId {
+        MemberId::from_kpj(&Kpj::parse("12345678901").expect("kpj"))
+    }
+
+    /// The behaviour every `MemberGuardStore` must share.
+    pub(in crate::store) fn contract(store: &dyn MemberGuardStore) {
+        let rate = Rate::new(2, Duration::from_secs(60));
+        let bucket = [1u8; 32];
+        let other = [2u8; 32];
+        assert_eq!(store.take(&bucket, rate, T0).expect("take"), Ok(()));
+        assert_eq!(store.take(&bucket, rate, T0).expect("take"), Ok(()));
+        let refused = store.take(&bucket, rate, T0).expect("take").unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(30));
+        assert_eq!(store.take(&other, rate, T0).expect("take"), Ok(()));
+        let half = T0.plus(Duration::from_secs(30));
+        assert_eq!(store.take(&bucket, rate, half).expect("refilled"), Ok(()));
+
+        assert_eq!(
+            store.standing(&budi()).expect("standing"),
+            Standing::default()
+        );
+        store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
+        let two = store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
+        assert_eq!(two.wrong_codes_at(T0), 2);
+        assert_eq!(store.standing(&budi()).expect("standing"), two);
+        let locked = store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
+        assert_eq!(locked.locked_for(T0), Some(LOCKOUT));
+
+        assert_eq!(store.sweep(half).expect("sweep"), 1, "`other`, full again");
+        let after = T0.plus(LOCKOUT);
+        assert_eq!(
+            store.sweep(after).expect("sweep"),
+            2,
+            "the bucket and the lock"
+        );
+        assert_eq!(
+            store.standing(&budi()).expect("standing"),
+            Standing::default()
+        );
+    }
+
+    #[test]
+    fn the_memory_guard_meets_the_member_guard_contract() {
+        contract(&MemoryMemberGuard::default());
+    }
+}

@@ -1,0 +1,169 @@
+//! The sled `MemberGuardStore`: bucket times in "member_buckets" (bucket id → the time, in
+//! µs, at which it is full again, 8 big-endian bytes) and standings in "member_standing"
+//! (member id → JSON). Made durable with the turn that wrote them (`Durability`).
+
+use super::StoreError;
+use super::member_guard::{BucketId, MemberGuardStore, micros};
+use crate::clock::Timestamp;
+use crate::db::Database;
+use crate::limits::{Rate, Refused, take_token};
+use crate::members::MemberId;
+use crate::security::lockout::{CodeEvent, Standing};
+
+const BUCKETS_TREE: &str = "member_buckets";
+const STANDING_TREE: &str = "member_standing";
+
+/// Per-member limits and standings in sled.
+#[derive(Debug, Clone)]
+pub struct SledMemberGuard {
+    buckets: sled::Tree,
+    standings: sled::Tree,
+}
+
+impl SledMemberGuard {
+    pub fn new(db: &Database) -> Result<SledMemberGuard, StoreError> {
+        Ok(SledMemberGuard {
+            buckets: db.tree(BUCKETS_TREE)?,
+            standings: db.tree(STANDING_TREE)?,
+        })
+    }
+}
+
+fn full_at(record: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(record.try_into().ok()?))
+}
+
+/// A standing as stored; a record that does not decode restricts nothing rather than
+/// failing every code of that member (it can only come from another version or a bad disk).
+fn decode(record: Option<&[u8]>) -> Standing {
+    record
+        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+        .unwrap_or_default()
+}
+
+impl MemberGuardStore for SledMemberGuard {
+    fn take(
+        &self,
+        bucket: &BucketId,
+        rate: Rate,
+        now: Timestamp,
+    ) -> Result<Result<(), Refused>, StoreError> {
+        // Compare-and-swap: of two turns taking the last token at once, one retries and is
+        // refused.
+        loop {
+            let old = self.buckets.get(bucket)?;
+            let full = match take_token(old.as_deref().and_then(full_at), rate, micros(now)) {
+                Ok(full) => full,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            if self
+                .buckets
+                .compare_and_swap(bucket, old, Some(&full.to_be_bytes()[..]))?
+                .is_ok()
+            {
+                return Ok(Ok(()));
+            }
+        }
+    }
+
+    fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
+        Ok(decode(self.standings.get(member.as_str())?.as_deref()))
+    }
+
+    fn record(
+        &self,
+        member: &MemberId,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError> {
+        loop {
+            let old = self.standings.get(member.as_str())?;
+            let next = decode(old.as_deref()).after(event, now);
+            let encoded = serde_json::to_vec(&next).map_err(|error| StoreError::Corrupt {
+                key: format!("standing not encodable: {error}"),
+            })?;
+            if self
+                .standings
+                .compare_and_swap(member.as_str(), old, Some(encoded))?
+                .is_ok()
+            {
+                return Ok(next);
+            }
+        }
+    }
+
+    fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.buckets.iter() {
+            let (key, record) = entry?;
+            if full_at(&record).is_none_or(|full| full <= micros(now))
+                && self
+                    .buckets
+                    .compare_and_swap(&key, Some(record), None::<&[u8]>)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        for entry in self.standings.iter() {
+            let (key, record) = entry?;
+            if decode(Some(&record)).is_spent(now)
+                && self
+                    .standings
+                    .compare_and_swap(&key, Some(record), None::<&[u8]>)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sled_guard_meets_the_member_guard_contract() {
+        let db = Database::temporary().expect("db");
+        super::super::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"));
+    }
+
+    #[test]
+    fn buckets_and_standings_outlive_the_process() {
+        let dir = tempfile::tempdir().expect("dir");
+        let member = MemberId::from_kpj(&crate::identity::Kpj::parse("12345678901").unwrap());
+        let rate = Rate::new(1, std::time::Duration::from_secs(3600));
+        let now = Timestamp(1_800_000_000_000);
+        {
+            let db = Database::open(dir.path()).expect("open");
+            let guard = SledMemberGuard::new(&db).expect("guard");
+            assert_eq!(guard.take(&[7; 32], rate, now).expect("take"), Ok(()));
+            guard
+                .record(
+                    &member,
+                    CodeEvent::Lock {
+                        until: now.plus(rate.period),
+                    },
+                    now,
+                )
+                .expect("record");
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime")
+                .block_on(db.make_durable())
+                .expect("durable");
+        }
+        let db = Database::reopen(dir.path());
+        let guard = SledMemberGuard::new(&db).expect("guard");
+        assert!(guard.take(&[7; 32], rate, now).expect("take").is_err());
+        assert!(
+            guard
+                .standing(&member)
+                .expect("standing")
+                .locked_for(now)
+                .is_some()
+        );
+    }
+}
