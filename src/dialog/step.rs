@@ -196,6 +196,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
     let state = std::mem::replace(&mut session.state, State::Idle);
     let next = match event {
         Event::Message(message) => {
+            forget_stale_verification(&mut session, ctx.now);
             let expired =
                 state != State::Idle && ctx.now.since(session.last_activity) > FLOW_TIMEOUT;
             session.last_activity = ctx.now;
@@ -218,6 +219,18 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         replies: out.replies,
         effects: out.effects,
         understood: out.understood,
+    }
+}
+
+/// The verified member's record (identity, cards, balances) is kept only while it can be
+/// used: at the first turn after the 10-minute window it is dropped from the session.
+fn forget_stale_verification(session: &mut Session, now: Timestamp) {
+    if session
+        .verified
+        .as_ref()
+        .is_some_and(|v| now.since(v.at) >= VERIFIED_WINDOW)
+    {
+        session.verified = None;
     }
 }
 

@@ -503,6 +503,26 @@ fn a_verified_member_checks_again_without_a_code_within_ten_minutes() {
 }
 
 #[test]
+fn the_verified_member_is_forgotten_at_the_first_turn_after_the_window() {
+    let t = run(
+        Session::new(T0),
+        says(
+            "check_jht_balance",
+            "saldo kpj 12345678901 nik 3174011203880001",
+        ),
+        T0,
+    );
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = run(t.session, presses("/otp_channel email"), T0);
+    let t = run(t.session, says("out_of_scope", CODE), T0);
+    assert!(t.session.verified.is_some());
+    let within = run(t.session.clone(), says("thanks", "makasih"), T0.plus(VERIFIED_WINDOW / 2));
+    assert!(within.session.verified.is_some());
+    let after = run(t.session, says("thanks", "makasih"), T0.plus(VERIFIED_WINDOW));
+    assert_eq!(after.session.verified, None, "the member record is not kept past its use");
+}
+
+#[test]
 fn payloads_name_commands_or_intents() {
     assert_eq!(Command::from_payload("/card 2"), Some(Command::Card(2)));
     assert_eq!(Command::from_payload("/card 0"), None);
