@@ -77,6 +77,11 @@ pub struct Nlu {
     thresholds: Thresholds,
 }
 
+/// Re-reading parts of a message (a second request, the request at the end of an outburst)
+/// classifies it again once per split: only messages this short are split, so the work stays
+/// linear in the message (SPEC §6 bounded work). Real double requests are short.
+const MAX_TOKENS_TO_SPLIT: usize = 40;
+
 /// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
 pub const COMPLAINT: &str = "complaint";
 /// Intents about an account or a balance, which another app, bank or agency also has.
@@ -265,7 +270,7 @@ impl Nlu {
     /// request and goes on with another means the other. Every split after the denial is
     /// tried; both sides must be confident requests, and different.
     fn after_denial(&self, words: &Words) -> Option<IntentScore> {
-        const MAX_TOKENS: usize = 24;
+        const MAX_TOKENS: usize = MAX_TOKENS_TO_SPLIT;
         let opens_with_denial = words
             .hits
             .iter()
@@ -300,7 +305,7 @@ impl Nlu {
             .filter(|&(i, _)| !noise(i))
             .map(|(_, t)| t.clone())
             .collect();
-        if rest.len() < 2 {
+        if rest.len() < 2 || rest.len() > MAX_TOKENS_TO_SPLIT {
             return None;
         }
         // The request often closes the outburst ("parah, dari tadi gagal. saya lupa kata
@@ -320,6 +325,9 @@ impl Nlu {
     /// served first (it becomes the message's intent); the second is returned.
     fn second_request(&self, words: &Words, intent: &mut IntentScore) -> Option<IntentScore> {
         const MIN_PART_TOKENS: usize = 2;
+        if words.tokens.len() > MAX_TOKENS_TO_SPLIT {
+            return None;
+        }
         for hit in words
             .hits
             .iter()
