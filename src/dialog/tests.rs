@@ -516,10 +516,21 @@ fn the_verified_member_is_forgotten_at_the_first_turn_after_the_window() {
     let t = run(t.session, presses("/otp_channel email"), T0);
     let t = run(t.session, says("out_of_scope", CODE), T0);
     assert!(t.session.verified.is_some());
-    let within = run(t.session.clone(), says("thanks", "makasih"), T0.plus(VERIFIED_WINDOW / 2));
+    let within = run(
+        t.session.clone(),
+        says("thanks", "makasih"),
+        T0.plus(VERIFIED_WINDOW / 2),
+    );
     assert!(within.session.verified.is_some());
-    let after = run(t.session, says("thanks", "makasih"), T0.plus(VERIFIED_WINDOW));
-    assert_eq!(after.session.verified, None, "the member record is not kept past its use");
+    let after = run(
+        t.session,
+        says("thanks", "makasih"),
+        T0.plus(VERIFIED_WINDOW),
+    );
+    assert_eq!(
+        after.session.verified, None,
+        "the member record is not kept past its use"
+    );
 }
 
 #[test]
