@@ -109,6 +109,18 @@ pub(super) fn send(
         return rate_limited(out);
     }
     let challenge = Challenge::issue(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now);
+    deliver(flow, member, channel, challenge, out, ctx)
+}
+
+/// Sends the fresh code of `challenge` to `channel`, says where it went, and waits for it.
+fn deliver(
+    flow: Flow,
+    member: MemberView,
+    channel: CodeChannel,
+    challenge: Challenge,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
     out.effects.push(Effect::SendCode {
         member: member.clone(),
         channel,
@@ -251,19 +263,7 @@ fn resend(
             out.reply(Reply::key("rate_limited"));
             State::AwaitCode { flow, member, code }
         }
-        Ok(challenge) => {
-            out.effects.push(Effect::SendCode {
-                member: member.clone(),
-                channel,
-                code: ctx.fresh_code.to_string(),
-            });
-            out.reply(code_sent(&member, channel));
-            State::AwaitCode {
-                flow,
-                member,
-                code: PendingCode { channel, challenge },
-            }
-        }
+        Ok(challenge) => deliver(flow, member, channel, challenge, out, ctx),
         Err(denied) => {
             out.reply(Reply::key("otp_resend_wait").with("wait", format::wait(denied.wait)));
             State::AwaitCode { flow, member, code }
