@@ -9,15 +9,38 @@ use tanya::content::Content;
 use tanya::nlu::Nlu;
 use tanya::nlu::eval::{self, Report};
 
-const ACCURACY_FLOOR: f64 = 0.93;
-const OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.85;
-const MIN_DEV_EXAMPLES: usize = 250;
-/// The second dev set (wave 2: the eight new intents, near misses, negation, rambling
-/// messages), written apart from the examples. Its floors are where tanya stands today
-/// (0.903 / 0.93 measured); issue 12's target is 0.96 / 0.92 (README, "NLU quality").
-const WAVE2_ACCURACY_FLOOR: f64 = 0.89;
-const WAVE2_OUT_OF_SCOPE_RECALL_FLOOR: f64 = 0.90;
-const MIN_WAVE2_EXAMPLES: usize = 300;
+/// A held-out set of labelled messages and the floors it must meet.
+struct HeldOut {
+    file: &'static str,
+    min_lines: usize,
+    accuracy: f64,
+    out_of_scope_recall: f64,
+}
+
+/// Wave 1's dev set: issue 12's target (0.96 / 0.92) is its floor.
+const DEV: HeldOut = HeldOut {
+    file: "tests/nlu/dev.jsonl",
+    min_lines: 250,
+    accuracy: 0.96,
+    out_of_scope_recall: 0.92,
+};
+/// Wave 2's dev set (the eight new intents, near misses, negation, rambling messages),
+/// written apart from the examples; floors where tanya stands (0.898 / 0.928 measured).
+const WAVE2: HeldOut = HeldOut {
+    file: "tests/nlu/dev_wave2.jsonl",
+    min_lines: 300,
+    accuracy: 0.89,
+    out_of_scope_recall: 0.90,
+};
+/// Session 5's held-out set (regional languages, English, near misses), written by a helper
+/// that never saw `intents/`, after the mechanisms it measures; nothing was tuned on it
+/// (0.935 / 0.923 measured; 34 lines that happened to equal a training example were removed).
+const SESSION5: HeldOut = HeldOut {
+    file: "tests/nlu/heldout_s5.jsonl",
+    min_lines: 180,
+    accuracy: 0.93,
+    out_of_scope_recall: 0.90,
+};
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -69,46 +92,44 @@ fn the_content_in_intents_validates() {
     }
 }
 
-#[test]
-fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
-    let (examples, report) = evaluate("tests/nlu/dev.jsonl");
+fn meets_its_floors(set: &HeldOut) {
+    let (examples, report) = evaluate(set.file);
     assert!(
-        examples.len() >= MIN_DEV_EXAMPLES,
-        "dev set has {} lines",
+        examples.len() >= set.min_lines,
+        "{} has {} lines",
+        set.file,
         examples.len()
     );
     println!("{}", report.render());
     assert!(
-        report.accuracy >= ACCURACY_FLOOR,
-        "accuracy {:.4} < {ACCURACY_FLOOR}",
-        report.accuracy
+        report.accuracy >= set.accuracy,
+        "{}: accuracy {:.4} < {}",
+        set.file,
+        report.accuracy,
+        set.accuracy
     );
     assert!(
-        report.out_of_scope_recall() >= OUT_OF_SCOPE_RECALL_FLOOR,
-        "out_of_scope recall {:.4} < {OUT_OF_SCOPE_RECALL_FLOOR}",
-        report.out_of_scope_recall()
+        report.out_of_scope_recall() >= set.out_of_scope_recall,
+        "{}: out_of_scope recall {:.4} < {}",
+        set.file,
+        report.out_of_scope_recall(),
+        set.out_of_scope_recall
     );
 }
 
 #[test]
+fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
+    meets_its_floors(&DEV);
+}
+
+#[test]
 fn the_wave2_dev_set_meets_its_floors() {
-    let (examples, report) = evaluate("tests/nlu/dev_wave2.jsonl");
-    assert!(
-        examples.len() >= MIN_WAVE2_EXAMPLES,
-        "{} lines",
-        examples.len()
-    );
-    println!("{}", report.render());
-    assert!(
-        report.accuracy >= WAVE2_ACCURACY_FLOOR,
-        "accuracy {:.4} < {WAVE2_ACCURACY_FLOOR}",
-        report.accuracy
-    );
-    assert!(
-        report.out_of_scope_recall() >= WAVE2_OUT_OF_SCOPE_RECALL_FLOOR,
-        "out_of_scope recall {:.4} < {WAVE2_OUT_OF_SCOPE_RECALL_FLOOR}",
-        report.out_of_scope_recall()
-    );
+    meets_its_floors(&WAVE2);
+}
+
+#[test]
+fn the_session5_held_out_set_meets_its_floors() {
+    meets_its_floors(&SESSION5);
 }
 
 #[test]
@@ -119,8 +140,10 @@ fn the_dev_set_shares_no_utterance_with_the_training_examples() {
         .iter()
         .flat_map(|i| i.examples.iter().map(|e| comparable(e)))
         .collect();
-    let (mut examples, _) = evaluate("tests/nlu/dev.jsonl");
-    examples.extend(evaluate("tests/nlu/dev_wave2.jsonl").0);
+    let examples: Vec<eval::LabelledExample> = [DEV, WAVE2, SESSION5]
+        .iter()
+        .flat_map(|set| evaluate(set.file).0)
+        .collect();
     let leaked: Vec<&str> = examples
         .iter()
         .filter(|e| training.contains(&comparable(&e.text)))

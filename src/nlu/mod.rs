@@ -271,10 +271,15 @@ impl Nlu {
     /// tried; both sides must be confident requests, and different.
     fn after_denial(&self, words: &Words) -> Option<IntentScore> {
         const MAX_TOKENS: usize = MAX_TOKENS_TO_SPLIT;
-        let opens_with_denial = words
-            .hits
-            .iter()
-            .any(|h| h.concept == Concept::Negation && h.start == 0);
+        let opens_at = |concept: Concept| {
+            words
+                .hits
+                .iter()
+                .any(|h| h.concept == concept && h.start == 0)
+        };
+        // "gak inget email yg didaftarin": a negation that is part of forgetting ("tidak
+        // ingat") denies nothing; it is the request itself.
+        let opens_with_denial = opens_at(Concept::Negation) && !opens_at(Concept::Forget);
         if !opens_with_denial || words.tokens.len() > MAX_TOKENS {
             return None;
         }
@@ -312,7 +317,13 @@ impl Nlu {
         // sandi"): failing the whole, the most confident action asked for at its end. Only
         // actions: an FAQ's words in an outburst ("3 kali ke kantor cabang ga beres") are
         // what the member is angry about, not a question.
-        self.request_in(&rest).or_else(|| {
+        // An FAQ is the request only when the member asks something ("kesal, cara klaim jht
+        // gimana?"); "jmo ga guna, tiap dibuka force close" names the app, it asks nothing.
+        let asks = words.has(Concept::Question);
+        let whole = self
+            .request_in(&rest)
+            .filter(|request| asks || !request.name.starts_with("faq_"));
+        whole.or_else(|| {
             (0..rest.len().saturating_sub(1))
                 .filter_map(|start| self.request_in(&rest[start..]))
                 .filter(|request| !request.name.starts_with("faq_"))

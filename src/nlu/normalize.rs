@@ -172,7 +172,7 @@ impl Normalizer {
         {
             return token;
         }
-        let mut best: Option<(usize, u32, &str)> = None;
+        let mut best: Option<(usize, bool, std::cmp::Reverse<u32>, &str)> = None;
         for variant in deletions(&token, max_edits(len)) {
             let Some(ids) = self.deletes.get(&variant) else {
                 continue;
@@ -185,20 +185,23 @@ impl Normalizer {
                 if distance == 0 || distance > allowed || (distance == 2 && candidate_len <= len) {
                     continue;
                 }
-                let frequency = self.vocabulary.get(candidate).copied().unwrap_or(1);
-                let better = match best {
-                    None => true,
-                    Some((d, f, w)) => {
-                        (distance, std::cmp::Reverse(frequency), candidate)
-                            < (d, std::cmp::Reverse(f), w)
-                    }
-                };
-                if better {
-                    best = Some((distance, frequency, candidate));
+                // A slang spelling (a lexicon key only) loses a tie to a standard word: a
+                // typo of "sandi" is "sandi", not the Javanese "endi".
+                let frequency = self.vocabulary.get(candidate).copied().unwrap_or(0);
+                // Members drop letters far more often than they swap them ("sndi", "pswd"):
+                // among equally near words, one the token spells with letters left out wins.
+                let rank = (
+                    distance,
+                    !is_subsequence(&token, candidate),
+                    std::cmp::Reverse(frequency),
+                    candidate,
+                );
+                if best.as_ref().is_none_or(|b| rank < *b) {
+                    best = Some(rank);
                 }
             }
         }
-        best.map_or(token, |(_, _, word)| word.to_string())
+        best.map_or(token, |(_, _, _, word)| word.to_string())
     }
 
     /// Greedy longest-phrase replacement with the lexicon.
@@ -237,6 +240,12 @@ fn max_edits(len: usize) -> usize {
     } else {
         1
     }
+}
+
+/// Whether every letter of `short` appears in `long` in the same order.
+fn is_subsequence(short: &str, long: &str) -> bool {
+    let mut letters = long.chars();
+    short.chars().all(|c| letters.any(|l| l == c))
 }
 
 fn is_word(token: &str) -> bool {
@@ -411,6 +420,7 @@ mod tests {
             ("sandi".to_string(), "password".to_string()),
             ("gak".to_string(), "tidak".to_string()),
             ("pw".to_string(), "password".to_string()),
+            ("endi".to_string(), "mana".to_string()),
         ];
         let examples = [
             "saya lupa password jmo",
@@ -461,6 +471,14 @@ mod tests {
             "password",
             "corrected to a lexicon key, then mapped"
         );
+    }
+
+    #[test]
+    fn a_dropped_letter_wins_over_a_swapped_one() {
+        // "sndi" is one edit from both "sandi" (a letter left out) and the Javanese "endi"
+        // (a letter swapped): members drop letters.
+        assert_eq!(normalizer().normalize("lupa sndi"), "lupa password");
+        assert_eq!(normalizer().normalize("endi"), "mana");
     }
 
     #[test]
