@@ -5,19 +5,16 @@ use crate::channels::Channels;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::content::{self, Content, ContentErrors};
-use crate::db::{self, Database, DbError, NoDurability};
 use crate::dialog::keys;
 use crate::engine::{Engine, Services};
 use crate::limits::{Limits, MemberLimits};
-use crate::members::{
-    self, DirectoryError, MemberDirectory, MemoryMemberDirectory, SledMemberDirectory,
-};
+use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory};
 use crate::nlu::Nlu;
-use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError, SledOutbox};
+use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError};
 use crate::security::otp::{KeyError, ServerKey};
 use crate::store::{
-    MemberGuardStore, MemoryMemberGuard, MemorySessionStore, SessionStore, SledMemberGuard,
-    SledSessionStore, StoreError,
+    self, Durability, EmbeddedDatabase, EmbeddedOptions, MemberGuardStore, MemoryMemberGuard,
+    MemorySessionStore, NoDurability, OpenError, SessionStore, StoreError, Stores,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,9 +30,9 @@ pub enum BuildError {
     /// `intents/` has problems (each names its file and line).
     #[error("invalid content in the intents directory:\n{0}")]
     Content(#[from] ContentErrors),
-    /// The database could not be opened.
-    #[error("database: {0}")]
-    Database(#[from] DbError),
+    /// The stores could not be opened.
+    #[error("{0}")]
+    Open(#[from] OpenError),
     /// The session store could not be opened.
     #[error("session store: {0}")]
     Store(#[from] StoreError),
@@ -67,14 +64,17 @@ pub struct App {
     pub guard: Arc<dyn MemberGuardStore>,
     /// The demo outbox (demo mode only).
     pub outbox: Option<Arc<dyn DemoOutbox>>,
-    /// The sled database, when the app runs on disk.
-    pub database: Option<Database>,
+    /// Makes every store's writes durable (shutdown, tests).
+    pub durability: Arc<dyn Durability>,
+    /// The embedded database, when the app runs on disk.
+    pub embedded: Option<EmbeddedDatabase>,
     /// The messaging channels (Telegram, WhatsApp, LINE) and their delivery outbox.
     pub channels: Arc<Channels>,
 }
 
 impl App {
-    /// The real application: sled in `TANYA_DATA_DIR`, the system clock, demo members seeded.
+    /// The real application: the embedded stores in `TANYA_DATA_DIR`, the system clock, demo
+    /// members seeded.
     pub fn build(config: Config) -> Result<App, BuildError> {
         if config.mode == Mode::Production {
             return Err(BuildError::ProductionUnavailable);
@@ -106,16 +106,16 @@ impl App {
         });
         let (content, nlu) = trained?;
         let (content, nlu) = (Arc::new(content), Arc::new(nlu));
-        let (database, directory) = opened?;
-        let store: Arc<dyn SessionStore> = Arc::new(SledSessionStore::new(&database)?);
-        let outbox = Arc::new(SledOutbox::new(&database)?);
+        let stores = opened?;
+        let store = stores.sessions.clone();
+        let outbox = stores.codes.clone();
         let key = Arc::new(ServerKey::load_or_create(&config.data_dir)?);
-        let guard: Arc<dyn MemberGuardStore> = Arc::new(SledMemberGuard::new(&database)?);
+        let guard = stores.guard.clone();
         let services = Services {
             store: store.clone(),
-            members: directory,
+            members: stores.members.clone(),
             codes: outbox.clone(),
-            durability: Arc::new(database.clone()),
+            durability: stores.durability.clone(),
             clock: Arc::new(SystemClock),
             key: key.clone(),
             limits: Arc::new(Limits::new(&config.limits)),
@@ -123,7 +123,7 @@ impl App {
             guard: guard.clone(),
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
-        let channels = Arc::new(Channels::new(&config, engine.clone(), Some(&database))?);
+        let channels = Arc::new(Channels::new(&config, engine.clone(), Some(&stores))?);
         Ok(App {
             engine,
             config,
@@ -132,7 +132,8 @@ impl App {
             store,
             guard,
             outbox: Some(outbox),
-            database: Some(database),
+            durability: stores.durability,
+            embedded: stores.embedded,
             channels,
         })
     }
@@ -152,8 +153,7 @@ impl App {
         let extra = config
             .demo_extra_members
             .min(members::MAX_SYNTHETIC_MEMBERS);
-        let synthetic: Vec<_> = (0..extra).map(members::synthetic_member).collect();
-        members::seed_missing(directory.as_ref(), &synthetic)?;
+        directory.seed_synthetic(extra)?;
         let outbox = Arc::new(MemoryOutbox::default());
         let members: Arc<dyn MemberDirectory> = directory;
         let key = Arc::new(ServerKey::from_bytes(rand_key()));
@@ -180,7 +180,8 @@ impl App {
             store,
             guard,
             outbox: Some(outbox),
-            database: None,
+            durability: Arc::new(NoDurability),
+            embedded: None,
             channels,
         })
     }
@@ -253,26 +254,25 @@ enum SweepError {
     Outbox(#[from] OutboxError),
 }
 
-/// Opens the sled database in `TANYA_DATA_DIR` and its member directory, with the demo
-/// members (and any synthetic ones asked for) seeded.
-fn open_database(config: &Config) -> Result<(Database, Arc<SledMemberDirectory>), BuildError> {
-    let database = Database::open_with(
+/// Opens the embedded stores in `TANYA_DATA_DIR`, with the demo members (and any synthetic
+/// ones asked for) seeded.
+fn open_database(config: &Config) -> Result<Stores, BuildError> {
+    let stores = store::open_embedded(
         &config.data_dir,
-        db::Options {
+        EmbeddedOptions {
             cache_bytes: config.db_cache_mb * 1024 * 1024,
             commit_delay: config.db_commit_delay,
         },
     )?;
-    let directory = Arc::new(SledMemberDirectory::new(&database)?);
-    members::seed_missing(directory.as_ref(), &members::demo_members())?;
+    members::seed_missing(stores.members.as_ref(), &members::demo_members())?;
     let extra = config
         .demo_extra_members
         .min(members::MAX_SYNTHETIC_MEMBERS);
-    let added = directory.seed_synthetic(extra)?;
+    let added = stores.members.seed_synthetic(extra)?;
     if added > 0 {
         tracing::info!(added, total = extra, "synthetic demo members seeded");
     }
-    Ok((database, directory))
+    Ok(stores)
 }
 
 /// Loads `intents/` and checks it against what this engine needs (`tanya check`).

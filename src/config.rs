@@ -121,7 +121,7 @@ pub struct Config {
     /// The sled page cache, in MiB (`TANYA_DB_CACHE_MB`): bounds the server's memory.
     pub db_cache_mb: u64,
     /// The group-commit delay under load (`TANYA_DB_COMMIT_DELAY_US`, 0 = none); see
-    /// `db::Options::commit_delay`.
+    /// `store::EmbeddedOptions::commit_delay`.
     pub db_commit_delay: Duration,
 }
 
@@ -241,7 +241,7 @@ impl Config {
             db_cache_mb: settings.parsed("TANYA_DB_CACHE_MB", DEFAULT_DB_CACHE_MB)?,
             db_commit_delay: Duration::from_micros(settings.parsed(
                 "TANYA_DB_COMMIT_DELAY_US",
-                crate::db::DEFAULT_COMMIT_DELAY.as_micros() as u64,
+                crate::store::EMBEDDED_DEFAULT_COMMIT_DELAY.as_micros() as u64,
             )?),
         })
     }

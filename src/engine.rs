@@ -4,7 +4,6 @@
 
 use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
-use crate::db::{DbError, Durability};
 use crate::dialog::state::{
     Answered, CardView, Exchange, Expects, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said,
     SaidChoice, Speaker,
@@ -22,6 +21,7 @@ use crate::security::lockout::Standing;
 use crate::security::mask;
 use crate::security::otp::{self, ServerKey};
 use crate::security::password::{self, PasswordError, SecretString};
+use crate::store::{DbError, Durability};
 use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -943,7 +943,7 @@ fn is_emoji(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::NoDurability;
+    use crate::store::NoDurability;
 
     #[test]
     fn emoji_and_punctuation_are_told_apart_from_words() {

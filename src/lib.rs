@@ -15,7 +15,6 @@ pub mod clock;
 pub mod config;
 pub mod content;
 pub mod convo;
-pub mod db;
 pub mod dialog;
 pub mod engine;
 pub mod http;

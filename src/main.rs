@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use tanya::app::{self, App};
 use tanya::config::{Config, LogFormat, Mode};
 use tanya::convo::{self, RunnerBase};
-use tanya::db::Database;
 use tanya::nlu::{Nlu, eval};
+use tanya::store::{self, EmbeddedDatabase};
 
 /// mimalloc instead of glibc's malloc: a turn allocates many small, short-lived objects, and
 /// glibc spent a fifth of the server's CPU on them under load and kept more memory (README,
@@ -217,17 +217,15 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .await?;
         // Every acknowledged turn is already durable; this covers the rest (sweeps, channel
         // bookkeeping) before the process exits.
-        if let Some(database) = &app.database {
-            database.make_durable().await?;
-        }
-        let flushes = app.database.as_ref().map_or(0, Database::flush_count);
+        app.durability.make_durable().await?;
+        let flushes = app.embedded.as_ref().map_or(0, EmbeddedDatabase::flush_count);
         tracing::info!(flushes, "tanya stopped");
         Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
     })?;
     // Dropping the runtime ends the sweeper and the delivery worker, the last holders of the
     // database; then it can be opened once more for the next start's sake.
     drop(runtime);
-    match Database::write_snapshot_for_next_start(&data_dir) {
+    match store::prepare_next_start(&data_dir) {
         Ok(took) => tracing::info!(
             millis = took.as_millis() as u64,
             "database snapshot written for the next start"

@@ -1,25 +1,15 @@
 //! Members and their JMO accounts: the narrow `MemberDirectory` the flows look members up in,
-//! its sled and in-memory implementations, and the built-in demo members of SPEC §4.
+//! its in-memory implementation (sled's is in `store/sled/`), and the built-in demo members of SPEC §4.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use thiserror::Error;
 
-use crate::db::{Database, DbError};
 use crate::identity::{Email, Kpj, Nik, Phone};
-
-const MEMBERS_TREE: &str = "members";
-const KPJ_INDEX_TREE: &str = "member_by_kpj";
-/// Book-keeping of the directory itself: how many synthetic members are seeded.
-const META_TREE: &str = "member_meta";
-const SYNTHETIC_SEEDED: &str = "synthetic_seeded";
-/// Synthetic members written per sled batch while seeding.
-const SEED_BATCH: u32 = 10_000;
+use crate::store::DbError;
 
 /// Identifies a member: their primary KPJ (the card they were registered with).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,6 +24,11 @@ impl MemberId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A member id read back from storage.
+    pub fn from_stored(id: String) -> MemberId {
+        MemberId(id)
     }
 }
 
@@ -130,12 +125,6 @@ pub enum DirectoryError {
     KpjTaken { new: MemberId, holder: MemberId },
 }
 
-impl From<sled::Error> for DirectoryError {
-    fn from(error: sled::Error) -> Self {
-        DirectoryError::Database(DbError::Sled(error))
-    }
-}
-
 /// Where the flows find members and change their accounts.
 pub trait MemberDirectory: Send + Sync {
     /// The member holding card `kpj` (any of their cards) whose NIK is `nik`.
@@ -148,6 +137,17 @@ pub trait MemberDirectory: Send + Sync {
     /// Adds `member` unless a member with its id exists; returns whether it was added.
     /// Existing members are left untouched, so a password changed by a flow survives.
     fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError>;
+    /// Makes sure the synthetic members `0..count` exist (see [`synthetic_member`]); returns
+    /// how many were added. A store may do it in bulk and remember how far it got.
+    fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
+        let mut added = 0;
+        for i in 0..count {
+            if self.insert_if_absent(&synthetic_member(i))? {
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
 }
 
 /// Adds every member of `members` that the directory does not hold yet; returns how many.
@@ -165,157 +165,6 @@ pub fn seed_missing(
         }
     }
     Ok(added)
-}
-
-/// Members in sled: records by id in "members", and an index from every card's KPJ to its
-/// holder in "member_by_kpj", so every look-up is a couple of B-tree reads, not a scan.
-#[derive(Debug, Clone)]
-pub struct SledMemberDirectory {
-    members: sled::Tree,
-    by_kpj: sled::Tree,
-    meta: sled::Tree,
-}
-
-impl SledMemberDirectory {
-    pub fn new(db: &Database) -> Result<SledMemberDirectory, DirectoryError> {
-        Ok(SledMemberDirectory {
-            members: db.tree(MEMBERS_TREE)?,
-            by_kpj: db.tree(KPJ_INDEX_TREE)?,
-            meta: db.tree(META_TREE)?,
-        })
-    }
-
-    /// Makes sure the synthetic members `0..count` exist (see [`synthetic_member`]); returns
-    /// how many were added. Written in sled batches, resumed from where the last run stopped,
-    /// and free once done: the count seeded is remembered, so a restart reads one key.
-    ///
-    /// Members of a batch interrupted by a crash are written again: they were never served
-    /// (seeding ends before the server listens), so nothing they hold can be lost.
-    pub fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
-        let seeded = match self.meta.get(SYNTHETIC_SEEDED)? {
-            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().unwrap_or([0; 4])),
-            None => 0,
-        };
-        let mut added = 0;
-        let mut start = seeded;
-        while start < count {
-            let end = count.min(start.saturating_add(SEED_BATCH));
-            let mut members = sled::Batch::default();
-            let mut by_kpj = sled::Batch::default();
-            for i in start..end {
-                let member = synthetic_member(i);
-                for card in &member.cards {
-                    if let Some(holder) = self.by_kpj.get(card.kpj.as_str())?
-                        && holder.as_ref() != member.id.as_str().as_bytes()
-                    {
-                        return Err(DirectoryError::KpjTaken {
-                            new: member.id.clone(),
-                            holder: MemberId(String::from_utf8_lossy(&holder).into_owned()),
-                        });
-                    }
-                    by_kpj.insert(card.kpj.as_str(), member.id.as_str());
-                }
-                members.insert(member.id.as_str(), Self::encode(&member)?);
-            }
-            // The index before the records, the count last: a crash leaves at worst index
-            // entries whose record is written again on the next start.
-            self.by_kpj.apply_batch(by_kpj)?;
-            self.members.apply_batch(members)?;
-            self.meta.insert(SYNTHETIC_SEEDED, &end.to_be_bytes())?;
-            added += (end - start) as usize;
-            start = end;
-        }
-        Ok(added)
-    }
-
-    fn decode(id: &MemberId, record: &[u8]) -> Result<Member, DirectoryError> {
-        serde_json::from_slice(record).map_err(|_| DirectoryError::Corrupt {
-            tree: MEMBERS_TREE,
-            id: id.clone(),
-        })
-    }
-
-    fn encode(member: &Member) -> Result<Vec<u8>, DirectoryError> {
-        serde_json::to_vec(member).map_err(|source| DirectoryError::Encode {
-            id: member.id.clone(),
-            source,
-        })
-    }
-
-    fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
-        let Some(id) = self.by_kpj.get(kpj.as_str())? else {
-            return Ok(None);
-        };
-        let id = MemberId(String::from_utf8_lossy(&id).into_owned());
-        match self.members.get(id.as_str())? {
-            Some(record) => Ok(Some(Self::decode(&id, &record)?)),
-            None => Ok(None),
-        }
-    }
-}
-
-impl MemberDirectory for SledMemberDirectory {
-    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError> {
-        Ok(self.by_card(kpj)?.filter(|m| m.nik == *nik))
-    }
-
-    fn find_by_email_kpj(
-        &self,
-        email: &Email,
-        kpj: &Kpj,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self
-            .by_card(kpj)?
-            .filter(|m| m.email.as_ref() == Some(email)))
-    }
-
-    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
-        // Compare-and-swap so a concurrent change to the same record is never lost.
-        loop {
-            let Some(old) = self.members.get(id.as_str())? else {
-                return Err(DirectoryError::UnknownMember(id.clone()));
-            };
-            let mut member = Self::decode(id, &old)?;
-            member.password_phc = Some(phc.to_owned());
-            let new = Self::encode(&member)?;
-            if self
-                .members
-                .compare_and_swap(id.as_str(), Some(&old), Some(new))?
-                .is_ok()
-            {
-                return Ok(());
-            }
-        }
-    }
-
-    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
-        let record = Self::encode(member)?;
-        // One transaction over the record and its index entries: a crash or a concurrent
-        // insert never leaves a card pointing at a missing member.
-        let outcome = (&self.members, &self.by_kpj).transaction(|(members, by_kpj)| {
-            if members.get(member.id.as_str())?.is_some() {
-                return Ok(false);
-            }
-            for card in &member.cards {
-                if let Some(holder) = by_kpj.get(card.kpj.as_str())? {
-                    return Err(ConflictableTransactionError::Abort(
-                        DirectoryError::KpjTaken {
-                            new: member.id.clone(),
-                            holder: MemberId(String::from_utf8_lossy(&holder).into_owned()),
-                        },
-                    ));
-                }
-                by_kpj.insert(card.kpj.as_str(), member.id.as_str())?;
-            }
-            members.insert(member.id.as_str(), record.as_slice())?;
-            Ok(true)
-        });
-        match outcome {
-            Ok(added) => Ok(added),
-            Err(TransactionError::Abort(error)) => Err(error),
-            Err(TransactionError::Storage(error)) => Err(error.into()),
-        }
-    }
 }
 
 /// Members in memory: for tests and the conversation runner.
@@ -559,14 +408,14 @@ pub fn demo_members() -> Vec<Member> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn kpj(s: &str) -> Kpj {
+    pub(crate) fn kpj(s: &str) -> Kpj {
         Kpj::parse(s).expect("kpj")
     }
 
-    fn nik(s: &str) -> Nik {
+    pub(crate) fn nik(s: &str) -> Nik {
         Nik::parse(s).expect("nik")
     }
 
@@ -579,7 +428,7 @@ mod tests {
     }
 
     /// The behaviour every `MemberDirectory` must share.
-    fn contract(directory: &dyn MemberDirectory) {
+    pub(crate) fn contract(directory: &dyn MemberDirectory) {
         let demo = demo_members();
         assert_eq!(seed_missing(directory, &demo).expect("seed"), 4);
 
@@ -671,12 +520,6 @@ mod tests {
     }
 
     #[test]
-    fn the_sled_directory_meets_the_member_directory_contract() {
-        let db = Database::temporary().expect("db");
-        contract(&SledMemberDirectory::new(&db).expect("directory"));
-    }
-
-    #[test]
     fn the_memory_directory_meets_the_member_directory_contract() {
         contract(&MemoryMemberDirectory::default());
     }
@@ -752,38 +595,6 @@ mod tests {
     }
 
     #[test]
-    fn synthetic_members_are_seeded_once_and_found_by_either_card() {
-        let dir = tempfile::tempdir().expect("dir");
-        {
-            let db = Database::open(dir.path()).expect("open");
-            let directory = SledMemberDirectory::new(&db).expect("directory");
-            seed_missing(&directory, &demo_members()).expect("demo");
-            assert_eq!(directory.seed_synthetic(25_000).expect("seed"), 25_000);
-            let m = synthetic_member(24_999);
-            directory
-                .set_password(&m.id, "$argon2id$changed")
-                .expect("set");
-        }
-        let db = Database::reopen(dir.path());
-        let directory = SledMemberDirectory::new(&db).expect("directory");
-        assert_eq!(directory.seed_synthetic(25_000).expect("again"), 0);
-        assert_eq!(directory.seed_synthetic(25_010).expect("more"), 10);
-        let m = synthetic_member(24_999);
-        let found = directory
-            .find_by_kpj_nik(&m.cards[1].kpj, &m.nik)
-            .expect("find")
-            .expect("by the second card");
-        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
-        assert!(
-            directory
-                .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
-                .expect("find")
-                .is_some(),
-            "the demo members are untouched"
-        );
-    }
-
-    #[test]
     fn the_login_is_the_email_or_else_the_phone() {
         let demo = demo_members();
         assert_eq!(demo[0].login(), "budi.santoso@example.com");
@@ -803,27 +614,5 @@ mod tests {
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-    }
-
-    #[test]
-    fn a_changed_password_survives_a_restart_and_a_second_seeding() {
-        let dir = tempfile::tempdir().expect("dir");
-        let budi = MemberId::from_kpj(&kpj("12345678901"));
-        {
-            let db = Database::open(dir.path()).expect("open");
-            let directory = SledMemberDirectory::new(&db).expect("directory");
-            seed_missing(&directory, &demo_members()).expect("seed");
-            directory
-                .set_password(&budi, "$argon2id$changed")
-                .expect("set");
-        }
-        let db = Database::reopen(dir.path());
-        let directory = SledMemberDirectory::new(&db).expect("directory");
-        assert_eq!(seed_missing(&directory, &demo_members()).expect("seed"), 0);
-        let found = directory
-            .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
-            .expect("find")
-            .expect("Budi");
-        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
     }
 }

@@ -63,7 +63,9 @@ impl Server {
         let mut attempts = 0;
         let app = loop {
             match App::build(config(data_dir)) {
-                Err(tanya::app::BuildError::Database(_)) if attempts < 100 => {
+                Err(tanya::app::BuildError::Open(tanya::store::OpenError::Database(_)))
+                    if attempts < 100 =>
+                {
                     attempts += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
@@ -941,7 +943,7 @@ async fn a_truncated_session_record_starts_over_with_a_normal_answer() {
     let answer = server.say(None, "lupa akun").await;
     let id = session_id(&answer);
     // Shorter than the record's timestamp: the store itself cannot decode it.
-    let database = server.app.database.as_ref().expect("on sled");
+    let database = server.app.embedded.as_ref().expect("on disk");
     database
         .tree("sessions")
         .expect("sessions tree")
@@ -1113,14 +1115,7 @@ async fn between_the_two_password_entries_no_fast_hash_of_the_password_is_writte
     let password = "Rahasia#Baru2026";
     let answer = server.say(Some(&id), password).await;
     assert_eq!(keys(&answer), ["ask_password_confirm"]);
-    server
-        .app
-        .database
-        .as_ref()
-        .expect("sled")
-        .make_durable()
-        .await
-        .expect("flushed");
+    server.app.durability.make_durable().await.expect("flushed");
 
     let key = tanya::security::otp::ServerKey::load_or_create(dir.path()).expect("server key");
     // What the session kept before: HMAC-SHA256 of the password under the server key.

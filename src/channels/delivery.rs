@@ -8,16 +8,14 @@
 //! what a 429 asks for (`Retry-After`, Telegram's `retry_after`). Items survive restarts; the
 //! worker started on the next boot sends whatever is pending.
 
-use super::dedup::{self, Dedup};
 use super::{ChannelError, Request};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::DeliveryConfig;
-use crate::db::{Database, DbError};
 use crate::metrics::Metrics;
 use crate::store::SessionKey;
+use crate::store::channel_queue::{ChannelQueue, QueuedKey};
+use crate::store::{DbError, Durability};
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -27,7 +25,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
-const TREE: &str = "channel_outbox";
 /// Members whose calls may be in flight at once.
 const MAX_CONCURRENT_SENDS: usize = 32;
 /// How long the worker sleeps when nothing is due and nothing wakes it.
@@ -115,11 +112,11 @@ impl fmt::Debug for Item {
     }
 }
 
-/// The outbox. Cloning shares the tree and the worker's wake-up signal.
+/// The outbox. Cloning shares the queue and the worker's wake-up signal.
 #[derive(Clone)]
 pub struct Outbox {
-    db: Database,
-    tree: sled::Tree,
+    queue: Arc<dyn ChannelQueue>,
+    durability: Arc<dyn Durability>,
     wake: Arc<Notify>,
 }
 
@@ -132,21 +129,21 @@ impl fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    pub fn new(db: &Database) -> Result<Outbox, DbError> {
-        Ok(Outbox {
-            db: db.clone(),
-            tree: db.tree(TREE)?,
+    pub fn new(queue: Arc<dyn ChannelQueue>, durability: Arc<dyn Durability>) -> Outbox {
+        Outbox {
+            queue,
+            durability,
             wake: Arc::new(Notify::new()),
-        })
+        }
     }
 
     /// How many calls are pending.
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.queue.pending()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 
     /// Queues `requests` for `session` and marks `seen_id` as processed, in one transaction,
@@ -155,7 +152,6 @@ impl Outbox {
         &self,
         session: &SessionKey,
         requests: &[Request],
-        seen: &Dedup,
         seen_id: Option<&str>,
         now: Timestamp,
     ) -> Result<(), ChannelError> {
@@ -167,48 +163,24 @@ impl Outbox {
                 attempts: 0,
                 not_before: 0,
             };
-            items.push((
-                item_key(session.as_str(), self.db.generate_id()?),
-                serde_json::to_vec(&item)?,
-            ));
+            items.push(serde_json::to_vec(&item)?);
         }
-        let written =
-            (&self.tree, &seen.seen, &seen.by_time).transaction(|(outbox, seen_ids, by_time)| {
-                for (key, value) in &items {
-                    outbox.insert(key.as_slice(), value.as_slice())?;
-                }
-                if let Some(id) = seen_id {
-                    seen_ids.insert(id.as_bytes(), &now.0.to_be_bytes())?;
-                    by_time.insert(dedup::time_key(now, id), &[])?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
-        written.map_err(|error| match error {
-            TransactionError::Storage(error) => DbError::Sled(error),
-            TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
-        })?;
-        self.db.make_durable().await?;
+        self.queue.enqueue(session, &items, seen_id, now)?;
+        self.durability.make_durable().await?;
         self.wake.notify_one();
         Ok(())
     }
 
-    /// The first pending call of every member, found by seeking past each member's items.
-    fn heads(&self) -> Result<Vec<(sled::IVec, Item)>, DbError> {
+    /// The first pending call of every member.
+    fn heads(&self) -> Result<Vec<(QueuedKey, Item)>, DbError> {
         let mut heads = Vec::new();
-        let mut from: Vec<u8> = Vec::new();
-        while let Some(entry) = self.tree.range(from.as_slice()..).next() {
-            let (key, value) = entry?;
-            let session_len = key.iter().position(|&b| b == 0).unwrap_or(key.len());
-            // Session keys hold no control characters, so `session + 0x01` sorts after all of
-            // this member's `session + 0x00 + id` keys and before any other member's.
-            from = key[..session_len].to_vec();
-            from.push(1);
-            match serde_json::from_slice::<Item>(&value) {
-                Ok(item) => heads.push((key, item)),
+        for queued in self.queue.heads()? {
+            match serde_json::from_slice::<Item>(&queued.item) {
+                Ok(item) => heads.push((queued.key, item)),
                 Err(error) => {
                     // It would block the member forever: drop it, loudly.
                     tracing::error!(%error, "dropping an unreadable outbox item");
-                    self.tree.remove(&key)?;
+                    self.queue.remove(&queued.key)?;
                 }
             }
         }
@@ -217,25 +189,15 @@ impl Outbox {
 
     /// Removes a call that was delivered or given up, durably (so it is not sent again
     /// after a restart).
-    async fn remove(&self, key: &[u8]) -> Result<(), DbError> {
-        self.tree.remove(key)?;
-        self.db.make_durable().await
+    async fn remove(&self, key: &QueuedKey) -> Result<(), DbError> {
+        self.queue.remove(key)?;
+        self.durability.make_durable().await
     }
 
-    fn update(&self, key: &[u8], item: &Item) -> Result<(), ChannelError> {
-        self.tree
-            .insert(key, serde_json::to_vec(item)?)
-            .map_err(DbError::from)?;
+    fn update(&self, key: &QueuedKey, item: &Item) -> Result<(), ChannelError> {
+        self.queue.replace(key, &serde_json::to_vec(item)?)?;
         Ok(())
     }
-}
-
-fn item_key(session: &str, id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(session.len() + 9);
-    key.extend_from_slice(session.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
 }
 
 fn now_ms() -> u64 {
@@ -358,7 +320,7 @@ async fn attempt(
     sender: Arc<dyn Sender>,
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
-    key: sled::IVec,
+    key: QueuedKey,
     mut item: Item,
 ) {
     let outcome = sender.send(&item.request).await;
@@ -409,6 +371,7 @@ async fn attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::dedup::Dedup;
     use crate::channels::telegram;
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -483,11 +446,11 @@ mod tests {
         })
     }
 
-    async fn setup() -> (Database, Outbox, Dedup) {
-        let db = Database::temporary().unwrap();
-        let outbox = Outbox::new(&db).unwrap();
-        let dedup = Dedup::new(&db).unwrap();
-        (db, outbox, dedup)
+    async fn setup() -> (crate::store::Stores, Outbox, Dedup) {
+        let stores = crate::store::temporary().unwrap();
+        let outbox = Outbox::new(stores.channel_queue.clone(), stores.durability.clone());
+        let dedup = Dedup::new(stores.channel_queue.clone());
+        (stores, outbox, dedup)
     }
 
     async fn wait_until_empty(outbox: &Outbox) {
@@ -523,20 +486,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_call_blocks_only_its_own_member_and_order_is_kept() {
-        let (_db, outbox, dedup) = setup().await;
+        let (_stores, outbox, dedup) = setup().await;
         let now = SystemClock.now();
         outbox
             .enqueue(
                 &key("1"),
                 &[message(1, "a1"), message(1, "a2")],
-                &dedup,
                 Some("telegram:1"),
                 now,
             )
             .await
             .unwrap();
         outbox
-            .enqueue(&key("2"), &[message(2, "b1")], &dedup, None, now)
+            .enqueue(&key("2"), &[message(2, "b1")], None, now)
             .await
             .unwrap();
         let sender = Arc::new(Scripted::default());
@@ -564,12 +526,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_is_given_up_after_the_last_attempt_and_the_next_one_goes() {
-        let (_db, outbox, dedup) = setup().await;
+        let (_stores, outbox, _) = setup().await;
         outbox
             .enqueue(
                 &key("1"),
                 &[message(1, "x"), message(1, "y")],
-                &dedup,
                 None,
                 SystemClock.now(),
             )
@@ -607,15 +568,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_refusal_is_not_retried() {
-        let (_db, outbox, dedup) = setup().await;
+        let (_stores, outbox, _) = setup().await;
         outbox
-            .enqueue(
-                &key("1"),
-                &[message(1, "x")],
-                &dedup,
-                None,
-                SystemClock.now(),
-            )
+            .enqueue(&key("1"), &[message(1, "x")], None, SystemClock.now())
             .await
             .unwrap();
         let sender = Arc::new(Scripted::default());
@@ -633,15 +588,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_requested_wait_is_respected() {
-        let (_db, outbox, dedup) = setup().await;
+        let (_stores, outbox, _) = setup().await;
         outbox
-            .enqueue(
-                &key("1"),
-                &[message(1, "x")],
-                &dedup,
-                None,
-                SystemClock.now(),
-            )
+            .enqueue(&key("1"), &[message(1, "x")], None, SystemClock.now())
             .await
             .unwrap();
         let sender = Arc::new(Scripted::default());

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! verify signature → parse → seen before? → Engine::handle (durable) → render → enqueue
-//!   replies + mark seen, in one sled transaction → flush → 200 → worker sends, retries
+//!   replies + mark seen, in one transaction → flush → 200 → worker sends, retries
 //! ```
 //!
 //! Why inline rather than queueing the inbound message for a worker: an engine turn takes
@@ -33,10 +33,10 @@ pub mod whatsapp;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::{Config, LineConfig, TelegramConfig, WhatsAppConfig};
 use crate::content::Button;
-use crate::db::{Database, DbError};
 use crate::engine::{Engine, EngineError, IncomingMessage, Input, OutgoingMessage};
 use crate::http::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 use crate::store::SessionKey;
+use crate::store::{self, DbError, OpenError, Stores};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -217,22 +217,22 @@ struct Storage {
 }
 
 impl Channels {
-    /// The channels configured in `config`, storing their outbox and seen-ids in `database`
-    /// (a temporary database when the application runs in memory).
+    /// The channels configured in `config`, storing their outbox and seen-ids in `stores`
+    /// (temporary ones when the application runs in memory).
     pub fn new(
         config: &Config,
         engine: Arc<Engine>,
-        database: Option<&Database>,
-    ) -> Result<Channels, DbError> {
+        stores: Option<&Stores>,
+    ) -> Result<Channels, OpenError> {
         let any = config.telegram.is_some() || config.whatsapp.is_some() || config.line.is_some();
         let storage = if any {
-            let database = match database {
-                Some(database) => database.clone(),
-                None => Database::temporary()?,
+            let stores = match stores {
+                Some(stores) => stores.clone(),
+                None => store::temporary()?,
             };
             Some(Storage {
-                seen: Dedup::new(&database)?,
-                outbox: Outbox::new(&database)?,
+                seen: Dedup::new(stores.channel_queue.clone()),
+                outbox: Outbox::new(stores.channel_queue, stores.durability),
                 sender: Arc::new(HttpSender {
                     client: reqwest::Client::builder()
                         .timeout(SEND_TIMEOUT)
@@ -362,7 +362,6 @@ impl Channels {
             .enqueue(
                 &inbound.session,
                 &requests,
-                &storage.seen,
                 inbound.dedup_key.as_deref(),
                 now,
             )

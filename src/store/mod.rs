@@ -1,27 +1,85 @@
-//! Conversation sessions at rest: the narrow `SessionStore` trait the engine saves its state
-//! and transcript through, and `MemberGuardStore` for the per-member limits and lockout, each
-//! with a sled implementation and an in-memory one for tests.
+//! Everything tanya keeps, behind narrow traits: sessions (`SessionStore`, with transcripts
+//! and the activity index), per-member limits and lockout (`MemberGuardStore`), and through
+//! [`Stores`] the member directory, the demo code outbox and the channels' queue. Each has an
+//! in-memory implementation for tests; `sled/` holds the embedded one and is the only place
+//! that names sled.
 //!
 //! A session's transcript is kept apart from its state as numbered records (the engine writes
 //! one per turn), so a turn writes one record and a state of a few hundred bytes, however
 //! long the conversation is.
 
+pub mod channel_queue;
+mod durability;
 mod member_guard;
 mod memory;
-mod sled_guard;
-mod sled_store;
+mod sled;
 
+pub use self::sled::{
+    DEFAULT_CACHE_BYTES as EMBEDDED_DEFAULT_CACHE_BYTES,
+    DEFAULT_COMMIT_DELAY as EMBEDDED_DEFAULT_COMMIT_DELAY, Database as EmbeddedDatabase,
+    Options as EmbeddedOptions,
+};
+pub use durability::{BackendError, DbError, Durability, NoDurability};
 pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
 pub use memory::MemorySessionStore;
-pub use sled_guard::SledMemberGuard;
-pub use sled_store::SledSessionStore;
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::members::{DirectoryError, MemberDirectory};
+use crate::outbox::{CodeOutbox, OutboxError};
+use channel_queue::ChannelQueue;
+
+/// Every store of one backend, as the application uses them.
+#[derive(Clone)]
+pub struct Stores {
+    pub sessions: Arc<dyn SessionStore>,
+    pub guard: Arc<dyn MemberGuardStore>,
+    pub members: Arc<dyn MemberDirectory>,
+    pub codes: Arc<dyn CodeOutbox>,
+    pub channel_queue: Arc<dyn ChannelQueue>,
+    /// Makes the writes of all the stores above durable.
+    pub durability: Arc<dyn Durability>,
+    /// The embedded database underneath, when there is one (flush statistics, tests).
+    pub embedded: Option<EmbeddedDatabase>,
+}
+
+/// Why a backend's stores could not be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("session store: {0}")]
+    Sessions(#[from] StoreError),
+    #[error("member directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("code outbox: {0}")]
+    Codes(#[from] OutboxError),
+}
+
+/// The embedded backend: every store in one sled database in `dir` (made private to this
+/// user).
+pub fn open_embedded(dir: &Path, options: EmbeddedOptions) -> Result<Stores, OpenError> {
+    self::sled::stores(EmbeddedDatabase::open_with(dir, options)?)
+}
+
+/// The embedded backend in a temporary location that disappears with the last handle: for
+/// tests and for channel bookkeeping of in-memory applications.
+pub fn temporary() -> Result<Stores, OpenError> {
+    self::sled::stores(EmbeddedDatabase::temporary()?)
+}
+
+/// Reopens the closed embedded database in `dir` once, so that the next start is fast
+/// (see `EmbeddedDatabase::write_snapshot_for_next_start`).
+pub fn prepare_next_start(dir: &Path) -> Result<Duration, DbError> {
+    EmbeddedDatabase::write_snapshot_for_next_start(dir)
+}
+
 use crate::clock::Timestamp;
-use crate::db::DbError;
 
 /// The longest session key accepted, in bytes: platform ids are short, and a bound keeps
 /// oversized ids from a webhook out of the database.
@@ -145,12 +203,6 @@ pub enum StoreError {
     Corrupt { key: String },
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(error: sled::Error) -> Self {
-        StoreError::Database(DbError::Sled(error))
-    }
-}
-
 /// Where sessions live between turns. Implementations must be safe to share between tasks.
 ///
 /// Transcript records ("lines" here; the engine stores one exchange per line) are numbered
@@ -183,15 +235,14 @@ pub trait SessionStore: Send + Sync {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::db::Database;
 
-    fn key(id: &str) -> SessionKey {
+    pub(crate) fn key(id: &str) -> SessionKey {
         SessionKey::new("web", id).expect("valid key")
     }
 
-    fn session(at: u64, data: &[u8]) -> StoredSession {
+    pub(crate) fn session(at: u64, data: &[u8]) -> StoredSession {
         StoredSession {
             updated_at: Timestamp(at),
             data: data.to_vec(),
@@ -199,7 +250,7 @@ mod tests {
     }
 
     /// The behaviour every `SessionStore` must share.
-    fn contract(store: &dyn SessionStore) {
+    pub(crate) fn contract(store: &dyn SessionStore) {
         assert_eq!(store.count().expect("count"), 0);
         assert_eq!(store.load(&key("unknown")).expect("load"), None);
 
@@ -256,13 +307,13 @@ mod tests {
         transcript_contract(store);
     }
 
-    fn lines(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
+    pub(crate) fn lines(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
         range.map(|n| format!("line {n}").into_bytes()).collect()
     }
 
     /// Transcripts: appended in order, trimmed to the last `keep`, read below an end, and
     /// deleted with their session.
-    fn transcript_contract(store: &dyn SessionStore) {
+    pub(crate) fn transcript_contract(store: &dyn SessionStore) {
         let talk = key("talk");
         let other = key("talk2");
         assert!(store.transcript(&talk, 10).expect("empty").is_empty());
@@ -300,12 +351,6 @@ mod tests {
             .expect("append");
         store.remove_idle(Timestamp(2)).expect("sweep");
         assert!(store.transcript(&talk, 2).expect("swept").is_empty());
-    }
-
-    #[test]
-    fn the_sled_store_meets_the_session_store_contract() {
-        let db = Database::temporary().expect("db");
-        contract(&SledSessionStore::new(&db).expect("store"));
     }
 
     #[test]

@@ -59,7 +59,9 @@ impl Server {
         let mut attempts = 0;
         let app = loop {
             match App::build(config()) {
-                Err(tanya::app::BuildError::Database(_)) if attempts < 100 => {
+                Err(tanya::app::BuildError::Open(tanya::store::OpenError::Database(_)))
+                    if attempts < 100 =>
+                {
                     attempts += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }

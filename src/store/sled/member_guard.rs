@@ -2,13 +2,13 @@
 //! µs, at which it is full again, 8 big-endian bytes) and standings in "member_standing"
 //! (member id → JSON). Made durable with the turn that wrote them (`Durability`).
 
-use super::StoreError;
-use super::member_guard::{BucketId, MemberGuardStore, micros};
+use super::Database;
 use crate::clock::Timestamp;
-use crate::db::Database;
 use crate::limits::{Rate, Refused, take_token};
 use crate::members::MemberId;
 use crate::security::lockout::{CodeEvent, Standing};
+use crate::store::StoreError;
+use crate::store::member_guard::{BucketId, MemberGuardStore, micros};
 
 const BUCKETS_TREE: &str = "member_buckets";
 const STANDING_TREE: &str = "member_standing";
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn the_sled_guard_meets_the_member_guard_contract() {
         let db = Database::temporary().expect("db");
-        super::super::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"));
+        crate::store::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use thiserror::Error;
 use tokio::sync::watch;
+
+use crate::store::{BackendError, DbError, Durability};
 
 /// The page cache of `Database::open`.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -38,49 +39,9 @@ impl Default for Options {
     }
 }
 
-/// What can go wrong with the database itself.
-#[derive(Debug, Clone, Error)]
-pub enum DbError {
-    /// The database directory could not be opened (missing permissions, locked by another
-    /// process, or not a sled database).
-    #[error("cannot open the database in {path}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: sled::Error,
-    },
-    /// The data directory could not be created, or made private to the server's user
-    /// (0700, its files 0600): the server refuses to start rather than keep members' data
-    /// readable by other users of the machine.
-    #[error("the data directory {path} cannot be made private to this user: {message}")]
-    NotPrivate { path: PathBuf, message: String },
-    /// A read, write or flush failed inside sled.
-    #[error("database operation failed")]
-    Sled(#[from] sled::Error),
-    /// The flusher died while flushing (a panic inside sled); the writes may not be on disk.
-    #[error("the database flusher stopped before finishing")]
-    FlusherStopped,
-    /// `make_durable` was awaited outside a tokio runtime, where no blocking thread can flush.
-    #[error("making writes durable needs a tokio runtime")]
-    NoRuntime,
-}
-
-/// Something that can make the writes made so far survive a crash.
-///
-/// The engine holds this as `Arc<dyn Durability>`, so the in-memory stack of tests and the
-/// conversation runner can skip disk flushes entirely.
-pub trait Durability: Send + Sync {
-    /// Resolves once every write made before the call is durable.
-    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>>;
-}
-
-/// Durability for in-memory stores: there is no disk, so there is nothing to wait for.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoDurability;
-
-impl Durability for NoDurability {
-    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
-        Box::pin(std::future::ready(Ok(())))
+impl From<sled::Error> for DbError {
+    fn from(error: sled::Error) -> Self {
+        DbError::Backend(BackendError::new(error))
     }
 }
 
@@ -120,7 +81,7 @@ impl Database {
             .open()
             .map_err(|source| DbError::Open {
                 path: dir.to_path_buf(),
-                source,
+                source: BackendError::new(source),
             })?;
         // sled writes a snapshot while it opens, as the umask allows (usually 0644): made
         // private at once, and no warning, since that is sled's doing at every start. Files
@@ -181,7 +142,7 @@ impl Database {
             .open()
             .map_err(|source| DbError::Open {
                 path: PathBuf::from("<temporary>"),
-                source,
+                source: BackendError::new(source),
             })?;
         Ok(Database::from_sled(db, Duration::ZERO))
     }
@@ -424,6 +385,7 @@ pub fn make_private(dir: &Path) -> Result<Vec<PathBuf>, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::NoDurability;
 
     #[cfg(unix)]
     fn mode(path: &Path) -> u32 {

@@ -3,9 +3,9 @@
 //! transcript line in the "transcripts" tree; and an index of sessions by the hour of their
 //! last activity, so the sweep reads only the sessions old enough to be idle.
 
-use super::{SessionKey, SessionStore, StoreError, StoredSession};
+use super::Database;
 use crate::clock::Timestamp;
-use crate::db::Database;
+use crate::store::{SessionKey, SessionStore, StoreError, StoredSession};
 
 const TREE: &str = "sessions";
 const TRANSCRIPT_TREE: &str = "transcripts";
@@ -298,6 +298,12 @@ impl SessionStore for SledSessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sled_store_meets_the_session_store_contract() {
+        let db = Database::temporary().expect("db");
+        crate::store::tests::contract(&SledSessionStore::new(&db).expect("store"));
+    }
 
     #[test]
     fn sweeps_and_counts_cross_scan_chunks() {

@@ -1,0 +1,85 @@
+//! What every storage backend shares: its errors, and waiting until writes survive a crash.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+/// An error of the storage engine underneath (sled, PostgreSQL), kept opaque so that code
+/// outside `store/` never names the engine; cloning shares it.
+#[derive(Clone)]
+pub struct BackendError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl BackendError {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+        BackendError(Arc::new(error))
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// What can go wrong with the database itself.
+#[derive(Debug, Clone, Error)]
+pub enum DbError {
+    /// The database could not be opened (missing permissions, locked by another process,
+    /// not a database of ours).
+    #[error("cannot open the database in {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: BackendError,
+    },
+    /// The data directory could not be created, or made private to the server's user
+    /// (0700, its files 0600): the server refuses to start rather than keep members' data
+    /// readable by other users of the machine.
+    #[error("the data directory {path} cannot be made private to this user: {message}")]
+    NotPrivate { path: PathBuf, message: String },
+    /// A read, write or flush failed in the storage engine.
+    #[error("database operation failed")]
+    Backend(#[source] BackendError),
+    /// The flusher died while flushing (a panic inside the engine); the writes may not be
+    /// on disk.
+    #[error("the database flusher stopped before finishing")]
+    FlusherStopped,
+    /// `make_durable` was awaited outside a tokio runtime, where no blocking thread can flush.
+    #[error("making writes durable needs a tokio runtime")]
+    NoRuntime,
+}
+
+/// Something that can make the writes made so far survive a crash.
+///
+/// The engine holds this as `Arc<dyn Durability>`, so the in-memory stack of tests and the
+/// conversation runner can skip disk flushes entirely.
+pub trait Durability: Send + Sync {
+    /// Resolves once every write made before the call is durable.
+    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>>;
+}
+
+/// Durability for in-memory stores: there is no disk, so there is nothing to wait for.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoDurability;
+
+impl Durability for NoDurability {
+    fn make_durable(&self) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}

@@ -1,0 +1,251 @@
+//! Members in sled: records by id, an index from every card's KPJ to its holder, and how
+//! many synthetic members were seeded.
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::Database;
+use crate::identity::{Email, Kpj, Nik};
+use crate::members::{DirectoryError, Member, MemberDirectory, MemberId, synthetic_member};
+
+const MEMBERS_TREE: &str = "members";
+const KPJ_INDEX_TREE: &str = "member_by_kpj";
+/// Book-keeping of the directory itself: how many synthetic members are seeded.
+const META_TREE: &str = "member_meta";
+const SYNTHETIC_SEEDED: &str = "synthetic_seeded";
+/// Synthetic members written per sled batch while seeding.
+const SEED_BATCH: u32 = 10_000;
+
+/// Members in sled: records by id in "members", and an index from every card's KPJ to its
+/// holder in "member_by_kpj", so every look-up is a couple of B-tree reads, not a scan.
+#[derive(Debug, Clone)]
+pub struct SledMemberDirectory {
+    members: sled::Tree,
+    by_kpj: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl SledMemberDirectory {
+    pub fn new(db: &Database) -> Result<SledMemberDirectory, DirectoryError> {
+        Ok(SledMemberDirectory {
+            members: db.tree(MEMBERS_TREE)?,
+            by_kpj: db.tree(KPJ_INDEX_TREE)?,
+            meta: db.tree(META_TREE)?,
+        })
+    }
+
+    /// The synthetic members, written in sled batches, resumed from where the last run stopped,
+    /// and free once done: the count seeded is remembered, so a restart reads one key.
+    ///
+    /// Members of a batch interrupted by a crash are written again: they were never served
+    /// (seeding ends before the server listens), so nothing they hold can be lost.
+    fn seed_synthetic_in_batches(&self, count: u32) -> Result<usize, DirectoryError> {
+        let seeded = match self.meta.get(SYNTHETIC_SEEDED)? {
+            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().unwrap_or([0; 4])),
+            None => 0,
+        };
+        let mut added = 0;
+        let mut start = seeded;
+        while start < count {
+            let end = count.min(start.saturating_add(SEED_BATCH));
+            let mut members = sled::Batch::default();
+            let mut by_kpj = sled::Batch::default();
+            for i in start..end {
+                let member = synthetic_member(i);
+                for card in &member.cards {
+                    if let Some(holder) = self.by_kpj.get(card.kpj.as_str())?
+                        && holder.as_ref() != member.id.as_str().as_bytes()
+                    {
+                        return Err(DirectoryError::KpjTaken {
+                            new: member.id.clone(),
+                            holder: MemberId::from_stored(
+                                String::from_utf8_lossy(&holder).into_owned(),
+                            ),
+                        });
+                    }
+                    by_kpj.insert(card.kpj.as_str(), member.id.as_str());
+                }
+                members.insert(member.id.as_str(), Self::encode(&member)?);
+            }
+            // The index before the records, the count last: a crash leaves at worst index
+            // entries whose record is written again on the next start.
+            self.by_kpj.apply_batch(by_kpj)?;
+            self.members.apply_batch(members)?;
+            self.meta.insert(SYNTHETIC_SEEDED, &end.to_be_bytes())?;
+            added += (end - start) as usize;
+            start = end;
+        }
+        Ok(added)
+    }
+
+    fn decode(id: &MemberId, record: &[u8]) -> Result<Member, DirectoryError> {
+        serde_json::from_slice(record).map_err(|_| DirectoryError::Corrupt {
+            tree: MEMBERS_TREE,
+            id: id.clone(),
+        })
+    }
+
+    fn encode(member: &Member) -> Result<Vec<u8>, DirectoryError> {
+        serde_json::to_vec(member).map_err(|source| DirectoryError::Encode {
+            id: member.id.clone(),
+            source,
+        })
+    }
+
+    fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
+        let Some(id) = self.by_kpj.get(kpj.as_str())? else {
+            return Ok(None);
+        };
+        let id = MemberId::from_stored(String::from_utf8_lossy(&id).into_owned());
+        match self.members.get(id.as_str())? {
+            Some(record) => Ok(Some(Self::decode(&id, &record)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl MemberDirectory for SledMemberDirectory {
+    fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
+        self.seed_synthetic_in_batches(count)
+    }
+
+    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError> {
+        Ok(self.by_card(kpj)?.filter(|m| m.nik == *nik))
+    }
+
+    fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<Member>, DirectoryError> {
+        Ok(self
+            .by_card(kpj)?
+            .filter(|m| m.email.as_ref() == Some(email)))
+    }
+
+    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+        // Compare-and-swap so a concurrent change to the same record is never lost.
+        loop {
+            let Some(old) = self.members.get(id.as_str())? else {
+                return Err(DirectoryError::UnknownMember(id.clone()));
+            };
+            let mut member = Self::decode(id, &old)?;
+            member.password_phc = Some(phc.to_owned());
+            let new = Self::encode(&member)?;
+            if self
+                .members
+                .compare_and_swap(id.as_str(), Some(&old), Some(new))?
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
+        let record = Self::encode(member)?;
+        // One transaction over the record and its index entries: a crash or a concurrent
+        // insert never leaves a card pointing at a missing member.
+        let outcome = (&self.members, &self.by_kpj).transaction(|(members, by_kpj)| {
+            if members.get(member.id.as_str())?.is_some() {
+                return Ok(false);
+            }
+            for card in &member.cards {
+                if let Some(holder) = by_kpj.get(card.kpj.as_str())? {
+                    return Err(ConflictableTransactionError::Abort(
+                        DirectoryError::KpjTaken {
+                            new: member.id.clone(),
+                            holder: MemberId::from_stored(
+                                String::from_utf8_lossy(&holder).into_owned(),
+                            ),
+                        },
+                    ));
+                }
+                by_kpj.insert(card.kpj.as_str(), member.id.as_str())?;
+            }
+            members.insert(member.id.as_str(), record.as_slice())?;
+            Ok(true)
+        });
+        match outcome {
+            Ok(added) => Ok(added),
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::members::tests::{contract, kpj, nik};
+    use crate::members::{demo_members, seed_missing};
+
+    #[test]
+    fn the_sled_directory_meets_the_member_directory_contract() {
+        let db = Database::temporary().expect("db");
+        contract(&SledMemberDirectory::new(&db).expect("directory"));
+    }
+
+    #[test]
+    fn synthetic_members_are_seeded_once_and_found_by_either_card() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let db = Database::open(dir.path()).expect("open");
+            let directory = SledMemberDirectory::new(&db).expect("directory");
+            seed_missing(&directory, &demo_members()).expect("demo");
+            assert_eq!(
+                MemberDirectory::seed_synthetic(&directory, 25_000).expect("seed"),
+                25_000
+            );
+            let m = synthetic_member(24_999);
+            directory
+                .set_password(&m.id, "$argon2id$changed")
+                .expect("set");
+        }
+        let db = Database::reopen(dir.path());
+        let directory = SledMemberDirectory::new(&db).expect("directory");
+        assert_eq!(
+            MemberDirectory::seed_synthetic(&directory, 25_000).expect("again"),
+            0
+        );
+        assert_eq!(
+            MemberDirectory::seed_synthetic(&directory, 25_010).expect("more"),
+            10
+        );
+        let m = synthetic_member(24_999);
+        let found = directory
+            .find_by_kpj_nik(&m.cards[1].kpj, &m.nik)
+            .expect("find")
+            .expect("by the second card");
+        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
+        assert!(
+            directory
+                .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
+                .expect("find")
+                .is_some(),
+            "the demo members are untouched"
+        );
+    }
+
+    #[test]
+    fn a_changed_password_survives_a_restart_and_a_second_seeding() {
+        let dir = tempfile::tempdir().expect("dir");
+        let budi = MemberId::from_kpj(&kpj("12345678901"));
+        {
+            let db = Database::open(dir.path()).expect("open");
+            let directory = SledMemberDirectory::new(&db).expect("directory");
+            seed_missing(&directory, &demo_members()).expect("seed");
+            directory
+                .set_password(&budi, "$argon2id$changed")
+                .expect("set");
+        }
+        let db = Database::reopen(dir.path());
+        let directory = SledMemberDirectory::new(&db).expect("directory");
+        assert_eq!(seed_missing(&directory, &demo_members()).expect("seed"), 0);
+        let found = directory
+            .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
+            .expect("find")
+            .expect("Budi");
+        assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
+    }
+}

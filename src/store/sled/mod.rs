@@ -1,0 +1,53 @@
+//! The embedded backend: every store in one sled database in `TANYA_DATA_DIR`. The only
+//! module that names sled (a test in `store` fails otherwise).
+
+mod channel_queue;
+mod codes;
+mod db;
+mod member_guard;
+mod members;
+mod sessions;
+
+pub use channel_queue::SledChannelQueue;
+pub use codes::SledOutbox;
+pub use db::{DEFAULT_CACHE_BYTES, DEFAULT_COMMIT_DELAY, Database, Options};
+pub use member_guard::SledMemberGuard;
+pub use members::SledMemberDirectory;
+pub use sessions::SledSessionStore;
+
+use std::sync::Arc;
+
+use crate::members::DirectoryError;
+use crate::outbox::OutboxError;
+use crate::store::{DbError, OpenError, StoreError, Stores};
+
+/// Every store, in `database`.
+pub(super) fn stores(database: Database) -> Result<Stores, OpenError> {
+    Ok(Stores {
+        sessions: Arc::new(SledSessionStore::new(&database)?),
+        guard: Arc::new(SledMemberGuard::new(&database)?),
+        members: Arc::new(SledMemberDirectory::new(&database)?),
+        codes: Arc::new(SledOutbox::new(&database)?),
+        channel_queue: Arc::new(SledChannelQueue::new(&database)?),
+        durability: Arc::new(database.clone()),
+        embedded: Some(database),
+    })
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        StoreError::Database(DbError::from(error))
+    }
+}
+
+impl From<sled::Error> for DirectoryError {
+    fn from(error: sled::Error) -> Self {
+        DirectoryError::Database(DbError::from(error))
+    }
+}
+
+impl From<sled::Error> for OutboxError {
+    fn from(error: sled::Error) -> Self {
+        OutboxError::Database(DbError::from(error))
+    }
+}
