@@ -3,6 +3,8 @@
 //! of `tanya serve` (connection info for the per-client-IP limit, timeouts, the cap).
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tanya::app::App;
