@@ -11,7 +11,7 @@ use crate::dialog::state::{
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, State, Value,
 };
-use crate::limits::{Limits, MemberLimits};
+use crate::limits::{Attempt, Limits, MemberLimits};
 use crate::members::{DirectoryError, Member, MemberDirectory};
 use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
@@ -354,7 +354,10 @@ impl Engine {
             let fresh_code = otp::generate_code();
             let member = match &event {
                 Event::LookedUp(found) => found.as_ref(),
-                Event::Message(_) | Event::PasswordHashed(_) => session.state.member(),
+                Event::Message(_)
+                | Event::PasswordHashed(_)
+                | Event::LookUpRefused
+                | Event::CodeAdmission { .. } => session.state.member(),
             };
             let standing = match member {
                 Some(member) => self.services.guard.standing(&member.id)?,
@@ -364,7 +367,6 @@ impl Engine {
                 now,
                 fresh_code: &fresh_code,
                 key: &self.services.key,
-                gate: self.services.member_limits.as_ref(),
                 standing,
             };
             let transition = dialog::step(session, event, &context);
@@ -651,12 +653,35 @@ impl Engine {
         for effect in effects {
             match effect {
                 Effect::LookUpByKpjNik { kpj, nik } => {
-                    let found = self.services.members.find_by_kpj_nik(&kpj, &nik)?;
-                    next = Some(Event::LookedUp(self.view(found)?));
+                    let attempt = Attempt::LookUpByKpjNik {
+                        kpj: &kpj,
+                        nik: &nik,
+                    };
+                    next = Some(if self.services.member_limits.admit(attempt, now) {
+                        let found = self.services.members.find_by_kpj_nik(&kpj, &nik)?;
+                        Event::LookedUp(self.view(found)?)
+                    } else {
+                        Event::LookUpRefused
+                    });
                 }
                 Effect::LookUpByEmailKpj { email, kpj } => {
-                    let found = self.services.members.find_by_email_kpj(&email, &kpj)?;
-                    next = Some(Event::LookedUp(self.view(found)?));
+                    let attempt = Attempt::LookUpByEmailKpj {
+                        email: &email,
+                        kpj: &kpj,
+                    };
+                    next = Some(if self.services.member_limits.admit(attempt, now) {
+                        let found = self.services.members.find_by_email_kpj(&email, &kpj)?;
+                        Event::LookedUp(self.view(found)?)
+                    } else {
+                        Event::LookUpRefused
+                    });
+                }
+                Effect::AdmitCode { request } => {
+                    let attempt = Attempt::SendCode {
+                        member: &request.member.id,
+                    };
+                    let admitted = self.services.member_limits.admit(attempt, now);
+                    next = Some(Event::CodeAdmission { admitted, request });
                 }
                 Effect::SendCode {
                     member,

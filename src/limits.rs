@@ -245,7 +245,7 @@ impl<K: Hash + Eq> Limiter<K> {
     }
 }
 
-/// An action the dialog wants to take that a per-member limit may refuse.
+/// An action of the dialog that a per-member limit may refuse (the engine asks before it acts).
 #[derive(Debug, Clone, Copy)]
 pub enum Attempt<'a> {
     /// Looking an account up by KPJ and NIK (forgot_account, check_jht_balance).
@@ -254,23 +254,6 @@ pub enum Attempt<'a> {
     LookUpByEmailKpj { email: &'a Email, kpj: &'a Kpj },
     /// Sending a code (first send or resend) to a member.
     SendCode { member: &'a MemberId },
-}
-
-/// What the dialog asks before a look-up or a code. The engine passes its `MemberLimits`; the
-/// dialog's unit tests pass `AdmitAll` or a refusing gate.
-pub trait Gate: Send + Sync {
-    /// Whether `attempt` may go ahead at `now` (a refusal is not counted as an attempt).
-    fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool;
-}
-
-/// A gate that admits everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AdmitAll;
-
-impl Gate for AdmitAll {
-    fn admit(&self, _: Attempt<'_>, _: Timestamp) -> bool {
-        true
-    }
 }
 
 /// The limits on requests and messages, with their state in memory: losing them in a restart
@@ -375,8 +358,10 @@ impl MemberLimits {
     }
 }
 
-impl Gate for MemberLimits {
-    fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
+impl MemberLimits {
+    /// Whether `attempt` may go ahead at `now`, spending its tokens (a refusal is not
+    /// counted as an attempt). The engine asks before each look-up and code the dialog wants.
+    pub fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
         // A guess must pass the bucket of each value typed. When the second refuses, the
         // first one's token stays spent: that only makes a guesser slower.
         match attempt {

@@ -5,10 +5,9 @@ use super::answers::{self, Channel, WhileWaiting};
 use super::balance;
 use super::format;
 use super::identity::rate_limited;
-use super::reply::{Choice, Effect, Reply, Value};
+use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
 use super::step::{Context, Message, Output, human_choice, interrupt};
-use crate::limits::Attempt;
 use crate::security::lockout::CodeEvent;
 use crate::security::mask;
 use crate::security::otp::{self, Challenge, Verdict};
@@ -91,7 +90,8 @@ fn minutes_rounded_up(d: Duration) -> u64 {
     d.as_secs().div_ceil(60).max(1)
 }
 
-/// Sends a first code to `channel`, if the member's limits allow.
+/// Sends a first code to `channel`, once the member's code budget admits it (the engine
+/// answers `Effect::AdmitCode` with `Event::CodeAdmission`, see `on_admission`).
 pub(super) fn send(
     flow: Flow,
     member: MemberView,
@@ -102,14 +102,86 @@ pub(super) fn send(
     if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
         return refuse_locked(remaining, out);
     }
-    if !ctx
-        .gate
-        .admit(Attempt::SendCode { member: &member.id }, ctx.now)
-    {
-        return rate_limited(out);
+    ask_admission(flow, member, channel, None, out)
+}
+
+/// Asks the engine whether the member's budget allows one more code; until it answers, the
+/// flow waits where a first code would be chosen, or on the code already sent.
+fn ask_admission(
+    flow: Flow,
+    member: MemberView,
+    channel: CodeChannel,
+    previous: Option<PendingCode>,
+    out: &mut Output,
+) -> State {
+    let waiting = match &previous {
+        Some(code) => State::AwaitCode {
+            flow,
+            member: member.clone(),
+            code: code.clone(),
+        },
+        None => State::ChooseCodeChannel {
+            flow,
+            member: member.clone(),
+        },
+    };
+    out.effects.push(Effect::AdmitCode {
+        request: CodeRequest {
+            flow,
+            member,
+            channel,
+            previous,
+        },
+    });
+    waiting
+}
+
+/// The engine's answer to `Effect::AdmitCode`: the code goes out (a first code, or a new one
+/// replacing the code on its way), or the member hears they are over their limit. A refused
+/// first code ends the flow; a refused resend keeps the code already sent.
+pub(super) fn on_admission(
+    admitted: bool,
+    request: CodeRequest,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    let CodeRequest {
+        flow,
+        member,
+        channel,
+        previous,
+    } = request;
+    match (admitted, previous) {
+        (false, None) => rate_limited(out),
+        (false, Some(code)) => {
+            out.reply(Reply::key("rate_limited"));
+            State::AwaitCode { flow, member, code }
+        }
+        (true, None) => {
+            let challenge = Challenge::issue(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now);
+            deliver(flow, member, channel, challenge, out, ctx)
+        }
+        (true, Some(code)) => {
+            match code
+                .challenge
+                .resend(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now)
+            {
+                Ok(challenge) => deliver(flow, member, channel, challenge, out, ctx),
+                Err(denied) => wait_before_resend(denied.wait, flow, member, code, out),
+            }
+        }
     }
-    let challenge = Challenge::issue(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now);
-    deliver(flow, member, channel, challenge, out, ctx)
+}
+
+fn wait_before_resend(
+    wait: Duration,
+    flow: Flow,
+    member: MemberView,
+    code: PendingCode,
+    out: &mut Output,
+) -> State {
+    out.reply(Reply::key("otp_resend_wait").with("wait", format::wait(wait)));
+    State::AwaitCode { flow, member, code }
 }
 
 /// Sends the fresh code of `challenge` to `channel`, says where it went, and waits for it.
@@ -251,23 +323,13 @@ fn resend(
     if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
         return refuse_locked(remaining, out);
     }
+    // The wait between resends is the code's own rule: checked before any budget is spent.
     match code
         .challenge
         .resend(ctx.key, member.id.as_str(), ctx.fresh_code, ctx.now)
     {
-        Ok(_)
-            if !ctx
-                .gate
-                .admit(Attempt::SendCode { member: &member.id }, ctx.now) =>
-        {
-            out.reply(Reply::key("rate_limited"));
-            State::AwaitCode { flow, member, code }
-        }
-        Ok(challenge) => deliver(flow, member, channel, challenge, out, ctx),
-        Err(denied) => {
-            out.reply(Reply::key("otp_resend_wait").with("wait", format::wait(denied.wait)));
-            State::AwaitCode { flow, member, code }
-        }
+        Ok(_) => ask_admission(flow, member, channel, Some(code), out),
+        Err(denied) => wait_before_resend(denied.wait, flow, member, code, out),
     }
 }
 

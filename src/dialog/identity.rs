@@ -7,7 +7,6 @@ use super::reply::{Effect, Reply};
 use super::state::{CodeChannel, Flow, MemberView, Session, State};
 use super::step::{Context, Message, Output, interrupt, reask as reask_state};
 use crate::identity::{Email, Kpj, Nik};
-use crate::limits::Attempt;
 use crate::nlu::entities::EntityKind;
 
 /// Failed look-ups in one flow before handing over to a person.
@@ -140,12 +139,11 @@ fn take_values(
         out.reply(Reply::key(key));
         return state;
     }
-    match look_up_effect(&state, ctx) {
-        Some(Ok(effect)) => {
+    match look_up_effect(&state) {
+        Some(effect) => {
             out.effects.push(effect);
             state
         }
-        Some(Err(())) => rate_limited(out),
         None => {
             reask(&state, out);
             state
@@ -170,39 +168,29 @@ fn kpj_in(message: &Message) -> Option<Kpj> {
         .and_then(|v| Kpj::parse(v).ok())
 }
 
-/// The look-up to run once both values are in (`Err` when the member's limits refuse it),
-/// `None` while one is missing.
-fn look_up_effect(state: &State, ctx: &Context) -> Option<Result<Effect, ()>> {
-    let (attempt, effect) = match state {
+/// The look-up to run once both values are in, `None` while one is missing. The engine
+/// checks the member's look-up budget (SPEC §6) before it looks: a refusal comes back as
+/// `Event::LookUpRefused`.
+fn look_up_effect(state: &State) -> Option<Effect> {
+    match state {
         State::CollectKpjNik {
             kpj: Some(kpj),
             nik: Some(nik),
             ..
-        } => (
-            Attempt::LookUpByKpjNik { kpj, nik },
-            Effect::LookUpByKpjNik {
-                kpj: kpj.clone(),
-                nik: nik.clone(),
-            },
-        ),
+        } => Some(Effect::LookUpByKpjNik {
+            kpj: kpj.clone(),
+            nik: nik.clone(),
+        }),
         State::CollectEmailKpj {
             email: Some(email),
             kpj: Some(kpj),
             ..
-        } => (
-            Attempt::LookUpByEmailKpj { email, kpj },
-            Effect::LookUpByEmailKpj {
-                email: email.clone(),
-                kpj: kpj.clone(),
-            },
-        ),
-        _ => return None,
-    };
-    Some(if ctx.gate.admit(attempt, ctx.now) {
-        Ok(effect)
-    } else {
-        Err(())
-    })
+        } => Some(Effect::LookUpByEmailKpj {
+            email: email.clone(),
+            kpj: kpj.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// Asks for what is still missing.
@@ -228,6 +216,16 @@ pub(super) fn reask(state: &State, out: &mut Output) {
 pub(super) fn rate_limited(out: &mut Output) -> State {
     out.reply(Reply::key("rate_limited"));
     State::Idle
+}
+
+/// The member's look-up budget refused the look-up: the flow ends (retrying at once would be
+/// refused again).
+pub(super) fn on_lookup_refused(state: State, out: &mut Output) -> State {
+    match state {
+        State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => rate_limited(out),
+        // No look-up pending: nothing the engine could have refused.
+        other => other,
+    }
 }
 
 /// The answer to a `LookUp…` effect.

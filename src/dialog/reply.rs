@@ -1,7 +1,7 @@
 //! What the dialog says and does, as values: replies name a response key and its placeholder
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
-use super::state::{CodeChannel, MemberView};
+use super::state::{CodeChannel, Flow, MemberView, PendingCode};
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
 use crate::security::lockout::CodeEvent;
@@ -71,6 +71,16 @@ impl Reply {
     }
 }
 
+/// A code the dialog wants to send, waiting for the member's budget to admit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRequest {
+    pub flow: Flow,
+    pub member: MemberView,
+    pub channel: CodeChannel,
+    /// The code already on its way, for a resend (it stays valid when the resend is refused).
+    pub previous: Option<PendingCode>,
+}
+
 /// I/O the engine performs on the dialog's behalf.
 #[derive(Debug)]
 pub enum Effect {
@@ -78,6 +88,9 @@ pub enum Effect {
     LookUpByKpjNik { kpj: Kpj, nik: Nik },
     /// Find the member with login e-mail `email` holding card `kpj`; the result comes back.
     LookUpByEmailKpj { email: Email, kpj: Kpj },
+    /// Ask the member's code budget (SPEC §6) for one code; the answer comes back as
+    /// `Event::CodeAdmission` carrying `request` unchanged, so the dialog goes on from there.
+    AdmitCode { request: CodeRequest },
     /// Deliver a verification code.
     SendCode {
         member: MemberView,

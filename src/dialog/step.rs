@@ -13,7 +13,6 @@ use super::password;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, Session, State, Topic};
 use crate::clock::Timestamp;
-use crate::limits::Gate;
 use crate::nlu::IntentScore;
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{Entity, EntityKind};
@@ -163,6 +162,13 @@ pub enum Event {
     LookedUp(Option<super::MemberView>),
     /// The result of `Effect::HashPasswordDraft`: the first entry's argon2id PHC string.
     PasswordHashed(String),
+    /// The member's look-up budget refused a `LookUp…` effect; nothing was looked up.
+    LookUpRefused,
+    /// The answer to `Effect::AdmitCode`: whether the member's code budget allows the code.
+    CodeAdmission {
+        admitted: bool,
+        request: super::reply::CodeRequest,
+    },
 }
 
 /// The values a step may use besides the session and the event.
@@ -171,8 +177,6 @@ pub struct Context<'a> {
     /// A fresh CSPRNG code, used if this step sends one.
     pub fresh_code: &'a str,
     pub key: &'a ServerKey,
-    /// The per-member limits on look-ups and codes (SPEC §6), asked before each.
-    pub gate: &'a dyn Gate,
     /// The member-wide standing (wrong codes, lockout) of the member this step is about, as
     /// the store holds it now: read before every step, so a lock made in another session or
     /// on another channel holds here at once. The default when no member is involved.
@@ -211,6 +215,10 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         }
         Event::LookedUp(member) => identity::on_lookup(state, member, &mut out, ctx),
         Event::PasswordHashed(draft_phc) => password::on_draft_hashed(state, draft_phc, &mut out),
+        Event::LookUpRefused => identity::on_lookup_refused(state, &mut out),
+        Event::CodeAdmission { admitted, request } => {
+            code::on_admission(admitted, request, &mut out, ctx)
+        }
     };
     offer_next(&next, &mut session, &mut out);
     session.state = next;

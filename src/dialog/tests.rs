@@ -69,20 +69,55 @@ fn run(session: Session, event: Event, at: Timestamp) -> Transition {
     run_as(session, event, at, Standing::default())
 }
 
-/// A step for a member whose standing (from other sessions) is `standing`.
+/// A step for a member whose standing (from other sessions) is `standing`; a code the step
+/// asks to send is admitted, as the engine does while the member is within their limits.
 fn run_as(session: Session, event: Event, at: Timestamp, standing: Standing) -> Transition {
+    run_admitting(session, event, at, standing, true, CODE)
+}
+
+/// A step, with the engine's answer to an `AdmitCode` effect (`admitted`) fed back as the
+/// next step, as the engine does within one turn; replies and effects of both are joined.
+fn run_admitting(
+    session: Session,
+    event: Event,
+    at: Timestamp,
+    standing: Standing,
+    admitted: bool,
+    fresh_code: &str,
+) -> Transition {
     let key = key();
-    step(
-        session,
-        event,
-        &Context {
-            now: at,
-            fresh_code: CODE,
-            key: &key,
-            gate: &crate::limits::AdmitAll,
-            standing,
-        },
-    )
+    let context = Context {
+        now: at,
+        fresh_code,
+        key: &key,
+        standing,
+    };
+    let first = step(session, event, &context);
+    let mut effects = Vec::new();
+    let mut request = None;
+    for effect in first.effects {
+        match effect {
+            Effect::AdmitCode { request: asked } => request = Some(asked),
+            other => effects.push(other),
+        }
+    }
+    let Some(request) = request else {
+        return Transition { effects, ..first };
+    };
+    let second = step(
+        first.session,
+        Event::CodeAdmission { admitted, request },
+        &context,
+    );
+    let mut replies = first.replies;
+    replies.extend(second.replies);
+    effects.extend(second.effects);
+    Transition {
+        session: second.session,
+        replies,
+        effects,
+        understood: first.understood.or(second.understood),
+    }
 }
 
 /// A member locked at `T0` (three wrong codes in some other session).
@@ -545,71 +580,36 @@ fn payloads_name_commands_or_intents() {
     assert_eq!(Command::from_payload("halo"), None);
 }
 
-/// A gate that refuses one kind of attempt.
-struct Refuse {
-    lookups: bool,
-    codes: bool,
-}
-
-impl crate::limits::Gate for Refuse {
-    fn admit(&self, attempt: crate::limits::Attempt<'_>, _: Timestamp) -> bool {
-        match attempt {
-            crate::limits::Attempt::SendCode { .. } => !self.codes,
-            _ => !self.lookups,
-        }
-    }
-}
-
-fn run_gated(session: Session, event: Event, gate: &Refuse) -> Transition {
-    let key = key();
-    step(
-        session,
-        event,
-        &Context {
-            now: T0,
-            fresh_code: CODE,
-            key: &key,
-            gate,
-            standing: Standing::default(),
-        },
-    )
-}
-
 #[test]
-fn a_look_up_over_the_member_limit_is_refused_without_looking() {
-    let gate = Refuse {
-        lookups: true,
-        codes: false,
-    };
-    let t = run_gated(
-        Session::new(T0),
-        says(
+fn a_look_up_over_the_member_limit_is_refused_and_ends_the_flow() {
+    for (intent, text) in [
+        (
             "forgot_account",
             "lupa akun kpj 12345678901 nik 3174011203880001",
         ),
-        &gate,
-    );
-    assert_eq!(keys(&t), ["rate_limited"]);
-    assert!(t.effects.is_empty(), "{:?}", t.effects);
-    assert_eq!(t.session.state, State::Idle);
-    let t = run_gated(
-        Session::new(T0),
-        says(
+        (
             "forgot_password",
             "lupa pw budi.santoso@example.com 12345678901",
         ),
-        &gate,
-    );
-    assert_eq!(keys(&t), ["rate_limited"]);
-    assert!(t.effects.is_empty(), "{:?}", t.effects);
+    ] {
+        let t = run(Session::new(T0), says(intent, text), T0);
+        assert!(
+            matches!(
+                t.effects.as_slice(),
+                [Effect::LookUpByKpjNik { .. } | Effect::LookUpByEmailKpj { .. }]
+            ),
+            "{:?}",
+            t.effects
+        );
+        let t = run(t.session, Event::LookUpRefused, T0);
+        assert_eq!(keys(&t), ["rate_limited"]);
+        assert!(t.effects.is_empty(), "{:?}", t.effects);
+        assert_eq!(t.session.state, State::Idle);
+    }
 }
 
 #[test]
 fn a_code_over_the_member_limit_is_not_sent() {
-    let gate = Refuse {
-        lookups: false,
-        codes: true,
-    };
     let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
     let t = run(
         t.session,
@@ -617,7 +617,14 @@ fn a_code_over_the_member_limit_is_not_sent() {
         T0,
     );
     let t = run(t.session, Event::LookedUp(Some(budi())), T0);
-    let t = run_gated(t.session, presses("/otp_channel sms"), &gate);
+    let t = run_admitting(
+        t.session,
+        presses("/otp_channel sms"),
+        T0,
+        Standing::default(),
+        false,
+        CODE,
+    );
     assert_eq!(keys(&t), ["rate_limited"]);
     assert!(t.effects.is_empty(), "{:?}", t.effects);
     assert_eq!(t.session.state, State::Idle);
@@ -625,23 +632,15 @@ fn a_code_over_the_member_limit_is_not_sent() {
 
 #[test]
 fn a_resend_over_the_member_limit_keeps_the_code_already_sent() {
-    let gate = Refuse {
-        lookups: false,
-        codes: true,
-    };
     let session = code_sent_for_password_reset();
     let later = Timestamp(T0.0 + 61_000);
-    let key = key();
-    let t = step(
+    let t = run_admitting(
         session,
         presses("/resend_otp"),
-        &Context {
-            now: later,
-            fresh_code: "111111",
-            key: &key,
-            gate: &gate,
-            standing: Standing::default(),
-        },
+        later,
+        Standing::default(),
+        false,
+        "111111",
     );
     assert_eq!(keys(&t), ["rate_limited"]);
     assert!(t.effects.is_empty());
