@@ -75,7 +75,7 @@ pub struct App {
 impl App {
     /// The real application: the embedded stores in `TANYA_DATA_DIR`, the system clock, demo
     /// members seeded.
-    pub fn build(config: Config) -> Result<App, BuildError> {
+    pub async fn build(config: Config) -> Result<App, BuildError> {
         if config.mode == Mode::Production {
             return Err(BuildError::ProductionUnavailable);
         }
@@ -107,6 +107,7 @@ impl App {
         let (content, nlu) = trained?;
         let (content, nlu) = (Arc::new(content), Arc::new(nlu));
         let stores = opened?;
+        seed_demo_members(&config, stores.members.as_ref()).await?;
         let store = stores.sessions.clone();
         let outbox = stores.codes.clone();
         let key = Arc::new(ServerKey::load_or_create(&config.data_dir)?);
@@ -141,7 +142,7 @@ impl App {
     /// A demo application entirely in memory, on the given clock: for the conversation
     /// runner and tests, where every conversation starts from fresh demo data. The content
     /// and trained NLU are shared, so building one per conversation is cheap.
-    pub fn in_memory(
+    pub async fn in_memory(
         config: Config,
         content: Arc<Content>,
         nlu: Arc<Nlu>,
@@ -149,11 +150,7 @@ impl App {
     ) -> Result<App, BuildError> {
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
         let directory = Arc::new(MemoryMemberDirectory::default());
-        members::seed_missing(directory.as_ref(), &members::demo_members())?;
-        let extra = config
-            .demo_extra_members
-            .min(members::MAX_SYNTHETIC_MEMBERS);
-        directory.seed_synthetic(extra)?;
+        seed_demo_members(&config, directory.as_ref()).await?;
         let outbox = Arc::new(MemoryOutbox::default());
         let members: Arc<dyn MemberDirectory> = directory;
         let key = Arc::new(ServerKey::from_bytes(rand_key()));
@@ -210,21 +207,19 @@ impl App {
                 let cutoff = crate::clock::Timestamp(
                     now.0.saturating_sub(SESSION_RETENTION.as_millis() as u64),
                 );
-                let store = store.clone();
-                let guard = guard.clone();
-                let outbox = outbox.clone();
                 let started = std::time::Instant::now();
-                let sweep = move || {
-                    let removed = store.remove_idle(cutoff)?;
+                let sweep = async {
+                    let removed = store.remove_idle(cutoff).await?;
                     let codes_removed = match &outbox {
-                        Some(outbox) => outbox.remove_sent_before(cutoff)?,
+                        Some(outbox) => outbox.remove_sent_before(cutoff).await?,
                         None => 0,
                     };
-                    let limits_removed = guard.sweep(now)?;
-                    Ok::<_, SweepError>((removed, codes_removed, limits_removed, store.count()?))
+                    let limits_removed = guard.sweep(now).await?;
+                    let kept = store.count().await?;
+                    Ok::<_, SweepError>((removed, codes_removed, limits_removed, kept))
                 };
-                match tokio::task::spawn_blocking(sweep).await {
-                    Ok(Ok((removed, codes_removed, limits_removed, kept))) => {
+                match sweep.await {
+                    Ok((removed, codes_removed, limits_removed, kept)) => {
                         metrics.set_sessions_stored(kept);
                         tracing::info!(
                             removed,
@@ -235,8 +230,7 @@ impl App {
                             "session sweep finished"
                         );
                     }
-                    Ok(Err(error)) => tracing::warn!(%error, "session sweep failed"),
-                    Err(error) => tracing::warn!(%error, "session sweep task failed"),
+                    Err(error) => tracing::warn!(%error, "session sweep failed"),
                 }
             }
         })
@@ -254,25 +248,32 @@ enum SweepError {
     Outbox(#[from] OutboxError),
 }
 
-/// Opens the embedded stores in `TANYA_DATA_DIR`, with the demo members (and any synthetic
-/// ones asked for) seeded.
+/// Opens the embedded stores in `TANYA_DATA_DIR`.
 fn open_database(config: &Config) -> Result<Stores, BuildError> {
-    let stores = store::open_embedded(
+    Ok(store::open_embedded(
         &config.data_dir,
         EmbeddedOptions {
             cache_bytes: config.db_cache_mb * 1024 * 1024,
             commit_delay: config.db_commit_delay,
         },
-    )?;
-    members::seed_missing(stores.members.as_ref(), &members::demo_members())?;
+    )?)
+}
+
+/// Seeds the demo members, and any synthetic ones asked for, into `directory`; members
+/// already there (and passwords they changed) are kept.
+async fn seed_demo_members(
+    config: &Config,
+    directory: &dyn MemberDirectory,
+) -> Result<(), BuildError> {
+    members::seed_missing(directory, &members::demo_members()).await?;
     let extra = config
         .demo_extra_members
         .min(members::MAX_SYNTHETIC_MEMBERS);
-    let added = stores.members.seed_synthetic(extra)?;
+    let added = directory.seed_synthetic(extra).await?;
     if added > 0 {
         tracing::info!(added, total = extra, "synthetic demo members seeded");
     }
-    Ok(stores)
+    Ok(())
 }
 
 /// Loads `intents/` and checks it against what this engine needs (`tanya check`).
@@ -306,7 +307,9 @@ mod tests {
         let content = Arc::new(load_content(&config).expect("content"));
         let nlu = Arc::new(Nlu::train(&content, config.nlu));
         let clock = Arc::new(ManualClock::starting_at(Timestamp(1_000_000_000)));
-        let app = App::in_memory(config, content, nlu, clock.clone()).expect("app");
+        let app = App::in_memory(config, content, nlu, clock.clone())
+            .await
+            .expect("app");
         let key = SessionKey::new("web", "swept").expect("key");
         // Agus has only an e-mail address: the code goes out at once.
         let text = "lupa akun kpj 55566677788 nik 3578010107850003";
@@ -317,24 +320,24 @@ mod tests {
         };
         app.engine.handle(incoming).await.expect("turn");
         let outbox = app.outbox.clone().expect("demo outbox");
-        assert_eq!(outbox.entries(&key).expect("entries").len(), 1);
+        assert_eq!(outbox.entries(&key).await.expect("entries").len(), 1);
 
         clock.advance(SESSION_RETENTION + Duration::from_secs(60));
         let sweeper = app.spawn_session_sweeper();
         // The outbox is swept after the sessions, in the same sweep.
         for _ in 0..500 {
-            if outbox.entries(&key).expect("entries").is_empty() {
+            if outbox.entries(&key).await.expect("entries").is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         sweeper.abort();
         assert!(
-            app.store.load(&key).expect("load").is_none(),
+            app.store.load(&key).await.expect("load").is_none(),
             "session swept"
         );
         assert!(
-            outbox.entries(&key).expect("entries").is_empty(),
+            outbox.entries(&key).await.expect("entries").is_empty(),
             "the code sent for it swept with it"
         );
     }

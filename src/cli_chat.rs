@@ -38,10 +38,10 @@ pub enum ChatError {
 }
 
 /// The application the chat runs on: demo data in memory, the system clock.
-pub fn build_app(config: Config) -> Result<App, BuildError> {
+pub async fn build_app(config: Config) -> Result<App, BuildError> {
     let content = Arc::new(app::load_content(&config)?);
     let nlu = Arc::new(Nlu::train(&content, config.nlu));
-    App::in_memory(config, content, nlu, Arc::new(SystemClock))
+    App::in_memory(config, content, nlu, Arc::new(SystemClock)).await
 }
 
 /// One terminal conversation with the engine.
@@ -110,7 +110,7 @@ impl Chat {
             })
             .await?;
         self.show_turn(&result, out)?;
-        self.show_new_codes(out)?;
+        self.show_new_codes(out).await?;
         out.flush()?;
         Ok(())
     }
@@ -136,11 +136,11 @@ impl Chat {
     }
 
     /// Prints the demo SMS/e-mails that arrived since the last turn.
-    fn show_new_codes<W: Write + ?Sized>(&mut self, out: &mut W) -> Result<(), ChatError> {
+    async fn show_new_codes<W: Write + ?Sized>(&mut self, out: &mut W) -> Result<(), ChatError> {
         let Some(outbox) = &self.app.outbox else {
             return Ok(());
         };
-        let entries = outbox.entries(&self.session)?;
+        let entries = outbox.entries(&self.session).await?;
         for entry in entries.iter().skip(self.codes_shown) {
             let (icon, medium) = match entry.channel {
                 CodeChannel::Sms => ("📱", "SMS"),
@@ -290,12 +290,12 @@ mod tests {
     use super::*;
     use crate::dialog::state::Speaker;
 
-    fn demo_app() -> App {
+    async fn demo_app() -> App {
         let intents = concat!(env!("CARGO_MANIFEST_DIR"), "/intents").to_string();
         let config =
             Config::from_lookup(|name| (name == "TANYA_INTENTS_DIR").then(|| intents.clone()))
                 .expect("config");
-        build_app(config).expect("app")
+        build_app(config).await.expect("app")
     }
 
     /// Records what the loop asked of the terminal.
@@ -315,10 +315,11 @@ mod tests {
         }
     }
 
-    fn user_lines(chat: &Chat) -> Vec<String> {
+    async fn user_lines(chat: &Chat) -> Vec<String> {
         chat.app
             .engine
             .history(chat.session())
+            .await
             .expect("history")
             .expect("a session")
             .into_iter()
@@ -329,7 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn typing_a_number_presses_that_button_and_codes_show_up_inline() {
-        let mut chat = Chat::new(demo_app());
+        let mut chat = Chat::new(demo_app().await);
         let input = "halo\n1\nkpj 12345678901 nik 3174011203880001\n1\n/quit\nhalo\n";
         let mut out = Vec::new();
         run(&mut chat, input.as_bytes(), &mut out, &mut NoEcho)
@@ -347,18 +348,18 @@ mod tests {
             "the full phone is never shown: {out}"
         );
         // "1" pressed the greeting's first button, then the SMS choice; /quit ended the chat.
-        let lines = user_lines(&chat);
+        let lines = user_lines(&chat).await;
         assert_eq!(lines[0], "halo");
         assert_eq!(lines[1], "Lupa akun JMO");
         assert!(lines[3].starts_with("SMS"), "{lines:?}");
         assert_eq!(lines.len(), 4, "nothing after /quit is sent: {lines:?}");
         let code = chat.app.outbox.as_ref().expect("demo outbox");
-        assert_eq!(code.entries(chat.session()).expect("outbox").len(), 1);
+        assert_eq!(code.entries(chat.session()).await.expect("outbox").len(), 1);
     }
 
     #[tokio::test]
     async fn a_password_is_read_hidden_and_never_printed() {
-        let mut chat = Chat::new(demo_app());
+        let mut chat = Chat::new(demo_app().await);
         let mut out = Vec::new();
         chat.send("lupa password jmo", &mut out)
             .await
@@ -372,7 +373,7 @@ mod tests {
             "{shown}"
         );
         let outbox = chat.app.outbox.clone().expect("demo outbox");
-        let code = outbox.entries(chat.session()).expect("outbox")[0]
+        let code = outbox.entries(chat.session()).await.expect("outbox")[0]
             .code
             .clone();
         chat.send(&code, &mut out).await.expect("turn");
@@ -394,12 +395,15 @@ mod tests {
             "hidden for the password line only"
         );
         assert!(!chat.expects_password(), "the password was accepted");
-        assert_eq!(user_lines(&chat).last().map(String::as_str), Some("••••"));
+        assert_eq!(
+            user_lines(&chat).await.last().map(String::as_str),
+            Some("••••")
+        );
     }
 
     #[tokio::test]
     async fn the_end_of_input_ends_the_chat_and_blank_lines_are_not_sent() {
-        let mut chat = Chat::new(demo_app());
+        let mut chat = Chat::new(demo_app().await);
         let mut out = Vec::new();
         run(&mut chat, &b"\n   \n"[..], &mut out, &mut NoEcho)
             .await
@@ -408,6 +412,7 @@ mod tests {
             chat.app
                 .engine
                 .history(chat.session())
+                .await
                 .expect("history")
                 .is_none(),
             "no turn was sent"

@@ -186,16 +186,19 @@ impl Engine {
     }
 
     /// Whether a session with this key has been stored.
-    pub fn session_exists(&self, key: &SessionKey) -> Result<bool, EngineError> {
-        Ok(self.load(key)?.is_some())
+    pub async fn session_exists(&self, key: &SessionKey) -> Result<bool, EngineError> {
+        Ok(self.load(key).await?.is_some())
     }
 
     /// The visible transcript of a session (passwords already hidden), oldest first. An
     /// exchange that cannot be decoded is left out (and logged), never an error for the whole
     /// history.
-    pub fn history(&self, key: &SessionKey) -> Result<Option<Vec<HistoryEntry>>, EngineError> {
+    pub async fn history(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<Vec<HistoryEntry>>, EngineError> {
         let now = self.services.clock.now();
-        let Some(stored) = self.load(key)? else {
+        let Some(stored) = self.load(key).await? else {
             return Ok(None);
         };
         let session = decode(key, &stored, now);
@@ -205,7 +208,7 @@ impl Engine {
         let stored_before = session
             .exchanges
             .saturating_sub(session.recent.len() as u64);
-        for record in self.services.store.transcript(key, stored_before)? {
+        for record in self.services.store.transcript(key, stored_before).await? {
             match serde_json::from_slice(&record) {
                 Ok(exchange) => self.push_history(&mut entries, exchange),
                 Err(error) => {
@@ -242,22 +245,23 @@ impl Engine {
 
     /// The buttons of the session's latest answer that had any (empty for no session), so a
     /// channel can read "2" or a button's title typed instead of pressed.
-    pub fn offered_buttons(&self, key: &SessionKey) -> Result<Vec<Button>, EngineError> {
+    pub async fn offered_buttons(&self, key: &SessionKey) -> Result<Vec<Button>, EngineError> {
         let now = self.services.clock.now();
         Ok(self
-            .load(key)?
+            .load(key)
+            .await?
             .map(|stored| self.offered(decode(key, &stored, now).answer()))
             .unwrap_or_default())
     }
 
     /// The dialog state a new message to this session would meet (`idle` once the flow has
     /// expired), so a reloaded widget knows whether the next message is a password.
-    pub fn current_state(
+    pub async fn current_state(
         &self,
         key: &SessionKey,
     ) -> Result<Option<(&'static str, Expects)>, EngineError> {
         let now = self.services.clock.now();
-        Ok(self.load(key)?.map(|stored| {
+        Ok(self.load(key).await?.map(|stored| {
             let session = decode(key, &stored, now);
             if now.since(session.last_activity) > dialog::step::FLOW_TIMEOUT {
                 ("idle", Expects::Text)
@@ -270,8 +274,8 @@ impl Engine {
     /// The stored record under `key`. A record the store itself cannot decode is handed on
     /// with empty data, which `decode` turns into a fresh session: corruption may cost a
     /// member a half-finished flow, never an error on every turn of that session.
-    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, EngineError> {
-        match self.services.store.load(key) {
+    async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, EngineError> {
+        match self.services.store.load(key).await {
             Err(StoreError::Corrupt { .. }) => Ok(Some(StoredSession {
                 updated_at: Timestamp(0),
                 data: Vec::new(),
@@ -320,7 +324,7 @@ impl Engine {
         let started = Instant::now();
         let _turn = self.locks[stripe(&incoming.session)].lock().await;
         let now = self.services.clock.now();
-        let stored = self.load(&incoming.session)?;
+        let stored = self.load(&incoming.session).await?;
         if only_existing && stored.is_none() {
             return Ok(None);
         }
@@ -360,7 +364,7 @@ impl Engine {
                 | Event::CodeAdmission { .. } => session.state.member(),
             };
             let standing = match member {
-                Some(member) => self.services.guard.standing(&member.id)?,
+                Some(member) => self.services.guard.standing(&member.id).await?,
                 None => Standing::default(),
             };
             let context = Context {
@@ -420,12 +424,15 @@ impl Engine {
                 .saturating_sub(session.recent.len() as u64 + 1);
             // Stored before the state: should the process die in between, the saved state
             // still carries this exchange, and the next turn writes it again.
-            self.services.store.append_transcript(
-                &incoming.session,
-                number,
-                &[serde_json::to_vec(&oldest)?],
-                HISTORY_LIMIT - RECENT_EXCHANGES as u64,
-            )?;
+            self.services
+                .store
+                .append_transcript(
+                    &incoming.session,
+                    number,
+                    &[serde_json::to_vec(&oldest)?],
+                    HISTORY_LIMIT - RECENT_EXCHANGES as u64,
+                )
+                .await?;
         }
         // An answer is replayed only from the exchanges the session carries: a client retries
         // at once, and the bound keeps the record small.
@@ -434,13 +441,16 @@ impl Engine {
             .answered
             .retain(|answered| answered.exchange >= first_recent);
         let data = serde_json::to_vec(&session)?;
-        self.services.store.save(
-            &incoming.session,
-            &StoredSession {
-                updated_at: now,
-                data,
-            },
-        )?;
+        self.services
+            .store
+            .save(
+                &incoming.session,
+                &StoredSession {
+                    updated_at: now,
+                    data,
+                },
+            )
+            .await?;
         self.services.durability.make_durable().await?;
         self.record(
             &incoming.session,
@@ -657,8 +667,8 @@ impl Engine {
                         kpj: &kpj,
                         nik: &nik,
                     };
-                    next = Some(if self.services.member_limits.admit(attempt, now) {
-                        let found = self.services.members.find_by_kpj_nik(&kpj, &nik)?;
+                    next = Some(if self.services.member_limits.admit(attempt, now).await {
+                        let found = self.services.members.find_by_kpj_nik(&kpj, &nik).await?;
                         Event::LookedUp(self.view(found)?)
                     } else {
                         Event::LookUpRefused
@@ -669,8 +679,12 @@ impl Engine {
                         email: &email,
                         kpj: &kpj,
                     };
-                    next = Some(if self.services.member_limits.admit(attempt, now) {
-                        let found = self.services.members.find_by_email_kpj(&email, &kpj)?;
+                    next = Some(if self.services.member_limits.admit(attempt, now).await {
+                        let found = self
+                            .services
+                            .members
+                            .find_by_email_kpj(&email, &kpj)
+                            .await?;
                         Event::LookedUp(self.view(found)?)
                     } else {
                         Event::LookUpRefused
@@ -680,7 +694,7 @@ impl Engine {
                     let attempt = Attempt::SendCode {
                         member: &request.member.id,
                     };
-                    let admitted = self.services.member_limits.admit(attempt, now);
+                    let admitted = self.services.member_limits.admit(attempt, now).await;
                     next = Some(Event::CodeAdmission { admitted, request });
                 }
                 Effect::SendCode {
@@ -715,23 +729,23 @@ impl Engine {
                         text,
                         code,
                     };
-                    self.services.codes.send(session, message, now)?;
+                    self.services.codes.send(session, message, now).await?;
                 }
                 Effect::SetPassword {
                     member_id,
                     password,
                 } => {
                     let phc = self.hash(password).await?;
-                    self.services.members.set_password(&member_id, &phc)?;
+                    self.services.members.set_password(&member_id, &phc).await?;
                 }
                 Effect::HashPasswordDraft { password } => {
                     next = Some(Event::PasswordHashed(self.hash(password).await?));
                 }
                 Effect::SetPasswordHash { member_id, phc } => {
-                    self.services.members.set_password(&member_id, &phc)?;
+                    self.services.members.set_password(&member_id, &phc).await?;
                 }
                 Effect::Code { member_id, event } => {
-                    self.services.guard.record(&member_id, event, now)?;
+                    self.services.guard.record(&member_id, event, now).await?;
                 }
             }
         }
@@ -1017,7 +1031,7 @@ mod tests {
         }
     }
 
-    fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStore>) {
+    async fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStore>) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
         let content =
             Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
@@ -1025,6 +1039,7 @@ mod tests {
         let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
         let members = Arc::new(crate::members::MemoryMemberDirectory::default());
         crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
+            .await
             .expect("seed");
         let key = Arc::new(ServerKey::from_bytes([7; 32]));
         let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
@@ -1058,8 +1073,8 @@ mod tests {
             .expect("runtime")
     }
 
-    fn saved_session(store: &Arc<dyn SessionStore>, key: &SessionKey) -> Session {
-        let stored = store.load(key).expect("load").expect("saved");
+    async fn saved_session(store: &Arc<dyn SessionStore>, key: &SessionKey) -> Session {
+        let stored = store.load(key).await.expect("load").expect("saved");
         serde_json::from_slice(&stored.data).expect("decodes")
     }
 
@@ -1077,89 +1092,105 @@ mod tests {
         // One thread: the 50 turns are polled in the order they were sent, so the lock's
         // queue, which is first come first served, must process them in that order.
         let runtime = single_thread_runtime();
-        let (engine, store) = engine(Arc::new(YieldingDurability));
-        let key = SessionKey::new("web", "one-session").expect("key");
-        let texts: Vec<String> = (1..=50).map(|i| format!("halo {i}")).collect();
-        let results = runtime.block_on(async {
+        runtime.block_on(async {
+            let (engine, store) = engine(Arc::new(YieldingDurability)).await;
+            let key = SessionKey::new("web", "one-session").expect("key");
+            let texts: Vec<String> = (1..=50).map(|i| format!("halo {i}")).collect();
             let turns = texts.iter().map(|text| engine.handle(says(&key, text)));
-            futures_join_all(turns.collect()).await
+            let results = futures_join_all(turns.collect()).await;
+            assert!(results.iter().all(Result::is_ok));
+            let session = saved_session(&store, &key).await;
+            assert_eq!(session.turns, 50, "no turn lost to a concurrent one");
+            let history = engine.history(&key).await.expect("history").expect("saved");
+            let users = user_lines(&history);
+            // The transcript keeps its last lines; they are the last messages, in sending order.
+            assert!(!users.is_empty());
+            assert_eq!(users[..], texts[texts.len() - users.len()..]);
+            // Each message is followed by its own answers before the next message.
+            assert!(
+                history
+                    .windows(2)
+                    .all(|pair| !(pair[0].from == Speaker::User && pair[1].from == Speaker::User)),
+                "two messages without an answer between them"
+            );
+            assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
         });
-        assert!(results.iter().all(Result::is_ok));
-        let session = saved_session(&store, &key);
-        assert_eq!(session.turns, 50, "no turn lost to a concurrent one");
-        let history = engine.history(&key).expect("history").expect("saved");
-        let users = user_lines(&history);
-        // The transcript keeps its last lines; they are the last messages, in sending order.
-        assert!(!users.is_empty());
-        assert_eq!(users[..], texts[texts.len() - users.len()..]);
-        // Each message is followed by its own answers before the next message.
-        assert!(
-            history
-                .windows(2)
-                .all(|pair| !(pair[0].from == Speaker::User && pair[1].from == Speaker::User)),
-            "two messages without an answer between them"
-        );
-        assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
     }
 
     #[test]
     fn the_history_keeps_the_last_exchanges_across_the_session_and_the_transcript_store() {
         let runtime = single_thread_runtime();
-        let (engine, store) = engine(Arc::new(NoDurability));
-        let key = SessionKey::new("web", "long-talk").expect("key");
-        let total = HISTORY_LIMIT + 7;
-        let texts: Vec<String> = (0..total).map(|i| format!("apa itu jmo {i}")).collect();
         runtime.block_on(async {
-            for text in &texts {
-                engine.handle(says(&key, text)).await.expect("turn");
+            let (engine, store) = engine(Arc::new(NoDurability)).await;
+            let key = SessionKey::new("web", "long-talk").expect("key");
+            let total = HISTORY_LIMIT + 7;
+            let texts: Vec<String> = (0..total).map(|i| format!("apa itu jmo {i}")).collect();
+            async {
+                for text in &texts {
+                    engine.handle(says(&key, text)).await.expect("turn");
+                }
             }
+            .await;
+            let session = saved_session(&store, &key).await;
+            assert_eq!(session.recent.len(), RECENT_EXCHANGES);
+            let history = engine.history(&key).await.expect("history").expect("saved");
+            let users = user_lines(&history);
+            let kept = &texts[(total - HISTORY_LIMIT) as usize..];
+            assert_eq!(users, kept.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(history.first().map(|e| e.from), Some(Speaker::User));
+            assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
         });
-        let session = saved_session(&store, &key);
-        assert_eq!(session.recent.len(), RECENT_EXCHANGES);
-        let history = engine.history(&key).expect("history").expect("saved");
-        let users = user_lines(&history);
-        let kept = &texts[(total - HISTORY_LIMIT) as usize..];
-        assert_eq!(users, kept.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(history.first().map(|e| e.from), Some(Speaker::User));
-        assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
     }
 
     #[test]
     fn only_the_latest_answer_offers_buttons_and_the_transcript_keeps_every_line() {
         let runtime = single_thread_runtime();
-        let (engine, _) = engine(Arc::new(NoDurability));
-        let key = SessionKey::new("web", "buttons").expect("key");
         runtime.block_on(async {
-            assert!(engine.offered_buttons(&key).expect("none yet").is_empty());
-            let greeted = engine.handle(says(&key, "halo")).await.expect("turn");
-            let menu = engine.offered_buttons(&key).expect("offered");
-            assert!(!menu.is_empty(), "the greeting offers a menu");
-            assert_eq!(
-                Some(&menu),
-                greeted
-                    .messages
-                    .iter()
-                    .rev()
-                    .map(|m| &m.buttons)
-                    .find(|b| !b.is_empty())
-            );
-            let asked = engine
-                .handle(says(&key, "cek saldo jht"))
-                .await
-                .expect("turn");
-            assert!(asked.messages.iter().all(|m| m.buttons.is_empty()));
-            assert!(
-                engine.offered_buttons(&key).expect("offered").is_empty(),
-                "the greeting's menu is no longer on offer"
-            );
-            let history = engine.history(&key).expect("history").expect("saved");
-            let texts: Vec<&str> = history.iter().map(|e| e.text.as_str()).collect();
-            let mut expected = vec!["halo"];
-            expected.extend(greeted.messages.iter().map(|m| m.text.as_str()));
-            // The typed title pressed the greeting's button: the history shows the button.
-            expected.push("Cek saldo JHT");
-            expected.extend(asked.messages.iter().map(|m| m.text.as_str()));
-            assert_eq!(texts, expected);
+            let (engine, _) = engine(Arc::new(NoDurability)).await;
+            let key = SessionKey::new("web", "buttons").expect("key");
+            async {
+                assert!(
+                    engine
+                        .offered_buttons(&key)
+                        .await
+                        .expect("none yet")
+                        .is_empty()
+                );
+                let greeted = engine.handle(says(&key, "halo")).await.expect("turn");
+                let menu = engine.offered_buttons(&key).await.expect("offered");
+                assert!(!menu.is_empty(), "the greeting offers a menu");
+                assert_eq!(
+                    Some(&menu),
+                    greeted
+                        .messages
+                        .iter()
+                        .rev()
+                        .map(|m| &m.buttons)
+                        .find(|b| !b.is_empty())
+                );
+                let asked = engine
+                    .handle(says(&key, "cek saldo jht"))
+                    .await
+                    .expect("turn");
+                assert!(asked.messages.iter().all(|m| m.buttons.is_empty()));
+                assert!(
+                    engine
+                        .offered_buttons(&key)
+                        .await
+                        .expect("offered")
+                        .is_empty(),
+                    "the greeting's menu is no longer on offer"
+                );
+                let history = engine.history(&key).await.expect("history").expect("saved");
+                let texts: Vec<&str> = history.iter().map(|e| e.text.as_str()).collect();
+                let mut expected = vec!["halo"];
+                expected.extend(greeted.messages.iter().map(|m| m.text.as_str()));
+                // The typed title pressed the greeting's button: the history shows the button.
+                expected.push("Cek saldo JHT");
+                expected.extend(asked.messages.iter().map(|m| m.text.as_str()));
+                assert_eq!(texts, expected);
+            }
+            .await;
         });
     }
 
@@ -1185,39 +1216,42 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let hold = Arc::new(HoldFirst {
-            calls: Default::default(),
-            release: tokio::sync::Notify::new(),
-            holding: tokio::sync::Notify::new(),
-        });
-        let (engine, _) = engine(hold.clone());
-        let engine = Arc::new(engine);
-        let held = SessionKey::new("web", "held").expect("key");
         runtime.block_on(async {
-            let holding = hold.holding.notified();
-            let first = tokio::spawn({
-                let engine = engine.clone();
-                let held = held.clone();
-                async move { engine.handle(says(&held, "halo")).await }
+            let hold = Arc::new(HoldFirst {
+                calls: Default::default(),
+                release: tokio::sync::Notify::new(),
+                holding: tokio::sync::Notify::new(),
             });
-            holding.await;
-            // Sessions on other lock stripes all finish while the held turn waits.
-            let others: Vec<SessionKey> = (0..200)
-                .map(|i| SessionKey::new("web", &format!("other-{i}")).expect("key"))
-                .filter(|key| stripe(key) != stripe(&held))
-                .take(100)
-                .collect();
-            let mut tasks = tokio::task::JoinSet::new();
-            for key in others {
-                let engine = engine.clone();
-                tasks.spawn(async move { engine.handle(says(&key, "apa itu jmo")).await });
+            let (engine, _) = engine(hold.clone()).await;
+            let engine = Arc::new(engine);
+            let held = SessionKey::new("web", "held").expect("key");
+            async {
+                let holding = hold.holding.notified();
+                let first = tokio::spawn({
+                    let engine = engine.clone();
+                    let held = held.clone();
+                    async move { engine.handle(says(&held, "halo")).await }
+                });
+                holding.await;
+                // Sessions on other lock stripes all finish while the held turn waits.
+                let others: Vec<SessionKey> = (0..200)
+                    .map(|i| SessionKey::new("web", &format!("other-{i}")).expect("key"))
+                    .filter(|key| stripe(key) != stripe(&held))
+                    .take(100)
+                    .collect();
+                let mut tasks = tokio::task::JoinSet::new();
+                for key in others {
+                    let engine = engine.clone();
+                    tasks.spawn(async move { engine.handle(says(&key, "apa itu jmo")).await });
+                }
+                while let Some(done) = tasks.join_next().await {
+                    done.expect("task").expect("turn");
+                }
+                assert!(!first.is_finished(), "the held turn is still waiting");
+                hold.release.notify_one();
+                first.await.expect("task").expect("the held turn completes");
             }
-            while let Some(done) = tasks.join_next().await {
-                done.expect("task").expect("turn");
-            }
-            assert!(!first.is_finished(), "the held turn is still waiting");
-            hold.release.notify_one();
-            first.await.expect("task").expect("the held turn completes");
+            .await;
         });
     }
 

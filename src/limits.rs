@@ -343,12 +343,12 @@ impl MemberLimits {
 
     /// One token from the bucket of `what` (`kpj:…`). A store that fails refuses: a limit
     /// that cannot be counted must not let guesses or codes through.
-    fn take(&self, rate: Option<Rate>, what: &str, now: Timestamp) -> bool {
+    async fn take(&self, rate: Option<Rate>, what: &str, now: Timestamp) -> bool {
         let Some(rate) = rate else {
             return true;
         };
         let bucket = self.key.fingerprint(BUCKET_PURPOSE, what.as_bytes());
-        match self.store.take(&bucket, rate, now) {
+        match self.store.take(&bucket, rate, now).await {
             Ok(taken) => taken.is_ok(),
             Err(error) => {
                 tracing::warn!(%error, "member limit store failed; refusing");
@@ -356,25 +356,30 @@ impl MemberLimits {
             }
         }
     }
-}
 
-impl MemberLimits {
     /// Whether `attempt` may go ahead at `now`, spending its tokens (a refusal is not
     /// counted as an attempt). The engine asks before each look-up and code the dialog wants.
-    pub fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
+    pub async fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
         // A guess must pass the bucket of each value typed. When the second refuses, the
         // first one's token stays spent: that only makes a guesser slower.
         match attempt {
             Attempt::LookUpByKpjNik { kpj, nik } => {
                 self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now)
-                    && self.take(self.lookups, &format!("nik:{}", nik.as_str()), now)
+                    .await
+                    && self
+                        .take(self.lookups, &format!("nik:{}", nik.as_str()), now)
+                        .await
             }
             Attempt::LookUpByEmailKpj { email, kpj } => {
                 self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now)
-                    && self.take(self.lookups, &format!("email:{}", email.as_str()), now)
+                    .await
+                    && self
+                        .take(self.lookups, &format!("email:{}", email.as_str()), now)
+                        .await
             }
             Attempt::SendCode { member } => {
                 self.take(self.codes, &format!("member:{}", member.as_str()), now)
+                    .await
             }
         }
     }
@@ -519,8 +524,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn member_look_ups_are_limited_per_typed_value() {
+    #[tokio::test]
+    async fn member_look_ups_are_limited_per_typed_value() {
         let limits = MemberLimits::new(
             &LimitsConfig {
                 member_lookups: Some(Rate::new(2, Duration::from_secs(3600))),
@@ -534,13 +539,17 @@ mod tests {
         let nik = Nik::parse("3174011203880001").unwrap();
         let at = Timestamp(1_000);
         let attempt = |kpj| Attempt::LookUpByKpjNik { kpj, nik: &nik };
-        assert!(limits.admit(attempt(&kpj), at));
-        assert!(limits.admit(attempt(&kpj), at));
-        assert!(!limits.admit(attempt(&kpj), at));
+        assert!(limits.admit(attempt(&kpj), at).await);
+        assert!(limits.admit(attempt(&kpj), at).await);
+        assert!(!limits.admit(attempt(&kpj), at).await);
         assert!(
-            !limits.admit(attempt(&other_kpj), at),
+            !limits.admit(attempt(&other_kpj), at).await,
             "the same NIK with another card is the same guesser"
         );
-        assert!(limits.admit(attempt(&kpj), Timestamp(1_000 + 3_600_000)));
+        assert!(
+            limits
+                .admit(attempt(&kpj), Timestamp(1_000 + 3_600_000))
+                .await
+        );
     }
 }

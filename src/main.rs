@@ -120,8 +120,11 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve => serve(config),
         Command::Check => check(&config),
         Command::Chat => {
-            let app = tanya::cli_chat::build_app(config)?;
-            tokio::runtime::Runtime::new()?.block_on(tanya::cli_chat::run_terminal(app))?;
+            tokio::runtime::Runtime::new()?.block_on(async {
+                let app = tanya::cli_chat::build_app(config).await?;
+                tanya::cli_chat::run_terminal(app).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Test { paths } => test(config, &paths),
@@ -197,7 +200,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             );
         }
         let bind = config.bind;
-        let app = App::build(config)?;
+        let app = App::build(config).await?;
         let listener =
             tanya::http::listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
         tracing::info!(

@@ -126,23 +126,28 @@ pub enum DirectoryError {
 }
 
 /// Where the flows find members and change their accounts.
+#[async_trait::async_trait]
 pub trait MemberDirectory: Send + Sync {
     /// The member holding card `kpj` (any of their cards) whose NIK is `nik`.
-    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError>;
-    /// The member whose login e-mail is `email` and who holds card `kpj`.
-    fn find_by_email_kpj(&self, email: &Email, kpj: &Kpj)
+    async fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik)
     -> Result<Option<Member>, DirectoryError>;
+    /// The member whose login e-mail is `email` and who holds card `kpj`.
+    async fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<Member>, DirectoryError>;
     /// Replaces the member's password with `phc` (an argon2id PHC string).
-    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
+    async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
     /// Adds `member` unless a member with its id exists; returns whether it was added.
     /// Existing members are left untouched, so a password changed by a flow survives.
-    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError>;
+    async fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError>;
     /// Makes sure the synthetic members `0..count` exist (see [`synthetic_member`]); returns
     /// how many were added. A store may do it in bulk and remember how far it got.
-    fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
+    async fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
         let mut added = 0;
         for i in 0..count {
-            if self.insert_if_absent(&synthetic_member(i))? {
+            if self.insert_if_absent(&synthetic_member(i)).await? {
                 added += 1;
             }
         }
@@ -154,13 +159,13 @@ pub trait MemberDirectory: Send + Sync {
 ///
 /// Safe to run at every start-up: members already present, and passwords they changed since,
 /// are kept.
-pub fn seed_missing(
+pub async fn seed_missing(
     directory: &dyn MemberDirectory,
     members: &[Member],
 ) -> Result<usize, DirectoryError> {
     let mut added = 0;
     for member in members {
-        if directory.insert_if_absent(member)? {
+        if directory.insert_if_absent(member).await? {
             added += 1;
         }
     }
@@ -194,12 +199,17 @@ impl MemoryMemberDirectory {
     }
 }
 
+#[async_trait::async_trait]
 impl MemberDirectory for MemoryMemberDirectory {
-    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError> {
+    async fn find_by_kpj_nik(
+        &self,
+        kpj: &Kpj,
+        nik: &Nik,
+    ) -> Result<Option<Member>, DirectoryError> {
         Ok(self.by_card(kpj).filter(|m| m.nik == *nik))
     }
 
-    fn find_by_email_kpj(
+    async fn find_by_email_kpj(
         &self,
         email: &Email,
         kpj: &Kpj,
@@ -209,7 +219,7 @@ impl MemberDirectory for MemoryMemberDirectory {
             .filter(|m| m.email.as_ref() == Some(email)))
     }
 
-    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+    async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
         let mut state = self.state();
         let member = state
             .members
@@ -219,7 +229,7 @@ impl MemberDirectory for MemoryMemberDirectory {
         Ok(())
     }
 
-    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
+    async fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
         let mut state = self.state();
         if state.members.contains_key(&member.id) {
             return Ok(false);
@@ -428,9 +438,9 @@ pub(crate) mod tests {
     }
 
     /// The behaviour every `MemberDirectory` must share.
-    pub(crate) fn contract(directory: &dyn MemberDirectory) {
+    pub(crate) async fn contract(directory: &dyn MemberDirectory) {
         let demo = demo_members();
-        assert_eq!(seed_missing(directory, &demo).expect("seed"), 4);
+        assert_eq!(seed_missing(directory, &demo).await.expect("seed"), 4);
 
         let siti_nik = nik("3273016508900002");
         for card in ["98765432109", "11122233344"] {
@@ -438,6 +448,7 @@ pub(crate) mod tests {
                 name_of(
                     directory
                         .find_by_kpj_nik(&kpj(card), &siti_nik)
+                        .await
                         .expect("find")
                 ),
                 Some("Siti Aminah".to_owned()),
@@ -447,6 +458,7 @@ pub(crate) mod tests {
         assert_eq!(
             directory
                 .find_by_kpj_nik(&kpj("98765432109"), &nik("3174011203880001"))
+                .await
                 .expect("find"),
             None,
             "someone else's NIK"
@@ -454,6 +466,7 @@ pub(crate) mod tests {
         assert_eq!(
             directory
                 .find_by_kpj_nik(&kpj("99999999999"), &siti_nik)
+                .await
                 .expect("find"),
             None,
             "unknown card"
@@ -464,6 +477,7 @@ pub(crate) mod tests {
             name_of(
                 directory
                     .find_by_email_kpj(&budi_email, &kpj("12345678901"))
+                    .await
                     .expect("find")
             ),
             Some("Budi Santoso".to_owned())
@@ -471,25 +485,31 @@ pub(crate) mod tests {
         assert_eq!(
             directory
                 .find_by_email_kpj(&budi_email, &kpj("98765432109"))
+                .await
                 .expect("find"),
             None,
             "Budi's e-mail with Siti's card"
         );
 
         let budi = MemberId::from_kpj(&kpj("12345678901"));
-        directory.set_password(&budi, "$argon2id$new").expect("set");
+        directory
+            .set_password(&budi, "$argon2id$new")
+            .await
+            .expect("set");
         let found = directory
             .find_by_email_kpj(&budi_email, &kpj("12345678901"))
+            .await
             .expect("find")
             .expect("Budi");
         assert_eq!(found.password_phc.as_deref(), Some("$argon2id$new"));
         assert_eq!(
-            seed_missing(directory, &demo).expect("seed again"),
+            seed_missing(directory, &demo).await.expect("seed again"),
             0,
             "seeding twice adds nobody"
         );
         let found = directory
             .find_by_email_kpj(&budi_email, &kpj("12345678901"))
+            .await
             .expect("find")
             .expect("Budi");
         assert_eq!(
@@ -500,28 +520,29 @@ pub(crate) mod tests {
 
         let nobody = MemberId::from_kpj(&kpj("99999999999"));
         assert!(matches!(
-            directory.set_password(&nobody, "x"),
+            directory.set_password(&nobody, "x").await,
             Err(DirectoryError::UnknownMember(_))
         ));
 
         let mut impostor = demo[0].clone();
         impostor.id = nobody.clone();
         assert!(matches!(
-            directory.insert_if_absent(&impostor),
+            directory.insert_if_absent(&impostor).await,
             Err(DirectoryError::KpjTaken { .. })
         ));
         assert_eq!(
             directory
                 .find_by_kpj_nik(&kpj("99999999999"), &impostor.nik)
+                .await
                 .expect("find"),
             None,
             "a refused member leaves no index entry behind"
         );
     }
 
-    #[test]
-    fn the_memory_directory_meets_the_member_directory_contract() {
-        contract(&MemoryMemberDirectory::default());
+    #[tokio::test]
+    async fn the_memory_directory_meets_the_member_directory_contract() {
+        contract(&MemoryMemberDirectory::default()).await;
     }
 
     #[test]

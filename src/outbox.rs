@@ -98,8 +98,9 @@ pub trait CodeOutbox: CodeSender + DemoOutbox {}
 impl<T: CodeSender + DemoOutbox> CodeOutbox for T {}
 
 /// Delivers a code for the member talking in `session`.
+#[async_trait::async_trait]
 pub trait CodeSender: Send + Sync {
-    fn send(
+    async fn send(
         &self,
         session: &SessionKey,
         message: OutboundCode,
@@ -108,13 +109,14 @@ pub trait CodeSender: Send + Sync {
 }
 
 /// Reads back what was "sent" to a session (demo mode only).
+#[async_trait::async_trait]
 pub trait DemoOutbox: Send + Sync {
     /// The session's entries, oldest first.
-    fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError>;
+    async fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError>;
     /// Deletes the entries sent before `cutoff`; returns how many. Run by the session sweep
     /// with the same cutoff: a code (and the masked address it went to) is kept no longer
     /// than the session it was sent for.
-    fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError>;
+    async fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError>;
 }
 
 /// The outbox in memory: for tests and the conversation runner.
@@ -130,8 +132,9 @@ impl MemoryOutbox {
     }
 }
 
+#[async_trait::async_trait]
 impl CodeSender for MemoryOutbox {
-    fn send(
+    async fn send(
         &self,
         session: &SessionKey,
         message: OutboundCode,
@@ -145,8 +148,9 @@ impl CodeSender for MemoryOutbox {
     }
 }
 
+#[async_trait::async_trait]
 impl DemoOutbox for MemoryOutbox {
-    fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError> {
+    async fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError> {
         Ok(self
             .entries_by_session()
             .get(session)
@@ -154,7 +158,7 @@ impl DemoOutbox for MemoryOutbox {
             .unwrap_or_default())
     }
 
-    fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError> {
+    async fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError> {
         let mut entries = self.entries_by_session();
         let before: usize = entries.values().map(Vec::len).sum();
         entries.retain(|_, sent| {
@@ -184,20 +188,23 @@ pub(crate) mod tests {
     }
 
     /// The behaviour every outbox must share.
-    pub(crate) fn contract<O: CodeSender + DemoOutbox>(outbox: &O) {
-        assert!(outbox.entries(&key("a")).expect("entries").is_empty());
+    pub(crate) async fn contract<O: CodeSender + DemoOutbox>(outbox: &O) {
+        assert!(outbox.entries(&key("a")).await.expect("entries").is_empty());
 
         outbox
             .send(&key("a"), sms("111111"), Timestamp(1))
+            .await
             .expect("send");
         outbox
             .send(&key("ab"), sms("999999"), Timestamp(2))
+            .await
             .expect("send");
         outbox
             .send(&key("a"), sms("222222"), Timestamp(3))
+            .await
             .expect("send");
 
-        let entries = outbox.entries(&key("a")).expect("entries");
+        let entries = outbox.entries(&key("a")).await.expect("entries");
         let codes: Vec<&str> = entries.iter().map(|e| e.code.as_str()).collect();
         assert_eq!(codes, ["111111", "222222"], "oldest first, only session a");
         assert_eq!(
@@ -210,19 +217,37 @@ pub(crate) mod tests {
                 at: Timestamp(1),
             }
         );
-        assert_eq!(outbox.entries(&key("ab")).expect("entries").len(), 1);
+        assert_eq!(outbox.entries(&key("ab")).await.expect("entries").len(), 1);
 
-        assert_eq!(outbox.remove_sent_before(Timestamp(3)).expect("sweep"), 2);
-        let entries = outbox.entries(&key("a")).expect("entries");
+        assert_eq!(
+            outbox
+                .remove_sent_before(Timestamp(3))
+                .await
+                .expect("sweep"),
+            2
+        );
+        let entries = outbox.entries(&key("a")).await.expect("entries");
         assert_eq!(entries.len(), 1, "the entry sent at the cutoff stays");
         assert_eq!(entries[0].code, "222222");
-        assert!(outbox.entries(&key("ab")).expect("entries").is_empty());
-        assert_eq!(outbox.remove_sent_before(Timestamp(3)).expect("again"), 0);
+        assert!(
+            outbox
+                .entries(&key("ab"))
+                .await
+                .expect("entries")
+                .is_empty()
+        );
+        assert_eq!(
+            outbox
+                .remove_sent_before(Timestamp(3))
+                .await
+                .expect("again"),
+            0
+        );
     }
 
-    #[test]
-    fn the_memory_outbox_meets_the_outbox_contract() {
-        contract(&MemoryOutbox::default());
+    #[tokio::test]
+    async fn the_memory_outbox_meets_the_outbox_contract() {
+        contract(&MemoryOutbox::default()).await;
     }
 
     #[test]

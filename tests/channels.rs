@@ -221,7 +221,7 @@ struct Server {
 
 impl Server {
     async fn start(config: Config) -> Server {
-        let app = App::build(config).expect("app builds");
+        let app = App::build(config).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -338,22 +338,23 @@ impl Harness {
     /// Waits until the outbox is empty: every reply delivered (or given up).
     async fn drained(&self) {
         let deadline = Instant::now() + WAIT;
-        while self.app().channels.pending_deliveries() > 0 {
+        while self.app().channels.pending_deliveries().await > 0 {
             assert!(
                 Instant::now() < deadline,
                 "replies still pending: {}",
-                self.app().channels.pending_deliveries()
+                self.app().channels.pending_deliveries().await
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     /// The bot messages of the session's latest turn, as the engine recorded them.
-    fn last_turn(&self, session: &SessionKey) -> Vec<HistoryEntry> {
+    async fn last_turn(&self, session: &SessionKey) -> Vec<HistoryEntry> {
         let history = self
             .app()
             .engine
             .history(session)
+            .await
             .unwrap()
             .expect("the session exists");
         let mut turn: Vec<HistoryEntry> = history
@@ -365,18 +366,20 @@ impl Harness {
         turn
     }
 
-    fn last_keys(&self, session: &SessionKey) -> Vec<String> {
+    async fn last_keys(&self, session: &SessionKey) -> Vec<String> {
         self.last_turn(session)
+            .await
             .into_iter()
             .filter_map(|entry| entry.key)
             .collect()
     }
 
     /// The latest code the demo outbox "sent" to this session's member.
-    fn code(&self, session: &SessionKey) -> String {
+    async fn code(&self, session: &SessionKey) -> String {
         let outbox = self.app().outbox.as_ref().expect("demo mode");
         outbox
             .entries(session)
+            .await
             .unwrap()
             .last()
             .expect("a code")
@@ -679,8 +682,8 @@ async fn telegram_forgot_password_conversation_with_inline_keyboards() {
 
     // "/start" greets, with the menu as an inline keyboard (one button per row).
     let calls = step(&h, tg, async |h| h.telegram(&tg_text(1, "/start")).await).await;
-    assert_eq!(h.last_keys(&session), ["greet"]);
-    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["greet"]);
+    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
     let call = &calls[0];
     assert_eq!(call.path, format!("/bot{TELEGRAM_TOKEN}/sendMessage"));
     assert_eq!(call.body["chat_id"], CHAT_ID);
@@ -708,28 +711,28 @@ async fn telegram_forgot_password_conversation_with_inline_keyboards() {
         format!("/bot{TELEGRAM_TOKEN}/answerCallbackQuery")
     );
     assert_eq!(calls[0].body["callback_query_id"], "cbq-2");
-    assert_eq!(h.last_keys(&session), ["ask_email_kpj"]);
-    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["ask_email_kpj"]);
+    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
 
     let calls = step(&h, tg, async |h| {
         h.telegram(&tg_text(3, "budi.santoso@example.com 12345678901"))
             .await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["otp_sent"]);
-    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
+    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
     assert!(
         !telegram_shown(&calls)[0].buttons.is_empty(),
         "resend / cancel buttons"
     );
 
-    let code = h.code(&session);
+    let code = h.code(&session).await;
     step(&h, tg, async |h| h.telegram(&tg_text(4, &code)).await).await;
-    assert_eq!(h.last_keys(&session), ["ask_new_password"]);
+    assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
 
     let calls = step(&h, tg, async |h| h.telegram(&tg_text(5, PASSWORD)).await).await;
-    assert_eq!(h.last_keys(&session), ["password_changed"]);
-    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["password_changed"]);
+    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
     assert_no_password(&tg.calls());
 
     // A photo gets the polite "text only" answer.
@@ -748,8 +751,8 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
         h.whatsapp(&wa_text("wamid.1", "halo")).await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["greet"]);
-    let menu_size = h.last_turn(&session)[0].buttons.len();
+    assert_eq!(h.last_keys(&session).await, ["greet"]);
+    let menu_size = h.last_turn(&session).await[0].buttons.len();
     let call = &calls[0];
     assert_eq!(call.path, format!("/{PHONE_NUMBER_ID}/messages"));
     assert_eq!(
@@ -760,7 +763,7 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
     assert_eq!(call.body["to"], WA_USER);
     let kind = if menu_size > 3 { "list" } else { "button" };
     assert_eq!(call.body["interactive"]["type"], kind);
-    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session).await));
 
     // Choosing from the list.
     let calls = step(&h, wa_mock, async |h| {
@@ -768,8 +771,8 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
             .await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["ask_email_kpj"]);
-    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["ask_email_kpj"]);
+    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session).await));
 
     // Two choices (resend, cancel): reply buttons.
     let calls = step(&h, wa_mock, async |h| {
@@ -777,23 +780,23 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
             .await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["otp_sent"]);
+    assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
     assert_eq!(calls[0].body["interactive"]["type"], "button");
-    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session).await));
 
-    let code = h.code(&session);
+    let code = h.code(&session).await;
     step(&h, wa_mock, async |h| {
         h.whatsapp(&wa_text("wamid.4", &code)).await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["ask_new_password"]);
+    assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
 
     let calls = step(&h, wa_mock, async |h| {
         h.whatsapp(&wa_text("wamid.5", PASSWORD)).await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["password_changed"]);
-    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["password_changed"]);
+    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session).await));
     assert_no_password(&wa_mock.calls());
 
     // A reply button press is a payload too; a sticker gets the "text only" answer.
@@ -801,7 +804,7 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
         h.whatsapp(&wa_button_reply("wamid.6", "/help")).await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["help_menu"]);
+    assert_eq!(h.last_keys(&session).await, ["help_menu"]);
     let calls = step(&h, wa_mock, async |h| {
         h.whatsapp(&wa_sticker("wamid.7")).await
     })
@@ -816,7 +819,7 @@ async fn line_forgot_password_conversation_with_quick_replies() {
     let session = line_session();
 
     let calls = step(&h, line, async |h| h.line(&line_text("E1", "halo")).await).await;
-    assert_eq!(h.last_keys(&session), ["greet"]);
+    assert_eq!(h.last_keys(&session).await, ["greet"]);
     assert_eq!(calls[0].path, "/v2/bot/message/reply");
     assert_eq!(calls[0].body["replyToken"], "reply-E1");
     assert_eq!(
@@ -826,39 +829,39 @@ async fn line_forgot_password_conversation_with_quick_replies() {
     let quick = array(&calls[0].body, "/messages/0/quickReply/items");
     assert!(!quick.is_empty() && quick.len() <= 13);
     assert_eq!(quick[0]["action"]["type"], "postback");
-    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
 
     let calls = step(&h, line, async |h| {
         h.line(&line_postback("E2", "/forgot_password")).await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["ask_email_kpj"]);
-    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["ask_email_kpj"]);
+    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
 
     let calls = step(&h, line, async |h| {
         h.line(&line_text("E3", "budi.santoso@example.com 12345678901"))
             .await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["otp_sent"]);
-    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
+    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
 
     // An event older than the reply token's life is answered with a push.
-    let code = h.code(&session);
+    let code = h.code(&session).await;
     let stale = line_webhook(vec![line_event(
         "E4",
         now_ms() - 120_000,
         json!({"type": "message", "message": {"type": "text", "id": "m4", "text": code}}),
     )]);
     let calls = step(&h, line, async |h| h.line(&stale).await).await;
-    assert_eq!(h.last_keys(&session), ["ask_new_password"]);
+    assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
     assert_eq!(calls[0].path, "/v2/bot/message/push");
     assert_eq!(calls[0].body["to"], LINE_USER);
     assert_eq!(calls[0].retry_key.as_deref().map(str::len), Some(36));
 
     let calls = step(&h, line, async |h| h.line(&line_text("E5", PASSWORD)).await).await;
-    assert_eq!(h.last_keys(&session), ["password_changed"]);
-    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session)));
+    assert_eq!(h.last_keys(&session).await, ["password_changed"]);
+    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
     assert_no_password(&line.calls());
 
     let calls = step(&h, line, async |h| h.line(&line_sticker("E6")).await).await;
@@ -880,8 +883,8 @@ async fn choices_that_do_not_fit_are_numbered_and_typing_the_number_chooses() {
         .await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["ask_otp_channel"]);
-    let turn = h.last_turn(&session);
+    assert_eq!(h.last_keys(&session).await, ["ask_otp_channel"]);
+    let turn = h.last_turn(&session).await;
     let buttons = &turn.last().unwrap().buttons;
     assert_eq!(buttons.len(), 2);
     let sent = line_shown(&calls);
@@ -900,8 +903,15 @@ async fn choices_that_do_not_fit_are_numbered_and_typing_the_number_chooses() {
         h.line(&line_text("N2", &email_position.to_string())).await
     })
     .await;
-    assert_eq!(h.last_keys(&session), ["otp_sent"]);
-    let outbox = h.app().outbox.as_ref().unwrap().entries(&session).unwrap();
+    assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
+    let outbox = h
+        .app()
+        .outbox
+        .as_ref()
+        .unwrap()
+        .entries(&session)
+        .await
+        .unwrap();
     assert_eq!(outbox.last().unwrap().channel, CodeChannel::Email);
 
     // On WhatsApp, the number of a list row works the same way.
@@ -911,7 +921,7 @@ async fn choices_that_do_not_fit_are_numbered_and_typing_the_number_chooses() {
         h.whatsapp(&wa_text("wamid.n1", "halo")).await
     })
     .await;
-    let menu = h.last_turn(&wa).last().unwrap().buttons.clone();
+    let menu = h.last_turn(&wa).await.last().unwrap().buttons.clone();
     let position = menu
         .iter()
         .position(|b| b.payload == "/forgot_password")
@@ -922,7 +932,7 @@ async fn choices_that_do_not_fit_are_numbered_and_typing_the_number_chooses() {
             .await
     })
     .await;
-    assert_eq!(h.last_keys(&wa), ["ask_email_kpj"]);
+    assert_eq!(h.last_keys(&wa).await, ["ask_email_kpj"]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -992,11 +1002,19 @@ async fn forged_or_missing_signatures_are_refused_with_no_side_effect() {
     // Give a worker time to send anything it might have been given.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let channels = &h.app().channels;
-    assert_eq!(channels.pending_deliveries(), 0, "nothing queued");
-    assert_eq!(channels.seen_deliveries(), 0, "nothing marked as processed");
-    assert_eq!(h.app().store.count().unwrap(), 0, "no session touched");
+    assert_eq!(channels.pending_deliveries().await, 0, "nothing queued");
+    assert_eq!(
+        channels.seen_deliveries().await,
+        0,
+        "nothing marked as processed"
+    );
+    assert_eq!(
+        h.app().store.count().await.unwrap(),
+        0,
+        "no session touched"
+    );
     for session in [tg_session(), wa_session(), line_session()] {
-        assert!(!h.app().engine.session_exists(&session).unwrap());
+        assert!(!h.app().engine.session_exists(&session).await.unwrap());
     }
     assert_eq!(h.platforms.all_calls(), 0, "nothing sent");
 }
@@ -1041,7 +1059,7 @@ async fn line_verification_and_whatsapp_statuses_are_acknowledged_and_ignored() 
     }]}]});
     assert_eq!(h.whatsapp(&statuses).await, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(h.app().channels.pending_deliveries(), 0);
+    assert_eq!(h.app().channels.pending_deliveries().await, 0);
     assert_eq!(h.platforms.all_calls(), 0);
 }
 
@@ -1106,11 +1124,11 @@ async fn the_same_delivery_three_times_is_processed_once() {
     assert_eq!(h.platforms.whatsapp.calls().len(), 1);
     assert_eq!(h.platforms.line.calls().len(), 1);
     for session in [tg_session(), wa_session(), line_session()] {
-        let history = h.app().engine.history(&session).unwrap().unwrap();
+        let history = h.app().engine.history(&session).await.unwrap().unwrap();
         let user_turns = history.iter().filter(|e| e.from == Speaker::User).count();
         assert_eq!(user_turns, 1, "{session}");
     }
-    assert_eq!(h.app().channels.seen_deliveries(), 3);
+    assert_eq!(h.app().channels.seen_deliveries().await, 3);
 }
 
 #[tokio::test]
@@ -1134,7 +1152,7 @@ async fn events_older_than_the_replay_window_are_acknowledged_and_not_processed(
     h.drained().await;
     for session in [tg_session(), wa_session(), line_session()] {
         assert!(
-            h.app().engine.history(&session).unwrap().is_none(),
+            h.app().engine.history(&session).await.unwrap().is_none(),
             "{session} ran a turn"
         );
     }
@@ -1169,7 +1187,7 @@ async fn a_telegram_group_is_asked_to_write_privately_and_never_runs_a_flow() {
     h.drained().await;
     let group = SessionKey::new("telegram", &GROUP.to_string()).unwrap();
     assert!(
-        h.app().engine.history(&group).unwrap().is_none(),
+        h.app().engine.history(&group).await.unwrap().is_none(),
         "no turn ran for the group"
     );
     assert!(
@@ -1178,6 +1196,7 @@ async fn a_telegram_group_is_asked_to_write_privately_and_never_runs_a_flow() {
             .as_ref()
             .unwrap()
             .entries(&group)
+            .await
             .unwrap()
             .is_empty(),
         "no code was sent"
@@ -1223,7 +1242,7 @@ async fn a_whatsapp_member_without_a_visible_number_is_served_by_user_id() {
     assert_eq!(h.whatsapp(&notification).await, StatusCode::OK);
     h.drained().await;
     let session = SessionKey::new("whatsapp", USER_ID).unwrap();
-    assert_eq!(h.last_keys(&session), ["greet"]);
+    assert_eq!(h.last_keys(&session).await, ["greet"]);
     let calls = h.platforms.whatsapp.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].body["recipient"], json!(USER_ID));
@@ -1262,7 +1281,7 @@ async fn retries_then_delivers_in_order<F>(
         calls[2].at - calls[1].at
     );
     // Delivered: each bot message once, in the order the engine said them.
-    let history = h.app().engine.history(&session).unwrap().unwrap();
+    let history = h.app().engine.history(&session).await.unwrap().unwrap();
     let said: Vec<HistoryEntry> = history
         .into_iter()
         .filter(|entry| entry.from == Speaker::Bot)
@@ -1360,7 +1379,7 @@ async fn replies_pending_at_a_restart_are_delivered_by_the_next_worker() {
         StatusCode::OK
     );
     assert_eq!(h.line(&line_text("X1", "halo")).await, StatusCode::OK);
-    assert_eq!(h.app().channels.pending_deliveries(), 3);
+    assert_eq!(h.app().channels.pending_deliveries().await, 3);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(h.platforms.all_calls(), 0);
 
@@ -1376,7 +1395,7 @@ async fn replies_pending_at_a_restart_are_delivered_by_the_next_worker() {
 
     // The next boot, on the same data directory, delivers them.
     let server = Server::start(config(dir.path(), Some(&platforms))).await;
-    assert_eq!(server.app.channels.pending_deliveries(), 3);
+    assert_eq!(server.app.channels.pending_deliveries().await, 3);
     let worker = server.app.channels.spawn_worker();
     let h = Harness {
         dir,
@@ -1388,10 +1407,10 @@ async fn replies_pending_at_a_restart_are_delivered_by_the_next_worker() {
     assert_eq!(h.platforms.telegram.calls().len(), 1);
     assert_eq!(h.platforms.whatsapp.calls().len(), 1);
     assert_eq!(h.platforms.line.calls().len(), 1);
-    assert_eq!(h.last_keys(&tg_session()), ["greet"]);
+    assert_eq!(h.last_keys(&tg_session()).await, ["greet"]);
     assert_eq!(
         telegram_shown(&h.platforms.telegram.calls()),
-        shown(&h.last_turn(&tg_session()))
+        shown(&h.last_turn(&tg_session()).await)
     );
 
     // The ids processed before the restart are still remembered.

@@ -62,7 +62,7 @@ impl Server {
         // lock a moment after the last handle was dropped: retry opening for a few seconds.
         let mut attempts = 0;
         let app = loop {
-            match App::build(config(data_dir)) {
+            match App::build(config(data_dir)).await {
                 Err(tanya::app::BuildError::Open(tanya::store::OpenError::Database(_)))
                     if attempts < 100 =>
                 {
@@ -923,6 +923,7 @@ async fn an_undecodable_session_record_starts_over_with_a_normal_answer() {
                 data: b"\xff\x00 not a session {".to_vec(),
             },
         )
+        .await
         .expect("save garbage");
 
     let (status, history) = server.get(&format!("/api/v1/chat/{id}/history")).await;
@@ -1038,6 +1039,7 @@ async fn a_retried_password_turn_gets_the_first_answer_and_the_history_shows_it_
         .app
         .store
         .load(&SessionKey::new("web", &id).expect("key"))
+        .await
         .expect("load")
         .expect("stored");
     assert!(
@@ -1124,6 +1126,7 @@ async fn between_the_two_password_entries_no_fast_hash_of_the_password_is_writte
         .app
         .store
         .load(&SessionKey::new("web", &id).expect("key"))
+        .await
         .expect("load")
         .expect("stored");
     let record: Value = serde_json::from_slice(&stored.data).expect("JSON");

@@ -48,7 +48,7 @@ async fn serve(extra: &[(&str, &str)]) -> Server {
             .map(|(_, v)| v.clone()),
     })
     .expect("test config");
-    let app = App::build(config).expect("app builds");
+    let app = App::build(config).await.expect("app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");

@@ -26,22 +26,18 @@ impl Dedup {
     }
 
     /// Whether `id` was processed within `RETENTION` before `now`.
-    pub fn contains(&self, id: &str, now: Timestamp) -> Result<bool, DbError> {
-        self.queue.seen_after(id, expiry(now))
+    pub async fn contains(&self, id: &str, now: Timestamp) -> Result<bool, DbError> {
+        self.queue.seen_after(id, expiry(now)).await
     }
 
     /// How many ids are remembered.
-    pub fn len(&self) -> usize {
-        self.queue.seen_count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn len(&self) -> usize {
+        self.queue.seen_count().await
     }
 
     /// Deletes the ids processed more than `RETENTION` before `now`; returns how many.
-    pub fn sweep(&self, now: Timestamp) -> Result<usize, DbError> {
-        self.queue.forget_seen_before(expiry(now))
+    pub async fn sweep(&self, now: Timestamp) -> Result<usize, DbError> {
+        self.queue.forget_seen_before(expiry(now)).await
     }
 }
 
@@ -55,12 +51,10 @@ pub(super) async fn sweep_forever(dedup: Dedup) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         interval.tick().await;
-        let dedup = dedup.clone();
-        match tokio::task::spawn_blocking(move || dedup.sweep(SystemClock.now())).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => tracing::info!(removed, "expired delivery ids deleted"),
-            Ok(Err(error)) => tracing::warn!(%error, "sweeping delivery ids failed"),
-            Err(error) => tracing::warn!(%error, "delivery id sweep task failed"),
+        match dedup.sweep(SystemClock.now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired delivery ids deleted"),
+            Err(error) => tracing::warn!(%error, "sweeping delivery ids failed"),
         }
     }
 }
@@ -69,47 +63,57 @@ pub(super) async fn sweep_forever(dedup: Dedup) {
 mod tests {
     use super::*;
 
-    fn mark(dedup: &Dedup, id: &str, at: Timestamp) {
+    async fn mark(dedup: &Dedup, id: &str, at: Timestamp) {
         let session = crate::store::SessionKey::new("telegram", "1").unwrap();
-        dedup.queue.enqueue(&session, &[], Some(id), at).unwrap();
+        dedup
+            .queue
+            .enqueue(&session, &[], Some(id), at)
+            .await
+            .unwrap();
     }
 
     fn dedup() -> Dedup {
         Dedup::new(crate::store::temporary().unwrap().channel_queue)
     }
 
-    #[test]
-    fn an_id_is_remembered_until_it_expires_and_the_sweep_deletes_it() {
+    #[tokio::test]
+    async fn an_id_is_remembered_until_it_expires_and_the_sweep_deletes_it() {
         let dedup = dedup();
         let start = Timestamp(1_000_000);
-        assert!(!dedup.contains("telegram:1", start).unwrap());
-        mark(&dedup, "telegram:1", start);
-        mark(&dedup, "telegram:2", start.plus(Duration::from_secs(3600)));
-        assert!(dedup.contains("telegram:1", start).unwrap());
+        assert!(!dedup.contains("telegram:1", start).await.unwrap());
+        mark(&dedup, "telegram:1", start).await;
+        mark(&dedup, "telegram:2", start.plus(Duration::from_secs(3600))).await;
+        assert!(dedup.contains("telegram:1", start).await.unwrap());
         let later = start.plus(RETENTION);
-        assert!(!dedup.contains("telegram:1", later).unwrap(), "expired");
-        assert!(dedup.contains("telegram:2", later).unwrap());
+        assert!(
+            !dedup.contains("telegram:1", later).await.unwrap(),
+            "expired"
+        );
+        assert!(dedup.contains("telegram:2", later).await.unwrap());
         assert_eq!(
-            dedup.sweep(later).unwrap(),
+            dedup.sweep(later).await.unwrap(),
             0,
             "exactly at the cutoff is kept"
         );
         assert_eq!(
-            dedup.sweep(later.plus(Duration::from_millis(1))).unwrap(),
+            dedup
+                .sweep(later.plus(Duration::from_millis(1)))
+                .await
+                .unwrap(),
             1
         );
-        assert_eq!(dedup.len(), 1);
-        assert!(dedup.contains("telegram:2", later).unwrap());
+        assert_eq!(dedup.len().await, 1);
+        assert!(dedup.contains("telegram:2", later).await.unwrap());
     }
 
-    #[test]
-    fn a_sweep_keeps_an_id_marked_again_later() {
+    #[tokio::test]
+    async fn a_sweep_keeps_an_id_marked_again_later() {
         let dedup = dedup();
         let start = Timestamp(1_000_000);
-        mark(&dedup, "line:a", start);
+        mark(&dedup, "line:a", start).await;
         let again = start.plus(RETENTION).plus(Duration::from_secs(1));
-        mark(&dedup, "line:a", again);
-        dedup.sweep(again).unwrap();
-        assert!(dedup.contains("line:a", again).unwrap());
+        mark(&dedup, "line:a", again).await;
+        dedup.sweep(again).await.unwrap();
+        assert!(dedup.contains("line:a", again).await.unwrap());
     }
 }

@@ -122,9 +122,7 @@ pub struct Outbox {
 
 impl fmt::Debug for Outbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outbox")
-            .field("pending", &self.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Outbox").finish_non_exhaustive()
     }
 }
 
@@ -138,12 +136,12 @@ impl Outbox {
     }
 
     /// How many calls are pending.
-    pub fn len(&self) -> usize {
-        self.queue.pending()
+    pub async fn len(&self) -> usize {
+        self.queue.pending().await
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
     }
 
     /// Queues `requests` for `session` and marks `seen_id` as processed, in one transaction,
@@ -165,22 +163,22 @@ impl Outbox {
             };
             items.push(serde_json::to_vec(&item)?);
         }
-        self.queue.enqueue(session, &items, seen_id, now)?;
+        self.queue.enqueue(session, &items, seen_id, now).await?;
         self.durability.make_durable().await?;
         self.wake.notify_one();
         Ok(())
     }
 
     /// The first pending call of every member.
-    fn heads(&self) -> Result<Vec<(QueuedKey, Item)>, DbError> {
+    async fn heads(&self) -> Result<Vec<(QueuedKey, Item)>, DbError> {
         let mut heads = Vec::new();
-        for queued in self.queue.heads()? {
+        for queued in self.queue.heads().await? {
             match serde_json::from_slice::<Item>(&queued.item) {
                 Ok(item) => heads.push((queued.key, item)),
                 Err(error) => {
                     // It would block the member forever: drop it, loudly.
                     tracing::error!(%error, "dropping an unreadable outbox item");
-                    self.queue.remove(&queued.key)?;
+                    self.queue.remove(&queued.key).await?;
                 }
             }
         }
@@ -190,12 +188,12 @@ impl Outbox {
     /// Removes a call that was delivered or given up, durably (so it is not sent again
     /// after a restart).
     async fn remove(&self, key: &QueuedKey) -> Result<(), DbError> {
-        self.queue.remove(key)?;
+        self.queue.remove(key).await?;
         self.durability.make_durable().await
     }
 
-    fn update(&self, key: &QueuedKey, item: &Item) -> Result<(), ChannelError> {
-        self.queue.replace(key, &serde_json::to_vec(item)?)?;
+    async fn update(&self, key: &QueuedKey, item: &Item) -> Result<(), ChannelError> {
+        self.queue.replace(key, &serde_json::to_vec(item)?).await?;
         Ok(())
     }
 }
@@ -262,7 +260,7 @@ async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy, metri
     let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
     loop {
         let mut next_due: Option<u64> = None;
-        match outbox.heads() {
+        match outbox.heads().await {
             Ok(heads) => {
                 let now = now_ms();
                 for (key, item) in heads {
@@ -360,7 +358,7 @@ async fn attempt(
             item.not_before = now_ms() + delay.as_millis() as u64;
             tracing::info!(session, attempts, delay_ms = delay.as_millis() as u64, %reason, "delivery failed; will retry");
             metrics.delivery_retried(&channel);
-            outbox.update(&key, &item)
+            outbox.update(&key, &item).await
         }
     };
     if let Err(error) = stored {
@@ -455,7 +453,7 @@ mod tests {
 
     async fn wait_until_empty(outbox: &Outbox) {
         for _ in 0..500 {
-            if outbox.is_empty() {
+            if outbox.is_empty().await {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -521,7 +519,7 @@ mod tests {
             .collect();
         assert_eq!(member_a, ["a1", "a1", "a1", "a2"]);
         assert_eq!(calls.iter().filter(|t| *t == "b1").count(), 1);
-        assert!(dedup.contains("telegram:1", now).unwrap());
+        assert!(dedup.contains("telegram:1", now).await.unwrap());
     }
 
     #[tokio::test]

@@ -282,13 +282,19 @@ impl Channels {
     }
 
     /// Replies waiting in the outbox (not yet delivered or given up).
-    pub fn pending_deliveries(&self) -> usize {
-        self.storage.as_ref().map_or(0, |s| s.outbox.len())
+    pub async fn pending_deliveries(&self) -> usize {
+        match &self.storage {
+            Some(storage) => storage.outbox.len().await,
+            None => 0,
+        }
     }
 
     /// Platform delivery ids remembered as processed.
-    pub fn seen_deliveries(&self) -> usize {
-        self.storage.as_ref().map_or(0, |s| s.seen.len())
+    pub async fn seen_deliveries(&self) -> usize {
+        match &self.storage {
+            Some(storage) => storage.seen.len().await,
+            None => 0,
+        }
     }
 
     /// Processes the messages of one webhook in order, in a task of its own: when the
@@ -325,7 +331,7 @@ impl Channels {
             return Ok(());
         }
         if let Some(key) = &inbound.dedup_key
-            && storage.seen.contains(key, now)?
+            && storage.seen.contains(key, now).await?
         {
             tracing::info!(session = %inbound.session.redacted(), "duplicate delivery ignored");
             return Ok(());

@@ -298,6 +298,7 @@ async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<
         base.nlu.clone(),
         clock.clone(),
     )
+    .await
     .map_err(|error| {
         fail(
             1,
@@ -316,7 +317,7 @@ async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<
                 if let Some(wait) = me.wait {
                     clock.advance(wait);
                 }
-                let (input, sent) = me_input(me, turn.as_ref(), &app, &session, source)?;
+                let (input, sent) = me_input(me, turn.as_ref(), &app, &session, source).await?;
                 let result = app
                     .engine
                     .handle(IncomingMessage {
@@ -371,7 +372,7 @@ async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<
 }
 
 /// What a `#me` block sends, and how to show it in a report.
-fn me_input(
+async fn me_input(
     me: &MeTurn,
     previous: Option<&Turn>,
     app: &App,
@@ -428,6 +429,7 @@ fn me_input(
                 .ok_or_else(|| fail(expected(), "this app has no demo outbox".into()))?;
             let entries = outbox
                 .entries(session)
+                .await
                 .map_err(|error| fail(expected(), format!("the outbox failed: {error}")))?;
             let Some(entry) = entries.last() else {
                 return Err(fail(expected(), "no code has been sent yet".into()));

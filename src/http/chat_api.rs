@@ -167,12 +167,14 @@ pub async fn history(
     let messages = state
         .engine
         .history(&web_key(&session_id)?)
+        .await
         .map_err(internal)?
         .ok_or(ApiError::NotFound)?;
     let key = web_key(&session_id)?;
     let (state_name, expects) = state
         .engine
         .current_state(&key)
+        .await
         .map_err(internal)?
         .unwrap_or(("idle", Expects::Text));
     Ok(Json(HistoryResponse {
@@ -204,6 +206,7 @@ pub async fn demo_outbox(
     let messages = if is_web_session_id(&query.session_id) {
         outbox
             .entries(&web_key(&query.session_id)?)
+            .await
             .map_err(|e| internal(e.into()))?
     } else {
         Vec::new()

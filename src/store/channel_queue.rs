@@ -17,13 +17,14 @@ pub struct Queued {
 
 /// The seen-ids and the call queue of the channels. Writes become durable through the
 /// backend's `Durability`.
+#[async_trait::async_trait]
 pub trait ChannelQueue: Send + Sync {
     /// Whether `id` was marked as processed after `cutoff` (a record that cannot be read
     /// counts as processed: processing a delivery twice is the worse mistake).
-    fn seen_after(&self, id: &str, cutoff: Timestamp) -> Result<bool, DbError>;
+    async fn seen_after(&self, id: &str, cutoff: Timestamp) -> Result<bool, DbError>;
     /// Queues `items` for `session` after its earlier calls and marks `seen_id` as
     /// processed at `now`, all or nothing.
-    fn enqueue(
+    async fn enqueue(
         &self,
         session: &SessionKey,
         items: &[Vec<u8>],
@@ -31,18 +32,18 @@ pub trait ChannelQueue: Send + Sync {
         now: Timestamp,
     ) -> Result<(), DbError>;
     /// The first queued call of every session.
-    fn heads(&self) -> Result<Vec<Queued>, DbError>;
+    async fn heads(&self) -> Result<Vec<Queued>, DbError>;
     /// Replaces a queued call (its attempts and backoff changed).
-    fn replace(&self, key: &QueuedKey, item: &[u8]) -> Result<(), DbError>;
+    async fn replace(&self, key: &QueuedKey, item: &[u8]) -> Result<(), DbError>;
     /// Removes a call that was delivered or given up.
-    fn remove(&self, key: &QueuedKey) -> Result<(), DbError>;
+    async fn remove(&self, key: &QueuedKey) -> Result<(), DbError>;
     /// How many calls are queued.
-    fn pending(&self) -> usize;
+    async fn pending(&self) -> usize;
     /// How many delivery ids are remembered.
-    fn seen_count(&self) -> usize;
+    async fn seen_count(&self) -> usize;
     /// Forgets the ids processed before `cutoff` (an id marked again later is kept);
     /// returns how many marks were removed.
-    fn forget_seen_before(&self, cutoff: Timestamp) -> Result<usize, DbError>;
+    async fn forget_seen_before(&self, cutoff: Timestamp) -> Result<usize, DbError>;
 }
 
 #[cfg(test)]
@@ -54,9 +55,14 @@ pub(crate) mod tests {
     }
 
     /// What every `ChannelQueue` must do.
-    pub(crate) fn contract(queue: &dyn ChannelQueue) {
+    pub(crate) async fn contract(queue: &dyn ChannelQueue) {
         let start = Timestamp(1_000_000);
-        assert!(!queue.seen_after("telegram:1", Timestamp(0)).expect("seen"));
+        assert!(
+            !queue
+                .seen_after("telegram:1", Timestamp(0))
+                .await
+                .expect("seen")
+        );
         queue
             .enqueue(
                 &key("a"),
@@ -64,23 +70,26 @@ pub(crate) mod tests {
                 Some("telegram:1"),
                 start,
             )
+            .await
             .expect("enqueue");
         queue
             .enqueue(&key("b"), &[b"b1".to_vec()], None, start)
+            .await
             .expect("enqueue");
         assert!(
             queue
                 .seen_after("telegram:1", Timestamp(start.0 - 1))
+                .await
                 .expect("seen")
         );
         assert!(
-            !queue.seen_after("telegram:1", start).expect("seen"),
+            !queue.seen_after("telegram:1", start).await.expect("seen"),
             "marked at the cutoff is not after it"
         );
-        assert_eq!(queue.pending(), 3);
-        assert_eq!(queue.seen_count(), 1);
+        assert_eq!(queue.pending().await, 3);
+        assert_eq!(queue.seen_count().await, 1);
 
-        let heads = queue.heads().expect("heads");
+        let heads = queue.heads().await.expect("heads");
         let mut items: Vec<&[u8]> = heads.iter().map(|q| q.item.as_slice()).collect();
         items.sort();
         assert_eq!(
@@ -95,40 +104,50 @@ pub(crate) mod tests {
             .expect("a1")
             .key
             .clone();
-        queue.replace(&a1, b"a1-retried").expect("replace");
+        queue.replace(&a1, b"a1-retried").await.expect("replace");
         assert!(
             queue
                 .heads()
+                .await
                 .expect("heads")
                 .iter()
                 .any(|q| q.item == b"a1-retried")
         );
-        queue.remove(&a1).expect("remove");
+        queue.remove(&a1).await.expect("remove");
         assert!(
             queue
                 .heads()
+                .await
                 .expect("heads")
                 .iter()
                 .any(|q| q.item == b"a2")
         );
-        assert_eq!(queue.pending(), 2);
+        assert_eq!(queue.pending().await, 2);
 
         // Marked again later: the sweep of the first mark keeps it.
         let later = Timestamp(start.0 + 10_000);
         queue
             .enqueue(&key("a"), &[], Some("telegram:1"), later)
+            .await
             .expect("mark again");
         queue
             .enqueue(&key("c"), &[], Some("telegram:2"), start)
+            .await
             .expect("mark");
         assert_eq!(
             queue
                 .forget_seen_before(Timestamp(start.0 + 1))
+                .await
                 .expect("sweep"),
             2
         );
-        assert!(queue.seen_after("telegram:1", start).expect("seen"));
-        assert!(!queue.seen_after("telegram:2", Timestamp(0)).expect("seen"));
-        assert_eq!(queue.seen_count(), 1);
+        assert!(queue.seen_after("telegram:1", start).await.expect("seen"));
+        assert!(
+            !queue
+                .seen_after("telegram:2", Timestamp(0))
+                .await
+                .expect("seen")
+        );
+        assert_eq!(queue.seen_count().await, 1);
     }
 }

@@ -60,6 +60,9 @@ pub enum DbError {
     /// on disk.
     #[error("the database flusher stopped before finishing")]
     FlusherStopped,
+    /// A blocking task of the store (a sweep) panicked or was cancelled before finishing.
+    #[error("a database task stopped before finishing")]
+    TaskStopped,
     /// `make_durable` was awaited outside a tokio runtime, where no blocking thread can flush.
     #[error("making writes durable needs a tokio runtime")]
     NoRuntime,

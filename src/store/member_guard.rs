@@ -18,19 +18,20 @@ use crate::security::lockout::{CodeEvent, Standing};
 pub type BucketId = [u8; 32];
 
 /// Where per-member limits and standings live. Implementations must be safe to share.
+#[async_trait::async_trait]
 pub trait MemberGuardStore: Send + Sync {
     /// Takes one token from `bucket` at `rate`, or says how long to wait (a refusal spends
     /// nothing).
-    fn take(
+    async fn take(
         &self,
         bucket: &BucketId,
         rate: Rate,
         now: Timestamp,
     ) -> Result<Result<(), Refused>, StoreError>;
     /// The member's standing (the default for a member with none stored).
-    fn standing(&self, member: &MemberId) -> Result<Standing, StoreError>;
+    async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError>;
     /// Applies `event` at `now` to the member's standing; returns the new standing.
-    fn record(
+    async fn record(
         &self,
         member: &MemberId,
         event: CodeEvent,
@@ -38,7 +39,7 @@ pub trait MemberGuardStore: Send + Sync {
     ) -> Result<Standing, StoreError>;
     /// Forgets buckets that are full again and standings that restrict nothing at `now`;
     /// returns how many records went.
-    fn sweep(&self, now: Timestamp) -> Result<usize, StoreError>;
+    async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError>;
 }
 
 /// Microseconds of a timestamp, the unit of the bucket arithmetic.
@@ -65,8 +66,9 @@ impl MemoryMemberGuard {
     }
 }
 
+#[async_trait::async_trait]
 impl MemberGuardStore for MemoryMemberGuard {
-    fn take(
+    async fn take(
         &self,
         bucket: &BucketId,
         rate: Rate,
@@ -79,7 +81,7 @@ impl MemberGuardStore for MemoryMemberGuard {
         }))
     }
 
-    fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
+    async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
         Ok(self
             .maps()
             .standings
@@ -88,7 +90,7 @@ impl MemberGuardStore for MemoryMemberGuard {
             .unwrap_or_default())
     }
 
-    fn record(
+    async fn record(
         &self,
         member: &MemberId,
         event: CodeEvent,
@@ -105,7 +107,7 @@ impl MemberGuardStore for MemoryMemberGuard {
         Ok(next)
     }
 
-    fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
+    async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
         let mut maps = self.maps();
         let before = maps.buckets.len() + maps.standings.len();
         maps.buckets.retain(|_, full_at| *full_at > micros(now));
@@ -128,44 +130,64 @@ pub(super) mod tests {
     }
 
     /// The behaviour every `MemberGuardStore` must share.
-    pub(in crate::store) fn contract(store: &dyn MemberGuardStore) {
+    pub(in crate::store) async fn contract(store: &dyn MemberGuardStore) {
         let rate = Rate::new(2, Duration::from_secs(60));
         let bucket = [1u8; 32];
         let other = [2u8; 32];
-        assert_eq!(store.take(&bucket, rate, T0).expect("take"), Ok(()));
-        assert_eq!(store.take(&bucket, rate, T0).expect("take"), Ok(()));
-        let refused = store.take(&bucket, rate, T0).expect("take").unwrap_err();
+        assert_eq!(store.take(&bucket, rate, T0).await.expect("take"), Ok(()));
+        assert_eq!(store.take(&bucket, rate, T0).await.expect("take"), Ok(()));
+        let refused = store
+            .take(&bucket, rate, T0)
+            .await
+            .expect("take")
+            .unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_secs(30));
-        assert_eq!(store.take(&other, rate, T0).expect("take"), Ok(()));
+        assert_eq!(store.take(&other, rate, T0).await.expect("take"), Ok(()));
         let half = T0.plus(Duration::from_secs(30));
-        assert_eq!(store.take(&bucket, rate, half).expect("refilled"), Ok(()));
+        assert_eq!(
+            store.take(&bucket, rate, half).await.expect("refilled"),
+            Ok(())
+        );
 
         assert_eq!(
-            store.standing(&budi()).expect("standing"),
+            store.standing(&budi()).await.expect("standing"),
             Standing::default()
         );
-        store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
-        let two = store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
+        store
+            .record(&budi(), CodeEvent::Wrong, T0)
+            .await
+            .expect("record");
+        let two = store
+            .record(&budi(), CodeEvent::Wrong, T0)
+            .await
+            .expect("record");
         assert_eq!(two.wrong_codes_at(T0), 2);
-        assert_eq!(store.standing(&budi()).expect("standing"), two);
-        let locked = store.record(&budi(), CodeEvent::Wrong, T0).expect("record");
+        assert_eq!(store.standing(&budi()).await.expect("standing"), two);
+        let locked = store
+            .record(&budi(), CodeEvent::Wrong, T0)
+            .await
+            .expect("record");
         assert_eq!(locked.locked_for(T0), Some(LOCKOUT));
 
-        assert_eq!(store.sweep(half).expect("sweep"), 1, "`other`, full again");
+        assert_eq!(
+            store.sweep(half).await.expect("sweep"),
+            1,
+            "`other`, full again"
+        );
         let after = T0.plus(LOCKOUT);
         assert_eq!(
-            store.sweep(after).expect("sweep"),
+            store.sweep(after).await.expect("sweep"),
             2,
             "the bucket and the lock"
         );
         assert_eq!(
-            store.standing(&budi()).expect("standing"),
+            store.standing(&budi()).await.expect("standing"),
             Standing::default()
         );
     }
 
-    #[test]
-    fn the_memory_guard_meets_the_member_guard_contract() {
-        contract(&MemoryMemberGuard::default());
+    #[tokio::test]
+    async fn the_memory_guard_meets_the_member_guard_contract() {
+        contract(&MemoryMemberGuard::default()).await;
     }
 }

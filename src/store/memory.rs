@@ -27,17 +27,18 @@ impl MemorySessionStore {
     }
 }
 
+#[async_trait::async_trait]
 impl SessionStore for MemorySessionStore {
-    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
         Ok(self.maps().sessions.get(key).cloned())
     }
 
-    fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
+    async fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
         self.maps().sessions.insert(key.clone(), session.clone());
         Ok(())
     }
 
-    fn append_transcript(
+    async fn append_transcript(
         &self,
         key: &SessionKey,
         first: u64,
@@ -52,7 +53,7 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
-    fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+    async fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         Ok(self
             .maps()
             .transcripts
@@ -61,14 +62,14 @@ impl SessionStore for MemorySessionStore {
             .unwrap_or_default())
     }
 
-    fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
+    async fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
         let mut maps = self.maps();
         maps.sessions.remove(key);
         maps.transcripts.remove(key);
         Ok(())
     }
 
-    fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
+    async fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
         let mut maps = self.maps();
         let Maps {
             sessions,
@@ -85,7 +86,7 @@ impl SessionStore for MemorySessionStore {
         Ok(before - sessions.len())
     }
 
-    fn count(&self) -> Result<usize, StoreError> {
+    async fn count(&self) -> Result<usize, StoreError> {
         Ok(self.maps().sessions.len())
     }
 }

@@ -209,15 +209,16 @@ pub enum StoreError {
 /// from 0 by the engine, which keeps the count in the session's state: lines are read below
 /// that count only, so lines written by a turn that never saved its state (a crash in
 /// between) stay invisible until the next turn overwrites them.
+#[async_trait::async_trait]
 pub trait SessionStore: Send + Sync {
     /// The session saved under `key`, if any.
-    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError>;
+    async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError>;
     /// Saves `session` under `key`, replacing what was there.
-    fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError>;
+    async fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError>;
     /// Writes transcript `lines` numbered from `first`, then forgets every line of this
     /// session numbered below `first + lines.len() - keep`: the transcript keeps its last
     /// `keep` lines.
-    fn append_transcript(
+    async fn append_transcript(
         &self,
         key: &SessionKey,
         first: u64,
@@ -225,13 +226,13 @@ pub trait SessionStore: Send + Sync {
         keep: u64,
     ) -> Result<(), StoreError>;
     /// The transcript lines numbered below `end` that are still kept, oldest first.
-    fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    async fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Forgets the session under `key` and its transcript (no error when there is none).
-    fn remove(&self, key: &SessionKey) -> Result<(), StoreError>;
+    async fn remove(&self, key: &SessionKey) -> Result<(), StoreError>;
     /// Deletes sessions not updated since `cutoff`, with their transcripts; returns how many.
-    fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError>;
+    async fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError>;
     /// How many sessions are stored.
-    fn count(&self) -> Result<usize, StoreError>;
+    async fn count(&self) -> Result<usize, StoreError>;
 }
 
 #[cfg(test)]
@@ -250,61 +251,76 @@ pub(crate) mod tests {
     }
 
     /// The behaviour every `SessionStore` must share.
-    pub(crate) fn contract(store: &dyn SessionStore) {
-        assert_eq!(store.count().expect("count"), 0);
-        assert_eq!(store.load(&key("unknown")).expect("load"), None);
+    pub(crate) async fn contract(store: &dyn SessionStore) {
+        assert_eq!(store.count().await.expect("count"), 0);
+        assert_eq!(store.load(&key("unknown")).await.expect("load"), None);
 
         store
             .save(&key("a"), &session(1_000, b"first"))
+            .await
             .expect("save");
         assert_eq!(
-            store.load(&key("a")).expect("load"),
+            store.load(&key("a")).await.expect("load"),
             Some(session(1_000, b"first"))
         );
 
         store
             .save(&key("a"), &session(2_000, b"second"))
+            .await
             .expect("overwrite");
         assert_eq!(
-            store.load(&key("a")).expect("load"),
+            store.load(&key("a")).await.expect("load"),
             Some(session(2_000, b"second"))
         );
-        assert_eq!(store.count().expect("count"), 1);
+        assert_eq!(store.count().await.expect("count"), 1);
 
         store
             .save(&key("empty"), &session(3_000, b""))
+            .await
             .expect("save");
         assert_eq!(
-            store.load(&key("empty")).expect("load"),
+            store.load(&key("empty")).await.expect("load"),
             Some(session(3_000, b""))
         );
 
-        store.remove(&key("empty")).expect("remove");
-        assert_eq!(store.load(&key("empty")).expect("load"), None);
-        store.remove(&key("empty")).expect("removing twice is fine");
-        assert_eq!(store.count().expect("count"), 1);
+        store.remove(&key("empty")).await.expect("remove");
+        assert_eq!(store.load(&key("empty")).await.expect("load"), None);
+        store
+            .remove(&key("empty"))
+            .await
+            .expect("removing twice is fine");
+        assert_eq!(store.count().await.expect("count"), 1);
 
         store
             .save(&key("old"), &session(4_999, b"old"))
+            .await
             .expect("save");
         store
             .save(&key("edge"), &session(5_000, b"edge"))
+            .await
             .expect("save");
         store
             .save(&key("new"), &session(6_000, b"new"))
+            .await
             .expect("save");
-        assert_eq!(store.count().expect("count"), 4);
+        assert_eq!(store.count().await.expect("count"), 4);
 
         // "a" (2_000) and "old" (4_999) are idle; "edge" was updated exactly at the cutoff.
-        assert_eq!(store.remove_idle(Timestamp(5_000)).expect("remove_idle"), 2);
-        assert_eq!(store.load(&key("a")).expect("load"), None);
-        assert_eq!(store.load(&key("old")).expect("load"), None);
-        assert!(store.load(&key("edge")).expect("load").is_some());
-        assert!(store.load(&key("new")).expect("load").is_some());
-        assert_eq!(store.count().expect("count"), 2);
-        assert_eq!(store.remove_idle(Timestamp(5_000)).expect("again"), 0);
+        assert_eq!(
+            store
+                .remove_idle(Timestamp(5_000))
+                .await
+                .expect("remove_idle"),
+            2
+        );
+        assert_eq!(store.load(&key("a")).await.expect("load"), None);
+        assert_eq!(store.load(&key("old")).await.expect("load"), None);
+        assert!(store.load(&key("edge")).await.expect("load").is_some());
+        assert!(store.load(&key("new")).await.expect("load").is_some());
+        assert_eq!(store.count().await.expect("count"), 2);
+        assert_eq!(store.remove_idle(Timestamp(5_000)).await.expect("again"), 0);
 
-        transcript_contract(store);
+        transcript_contract(store).await;
     }
 
     pub(crate) fn lines(range: std::ops::Range<u64>) -> Vec<Vec<u8>> {
@@ -313,49 +329,72 @@ pub(crate) mod tests {
 
     /// Transcripts: appended in order, trimmed to the last `keep`, read below an end, and
     /// deleted with their session.
-    pub(crate) fn transcript_contract(store: &dyn SessionStore) {
+    pub(crate) async fn transcript_contract(store: &dyn SessionStore) {
         let talk = key("talk");
         let other = key("talk2");
-        assert!(store.transcript(&talk, 10).expect("empty").is_empty());
+        assert!(store.transcript(&talk, 10).await.expect("empty").is_empty());
 
         store
             .append_transcript(&talk, 0, &lines(0..3), 5)
+            .await
             .expect("append");
         store
             .append_transcript(&other, 0, &lines(0..1), 5)
+            .await
             .expect("append to a key that extends this one");
-        assert_eq!(store.transcript(&talk, 3).expect("read"), lines(0..3));
-        assert_eq!(store.transcript(&talk, 2).expect("below end"), lines(0..2));
+        assert_eq!(store.transcript(&talk, 3).await.expect("read"), lines(0..3));
+        assert_eq!(
+            store.transcript(&talk, 2).await.expect("below end"),
+            lines(0..2)
+        );
 
         store
             .append_transcript(&talk, 3, &lines(3..7), 5)
+            .await
             .expect("append past keep");
-        assert_eq!(store.transcript(&talk, 7).expect("trimmed"), lines(2..7));
+        assert_eq!(
+            store.transcript(&talk, 7).await.expect("trimmed"),
+            lines(2..7)
+        );
         // A line number rewritten (after a turn that never saved its state) is replaced.
         store
             .append_transcript(&talk, 6, &[b"again".to_vec()], 5)
+            .await
             .expect("rewrite");
         let mut expected = lines(2..6);
         expected.push(b"again".to_vec());
-        assert_eq!(store.transcript(&talk, 7).expect("rewritten"), expected);
-        assert_eq!(store.transcript(&other, 1).expect("other"), lines(0..1));
+        assert_eq!(
+            store.transcript(&talk, 7).await.expect("rewritten"),
+            expected
+        );
+        assert_eq!(
+            store.transcript(&other, 1).await.expect("other"),
+            lines(0..1)
+        );
 
-        store.save(&talk, &session(10_000, b"state")).expect("save");
-        store.remove(&talk).expect("remove");
-        assert!(store.transcript(&talk, 7).expect("gone").is_empty());
-        assert_eq!(store.transcript(&other, 1).expect("kept"), lines(0..1));
+        store
+            .save(&talk, &session(10_000, b"state"))
+            .await
+            .expect("save");
+        store.remove(&talk).await.expect("remove");
+        assert!(store.transcript(&talk, 7).await.expect("gone").is_empty());
+        assert_eq!(
+            store.transcript(&other, 1).await.expect("kept"),
+            lines(0..1)
+        );
 
-        store.save(&talk, &session(1, b"old")).expect("save");
+        store.save(&talk, &session(1, b"old")).await.expect("save");
         store
             .append_transcript(&talk, 0, &lines(0..2), 5)
+            .await
             .expect("append");
-        store.remove_idle(Timestamp(2)).expect("sweep");
-        assert!(store.transcript(&talk, 2).expect("swept").is_empty());
+        store.remove_idle(Timestamp(2)).await.expect("sweep");
+        assert!(store.transcript(&talk, 2).await.expect("swept").is_empty());
     }
 
-    #[test]
-    fn the_memory_store_meets_the_session_store_contract() {
-        contract(&MemorySessionStore::default());
+    #[tokio::test]
+    async fn the_memory_store_meets_the_session_store_contract() {
+        contract(&MemorySessionStore::default()).await;
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Server {
         // lock a moment after the last handle was dropped: retry opening for a few seconds.
         let mut attempts = 0;
         let app = loop {
-            match App::build(config()) {
+            match App::build(config()).await {
                 Err(tanya::app::BuildError::Open(tanya::store::OpenError::Database(_)))
                     if attempts < 100 =>
                 {

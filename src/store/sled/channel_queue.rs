@@ -36,15 +36,16 @@ impl SledChannelQueue {
     }
 }
 
+#[async_trait::async_trait]
 impl ChannelQueue for SledChannelQueue {
-    fn seen_after(&self, id: &str, cutoff: Timestamp) -> Result<bool, DbError> {
+    async fn seen_after(&self, id: &str, cutoff: Timestamp) -> Result<bool, DbError> {
         Ok(match self.seen.get(id.as_bytes())? {
             Some(at) => decode_time(&at).is_none_or(|at| at > cutoff),
             None => false,
         })
     }
 
-    fn enqueue(
+    async fn enqueue(
         &self,
         session: &SessionKey,
         items: &[Vec<u8>],
@@ -72,7 +73,7 @@ impl ChannelQueue for SledChannelQueue {
         })
     }
 
-    fn heads(&self) -> Result<Vec<Queued>, DbError> {
+    async fn heads(&self) -> Result<Vec<Queued>, DbError> {
         let mut heads = Vec::new();
         let mut from: Vec<u8> = Vec::new();
         while let Some(entry) = self.queue.range(from.as_slice()..).next() {
@@ -90,39 +91,43 @@ impl ChannelQueue for SledChannelQueue {
         Ok(heads)
     }
 
-    fn replace(&self, key: &QueuedKey, item: &[u8]) -> Result<(), DbError> {
+    async fn replace(&self, key: &QueuedKey, item: &[u8]) -> Result<(), DbError> {
         self.queue.insert(key.0.as_slice(), item)?;
         Ok(())
     }
 
-    fn remove(&self, key: &QueuedKey) -> Result<(), DbError> {
+    async fn remove(&self, key: &QueuedKey) -> Result<(), DbError> {
         self.queue.remove(key.0.as_slice())?;
         Ok(())
     }
 
-    fn pending(&self) -> usize {
+    async fn pending(&self) -> usize {
         self.queue.len()
     }
 
-    fn seen_count(&self) -> usize {
+    async fn seen_count(&self) -> usize {
         self.seen.len()
     }
 
-    fn forget_seen_before(&self, cutoff: Timestamp) -> Result<usize, DbError> {
-        let mut removed = 0;
-        for entry in self.seen_by_time.range(..cutoff.0.to_be_bytes().to_vec()) {
-            let (key, _) = entry?;
-            let id = &key[8..];
-            // A newer mark of the same id (processed again after expiring) is kept.
-            if let Some(at) = self.seen.get(id)?
-                && decode_time(&at).is_none_or(|at| at < cutoff)
-            {
-                self.seen.remove(id)?;
+    async fn forget_seen_before(&self, cutoff: Timestamp) -> Result<usize, DbError> {
+        let this = self.clone();
+        super::off_the_executor(move || {
+            let mut removed = 0;
+            for entry in this.seen_by_time.range(..cutoff.0.to_be_bytes().to_vec()) {
+                let (key, _) = entry?;
+                let id = &key[8..];
+                // A newer mark of the same id (processed again after expiring) is kept.
+                if let Some(at) = this.seen.get(id)?
+                    && decode_time(&at).is_none_or(|at| at < cutoff)
+                {
+                    this.seen.remove(id)?;
+                }
+                this.seen_by_time.remove(&key)?;
+                removed += 1;
             }
-            self.seen_by_time.remove(&key)?;
-            removed += 1;
-        }
-        Ok(removed)
+            Ok(removed)
+        })
+        .await
     }
 }
 
@@ -150,9 +155,10 @@ fn decode_time(bytes: &[u8]) -> Option<Timestamp> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_sled_queue_meets_the_channel_queue_contract() {
+    #[tokio::test]
+    async fn the_sled_queue_meets_the_channel_queue_contract() {
         let db = Database::temporary().expect("db");
-        crate::store::channel_queue::tests::contract(&SledChannelQueue::new(&db).expect("queue"));
+        crate::store::channel_queue::tests::contract(&SledChannelQueue::new(&db).expect("queue"))
+            .await;
     }
 }

@@ -58,8 +58,9 @@ fn prefix(session: &SessionKey) -> Vec<u8> {
     prefix
 }
 
+#[async_trait::async_trait]
 impl CodeSender for SledOutbox {
-    fn send(
+    async fn send(
         &self,
         session: &SessionKey,
         message: OutboundCode,
@@ -84,8 +85,9 @@ impl CodeSender for SledOutbox {
     }
 }
 
+#[async_trait::async_trait]
 impl DemoOutbox for SledOutbox {
-    fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError> {
+    async fn entries(&self, session: &SessionKey) -> Result<Vec<OutboxEntry>, OutboxError> {
         self.tree
             .scan_prefix(prefix(session))
             .map(|item| {
@@ -98,18 +100,22 @@ impl DemoOutbox for SledOutbox {
             .collect()
     }
 
-    fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError> {
-        let mut removed = 0;
-        for item in self.by_time.range(..cutoff.0.to_be_bytes().to_vec()) {
-            let (indexed, key) = item?;
-            // Two single removes: a crash between them leaves an index entry whose entry is
-            // gone, which the next sweep removes again harmlessly.
-            if self.tree.remove(&key)?.is_some() {
-                removed += 1;
+    async fn remove_sent_before(&self, cutoff: Timestamp) -> Result<usize, OutboxError> {
+        let this = self.clone();
+        super::off_the_executor(move || {
+            let mut removed = 0;
+            for item in this.by_time.range(..cutoff.0.to_be_bytes().to_vec()) {
+                let (indexed, key) = item?;
+                // Two single removes: a crash between them leaves an index entry whose entry is
+                // gone, which the next sweep removes again harmlessly.
+                if this.tree.remove(&key)?.is_some() {
+                    removed += 1;
+                }
+                this.by_time.remove(indexed)?;
             }
-            self.by_time.remove(indexed)?;
-        }
-        Ok(removed)
+            Ok(removed)
+        })
+        .await
     }
 }
 
@@ -118,29 +124,32 @@ mod tests {
     use super::*;
     use crate::outbox::tests::{contract, key, sms};
 
-    #[test]
-    fn the_sled_outbox_meets_the_outbox_contract() {
+    #[tokio::test]
+    async fn the_sled_outbox_meets_the_outbox_contract() {
         let db = Database::temporary().expect("db");
-        contract(&SledOutbox::new(&db).expect("outbox"));
+        contract(&SledOutbox::new(&db).expect("outbox")).await;
     }
 
-    #[test]
-    fn the_sled_outbox_survives_a_restart() {
+    #[tokio::test]
+    async fn the_sled_outbox_survives_a_restart() {
         let dir = tempfile::tempdir().expect("dir");
         {
             let db = Database::open(dir.path()).expect("open");
             let outbox = SledOutbox::new(&db).expect("outbox");
             outbox
                 .send(&key("a"), sms("111111"), Timestamp(1))
+                .await
                 .expect("send");
         }
         let db = Database::reopen(dir.path());
         let outbox = SledOutbox::new(&db).expect("outbox");
         outbox
             .send(&key("a"), sms("222222"), Timestamp(2))
+            .await
             .expect("send");
         let codes: Vec<String> = outbox
             .entries(&key("a"))
+            .await
             .expect("entries")
             .into_iter()
             .map(|e| e.code)
@@ -148,8 +157,8 @@ mod tests {
         assert_eq!(codes, ["111111", "222222"]);
     }
 
-    #[test]
-    fn a_corrupt_stored_entry_is_an_error_not_a_panic() {
+    #[tokio::test]
+    async fn a_corrupt_stored_entry_is_an_error_not_a_panic() {
         let db = Database::temporary().expect("db");
         let outbox = SledOutbox::new(&db).expect("outbox");
         let mut stored_key = prefix(&key("a"));
@@ -159,7 +168,7 @@ mod tests {
             .insert(stored_key, &b"not json"[..])
             .expect("insert");
         assert!(matches!(
-            outbox.entries(&key("a")),
+            outbox.entries(&key("a")).await,
             Err(OutboxError::Corrupt { .. })
         ));
     }

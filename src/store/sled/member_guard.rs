@@ -41,8 +41,9 @@ fn decode(record: Option<&[u8]>) -> Standing {
         .unwrap_or_default()
 }
 
+#[async_trait::async_trait]
 impl MemberGuardStore for SledMemberGuard {
-    fn take(
+    async fn take(
         &self,
         bucket: &BucketId,
         rate: Rate,
@@ -66,11 +67,11 @@ impl MemberGuardStore for SledMemberGuard {
         }
     }
 
-    fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
+    async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
         Ok(decode(self.standings.get(member.as_str())?.as_deref()))
     }
 
-    fn record(
+    async fn record(
         &self,
         member: &MemberId,
         event: CodeEvent,
@@ -92,31 +93,35 @@ impl MemberGuardStore for SledMemberGuard {
         }
     }
 
-    fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for entry in self.buckets.iter() {
-            let (key, record) = entry?;
-            if full_at(&record).is_none_or(|full| full <= micros(now))
-                && self
-                    .buckets
-                    .compare_and_swap(&key, Some(record), None::<&[u8]>)?
-                    .is_ok()
-            {
-                removed += 1;
+    async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let this = self.clone();
+        super::off_the_executor(move || {
+            let mut removed = 0;
+            for entry in this.buckets.iter() {
+                let (key, record) = entry?;
+                if full_at(&record).is_none_or(|full| full <= micros(now))
+                    && this
+                        .buckets
+                        .compare_and_swap(&key, Some(record), None::<&[u8]>)?
+                        .is_ok()
+                {
+                    removed += 1;
+                }
             }
-        }
-        for entry in self.standings.iter() {
-            let (key, record) = entry?;
-            if decode(Some(&record)).is_spent(now)
-                && self
-                    .standings
-                    .compare_and_swap(&key, Some(record), None::<&[u8]>)?
-                    .is_ok()
-            {
-                removed += 1;
+            for entry in this.standings.iter() {
+                let (key, record) = entry?;
+                if decode(Some(&record)).is_spent(now)
+                    && this
+                        .standings
+                        .compare_and_swap(&key, Some(record), None::<&[u8]>)?
+                        .is_ok()
+                {
+                    removed += 1;
+                }
             }
-        }
-        Ok(removed)
+            Ok(removed)
+        })
+        .await
     }
 }
 
@@ -124,14 +129,15 @@ impl MemberGuardStore for SledMemberGuard {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_sled_guard_meets_the_member_guard_contract() {
+    #[tokio::test]
+    async fn the_sled_guard_meets_the_member_guard_contract() {
         let db = Database::temporary().expect("db");
-        crate::store::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"));
+        crate::store::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"))
+            .await;
     }
 
-    #[test]
-    fn buckets_and_standings_outlive_the_process() {
+    #[tokio::test]
+    async fn buckets_and_standings_outlive_the_process() {
         let dir = tempfile::tempdir().expect("dir");
         let member = MemberId::from_kpj(&crate::identity::Kpj::parse("12345678901").unwrap());
         let rate = Rate::new(1, std::time::Duration::from_secs(3600));
@@ -139,7 +145,7 @@ mod tests {
         {
             let db = Database::open(dir.path()).expect("open");
             let guard = SledMemberGuard::new(&db).expect("guard");
-            assert_eq!(guard.take(&[7; 32], rate, now).expect("take"), Ok(()));
+            assert_eq!(guard.take(&[7; 32], rate, now).await.expect("take"), Ok(()));
             guard
                 .record(
                     &member,
@@ -148,19 +154,23 @@ mod tests {
                     },
                     now,
                 )
+                .await
                 .expect("record");
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("runtime")
-                .block_on(db.make_durable())
-                .expect("durable");
+            db.make_durable().await.expect("durable");
         }
         let db = Database::reopen(dir.path());
         let guard = SledMemberGuard::new(&db).expect("guard");
-        assert!(guard.take(&[7; 32], rate, now).expect("take").is_err());
+        assert!(
+            guard
+                .take(&[7; 32], rate, now)
+                .await
+                .expect("take")
+                .is_err()
+        );
         assert!(
             guard
                 .standing(&member)
+                .await
                 .expect("standing")
                 .locked_for(now)
                 .is_some()

@@ -104,16 +104,21 @@ impl SledMemberDirectory {
     }
 }
 
+#[async_trait::async_trait]
 impl MemberDirectory for SledMemberDirectory {
-    fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
+    async fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
         self.seed_synthetic_in_batches(count)
     }
 
-    fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik) -> Result<Option<Member>, DirectoryError> {
+    async fn find_by_kpj_nik(
+        &self,
+        kpj: &Kpj,
+        nik: &Nik,
+    ) -> Result<Option<Member>, DirectoryError> {
         Ok(self.by_card(kpj)?.filter(|m| m.nik == *nik))
     }
 
-    fn find_by_email_kpj(
+    async fn find_by_email_kpj(
         &self,
         email: &Email,
         kpj: &Kpj,
@@ -123,7 +128,7 @@ impl MemberDirectory for SledMemberDirectory {
             .filter(|m| m.email.as_ref() == Some(email)))
     }
 
-    fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+    async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
         // Compare-and-swap so a concurrent change to the same record is never lost.
         loop {
             let Some(old) = self.members.get(id.as_str())? else {
@@ -142,7 +147,7 @@ impl MemberDirectory for SledMemberDirectory {
         }
     }
 
-    fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
+    async fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
         let record = Self::encode(member)?;
         // One transaction over the record and its index entries: a crash or a concurrent
         // insert never leaves a card pointing at a missing member.
@@ -180,70 +185,90 @@ mod tests {
     use crate::members::tests::{contract, kpj, nik};
     use crate::members::{demo_members, seed_missing};
 
-    #[test]
-    fn the_sled_directory_meets_the_member_directory_contract() {
+    #[tokio::test]
+    async fn the_sled_directory_meets_the_member_directory_contract() {
         let db = Database::temporary().expect("db");
-        contract(&SledMemberDirectory::new(&db).expect("directory"));
+        contract(&SledMemberDirectory::new(&db).expect("directory")).await;
     }
 
-    #[test]
-    fn synthetic_members_are_seeded_once_and_found_by_either_card() {
+    #[tokio::test]
+    async fn synthetic_members_are_seeded_once_and_found_by_either_card() {
         let dir = tempfile::tempdir().expect("dir");
         {
             let db = Database::open(dir.path()).expect("open");
             let directory = SledMemberDirectory::new(&db).expect("directory");
-            seed_missing(&directory, &demo_members()).expect("demo");
+            seed_missing(&directory, &demo_members())
+                .await
+                .expect("demo");
             assert_eq!(
-                MemberDirectory::seed_synthetic(&directory, 25_000).expect("seed"),
+                MemberDirectory::seed_synthetic(&directory, 25_000)
+                    .await
+                    .expect("seed"),
                 25_000
             );
             let m = synthetic_member(24_999);
             directory
                 .set_password(&m.id, "$argon2id$changed")
+                .await
                 .expect("set");
         }
         let db = Database::reopen(dir.path());
         let directory = SledMemberDirectory::new(&db).expect("directory");
         assert_eq!(
-            MemberDirectory::seed_synthetic(&directory, 25_000).expect("again"),
+            MemberDirectory::seed_synthetic(&directory, 25_000)
+                .await
+                .expect("again"),
             0
         );
         assert_eq!(
-            MemberDirectory::seed_synthetic(&directory, 25_010).expect("more"),
+            MemberDirectory::seed_synthetic(&directory, 25_010)
+                .await
+                .expect("more"),
             10
         );
         let m = synthetic_member(24_999);
         let found = directory
             .find_by_kpj_nik(&m.cards[1].kpj, &m.nik)
+            .await
             .expect("find")
             .expect("by the second card");
         assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));
         assert!(
             directory
                 .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
+                .await
                 .expect("find")
                 .is_some(),
             "the demo members are untouched"
         );
     }
 
-    #[test]
-    fn a_changed_password_survives_a_restart_and_a_second_seeding() {
+    #[tokio::test]
+    async fn a_changed_password_survives_a_restart_and_a_second_seeding() {
         let dir = tempfile::tempdir().expect("dir");
         let budi = MemberId::from_kpj(&kpj("12345678901"));
         {
             let db = Database::open(dir.path()).expect("open");
             let directory = SledMemberDirectory::new(&db).expect("directory");
-            seed_missing(&directory, &demo_members()).expect("seed");
+            seed_missing(&directory, &demo_members())
+                .await
+                .expect("seed");
             directory
                 .set_password(&budi, "$argon2id$changed")
+                .await
                 .expect("set");
         }
         let db = Database::reopen(dir.path());
         let directory = SledMemberDirectory::new(&db).expect("directory");
-        assert_eq!(seed_missing(&directory, &demo_members()).expect("seed"), 0);
+        assert_eq!(
+            seed_missing(&directory, &demo_members())
+                .await
+                .expect("seed"),
+            0
+        );
         let found = directory
             .find_by_kpj_nik(&kpj("12345678901"), &nik("3174011203880001"))
+            .await
             .expect("find")
             .expect("Budi");
         assert_eq!(found.password_phc.as_deref(), Some("$argon2id$changed"));

@@ -21,6 +21,20 @@ use crate::members::DirectoryError;
 use crate::outbox::OutboxError;
 use crate::store::{DbError, OpenError, StoreError, Stores};
 
+/// Runs a scan that may take a while (a sweep over many records) on a blocking thread, so
+/// that it never holds up the turns on the async threads.
+async fn off_the_executor<T, E>(
+    scan: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(scan)
+        .await
+        .unwrap_or_else(|_| Err(E::from(DbError::TaskStopped)))
+}
+
 /// Every store, in `database`.
 pub(super) fn stores(database: Database) -> Result<Stores, OpenError> {
     Ok(Stores {

@@ -191,8 +191,9 @@ fn stamp(record: &[u8]) -> Option<Timestamp> {
     Some(Timestamp(u64::from_be_bytes(bytes)))
 }
 
+#[async_trait::async_trait]
 impl SessionStore for SledSessionStore {
-    fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
         let Some(record) = self.tree.get(key.as_str())? else {
             return Ok(None);
         };
@@ -207,7 +208,7 @@ impl SessionStore for SledSessionStore {
 
     /// The new index entry goes in before the record and the old one comes out after it:
     /// whenever the process stops, the record has an entry for its hour.
-    fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
+    async fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
         let key = key.as_str().as_bytes();
         let now = slot(Some(session.updated_at));
         let before = self.tree.get(key)?.map(|record| slot(stamp(&record)));
@@ -220,7 +221,7 @@ impl SessionStore for SledSessionStore {
         }
         Ok(())
     }
-    fn append_transcript(
+    async fn append_transcript(
         &self,
         key: &SessionKey,
         first: u64,
@@ -250,7 +251,7 @@ impl SessionStore for SledSessionStore {
         Ok(())
     }
 
-    fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+    async fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         self.transcripts
             .range(line_key(key, 0)..line_key(key, end))
             .values()
@@ -258,7 +259,7 @@ impl SessionStore for SledSessionStore {
             .collect()
     }
 
-    fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
+    async fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
         let key = key.as_str().as_bytes();
         if let Some(record) = self.tree.remove(key)? {
             self.activity
@@ -270,28 +271,36 @@ impl SessionStore for SledSessionStore {
     /// Reads the activity index up to the cutoff's hour, and only the sessions it names.
     /// Records too short to decode are deleted too: they can never be loaded again, and
     /// keeping them would make every sweep report the same corruption.
-    fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
-        let end = (slot(Some(cutoff)) + 1).to_be_bytes();
-        let mut removed = 0;
-        for_each_chunk(&self.activity, Some(&end), |entry, _| {
-            if self.sweep_entry(entry, cutoff)? {
-                removed += 1;
-            }
-            Ok(())
-        })?;
-        Ok(removed)
+    async fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
+        let this = self.clone();
+        super::off_the_executor(move || {
+            let end = (slot(Some(cutoff)) + 1).to_be_bytes();
+            let mut removed = 0;
+            for_each_chunk(&this.activity, Some(&end), |entry, _| {
+                if this.sweep_entry(entry, cutoff)? {
+                    removed += 1;
+                }
+                Ok(())
+            })?;
+            Ok(removed)
+        })
+        .await
     }
 
     /// Counts the activity index's entries (sled keeps no count), so it costs O(sessions)
     /// but reads no session. After a crash in the middle of a save it can count one session
     /// twice until that hour is swept.
-    fn count(&self) -> Result<usize, StoreError> {
-        let mut count = 0;
-        for_each_chunk(&self.activity, None, |_, _| {
-            count += 1;
-            Ok(())
-        })?;
-        Ok(count)
+    async fn count(&self) -> Result<usize, StoreError> {
+        let this = self.clone();
+        super::off_the_executor(move || {
+            let mut count = 0;
+            for_each_chunk(&this.activity, None, |_, _| {
+                count += 1;
+                Ok(())
+            })?;
+            Ok(count)
+        })
+        .await
     }
 }
 
@@ -299,14 +308,14 @@ impl SessionStore for SledSessionStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_sled_store_meets_the_session_store_contract() {
+    #[tokio::test]
+    async fn the_sled_store_meets_the_session_store_contract() {
         let db = Database::temporary().expect("db");
-        crate::store::tests::contract(&SledSessionStore::new(&db).expect("store"));
+        crate::store::tests::contract(&SledSessionStore::new(&db).expect("store")).await;
     }
 
-    #[test]
-    fn sweeps_and_counts_cross_scan_chunks() {
+    #[tokio::test]
+    async fn sweeps_and_counts_cross_scan_chunks() {
         let db = Database::temporary().expect("db");
         let store = SledSessionStore::new(&db).expect("store");
         let total = 2 * SCAN_CHUNK + 7;
@@ -316,18 +325,18 @@ mod tests {
                 updated_at: Timestamp(if i % 2 == 0 { 1 } else { 100 }),
                 data: Vec::new(),
             };
-            store.save(&key, &session).expect("save");
+            store.save(&key, &session).await.expect("save");
         }
-        assert_eq!(store.count().expect("count"), total);
+        assert_eq!(store.count().await.expect("count"), total);
         assert_eq!(
-            store.remove_idle(Timestamp(50)).expect("sweep"),
+            store.remove_idle(Timestamp(50)).await.expect("sweep"),
             total.div_ceil(2)
         );
-        assert_eq!(store.count().expect("count"), total / 2);
+        assert_eq!(store.count().await.expect("count"), total / 2);
     }
 
-    #[test]
-    fn a_record_too_short_for_its_timestamp_is_reported_corrupt_for_that_key_only() {
+    #[tokio::test]
+    async fn a_record_too_short_for_its_timestamp_is_reported_corrupt_for_that_key_only() {
         let db = Database::temporary().expect("db");
         let store = SledSessionStore::new(&db).expect("store");
         let broken = SessionKey::new("web", "broken").expect("key");
@@ -340,17 +349,17 @@ mod tests {
             updated_at: Timestamp(10),
             data: b"state".to_vec(),
         };
-        store.save(&fine, &session).expect("save");
+        store.save(&fine, &session).await.expect("save");
 
-        match store.load(&broken) {
+        match store.load(&broken).await {
             Err(StoreError::Corrupt { key }) => assert_eq!(key, "web:broken"),
             other => panic!("expected Corrupt, got {other:?}"),
         }
-        assert_eq!(store.load(&fine).expect("load"), Some(session));
+        assert_eq!(store.load(&fine).await.expect("load"), Some(session));
     }
 
-    #[test]
-    fn the_idle_sweep_removes_corrupt_records_and_keeps_fresh_ones() {
+    #[tokio::test]
+    async fn the_idle_sweep_removes_corrupt_records_and_keeps_fresh_ones() {
         let db = Database::temporary().expect("db");
         // Written before the store opens, as by an older build: the store indexes it.
         db.tree(TREE)
@@ -367,11 +376,12 @@ mod tests {
                     data: Vec::new(),
                 },
             )
+            .await
             .expect("save");
 
-        assert_eq!(store.remove_idle(Timestamp(50)).expect("sweep"), 1);
-        assert_eq!(store.count().expect("count"), 1);
-        assert!(store.load(&fresh).expect("load").is_some());
+        assert_eq!(store.remove_idle(Timestamp(50)).await.expect("sweep"), 1);
+        assert_eq!(store.count().await.expect("count"), 1);
+        assert!(store.load(&fresh).await.expect("load").is_some());
     }
 
     const HOUR: u64 = ACTIVITY_SLOT_MS;
@@ -383,8 +393,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sessions_stored_before_the_activity_index_are_indexed_when_the_store_opens() {
+    #[tokio::test]
+    async fn sessions_stored_before_the_activity_index_are_indexed_when_the_store_opens() {
         let db = Database::temporary().expect("db");
         let sessions = db.tree(TREE).expect("tree");
         for (id, millis) in [("old", HOUR), ("older", 1), ("fresh", 30 * HOUR)] {
@@ -393,37 +403,46 @@ mod tests {
                 .expect("insert");
         }
         let store = SledSessionStore::new(&db).expect("store");
-        assert_eq!(store.count().expect("count"), 3);
-        assert_eq!(store.remove_idle(Timestamp(6 * HOUR)).expect("sweep"), 2);
+        assert_eq!(store.count().await.expect("count"), 3);
+        assert_eq!(
+            store.remove_idle(Timestamp(6 * HOUR)).await.expect("sweep"),
+            2
+        );
         let fresh = SessionKey::new("web", "fresh").expect("key");
-        assert_eq!(store.load(&fresh).expect("load"), Some(at(30 * HOUR)));
-        assert_eq!(store.count().expect("count"), 1);
+        assert_eq!(store.load(&fresh).await.expect("load"), Some(at(30 * HOUR)));
+        assert_eq!(store.count().await.expect("count"), 1);
     }
 
-    #[test]
-    fn a_session_saved_hours_apart_keeps_one_index_entry_under_its_latest_hour() {
+    #[tokio::test]
+    async fn a_session_saved_hours_apart_keeps_one_index_entry_under_its_latest_hour() {
         let db = Database::temporary().expect("db");
         let store = SledSessionStore::new(&db).expect("store");
         let key = SessionKey::new("web", "talk").expect("key");
-        store.save(&key, &at(HOUR + 5)).expect("save");
-        store.save(&key, &at(HOUR + 9)).expect("same hour");
-        store.save(&key, &at(5 * HOUR)).expect("later hour");
-        assert_eq!(store.count().expect("count"), 1);
-        assert_eq!(store.remove_idle(Timestamp(3 * HOUR)).expect("sweep"), 0);
-        assert_eq!(store.load(&key).expect("load"), Some(at(5 * HOUR)));
+        store.save(&key, &at(HOUR + 5)).await.expect("save");
+        store.save(&key, &at(HOUR + 9)).await.expect("same hour");
+        store.save(&key, &at(5 * HOUR)).await.expect("later hour");
+        assert_eq!(store.count().await.expect("count"), 1);
         assert_eq!(
-            store.remove_idle(Timestamp(5 * HOUR + 1)).expect("sweep"),
+            store.remove_idle(Timestamp(3 * HOUR)).await.expect("sweep"),
+            0
+        );
+        assert_eq!(store.load(&key).await.expect("load"), Some(at(5 * HOUR)));
+        assert_eq!(
+            store
+                .remove_idle(Timestamp(5 * HOUR + 1))
+                .await
+                .expect("sweep"),
             1
         );
-        assert_eq!(store.count().expect("count"), 0);
+        assert_eq!(store.count().await.expect("count"), 0);
     }
 
-    #[test]
-    fn the_sweep_repairs_index_entries_left_stale_by_a_crash() {
+    #[tokio::test]
+    async fn the_sweep_repairs_index_entries_left_stale_by_a_crash() {
         let db = Database::temporary().expect("db");
         let store = SledSessionStore::new(&db).expect("store");
         let key = SessionKey::new("web", "talk").expect("key");
-        store.save(&key, &at(10 * HOUR)).expect("save");
+        store.save(&key, &at(10 * HOUR)).await.expect("save");
         // A save that stopped before removing the old entry, and a removal that stopped
         // before removing the session's entry.
         let activity = db.tree(ACTIVITY_TREE).expect("tree");
@@ -433,12 +452,21 @@ mod tests {
         activity
             .insert(activity_key(2, b"web:gone"), &[])
             .expect("orphan entry");
-        assert_eq!(store.count().expect("count"), 3);
+        assert_eq!(store.count().await.expect("count"), 3);
 
-        assert_eq!(store.remove_idle(Timestamp(5 * HOUR)).expect("sweep"), 0);
-        assert_eq!(store.count().expect("count"), 1);
-        assert!(store.load(&key).expect("load").is_some());
-        assert_eq!(store.remove_idle(Timestamp(11 * HOUR)).expect("sweep"), 1);
-        assert_eq!(store.count().expect("count"), 0);
+        assert_eq!(
+            store.remove_idle(Timestamp(5 * HOUR)).await.expect("sweep"),
+            0
+        );
+        assert_eq!(store.count().await.expect("count"), 1);
+        assert!(store.load(&key).await.expect("load").is_some());
+        assert_eq!(
+            store
+                .remove_idle(Timestamp(11 * HOUR))
+                .await
+                .expect("sweep"),
+            1
+        );
+        assert_eq!(store.count().await.expect("count"), 0);
     }
 }
