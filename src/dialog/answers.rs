@@ -3,7 +3,7 @@
 //! the concepts of `intents/lexicon/answers.toml` found in the message, never on raw text, and
 //! answer `None` when the message is not an answer, so the state can read it as a request.
 
-use super::state::{CardView, CodeChannel};
+use super::state::{CardView, CodeChannel, MemberView};
 use super::step::{Command, Message, Shape};
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::EntityKind;
@@ -67,6 +67,24 @@ pub fn channel_choice(message: &Message, offered: &[CodeChannel]) -> Option<Chan
             .and_then(|i| offered.get(i))
             .map(|&c| Channel::Code(c))
     })
+}
+
+/// "yang gmail aja", "yang example.com": the e-mail address on its button named by its
+/// domain (the button shows it, masked but for the domain). Not when the message negates.
+pub fn names_email_domain(message: &Message, member: &MemberView) -> bool {
+    const MIN_DOMAIN_NAME_CHARS: usize = 3;
+    let Some(domain) = member
+        .email
+        .as_ref()
+        .and_then(|email| email.as_str().rsplit_once('@'))
+        .map(|(_, domain)| domain)
+    else {
+        return false;
+    };
+    let name = domain.split('.').next().unwrap_or_default();
+    name.chars().count() >= MIN_DOMAIN_NAME_CHARS
+        && !message.words.has(Concept::Negation)
+        && message.words.typed.iter().any(|word| word == name)
 }
 
 /// A channel stated before it was asked ("kodenya kirim ke email aja"): named together with

@@ -216,7 +216,10 @@ pub(super) fn choose_channel(
     ctx: &Context,
 ) -> State {
     let available = channels_of(&member);
-    match answers::channel_choice(&message, &available) {
+    let choice = answers::channel_choice(&message, &available).or_else(|| {
+        answers::names_email_domain(&message, &member).then_some(Channel::Code(CodeChannel::Email))
+    });
+    match choice {
         Some(Channel::Code(channel)) if available.contains(&channel) => {
             send(flow, member, channel, out, ctx)
         }

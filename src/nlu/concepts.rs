@@ -130,8 +130,11 @@ pub struct ConceptLexicon {
     words: std::collections::HashSet<String>,
 }
 
-/// Enclitics Indonesian glues to a word: "kodenya", "emailku", "hpmu", "kartunyalah".
-const ENCLITICS: [&str; 6] = ["nya", "ku", "mu", "lah", "kah", "pun"];
+/// Enclitics Indonesian glues to a word ("kodenya", "emailku", "hpmu", "kartunyalah"), and
+/// the verb suffixes of everyday speech: Jakarta's "-in" ("totalin", "kirimin", "ulangin")
+/// and standard "-kan" ("kirimkan"). A suffix is taken off only when what remains is a
+/// concept word, so "ingin" or "makan" stay whole.
+const ENCLITICS: [&str; 8] = ["nya", "ku", "mu", "lah", "kah", "pun", "in", "kan"];
 
 impl ConceptLexicon {
     /// Builds the index from `(concept, phrase tokens)` pairs.
@@ -321,6 +324,9 @@ mod tests {
             (Concept::Again, phrase("resend")),
             (Concept::Filler, phrase("kak")),
             (Concept::Forget, phrase("lupa")),
+            (Concept::Send, phrase("kirim")),
+            (Concept::Again, phrase("lagi")),
+            (Concept::All, phrase("total")),
         ])
     }
 
@@ -352,6 +358,16 @@ mod tests {
         assert!(w.has(Concept::Sms));
         let w = words("kakmu", &lexicon());
         assert!(w.has(Concept::Filler));
+    }
+
+    #[test]
+    fn a_word_is_found_under_a_colloquial_verb_suffix() {
+        let w = words("kirimin lagi", &lexicon());
+        assert!(w.has(Concept::Send) && w.has(Concept::Again));
+        assert!(words("kirimkan ke email", &lexicon()).has(Concept::Send));
+        assert!(words("totalin aja", &lexicon()).has(Concept::All));
+        let w = words("ingin makan", &lexicon());
+        assert!(w.hits.is_empty(), "{:?}", w.hits);
     }
 
     #[test]
