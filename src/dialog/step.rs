@@ -441,7 +441,7 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
     {
         return None;
     }
-    let question = message.words.has(Concept::Question);
+    let question = message.words.asks();
     let related: Vec<&str> = match session.topic.as_ref()? {
         // "kalau hari sabtu buka?" right after the branch-office answer: the same topic,
         // however the classifier ranks it on its own.

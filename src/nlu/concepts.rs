@@ -208,6 +208,8 @@ pub struct Words {
     /// The words as typed (lower case, before slang and typo correction), for names the
     /// vocabulary does not know: an employer's "Karya Abadi" must not be corrected away.
     pub typed: Vec<String>,
+    /// The text carried a question mark (punctuation is not among the tokens).
+    pub question_mark: bool,
 }
 
 /// How many tokens before a concept a negation still turns it around ("jangan ke sms").
@@ -217,6 +219,16 @@ impl Words {
     /// Whether the message mentions `concept` at all.
     pub fn has(&self, concept: Concept) -> bool {
         self.hits.iter().any(|h| h.concept == concept)
+    }
+
+    /// Whether the message asks something: a question word, a question mark, or the yes/no
+    /// tag Indonesian closes a question with ("minggu buka gak", "bisa tidak", "sudah belum").
+    pub fn asks(&self) -> bool {
+        let tagged = self
+            .hits
+            .iter()
+            .any(|h| h.concept == Concept::Negation && h.end == self.tokens.len() && h.start > 0);
+        self.question_mark || tagged || self.has(Concept::Question)
     }
 
     /// Whether the message mentions `concept` without a negation shortly before it.
@@ -309,6 +321,7 @@ mod tests {
             hits: lexicon.find(&tokens),
             tokens,
             typed: Vec::new(),
+            question_mark: text.contains('?'),
         }
     }
 
@@ -368,6 +381,17 @@ mod tests {
         assert!(words("totalin aja", &lexicon()).has(Concept::All));
         let w = words("ingin makan", &lexicon());
         assert!(w.hits.is_empty(), "{:?}", w.hits);
+    }
+
+    #[test]
+    fn a_question_is_a_question_word_a_question_mark_or_a_closing_negation() {
+        assert!(words("buka tidak", &lexicon()).asks());
+        assert!(words("ada?", &lexicon()).asks());
+        assert!(
+            !words("tidak", &lexicon()).asks(),
+            "a bare no answers, it does not ask"
+        );
+        assert!(!words("sms tidak masuk", &lexicon()).asks());
     }
 
     #[test]

@@ -165,6 +165,7 @@ impl Nlu {
             tokens,
             hits,
             typed: typed_words(text),
+            question_mark: text.contains('?'),
         };
         let (mut intent, ranking) = self.classify(&words.tokens);
         if let Some(meant) = self
@@ -319,7 +320,7 @@ impl Nlu {
         // what the member is angry about, not a question.
         // An FAQ is the request only when the member asks something ("kesal, cara klaim jht
         // gimana?"); "jmo ga guna, tiap dibuka force close" names the app, it asks nothing.
-        let asks = words.has(Concept::Question);
+        let asks = words.asks();
         let whole = self
             .request_in(&rest)
             .filter(|request| asks || !request.name.starts_with("faq_"));
