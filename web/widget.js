@@ -38,6 +38,9 @@
       : options.starters.split('|').map(function (s) { return s.trim(); }).filter(Boolean);
   var ACCENT = parseHexColor(options.accent) ? options.accent : '#00703c';
 
+  /** How long a request may take before the widget gives up on it (data-timeout, seconds). */
+  var TIMEOUT_MS = positiveNumber(options.timeout, 15) * 1000;
+
   var HIDDEN_PASSWORD = '••••';
   var MAX_CHARS = 2000;
   /** The typing indicator stays at least this long, so a fast answer does not flicker. */
@@ -72,6 +75,7 @@
     hiddenPassword: 'Password (disamarkan)',
     retry: 'Coba lagi',
     unreachable: 'Server tidak dapat dihubungi. Periksa koneksi internet Anda, lalu coba lagi.',
+    timedOut: 'Server tidak menjawab. Silakan coba lagi sebentar lagi.',
     rateLimited: 'Terlalu banyak pesan dalam waktu singkat. Tunggu sebentar, lalu coba lagi.',
     tooLong: 'Pesan terlalu panjang (maksimal ' + MAX_CHARS + ' karakter).',
     failed: 'Maaf, terjadi gangguan. Silakan coba lagi.',
@@ -93,6 +97,8 @@
    */
   var unsent = null;
   var busy = false;
+  /** Requests on their way (see startRequest), so "Percakapan baru" can drop them. */
+  var inflight = [];
   /** Buttons of the latest bot turn, put back if sending the next message fails. */
   var lastButtons = [];
   var lastRowFrom = null;
@@ -290,6 +296,7 @@
   // ---- conversation ------------------------------------------------------------------------
   /** Shows the greeting, then the stored conversation (if any) from the server. */
   function restore() {
+    dropRequests('history');
     clearError();
     log.replaceChildren(typing);
     lastRowFrom = null;
@@ -299,10 +306,11 @@
       return;
     }
     log.setAttribute('aria-busy', 'true');
-    fetch(SERVER + '/api/v1/chat/' + encodeURIComponent(sessionId) + '/history', {
-      credentials: 'omit',
-    })
-      .then(function (response) {
+    var request = startRequest(
+      'history',
+      SERVER + '/api/v1/chat/' + encodeURIComponent(sessionId) + '/history',
+      { credentials: 'omit' },
+      function (response) {
         if (response.status === 404) {
           return null; // Expired or unknown: start afresh.
         }
@@ -310,8 +318,13 @@
           return apiError(response).then(function (error) { throw error; });
         }
         return response.json();
-      })
+      }
+    );
+    request.result
       .then(function (history) {
+        if (request.dropped) {
+          return;
+        }
         if (!history) {
           forgetSession();
           restore();
@@ -332,9 +345,16 @@
         scrollToEnd();
       })
       .catch(function (error) {
-        showError(messageFor(error, TEXT.historyFailed), function () { restore(); });
+        if (!request.dropped) {
+          showError(messageFor(error, TEXT.historyFailed), function () { restore(); });
+        }
       })
-      .finally(function () { log.removeAttribute('aria-busy'); });
+      .finally(function () {
+        if (!request.dropped) {
+          log.removeAttribute('aria-busy');
+        }
+        finishRequest(request);
+      });
   }
 
   function renderGreeting(starters) {
@@ -345,10 +365,11 @@
     }
   }
 
+  /** Starts over; never blocked: a request still on its way is dropped and its answer ignored. */
   function newConversation() {
-    if (busy) {
-      return;
-    }
+    dropRequests();
+    setBusy(false);
+    unsent = null;
     forgetSession();
     input.value = '';
     restore();
@@ -381,19 +402,28 @@
     } else {
       body.text = request.text;
     }
-    var call = fetch(SERVER + '/api/v1/chat', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      credentials: 'omit',
-    }).then(function (response) {
-      if (!response.ok) {
-        return apiError(response).then(function (error) { throw error; });
+    var pendingRequest = startRequest(
+      'send',
+      SERVER + '/api/v1/chat',
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        credentials: 'omit',
+      },
+      function (response) {
+        if (!response.ok) {
+          return apiError(response).then(function (error) { throw error; });
+        }
+        return response.json();
       }
-      return response.json();
-    });
-    Promise.all([call, delay(MIN_TYPING_MS)])
+    );
+    Promise.all([pendingRequest.result, delay(MIN_TYPING_MS)])
       .then(function (results) {
+        if (pendingRequest.dropped) {
+          return; // "Percakapan baru" was pressed meanwhile: this answer belongs to the old one.
+        }
+        finishRequest(pendingRequest);
         var reply = results[0];
         unsent = null;
         bubble.classList.remove('is-pending');
@@ -428,6 +458,10 @@
         );
       })
       .catch(function (error) {
+        if (pendingRequest.dropped) {
+          return;
+        }
+        finishRequest(pendingRequest);
         unsent = { text: request.text, id: request.id };
         bubble.remove();
         var rows = log.querySelectorAll('.tw-row');
@@ -447,6 +481,51 @@
           send(request, display);
         });
       });
+  }
+
+  /**
+   * fetch with the widget's time limit: `read` turns the response into the result, and
+   * `result` rejects with a `timeout` error when the whole exchange (headers and body) has not
+   * finished within TIMEOUT_MS, so a request that never answers cannot leave the typing dots
+   * forever. It stays in `inflight` until finishRequest.
+   */
+  function startRequest(kind, url, init, read) {
+    var controller = typeof AbortController === 'function' ? new AbortController() : null;
+    if (controller) {
+      init.signal = controller.signal;
+    }
+    var request = { kind: kind, dropped: false, controller: controller, timer: null };
+    request.result = new Promise(function (resolve, reject) {
+      request.timer = setTimeout(function () {
+        var timeout = new Error('timeout');
+        timeout.kind = 'timeout';
+        reject(timeout); // Settles first: the abort's own rejection below is ignored.
+        if (controller) {
+          controller.abort();
+        }
+      }, TIMEOUT_MS);
+      fetch(url, init).then(read).then(resolve, reject);
+    });
+    inflight.push(request);
+    return request;
+  }
+
+  function finishRequest(request) {
+    clearTimeout(request.timer);
+    inflight = inflight.filter(function (r) { return r !== request; });
+  }
+
+  /** Forgets the requests on their way (of one kind, or all): their outcome changes nothing. */
+  function dropRequests(kind) {
+    inflight.forEach(function (request) {
+      if (!kind || request.kind === kind) {
+        request.dropped = true;
+        finishRequest(request);
+        if (request.controller) {
+          request.controller.abort();
+        }
+      }
+    });
   }
 
   function setBusy(value) {
@@ -644,6 +723,9 @@
   }
 
   function messageFor(error, fallback) {
+    if (error && error.kind === 'timeout') {
+      return TEXT.timedOut;
+    }
     if (!error || error.status === undefined) {
       return TEXT.unreachable; // fetch itself failed: offline, refused, blocked by CORS.
     }
@@ -741,6 +823,11 @@
     button.title = labelText;
     button.appendChild(icon(path));
     return button;
+  }
+
+  function positiveNumber(value, fallback) {
+    var number = Number(value);
+    return value !== undefined && value !== '' && number > 0 ? number : fallback;
   }
 
   function delay(ms) {
