@@ -87,6 +87,14 @@
   var stored = readStored();
   var sessionId = stored.id || null;
   var dialogState = stored.state || 'idle';
+  /**
+   * Changes with every answered turn (the turn's client_message_id) and is kept beside the
+   * session id in localStorage: a change made by another tab of this site (a `storage` event)
+   * tells this one to catch up with the server (see followOtherTab).
+   */
+  var turn = stored.turn || null;
+  /** Another tab moved the conversation on while this one was waiting for an answer. */
+  var behind = false;
   /** What the next message is, as the server said (`expects`: text, code or password). */
   var expects = 'text';
   var passwordMode = false;
@@ -261,6 +269,7 @@
 
   function start() {
     document.body.appendChild(host);
+    window.addEventListener('storage', followOtherTab);
     announceSession();
     restore();
     if (options.open === 'true' || readOpenFlag()) {
@@ -426,6 +435,7 @@
         finishRequest(pendingRequest);
         var reply = results[0];
         unsent = null;
+        turn = request.id;
         bubble.classList.remove('is-pending');
         if (reply.session_id && reply.session_id !== sessionId) {
           sessionId = reply.session_id;
@@ -447,6 +457,7 @@
         applyState(reply.state || 'idle', reply.expects || 'text');
         setBusy(false);
         revealReply(firstNew);
+        catchUp();
         window.dispatchEvent(
           new CustomEvent('tanya:message', {
             detail: {
@@ -468,6 +479,7 @@
         lastRowFrom = rows.length ? rows[rows.length - 1].dataset.from : null;
         renderReplies(buttonsBefore);
         setBusy(false);
+        catchUp();
         // Nothing typed is lost: the text goes back to the input unless something else is there.
         if (display.typed && input.value === '') {
           input.value = display.typed;
@@ -571,6 +583,12 @@
     var expectsPassword = next === 'password';
     if (expectsPassword !== passwordMode) {
       passwordMode = expectsPassword;
+      if (!expectsPassword && input.value !== '') {
+        // A password half-typed in this tab must not turn into visible text because the
+        // conversation moved on (in another tab): it goes.
+        input.value = '';
+        updateSendButton();
+      }
       input.type = expectsPassword ? 'password' : 'text';
       input.placeholder = expectsPassword ? TEXT.passwordPlaceholder : TEXT.placeholder;
       label.textContent = expectsPassword ? TEXT.passwordLabel : TEXT.inputLabel;
@@ -751,10 +769,11 @@
   function saveStored() {
     try {
       if (sessionId) {
-        // Only the server-issued id and the state name: never message text.
+        // Only the server-issued id, the state name and the last turn's random id: never
+        // message text.
         window.localStorage.setItem(
           STORAGE_KEY,
-          JSON.stringify({ id: sessionId, state: dialogState })
+          JSON.stringify({ id: sessionId, state: dialogState, turn: turn })
         );
       } else {
         window.localStorage.removeItem(STORAGE_KEY);
@@ -767,6 +786,7 @@
   function forgetSession() {
     sessionId = null;
     dialogState = 'idle';
+    turn = null;
     saveStored();
     announceSession();
   }
@@ -774,6 +794,39 @@
   function announceSession() {
     saveStored();
     window.dispatchEvent(new CustomEvent('tanya:session', { detail: { sessionId: sessionId } }));
+  }
+
+  /**
+   * Two tabs of one site share the session (localStorage): when another tab has sent a
+   * message or started over, this one shows the conversation as the server now has it, with
+   * the input the server expects (a masked field when it waits for a password).
+   */
+  function followOtherTab(event) {
+    if (event.key !== STORAGE_KEY && event.key !== null) {
+      return;
+    }
+    var now = readStored();
+    if ((now.id || null) === sessionId && (now.turn || null) === turn) {
+      return; // Our own write, or nothing new.
+    }
+    if (busy) {
+      behind = true; // Our answer comes first; then the history (catchUp).
+      return;
+    }
+    sessionId = now.id || null;
+    dialogState = now.state || 'idle';
+    turn = now.turn || null;
+    unsent = null;
+    window.dispatchEvent(new CustomEvent('tanya:session', { detail: { sessionId: sessionId } }));
+    restore();
+  }
+
+  /** After a turn of ours, shows what another tab did meanwhile. */
+  function catchUp() {
+    if (behind) {
+      behind = false;
+      followOtherTab({ key: STORAGE_KEY });
+    }
   }
 
   function readOpenFlag() {

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   DESKTOP,
+  PASSWORD,
   TIMEOUT,
+  assertPasswordNowhere,
   botKeys,
   hostPage,
   input,
@@ -17,8 +19,10 @@ import {
   screenshot,
   startHost,
   startTanya,
+  transcript,
   userRows,
   waitForReply,
+  waitForRows,
   withBrowser,
 } from './helpers.mjs';
 
@@ -101,3 +105,110 @@ describe('a server that never answers', () => {
     });
   });
 });
+
+describe('in step with the server', () => {
+  let tanya;
+
+  before(async () => {
+    tanya = await startTanya();
+  });
+
+  after(async () => {
+    await tanya?.stop();
+  });
+
+  test('the answer to a right code is lost: the retry gets the password prompt, not a password check', TIMEOUT, async () => {
+    await withBrowser('lost-code-answer', { viewport: DESKTOP }, async ({ page }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      const code = await startForgotPassword(page);
+
+      const ids = [];
+      // The server checks the code (and moves on to the password), and its answer is lost.
+      await page.route('**/api/v1/chat', async (route) => {
+        ids.push(JSON.parse(route.request().postData()).client_message_id);
+        await route.fetch();
+        await route.abort('connectionreset');
+      });
+      await input(page).fill(code);
+      await input(page).press('Enter');
+      await page.getByRole('alert').waitFor({ state: 'visible' });
+      await page.unroute('**/api/v1/chat');
+      await page.route('**/api/v1/chat', async (route) => {
+        ids.push(JSON.parse(route.request().postData()).client_message_id);
+        await route.continue();
+      });
+
+      const before = (await botKeys(page)).length;
+      await page.getByRole('button', { name: 'Coba lagi' }).click();
+      await waitForReply(page, before);
+      assert.equal(ids.length, 2);
+      assert.equal(ids[0], ids[1], 'the retry keeps the message id');
+      // Answered from the server's replay: the code was not read again as a (weak) password.
+      assert.equal(await lastBotKey(page), 'ask_new_password');
+      assert.equal(await input(page).getAttribute('type'), 'password');
+      await page.unroute('**/api/v1/chat');
+      await say(page, PASSWORD);
+      assert.equal(await lastBotKey(page), 'password_changed');
+    });
+  });
+
+  test('two tabs of one session stay in step; the second tab masks the password too', TIMEOUT, async () => {
+    await withBrowser('two-tabs', { viewport: DESKTOP }, async ({ context, page: first, problems }) => {
+      await first.goto(tanya.url);
+      await openChat(first);
+      const second = await context.newPage();
+      await second.goto(tanya.url);
+      await openChat(second);
+
+      // The first tab gets as far as the password prompt; the second follows without a reload.
+      await startForgotPassword(first).then((code) => say(first, code));
+      assert.equal(await lastBotKey(first), 'ask_new_password');
+      const rows = (await transcript(first)).length;
+      await waitForRows(second, rows);
+      await second.waitForFunction(() =>
+        document.querySelector('#tanya-widget').shadowRoot.querySelector('#tw-input').type === 'password'
+      );
+      // The same turns (the server's history masks the e-mail, KPJ and code the first tab
+      // shows as typed).
+      assert.deepEqual(await botKeys(second), await botKeys(first));
+      assert.equal((await transcript(second)).length, rows);
+      assert.equal(await second.evaluate(() => window.TanyaWidget.sessionId()),
+        await first.evaluate(() => window.TanyaWidget.sessionId()));
+      await screenshot(second, 'two-tabs-second');
+
+      // The password typed in the second tab is masked there, and the first tab follows.
+      await second.bringToFront();
+      await say(second, PASSWORD);
+      assert.equal(await lastBotKey(second), 'password_changed');
+      await waitForRows(first, rows + 2);
+      assert.equal(await lastBotKey(first), 'password_changed');
+      assert.equal(await input(first).getAttribute('type'), 'text');
+      assert.deepEqual(await botKeys(first), await botKeys(second));
+      const mine = await userRows(first).last().locator('.tw-bubble').textContent();
+      assert.ok(mine.startsWith('••••'), `the first tab shows the password as dots: ${mine}`);
+      await assertPasswordNowhere(first);
+      await assertPasswordNowhere(second);
+
+      // "Percakapan baru" in one tab starts over in both.
+      await first.bringToFront();
+      await first.getByRole('button', { name: 'Percakapan baru' }).click();
+      await second.waitForFunction(() => window.TanyaWidget.sessionId() === null);
+      await second.waitForFunction(() =>
+        document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length === 1
+      );
+      assert.deepEqual(await botKeys(second), ['widget_greeting']);
+      assert.deepEqual(problems, []);
+    });
+  });
+});
+
+/** Starts forgot_password as Budi and returns the code from the demo inbox. */
+async function startForgotPassword(page) {
+  await say(page, 'saya lupa password jmo');
+  await say(page, 'budi.santoso@example.com 12345678901');
+  assert.equal(await lastBotKey(page), 'otp_sent');
+  const code = page.locator('#demo-inbox [data-code]').first();
+  await code.waitFor({ state: 'visible' });
+  return (await code.textContent()).trim();
+}
