@@ -198,6 +198,10 @@
   hint.append(icon(ICONS.lock), document.createTextNode(TEXT.passwordHint));
 
   var footer = el('p', 'tw-footer', TEXT.footer);
+  // On short screens (zoomed in, a phone held sideways) the footer's warning would take
+  // height from the conversation; there the CSS shows this copy at the top of the log
+  // instead, which scrolls away (one of the two is displayed, so it is read once).
+  var notice = el('p', 'tw-notice', TEXT.footer);
 
   panel.append(header, log, errorBox, form, hint, footer);
 
@@ -307,7 +311,7 @@
   function restore() {
     dropRequests('history');
     clearError();
-    log.replaceChildren(typing);
+    log.replaceChildren(notice, typing);
     lastRowFrom = null;
     renderGreeting(sessionId ? null : STARTERS);
     if (!sessionId) {
