@@ -56,6 +56,8 @@
     restart: 'M1 4v6h6M3.51 15a9 9 0 1 0 2.13-9.36L1 10',
     alert: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 8v4M12 16h.01',
     lock: 'M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4',
+    eye: 'M1 12s4-8 11-8 11 8 11 8-4 8-11 8-11-8-11-8zM12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z',
+    eyeOff: 'M17.94 17.94A10.07 10.07 0 0 1 12 20c-7 0-11-8-11-8a18.45 18.45 0 0 1 5.06-5.94M9.9 4.24A9.12 9.12 0 0 1 12 4c7 0 11 8 11 8a18.5 18.5 0 0 1-2.16 3.19M14.12 14.12a3 3 0 1 1-4.24-4.24M1 1l22 22',
   };
 
   var TEXT = {
@@ -68,6 +70,7 @@
     passwordLabel: 'Ketik password (disamarkan)',
     passwordPlaceholder: 'Ketik password…',
     passwordHint: 'Password disamarkan dan tidak disimpan di riwayat chat.',
+    showPassword: 'Tampilkan password',
     send: 'Kirim pesan',
     replies: 'Pilihan balasan',
     you: 'Anda',
@@ -190,7 +193,14 @@
   var sendButton = iconButton('tw-send', ICONS.send, TEXT.send);
   sendButton.type = 'submit';
   sendButton.disabled = true;
-  form.append(label, input, sendButton);
+  // Show/hide for the new password (typed blind otherwise). A toggle button: its name stays,
+  // aria-pressed says whether the password is shown.
+  var revealButton = iconButton('tw-reveal', ICONS.eye, TEXT.showPassword);
+  revealButton.appendChild(icon(ICONS.eyeOff, 'tw-reveal-off'));
+  revealButton.setAttribute('aria-pressed', 'false');
+  revealButton.setAttribute('aria-controls', 'tw-input');
+  revealButton.hidden = true;
+  form.append(label, input, revealButton, sendButton);
 
   var hint = el('p', 'tw-hint');
   hint.id = 'tw-hint';
@@ -232,6 +242,12 @@
     }
   });
   input.addEventListener('input', updateSendButton);
+  revealButton.addEventListener('click', function () {
+    setPasswordShown(revealButton.getAttribute('aria-pressed') !== 'true');
+  });
+  // A tap or click keeps the focus (and a phone's keyboard) in the field; the keyboard's
+  // Space and Enter still work on the focused button.
+  revealButton.addEventListener('pointerdown', function (event) { event.preventDefault(); });
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var raw = input.value;
@@ -242,6 +258,7 @@
     // A password goes as typed; other text without surrounding blanks.
     var text = secret ? raw : raw.trim();
     input.value = '';
+    setPasswordShown(false);
     updateSendButton();
     var again = unsent && unsent.text === text ? unsent.id : undefined;
     send(
@@ -575,6 +592,14 @@
     dialogState = state;
     if (next !== expects) {
       expects = next;
+      // Codes and passwords are typed exactly: no capital first letter, no autocorrection.
+      if (next === 'text') {
+        input.removeAttribute('autocapitalize');
+        input.removeAttribute('autocorrect');
+      } else {
+        input.setAttribute('autocapitalize', 'off');
+        input.setAttribute('autocorrect', 'off');
+      }
       // A code: the numeric keypad and the one-time-code autofill of the SMS.
       if (next === 'code') {
         input.setAttribute('inputmode', 'numeric');
@@ -594,6 +619,8 @@
         updateSendButton();
       }
       input.type = expectsPassword ? 'password' : 'text';
+      revealButton.hidden = !expectsPassword;
+      revealButton.setAttribute('aria-pressed', 'false');
       input.placeholder = expectsPassword ? TEXT.passwordPlaceholder : TEXT.placeholder;
       label.textContent = expectsPassword ? TEXT.passwordLabel : TEXT.inputLabel;
       input.spellcheck = !expectsPassword;
@@ -605,6 +632,15 @@
       }
     }
     saveStored();
+  }
+
+  /** Shows the password being typed as text, or masks it again (only in a password step). */
+  function setPasswordShown(shown) {
+    var visible = shown && passwordMode;
+    revealButton.setAttribute('aria-pressed', String(visible));
+    if (passwordMode) {
+      input.type = visible ? 'text' : 'password';
+    }
   }
 
   // ---- rendering ---------------------------------------------------------------------------
