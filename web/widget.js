@@ -117,6 +117,12 @@
   // ---- DOM ---------------------------------------------------------------------------------
   var host = document.createElement('div');
   host.id = 'tanya-widget';
+  // The shadow root keeps the page's selectors out, but not inheritance: whatever the page
+  // sets on html, body or every div (font, line-height, text-transform, letter-spacing, …)
+  // would flow from the host element into the widget. An inline !important `all: initial`
+  // beats any rule of the page, even an !important one; widget.css then sets every inherited
+  // property the widget relies on, on its root.
+  host.style.setProperty('all', 'initial', 'important');
   var colors = accentColors(ACCENT);
   host.style.setProperty('--tw-accent', ACCENT);
   host.style.setProperty('--tw-on-accent', colors.onAccent);

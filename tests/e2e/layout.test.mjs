@@ -1,17 +1,43 @@
 // The widget on small and short screens and on hostile host pages (issue 15): heights at
-// 200 % and 400 % zoom and on a phone held sideways (WCAG 1.4.10 reflow).
+// 200 % and 400 % zoom and on a phone held sideways (WCAG 1.4.10 reflow); a host page whose
+// CSS tries to restyle the widget through inheritance.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   DESKTOP,
   TIMEOUT,
+  hostPage,
   openChat,
   say,
   screenshot,
+  startHost,
   startTanya,
   withBrowser,
 } from './helpers.mjs';
+
+/**
+ * A host site's CSS that would restyle any element it reaches: inherited properties on html,
+ * body and every div (the widget's host element is a div), one of them !important.
+ */
+const HOSTILE_CSS = `<style>
+html { font: italic small-caps 700 22px/3 Georgia, serif; text-transform: uppercase;
+  letter-spacing: 4px; word-spacing: 12px; color: #c00000; text-align: right; text-indent: 30px;
+  direction: rtl; text-shadow: 1px 1px #ff0000; white-space: pre; cursor: crosshair;
+  font-stretch: condensed; font-kerning: none; hyphens: auto; tab-size: 20; quotes: "<" ">"; }
+body, div { font-family: "Comic Sans MS", cursive; line-height: 40px; text-transform: uppercase;
+  letter-spacing: 0.3em; font-weight: 900; }
+div { font-size: 30px !important; text-transform: lowercase !important; writing-mode: vertical-rl; }
+* { box-sizing: content-box; }
+</style>`;
+
+/** Inherited properties that host CSS could push into the widget. */
+const INHERITED = [
+  'color', 'cursor', 'direction', 'font-family', 'font-kerning', 'font-size', 'font-stretch',
+  'font-style', 'font-variant', 'font-weight', 'hyphens', 'letter-spacing', 'line-height',
+  'quotes', 'tab-size', 'text-align', 'text-indent', 'text-shadow', 'text-transform',
+  'visibility', 'white-space', 'word-spacing', 'writing-mode',
+];
 
 describe('layout', () => {
   let tanya;
@@ -95,3 +121,56 @@ async function measure(page) {
     };
   });
 }
+
+describe('a host page that tries to restyle the widget', () => {
+  let tanya;
+  let host;
+
+  before(async () => {
+    tanya = await startTanya();
+    host = await startHost(tanya.url);
+    host.page('/plain', hostPage());
+    host.page('/hostile', hostPage({ head: HOSTILE_CSS }));
+  });
+
+  after(async () => {
+    await host?.stop();
+    await tanya?.stop();
+  });
+
+  test('inherited text styles of the host page do not reach the widget', TIMEOUT, async () => {
+    const looks = {};
+    for (const name of ['plain', 'hostile']) {
+      await withBrowser(`host-css-${name}`, { viewport: DESKTOP }, async ({ page }) => {
+        await page.goto(`${host.url}/${name}`);
+        await openChat(page);
+        await page.locator('.tw-panel').evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
+        looks[name] = await page.evaluate((properties) => {
+          const root = document.querySelector('#tanya-widget').shadowRoot;
+          return [...root.querySelectorAll('.tw-root, .tw-root *')].map((el) => {
+            const style = getComputedStyle(el);
+            const box = el.getBoundingClientRect();
+            return {
+              element: `${el.tagName.toLowerCase()}.${el.getAttribute('class') || ''}`,
+              // (The root itself is an empty box wherever the host page's flow puts it; what
+              // it holds is fixed to the screen.)
+              box: el.classList.contains('tw-root') ? null : [box.x, box.y, box.width, box.height].map(Math.round),
+              ...Object.fromEntries(properties.map((p) => [p, style.getPropertyValue(p)])),
+            };
+          });
+        }, INHERITED);
+        await screenshot(page, `host-css-${name}`);
+      });
+    }
+    assert.ok(looks.plain.length > 20, 'the widget was measured');
+    assert.equal(looks.hostile.length, looks.plain.length);
+    looks.plain.forEach((plain, i) => {
+      assert.deepEqual(looks.hostile[i], plain, `${plain.element} looks the same on both pages`);
+    });
+    // And what it looks like is the widget's own choice, not the browser's defaults.
+    const bubble = looks.plain.find((e) => e.element === 'div.tw-bubble');
+    assert.equal(bubble['font-size'], '15px');
+    assert.equal(bubble['text-transform'], 'none');
+    assert.equal(bubble.direction, 'ltr');
+  });
+});
