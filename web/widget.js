@@ -48,6 +48,8 @@
   var STORAGE_KEY = 'tanya:' + SERVER;
   var OPEN_KEY = 'tanya:open:' + SERVER;
   var SVG_NS = 'http://www.w3.org/2000/svg';
+  /** Where the open chat covers the whole screen (the same queries as in widget.css). */
+  var FULL_SCREEN = '(max-width: 480px), (max-height: 480px)';
 
   var ICONS = {
     chat: 'M21 11.5a8.38 8.38 0 0 1-.9 3.8 8.5 8.5 0 0 1-7.6 4.7 8.38 8.38 0 0 1-3.8-.9L3 21l1.9-5.7a8.38 8.38 0 0 1-.9-3.8 8.5 8.5 0 0 1 4.7-7.6 8.38 8.38 0 0 1 3.8-.9h.5a8.48 8.48 0 0 1 8 8v.5z',
@@ -110,6 +112,9 @@
   var busy = false;
   /** Requests on their way (see startRequest), so "Percakapan baru" can drop them. */
   var inflight = [];
+  /** The page's top-level elements this widget made inert while it covers the screen. */
+  var madeInert = [];
+  var pageWatcher = null;
   /** Buttons of the latest bot turn, put back if sending the next message fails. */
   var lastButtons = [];
   var lastRowFrom = null;
@@ -245,6 +250,8 @@
     if (event.key === 'Escape') {
       event.stopPropagation();
       close(true);
+    } else if (event.key === 'Tab' && panel.getAttribute('aria-modal') === 'true') {
+      keepFocusInside(event);
     }
   });
   input.addEventListener('input', updateSendButton);
@@ -297,6 +304,12 @@
   function start() {
     document.body.appendChild(host);
     window.addEventListener('storage', followOtherTab);
+    if (window.matchMedia) {
+      var media = window.matchMedia(FULL_SCREEN);
+      if (typeof media.addEventListener === 'function') {
+        media.addEventListener('change', updateModal);
+      }
+    }
     announceSession();
     restore();
     if (options.open === 'true' || readOpenFlag()) {
@@ -312,6 +325,7 @@
     launcher.setAttribute('aria-expanded', 'true');
     launcher.setAttribute('aria-label', TEXT.close);
     writeOpenFlag(true);
+    updateModal();
     scrollToEnd();
     if (focus) {
       input.focus({ preventScroll: true });
@@ -324,8 +338,71 @@
     launcher.setAttribute('aria-expanded', 'false');
     launcher.setAttribute('aria-label', TEXT.open);
     writeOpenFlag(false);
+    updateModal();
     if (returnFocus) {
       launcher.focus();
+    }
+  }
+
+  /**
+   * While the open chat covers the whole screen (phones, short screens), it is a modal
+   * dialog: the page's other top-level elements are inert, so neither Tab nor a screen
+   * reader's cursor walks into the page hidden behind it. Closing, or a screen that grows
+   * (a phone turned), gives the page back exactly as it was.
+   */
+  function updateModal() {
+    var media = window.matchMedia ? window.matchMedia(FULL_SCREEN) : null;
+    var modal = !panel.hidden && Boolean(media && media.matches);
+    if (modal) {
+      panel.setAttribute('aria-modal', 'true');
+      Array.prototype.forEach.call(document.body.children, makeInert);
+      if (!pageWatcher && typeof MutationObserver === 'function') {
+        // What the page adds meanwhile (a cookie banner, a toast) stays behind as well.
+        pageWatcher = new MutationObserver(function (changes) {
+          changes.forEach(function (change) {
+            Array.prototype.forEach.call(change.addedNodes, makeInert);
+          });
+        });
+        pageWatcher.observe(document.body, { childList: true });
+      }
+    } else {
+      panel.removeAttribute('aria-modal');
+      if (pageWatcher) {
+        pageWatcher.disconnect();
+        pageWatcher = null;
+      }
+      madeInert.forEach(function (element) { element.inert = false; });
+      madeInert = [];
+    }
+  }
+
+  function makeInert(element) {
+    // Only elements; not the widget; not what the page made inert itself (left as it is).
+    if (element.nodeType !== 1 || element === host || element.inert) {
+      return;
+    }
+    element.inert = true;
+    madeInert.push(element);
+  }
+
+  /** Tab from the last control goes to the first, Shift+Tab from the first to the last. */
+  function keepFocusInside(event) {
+    var controls = Array.prototype.filter.call(
+      panel.querySelectorAll('button, input, a[href], [tabindex="0"]'),
+      function (c) { return !c.disabled && c.getClientRects().length > 0; }
+    );
+    if (!controls.length) {
+      return;
+    }
+    var first = controls[0];
+    var last = controls[controls.length - 1];
+    var active = shadow.activeElement;
+    if (event.shiftKey && (active === first || controls.indexOf(active) < 0)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || controls.indexOf(active) < 0)) {
+      event.preventDefault();
+      first.focus();
     }
   }
 

@@ -1,18 +1,21 @@
 // The widget on small and short screens and on hostile host pages (issue 15): heights at
 // 200 % and 400 % zoom and on a phone held sideways (WCAG 1.4.10 reflow); a host page whose
-// CSS tries to restyle the widget through inheritance.
+// CSS tries to restyle the widget through inheritance; focus while the chat covers a phone.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   DESKTOP,
+  PHONE,
   TIMEOUT,
+  focused,
   hostPage,
   openChat,
   say,
   screenshot,
   startHost,
   startTanya,
+  tabTo,
   withBrowser,
 } from './helpers.mjs';
 
@@ -84,6 +87,57 @@ describe('layout', () => {
     });
   }
 
+  test('on a phone the open chat keeps Tab and the screen reader out of the page behind it', TIMEOUT, async () => {
+    await withBrowser('focus-phone', { viewport: PHONE, mobile: true }, async ({ page, problems }) => {
+      await page.goto(tanya.url);
+      await tabTo(page, (f) => f.className.includes('tw-launcher'));
+      await page.keyboard.press('Enter');
+      assert.equal((await focused(page)).id, 'tw-input');
+      await say(page, 'halo');
+      assert.equal(await page.locator('.tw-panel').getAttribute('aria-modal'), 'true');
+      assert.deepEqual(await pageOutsideWidget(page), { inert: true, count: 5 });
+
+      // Tab and Shift+Tab go round the chat's controls and never into the page.
+      const seen = new Set();
+      for (const key of [...Array(30).fill('Tab'), ...Array(30).fill('Shift+Tab')]) {
+        await page.keyboard.press(key);
+        const where = await page.evaluate(() => document.activeElement && document.activeElement.id);
+        assert.equal(where, 'tanya-widget', `${key} stays in the chat`);
+        const now = await focused(page);
+        seen.add(now.id || now.label);
+      }
+      assert.ok(seen.has('tw-input') && seen.has('Tutup chat') && seen.size >= 5, [...seen].join(', '));
+      await screenshot(page, 'focus-phone');
+
+      // Closed, the page is the page again.
+      await page.keyboard.press('Escape');
+      assert.equal(await page.locator('.tw-panel').getAttribute('aria-modal'), null);
+      assert.deepEqual(await pageOutsideWidget(page), { inert: false, count: 5 });
+      assert.ok((await focused(page)).className.includes('tw-launcher'));
+      await page.keyboard.press('Shift+Tab');
+      assert.notEqual(await page.evaluate(() => document.activeElement.id), 'tanya-widget');
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  test('on a desktop the open chat leaves the page usable', TIMEOUT, async () => {
+    await withBrowser('focus-desktop', { viewport: DESKTOP }, async ({ page }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      assert.equal(await page.locator('.tw-panel').getAttribute('aria-modal'), null);
+      assert.deepEqual(await pageOutsideWidget(page), { inert: false, count: 5 });
+      // Turned into a short screen, it covers the page and takes it out of reach; back, not.
+      await page.setViewportSize({ width: 740, height: 360 });
+      await page.waitForFunction(() =>
+        document.querySelector('#tanya-widget').shadowRoot.querySelector('.tw-panel').getAttribute('aria-modal') === 'true');
+      assert.deepEqual(await pageOutsideWidget(page), { inert: true, count: 5 });
+      await page.setViewportSize(DESKTOP);
+      await page.waitForFunction(() =>
+        !document.querySelector('#tanya-widget').shadowRoot.querySelector('.tw-panel').hasAttribute('aria-modal'));
+      assert.deepEqual(await pageOutsideWidget(page), { inert: false, count: 5 });
+    });
+  });
+
   test('on a desktop the panel keeps its size and its footer', TIMEOUT, async () => {
     await withBrowser('height-desktop', { viewport: DESKTOP }, async ({ page }) => {
       await page.goto(tanya.url);
@@ -96,6 +150,21 @@ describe('layout', () => {
     });
   });
 });
+
+/**
+ * Whether the page's top-level elements other than the widget (and its scripts) are inert:
+ * `{inert: true}` when all are, `false` when none is; a mix fails.
+ */
+async function pageOutsideWidget(page) {
+  const states = await page.evaluate(() =>
+    [...document.body.children]
+      .filter((el) => el.id !== 'tanya-widget' && el.tagName !== 'SCRIPT')
+      .map((el) => el.inert)
+  );
+  const inert = states.every(Boolean);
+  assert.ok(inert || states.every((s) => !s), `all or none inert: ${states}`);
+  return { inert, count: states.length };
+}
 
 /** The panel's box, the log's height and sideways overflow, and the boxes of the controls. */
 async function measure(page) {
