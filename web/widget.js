@@ -79,9 +79,15 @@
     typing: BOT_NAME + ' sedang mengetik…',
     hiddenPassword: 'Password (disamarkan)',
     retry: 'Coba lagi',
+    offline: 'Perangkat Anda sedang offline. Periksa koneksi internet Anda, lalu coba lagi.',
     unreachable: 'Server tidak dapat dihubungi. Periksa koneksi internet Anda, lalu coba lagi.',
     timedOut: 'Server tidak menjawab. Silakan coba lagi sebentar lagi.',
+    serverError:
+      'Server kami sedang mengalami gangguan (bukan masalah koneksi Anda). Silakan coba lagi sebentar lagi.',
     rateLimited: 'Terlalu banyak pesan dalam waktu singkat. Tunggu sebentar, lalu coba lagi.',
+    rateLimitedFor: function (seconds) {
+      return 'Terlalu banyak pesan dalam waktu singkat. Tunggu ' + seconds + ' detik, lalu coba lagi.';
+    },
     tooLong: 'Pesan terlalu panjang (maksimal ' + MAX_CHARS + ' karakter).',
     failed: 'Maaf, terjadi gangguan. Silakan coba lagi.',
     historyFailed: 'Riwayat percakapan tidak dapat dimuat.',
@@ -139,6 +145,11 @@
   stylesheet.href = ASSET_BASE + 'widget.css';
 
   var root = el('div', 'tw-root');
+  // The widget speaks Indonesian whatever the page's language (screen readers pick the voice
+  // by it), and left to right whatever the page's direction.
+  root.lang = 'id';
+  root.dir = 'ltr';
+  host.lang = 'id';
   // Hidden until the stylesheet is in, so the page never shows the unstyled widget.
   root.style.display = 'none';
   var reveal = function () { root.style.display = ''; };
@@ -859,19 +870,31 @@
         var error = new Error('HTTP ' + response.status);
         error.status = response.status;
         error.code = body && body.error && body.error.code;
+        // Seconds to wait (429); readable from another origin because tanya exposes it.
+        var wait = parseInt(response.headers.get('Retry-After') || '', 10);
+        error.retryAfter = wait > 0 ? wait : null;
         return error;
       });
   }
 
+  /**
+   * What went wrong, in the member's words: their connection (offline, refused, blocked), a
+   * server that does not answer, a server at fault (5xx), or too many messages (429). Only
+   * the first is "check your internet".
+   */
   function messageFor(error, fallback) {
     if (error && error.kind === 'timeout') {
       return TEXT.timedOut;
     }
     if (!error || error.status === undefined) {
-      return TEXT.unreachable; // fetch itself failed: offline, refused, blocked by CORS.
+      // fetch itself failed: offline, refused, blocked by CORS.
+      return navigator.onLine === false ? TEXT.offline : TEXT.unreachable;
     }
     if (error.status === 429) {
-      return TEXT.rateLimited;
+      return error.retryAfter ? TEXT.rateLimitedFor(error.retryAfter) : TEXT.rateLimited;
+    }
+    if (error.status >= 500) {
+      return TEXT.serverError;
     }
     if (error.status === 413 || (error.status === 400 && error.code === 'payload_too_large')) {
       return TEXT.tooLong;

@@ -186,8 +186,8 @@ export async function startHost(target) {
 }
 
 /** A plain host page that embeds the widget with `attributes` on its script tag. */
-export function hostPage({ attributes = '', head = '', body = '<h1>Situs mitra</h1><p>Isi halaman.</p>' } = {}) {
-  return `<!doctype html><html lang="id"><head><meta charset="utf-8">
+export function hostPage({ attributes = '', head = '', body = '<h1>Situs mitra</h1><p>Isi halaman.</p>', lang = 'id' } = {}) {
+  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Situs mitra</title>${head}</head>
 <body>${body}
 <script src="/widget/widget.js" defer ${attributes}></script></body></html>`;

@@ -199,7 +199,7 @@ describe('a host page that tries to restyle the widget', () => {
     tanya = await startTanya();
     host = await startHost(tanya.url);
     host.page('/plain', hostPage());
-    host.page('/hostile', hostPage({ head: HOSTILE_CSS }));
+    host.page('/hostile', hostPage({ head: HOSTILE_CSS, lang: 'en' }));
   });
 
   after(async () => {
@@ -229,6 +229,9 @@ describe('a host page that tries to restyle the widget', () => {
           });
         }, INHERITED);
         await screenshot(page, `host-css-${name}`);
+        // Indonesian whatever the page's language (the hostile page is in English).
+        assert.equal(await page.locator('.tw-root').getAttribute('lang'), 'id');
+        assert.equal(await page.evaluate(() => document.querySelector('#tanya-widget').lang), 'id');
       });
     }
     assert.ok(looks.plain.length > 20, 'the widget was measured');

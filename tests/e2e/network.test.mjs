@@ -106,6 +106,59 @@ describe('a server that never answers', () => {
   });
 });
 
+describe('errors', () => {
+  let tanya;
+
+  before(async () => {
+    tanya = await startTanya();
+  });
+
+  after(async () => {
+    await tanya?.stop();
+  });
+
+  test("the error tells the member's connection from a server at fault and from a rate limit", TIMEOUT, async () => {
+    await withBrowser('error-kinds', { viewport: DESKTOP }, async ({ context, page }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      const alert = page.getByRole('alert');
+      const failing = [
+        ['refused', (route) => route.abort('connectionrefused'), /Periksa koneksi internet/],
+        ['500', (route) => route.fulfill(errorReply(500, 'internal')), /Server kami sedang mengalami gangguan \(bukan masalah koneksi Anda\)/],
+        ['503', (route) => route.fulfill(errorReply(503, 'timeout')), /Server kami sedang mengalami gangguan/],
+        ['429', (route) => route.fulfill(errorReply(429, 'rate_limited', { 'Retry-After': '7' })), /Terlalu banyak pesan.*Tunggu 7 detik/],
+        ['429 without Retry-After', (route) => route.fulfill(errorReply(429, 'rate_limited')), /Terlalu banyak pesan.*Tunggu sebentar/],
+      ];
+      for (const [name, answer, expected] of failing) {
+        await page.route('**/api/v1/chat', answer);
+        await input(page).fill('halo');
+        await input(page).press('Enter');
+        await alert.waitFor({ state: 'visible' });
+        const text = await alert.textContent();
+        assert.match(text, expected, name);
+        if (name !== 'refused') {
+          assert.doesNotMatch(text, /Periksa koneksi/, `${name} does not blame the connection`);
+        }
+        await page.unroute('**/api/v1/chat');
+      }
+      await screenshot(page, 'error-rate-limited');
+
+      // Offline: the browser knows, and so does the message.
+      await context.setOffline(true);
+      await input(page).fill('halo');
+      await input(page).press('Enter');
+      await page.waitForFunction(() =>
+        /offline/.test(document.querySelector('#tanya-widget').shadowRoot.querySelector('.tw-error-text').textContent));
+      await context.setOffline(false);
+
+      const before = (await botKeys(page)).length;
+      await page.getByRole('button', { name: 'Coba lagi' }).click();
+      await waitForReply(page, before);
+      assert.equal(await lastBotKey(page), 'greet');
+    });
+  });
+});
+
 describe('in step with the server', () => {
   let tanya;
 
@@ -202,6 +255,15 @@ describe('in step with the server', () => {
     });
   });
 });
+
+/** A chat API error as tanya sends it (SPEC §7). */
+function errorReply(status, code, headers = {}) {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify({ error: { code, message: code } }),
+  };
+}
 
 /** Starts forgot_password as Budi and returns the code from the demo inbox. */
 async function startForgotPassword(page) {
