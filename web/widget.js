@@ -66,6 +66,10 @@
     open: 'Buka chat ' + TITLE,
     close: 'Tutup chat',
     restart: 'Percakapan baru',
+    confirmRestart: 'Mulai percakapan baru? Percakapan ini akan hilang dari layar.',
+    confirmYes: 'Mulai baru',
+    confirmNo: 'Batal',
+    unread: function (n) { return n + ' pesan baru'; },
     log: 'Percakapan dengan ' + BOT_NAME,
     inputLabel: 'Ketik pesan',
     placeholder: 'Ketik pesan…',
@@ -121,6 +125,8 @@
   /** The page's top-level elements this widget made inert while it covers the screen. */
   var madeInert = [];
   var pageWatcher = null;
+  /** Bot messages that arrived while the chat was closed. */
+  var unread = 0;
   /** Buttons of the latest bot turn, put back if sending the next message fails. */
   var lastButtons = [];
   var lastRowFrom = null;
@@ -235,14 +241,37 @@
   // instead, which scrolls away (one of the two is displayed, so it is read once).
   var notice = el('p', 'tw-notice', TEXT.footer);
 
-  panel.append(header, log, errorBox, form, hint, footer);
+  // "Percakapan baru" asks first: the conversation cannot be brought back.
+  var confirmBox = el('div', 'tw-confirm');
+  confirmBox.setAttribute('role', 'alertdialog');
+  confirmBox.setAttribute('aria-labelledby', 'tw-confirm-text');
+  confirmBox.hidden = true;
+  var confirmText = el('p', 'tw-confirm-text', TEXT.confirmRestart);
+  confirmText.id = 'tw-confirm-text';
+  var confirmYes = el('button', 'tw-confirm-yes', TEXT.confirmYes);
+  confirmYes.type = 'button';
+  var confirmNo = el('button', 'tw-confirm-no', TEXT.confirmNo);
+  confirmNo.type = 'button';
+  var confirmActions = el('div', 'tw-confirm-actions');
+  confirmActions.append(confirmYes, confirmNo);
+  confirmBox.append(confirmText, confirmActions);
+
+  panel.append(header, confirmBox, log, errorBox, form, hint, footer);
 
   var launcher = el('button', 'tw-launcher');
   launcher.type = 'button';
   launcher.setAttribute('aria-controls', 'tw-panel');
   launcher.setAttribute('aria-expanded', 'false');
   launcher.setAttribute('aria-label', TEXT.open);
-  launcher.append(icon(ICONS.chat, 'tw-launcher-open'), icon(ICONS.close, 'tw-launcher-close'));
+  // Answers that arrived while the chat was closed; the number is in the launcher's name.
+  var badge = el('span', 'tw-badge');
+  badge.setAttribute('aria-hidden', 'true');
+  badge.hidden = true;
+  launcher.append(
+    icon(ICONS.chat, 'tw-launcher-open'),
+    icon(ICONS.close, 'tw-launcher-close'),
+    badge
+  );
 
   root.append(panel, launcher);
   shadow.append(stylesheet, root);
@@ -256,7 +285,21 @@
     }
   });
   closeButton.addEventListener('click', function () { close(true); });
-  restartButton.addEventListener('click', newConversation);
+  restartButton.addEventListener('click', askNewConversation);
+  confirmYes.addEventListener('click', function () {
+    newConversation();
+  });
+  confirmNo.addEventListener('click', function () {
+    hideConfirm();
+    restartButton.focus();
+  });
+  confirmBox.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape') {
+      event.stopPropagation(); // Escape answers the question; it does not close the chat.
+      hideConfirm();
+      restartButton.focus();
+    }
+  });
   panel.addEventListener('keydown', function (event) {
     if (event.key === 'Escape') {
       event.stopPropagation();
@@ -335,6 +378,7 @@
     root.classList.add('is-open');
     launcher.setAttribute('aria-expanded', 'true');
     launcher.setAttribute('aria-label', TEXT.close);
+    setUnread(0);
     writeOpenFlag(true);
     updateModal();
     scrollToEnd();
@@ -347,11 +391,26 @@
     panel.hidden = true;
     root.classList.remove('is-open');
     launcher.setAttribute('aria-expanded', 'false');
-    launcher.setAttribute('aria-label', TEXT.open);
+    hideConfirm();
+    setUnread(0);
     writeOpenFlag(false);
     updateModal();
     if (returnFocus) {
       launcher.focus();
+    }
+  }
+
+  /** The launcher's badge and name say how many answers came while the chat was closed. */
+  function setUnread(count) {
+    var changed = count !== unread;
+    unread = count;
+    badge.hidden = count === 0;
+    badge.textContent = count > 99 ? '99+' : String(count);
+    if (panel.hidden) {
+      launcher.setAttribute('aria-label', count ? TEXT.open + ', ' + TEXT.unread(count) : TEXT.open);
+    }
+    if (changed) {
+      window.dispatchEvent(new CustomEvent('tanya:unread', { detail: { count: count } }));
     }
   }
 
@@ -489,8 +548,23 @@
     }
   }
 
+  /** The ↺ button: asks before starting over, unless there is nothing to lose. */
+  function askNewConversation() {
+    if (!sessionId) {
+      newConversation();
+      return;
+    }
+    confirmBox.hidden = false;
+    confirmNo.focus();
+  }
+
+  function hideConfirm() {
+    confirmBox.hidden = true;
+  }
+
   /** Starts over; never blocked: a request still on its way is dropped and its answer ignored. */
   function newConversation() {
+    hideConfirm();
     dropRequests();
     setBusy(false);
     unsent = null;
@@ -568,6 +642,9 @@
           firstNew = firstNew || row;
           buttons = buttons.concat(message.buttons || []);
         });
+        if (panel.hidden) {
+          setUnread(unread + (reply.messages || []).length);
+        }
         renderReplies(buttons);
         applyState(reply.state || 'idle', reply.expects || 'text');
         setBusy(false);

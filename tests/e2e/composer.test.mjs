@@ -1,18 +1,21 @@
-// The widget's input (issue 15): the code step's keypad and autofill, the new password's
-// show/hide toggle.
+// The widget's controls (issue 15): the code step's keypad and autofill, the new password's
+// show/hide toggle, "Percakapan baru" that asks first, the launcher's unread badge.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  DESKTOP,
   PASSWORD,
   PHONE,
   TIMEOUT,
   accessibilityViolations,
   assertPasswordNowhere,
   botCount,
+  botKeys,
   focused,
   input,
   lastBotKey,
+  launcher,
   openChat,
   say,
   screenshot,
@@ -94,6 +97,91 @@ describe('the input', () => {
       assert.equal(await toggle.count(), 0, 'the toggle goes with the password step');
       assert.equal(await input(page).getAttribute('type'), 'text');
       await assertPasswordNowhere(page);
+    });
+  });
+});
+
+describe('the header and the launcher', () => {
+  let tanya;
+
+  before(async () => {
+    tanya = await startTanya();
+  });
+
+  after(async () => {
+    await tanya?.stop();
+  });
+
+  test('"Percakapan baru" asks before it wipes the conversation', TIMEOUT, async () => {
+    await withBrowser('confirm-restart', { viewport: DESKTOP }, async ({ page, problems }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      await say(page, 'cek saldo jht');
+      const keys = await botKeys(page);
+      const restart = page.getByRole('button', { name: 'Percakapan baru' });
+      const question = page.getByRole('alertdialog', { name: /Mulai percakapan baru\?/ });
+
+      await restart.click();
+      await question.waitFor({ state: 'visible' });
+      assert.equal((await focused(page)).label, 'Batal', 'the harmless answer has the focus');
+      await screenshot(page, 'confirm-restart');
+      // Escape says no (and leaves the chat open); so does Batal.
+      await page.keyboard.press('Escape');
+      assert.equal(await question.isVisible(), false);
+      assert.ok(await page.locator('.tw-panel').isVisible(), 'the chat stays open');
+      assert.equal((await focused(page)).label, 'Percakapan baru');
+      await restart.click();
+      await question.getByRole('button', { name: 'Batal' }).click();
+      assert.deepEqual(await botKeys(page), keys, 'nothing was wiped');
+      assert.equal(await userRows(page).count(), 1);
+
+      await restart.click();
+      await question.getByRole('button', { name: 'Mulai baru' }).click();
+      assert.deepEqual(await botKeys(page), ['widget_greeting']);
+      assert.equal(await page.evaluate(() => window.TanyaWidget.sessionId()), null);
+      // With nothing to lose there is nothing to ask.
+      await restart.click();
+      assert.equal(await question.isVisible(), false);
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  test('answers that come while the chat is closed show as a badge on the launcher', TIMEOUT, async () => {
+    await withBrowser('unread-badge', { viewport: DESKTOP }, async ({ page, problems }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      const badge = page.locator('.tw-badge');
+      assert.equal(await badge.isVisible(), false);
+      const unread = [];
+      await page.exposeFunction('recordUnread', (count) => unread.push(count));
+      await page.evaluate(() => window.addEventListener('tanya:unread', (e) => window.recordUnread(e.detail.count)));
+
+      // A slow answer: the member closes the chat before it comes.
+      await page.route('**/api/v1/chat', async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await route.continue();
+      });
+      const before = await botCount(page);
+      await input(page).fill('lupa password');
+      await input(page).press('Enter');
+      await page.keyboard.press('Escape');
+      assert.equal(await page.locator('.tw-panel').isVisible(), false);
+      await waitForReply(page, before);
+      const arrived = (await botCount(page)) - before;
+      assert.ok(arrived >= 1);
+      await badge.waitFor({ state: 'visible' });
+      assert.equal(await badge.textContent(), String(arrived));
+      assert.equal(await launcher(page).getAttribute('aria-label'), `Buka chat Tanya Jessi, ${arrived} pesan baru`);
+      assert.deepEqual(unread, [arrived], 'the page is told too (tanya:unread)');
+      await screenshot(page, 'unread-badge');
+
+      // Opening reads them.
+      await launcher(page).click();
+      assert.equal(await badge.isVisible(), false);
+      await page.keyboard.press('Escape');
+      assert.equal(await launcher(page).getAttribute('aria-label'), 'Buka chat Tanya Jessi');
+      assert.deepEqual(unread, [arrived, 0]);
+      assert.deepEqual(problems, []);
     });
   });
 });

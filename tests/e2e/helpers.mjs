@@ -285,6 +285,12 @@ export async function openChat(page) {
   await input(page).waitFor({ state: 'visible' });
 }
 
+/** Presses ↺ (Percakapan baru) and answers its question with "Mulai baru". */
+export async function startOver(page) {
+  await page.getByRole('button', { name: 'Percakapan baru' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Mulai baru' }).click();
+}
+
 /** Number of bot messages in the log. */
 export async function botCount(page) {
   return botRows(page).count();

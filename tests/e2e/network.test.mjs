@@ -18,6 +18,7 @@ import {
   say,
   screenshot,
   startHost,
+  startOver,
   startTanya,
   transcript,
   userRows,
@@ -88,7 +89,7 @@ describe('a server that never answers', () => {
       await input(page).press('Enter');
       await page.locator('.tw-typing').waitFor({ state: 'visible' });
 
-      await page.getByRole('button', { name: 'Percakapan baru' }).click();
+      await startOver(page);
       assert.deepEqual(await botKeys(page), ['widget_greeting']);
       assert.equal(await userRows(page).count(), 0);
       assert.equal(await page.locator('.tw-typing').isVisible(), false, 'no typing dots');
@@ -245,7 +246,7 @@ describe('in step with the server', () => {
 
       // "Percakapan baru" in one tab starts over in both.
       await first.bringToFront();
-      await first.getByRole('button', { name: 'Percakapan baru' }).click();
+      await startOver(first);
       await second.waitForFunction(() => window.TanyaWidget.sessionId() === null);
       await second.waitForFunction(() =>
         document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length === 1

@@ -24,6 +24,7 @@ import {
   replies,
   say,
   screenshot,
+  startOver,
   startTanya,
   tabTo,
   transcript,
@@ -184,7 +185,7 @@ describe('tanya web chat widget', () => {
       assert.equal(await lastBotKey(page), 'ask_email_kpj');
       assert.equal(await page.evaluate(() => window.TanyaWidget.sessionId()), session);
 
-      await page.getByRole('button', { name: 'Percakapan baru' }).click();
+      await startOver(page);
       assert.deepEqual(await botKeys(page), ['widget_greeting']);
       assert.equal(await userRows(page).count(), 0);
       assert.equal(await page.evaluate(() => window.TanyaWidget.sessionId()), null);
