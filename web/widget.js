@@ -37,6 +37,18 @@
       ? ['Lupa akun JMO', 'Lupa password JMO', 'Cek saldo JHT']
       : options.starters.split('|').map(function (s) { return s.trim(); }).filter(Boolean);
   var ACCENT = parseHexColor(options.accent) ? options.accent : '#00703c';
+  // Where the launcher sits (Intercom's alignment and paddings, Zendesk's offset with its
+  // mobile variant): a side, and its distance in px from that side and from the bottom, on
+  // wider screens and on phones (up to 480 px wide), e.g. above a host's bottom bar.
+  var POSITION = options.position === 'left' ? 'left' : 'right';
+  var OFFSETS = {
+    '--tw-offset-x': pixels(options.offsetX, 24),
+    '--tw-offset-y': pixels(options.offsetY, 24),
+    '--tw-offset-x-mobile': pixels(options.offsetXMobile, 16),
+    '--tw-offset-y-mobile': pixels(options.offsetYMobile, 16),
+  };
+  /** The page brings its own button (TanyaWidget.open/toggle); no launcher is shown. */
+  var HIDE_LAUNCHER = options.hideLauncher === 'true';
 
   /** How long a request may take before the widget gives up on it (data-timeout, seconds). */
   var TIMEOUT_MS = positiveNumber(options.timeout, 15) * 1000;
@@ -125,6 +137,8 @@
   /** The page's top-level elements this widget made inert while it covers the screen. */
   var madeInert = [];
   var pageWatcher = null;
+  /** What had the focus before the chat opened (given back on close without a launcher). */
+  var opener = null;
   /** Bot messages that arrived while the chat was closed. */
   var unread = 0;
   /** Buttons of the latest bot turn, put back if sending the next message fails. */
@@ -144,13 +158,16 @@
   host.style.setProperty('--tw-accent', ACCENT);
   host.style.setProperty('--tw-on-accent', colors.onAccent);
   host.style.setProperty('--tw-accent-ink', colors.ink);
+  Object.keys(OFFSETS).forEach(function (name) {
+    host.style.setProperty(name, OFFSETS[name] + 'px');
+  });
   var shadow = host.attachShadow({ mode: 'open' });
 
   var stylesheet = document.createElement('link');
   stylesheet.rel = 'stylesheet';
   stylesheet.href = ASSET_BASE + 'widget.css';
 
-  var root = el('div', 'tw-root');
+  var root = el('div', 'tw-root tw-' + POSITION + (HIDE_LAUNCHER ? ' tw-no-launcher' : ''));
   // The widget speaks Indonesian whatever the page's language (screen readers pick the voice
   // by it), and left to right whatever the page's direction.
   root.lang = 'id';
@@ -336,8 +353,15 @@
 
   // ---- public API, for the page that embeds the widget --------------------------------------
   window.TanyaWidget = {
-    open: open,
+    open: function () { open(); },
     close: function () { close(false); },
+    toggle: function () {
+      if (panel.hidden) {
+        open();
+      } else {
+        close(false);
+      }
+    },
     newConversation: newConversation,
     /** Opens the chat and sends `text` as if typed. */
     send: function (text) {
@@ -374,6 +398,10 @@
   // ---- opening and closing -----------------------------------------------------------------
   function open(opts) {
     var focus = !opts || opts.focus !== false;
+    var wasClosed = panel.hidden;
+    if (wasClosed) {
+      opener = document.activeElement !== host ? document.activeElement : null;
+    }
     panel.hidden = false;
     root.classList.add('is-open');
     launcher.setAttribute('aria-expanded', 'true');
@@ -385,9 +413,13 @@
     if (focus) {
       input.focus({ preventScroll: true });
     }
+    if (wasClosed) {
+      window.dispatchEvent(new CustomEvent('tanya:open'));
+    }
   }
 
   function close(returnFocus) {
+    var wasOpen = !panel.hidden;
     panel.hidden = true;
     root.classList.remove('is-open');
     launcher.setAttribute('aria-expanded', 'false');
@@ -396,7 +428,14 @@
     writeOpenFlag(false);
     updateModal();
     if (returnFocus) {
-      launcher.focus();
+      if (!HIDE_LAUNCHER) {
+        launcher.focus();
+      } else if (opener && opener.isConnected && typeof opener.focus === 'function') {
+        opener.focus(); // The page's own button that opened the chat.
+      }
+    }
+    if (wasOpen) {
+      window.dispatchEvent(new CustomEvent('tanya:close'));
     }
   }
 
@@ -1099,6 +1138,12 @@
     button.title = labelText;
     button.appendChild(icon(path));
     return button;
+  }
+
+  /** A distance in px from a data attribute: 0 to 2000, else the default. */
+  function pixels(value, fallback) {
+    var number = Number(value);
+    return value !== undefined && value !== '' && number >= 0 && number <= 2000 ? number : fallback;
   }
 
   function positiveNumber(value, fallback) {

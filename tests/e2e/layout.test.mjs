@@ -1,6 +1,7 @@
 // The widget on small and short screens and on hostile host pages (issue 15): heights at
 // 200 % and 400 % zoom and on a phone held sideways (WCAG 1.4.10 reflow); a host page whose
-// CSS tries to restyle the widget through inheritance; focus while the chat covers a phone.
+// CSS tries to restyle the widget through inheritance; focus while the chat covers a phone;
+// where the launcher sits (data-position, data-offset-*), or the page's own button.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import {
   TIMEOUT,
   focused,
   hostPage,
+  input,
   openChat,
   say,
   screenshot,
@@ -244,5 +246,92 @@ describe('a host page that tries to restyle the widget', () => {
     assert.equal(bubble['font-size'], '15px');
     assert.equal(bubble['text-transform'], 'none');
     assert.equal(bubble.direction, 'ltr');
+  });
+});
+
+describe('where the launcher sits', () => {
+  let tanya;
+  let host;
+
+  before(async () => {
+    tanya = await startTanya();
+    host = await startHost(tanya.url);
+    host.page('/', hostPage());
+    host.page('/left', hostPage({
+      attributes: 'data-position="left" data-offset-x="40" data-offset-y="90" data-offset-y-mobile="72"',
+    }));
+    host.page('/nonsense', hostPage({
+      attributes: 'data-position="middle" data-offset-x="abc" data-offset-y="-5" data-offset-x-mobile="1e9"',
+    }));
+    host.page('/own-button', hostPage({
+      attributes: 'data-hide-launcher="true"',
+      body: '<h1>Situs mitra</h1><button id="help" type="button">Bantuan</button>'
+        + '<script>document.getElementById("help").onclick = () => window.TanyaWidget.toggle();</script>',
+    }));
+  });
+
+  after(async () => {
+    await host?.stop();
+    await tanya?.stop();
+  });
+
+  test('data-position and data-offset-* place the launcher and the panel, on desktops and phones', TIMEOUT, async () => {
+    const cases = [
+      // [page, viewport, expected launcher box, expected panel box or null when full screen]
+      ['/', DESKTOP, { left: 1280 - 24 - 60, top: 800 - 24 - 60 }, { right: 1280 - 24, bottom: 800 - 24 - 76 }],
+      ['/left', DESKTOP, { left: 40, top: 800 - 90 - 60 }, { left: 40, bottom: 800 - 90 - 76 }],
+      ['/left', PHONE, { left: 16, top: 740 - 72 - 60 }, null],
+      ['/', PHONE, { left: 375 - 16 - 60, top: 740 - 16 - 60 }, null],
+      ['/nonsense', DESKTOP, { left: 1280 - 24 - 60, top: 800 - 24 - 60 }, { right: 1280 - 24, bottom: 800 - 24 - 76 }],
+      ['/nonsense', PHONE, { left: 375 - 16 - 60, top: 740 - 16 - 60 }, null],
+    ];
+    for (const [path, viewport, launcherBox, panelBox] of cases) {
+      const name = `position${path.replace('/', '-')}-${viewport.width}`;
+      await withBrowser(name, { viewport, mobile: viewport === PHONE }, async ({ page }) => {
+        await page.goto(`${host.url}${path}`);
+        const launcher = await page.locator('.tw-launcher').boundingBox();
+        assert.deepEqual({ left: launcher.x, top: launcher.y }, launcherBox, `${name}: the launcher`);
+        await screenshot(page, name);
+        await openChat(page);
+        await page.locator('.tw-panel').evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
+        const panel = await page.locator('.tw-panel').boundingBox();
+        if (panelBox === null) {
+          assert.deepEqual([panel.x, panel.y, panel.width, panel.height], [0, 0, viewport.width, viewport.height], `${name}: full screen`);
+        } else {
+          const box = { left: panel.x, right: panel.x + panel.width, bottom: panel.y + panel.height };
+          for (const [side, value] of Object.entries(panelBox)) {
+            assert.equal(box[side], value, `${name}: the panel's ${side}`);
+          }
+          assert.ok(panel.y >= 0, `${name}: the panel fits`);
+        }
+      });
+    }
+  });
+
+  test("data-hide-launcher: the page's own button opens and closes the chat and gets the focus back", TIMEOUT, async () => {
+    await withBrowser('own-button', { viewport: DESKTOP }, async ({ page, problems }) => {
+      await page.goto(`${host.url}/own-button`);
+      await page.locator('#tanya-widget').waitFor({ state: 'attached' });
+      assert.equal(await page.locator('.tw-launcher').isVisible(), false, 'no launcher');
+      const events = [];
+      await page.exposeFunction('recordEvent', (name) => events.push(name));
+      await page.evaluate(() => {
+        for (const name of ['tanya:open', 'tanya:close']) {
+          window.addEventListener(name, () => window.recordEvent(name));
+        }
+      });
+      await page.locator('#help').focus();
+      await page.keyboard.press('Enter');
+      await input(page).waitFor({ state: 'visible' });
+      assert.equal((await focused(page)).id, 'tw-input');
+      await page.locator('.tw-panel').evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
+      const panel = await page.locator('.tw-panel').boundingBox();
+      assert.equal(panel.y + panel.height, 800 - 24, 'the panel takes the launcher\'s place');
+      await page.keyboard.press('Escape');
+      assert.equal(await page.locator('.tw-panel').isVisible(), false);
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'help', 'the focus is back on the page\'s button');
+      assert.deepEqual(events, ['tanya:open', 'tanya:close']);
+      assert.deepEqual(problems, []);
+    });
   });
 });
