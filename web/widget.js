@@ -32,10 +32,18 @@
   var GREETING =
     options.greeting ||
     'Halo, Sahabat! Saya ' + BOT_NAME + ', asisten virtual. Ada yang bisa saya bantu hari ini?';
+  /**
+   * Suggestions under the greeting. Each is a button: `Title=/payload` sends the payload (what
+   * the server's own buttons send, so no NLU guess is involved); a bare `Title` is sent as text.
+   */
   var STARTERS =
     options.starters === undefined
-      ? ['Lupa akun JMO', 'Lupa password JMO', 'Cek saldo JHT']
-      : options.starters.split('|').map(function (s) { return s.trim(); }).filter(Boolean);
+      ? [
+          { title: 'Lupa akun JMO', payload: '/forgot_account' },
+          { title: 'Lupa password JMO', payload: '/forgot_password' },
+          { title: 'Cek saldo JHT', payload: '/check_jht_balance' },
+        ]
+      : options.starters.split('|').map(parseStarter).filter(Boolean);
   var ACCENT = parseHexColor(options.accent) ? options.accent : '#00703c';
   // Where the launcher sits (Intercom's alignment and paddings, Zendesk's offset with its
   // mobile variant): a side, and its distance in px from that side and from the bottom, on
@@ -105,6 +113,14 @@
       return 'Terlalu banyak pesan dalam waktu singkat. Tunggu ' + seconds + ' detik, lalu coba lagi.';
     },
     tooLong: 'Pesan terlalu panjang (maksimal ' + MAX_CHARS + ' karakter).',
+    pasteTooLong: function (n) {
+      return 'Teks tidak ditempel: ' + number(n) + ' karakter, padahal maksimal ' +
+        number(MAX_CHARS) + '. Persingkat dulu, lalu tempel lagi.';
+    },
+    typedTooLong: function (n) {
+      return 'Pesan terlalu panjang: ' + number(n) + ' karakter, maksimal ' + number(MAX_CHARS) +
+        '. Persingkat dulu sebelum dikirim.';
+    },
     failed: 'Maaf, terjadi gangguan. Silakan coba lagi.',
     historyFailed: 'Riwayat percakapan tidak dapat dimuat.',
     footer: 'Jangan bagikan kode OTP atau password ke siapa pun.',
@@ -232,7 +248,8 @@
   input.className = 'tw-input';
   input.type = 'text';
   input.autocomplete = 'off';
-  input.maxLength = MAX_CHARS;
+  // No maxlength: it would cut a long paste silently. Too long is refused with a message
+  // (see checkLength).
   input.placeholder = TEXT.placeholder;
   input.setAttribute('enterkeyhint', 'send');
   var sendButton = iconButton('tw-send', ICONS.send, TEXT.send);
@@ -246,6 +263,11 @@
   revealButton.setAttribute('aria-controls', 'tw-input');
   revealButton.hidden = true;
   form.append(label, input, revealButton, sendButton);
+
+  var limitBox = el('p', 'tw-limit');
+  limitBox.id = 'tw-limit';
+  limitBox.setAttribute('role', 'alert');
+  limitBox.hidden = true;
 
   var hint = el('p', 'tw-hint');
   hint.id = 'tw-hint';
@@ -273,7 +295,7 @@
   confirmActions.append(confirmYes, confirmNo);
   confirmBox.append(confirmText, confirmActions);
 
-  panel.append(header, confirmBox, log, errorBox, form, hint, footer);
+  panel.append(header, confirmBox, log, errorBox, form, limitBox, hint, footer);
 
   var launcher = el('button', 'tw-launcher');
   launcher.type = 'button';
@@ -325,7 +347,22 @@
       keepFocusInside(event);
     }
   });
-  input.addEventListener('input', updateSendButton);
+  input.addEventListener('input', function () {
+    checkLength(null);
+    updateSendButton();
+  });
+  input.addEventListener('paste', function (event) {
+    var pasted = event.clipboardData ? event.clipboardData.getData('text') : '';
+    // A one-line field drops the line breaks of what is pasted.
+    pasted = pasted.replace(/[\r\n]/g, '');
+    var start = input.selectionStart === null ? input.value.length : input.selectionStart;
+    var end = input.selectionEnd === null ? input.value.length : input.selectionEnd;
+    var after = charCount(input.value.slice(0, start) + pasted + input.value.slice(end));
+    if (after > MAX_CHARS) {
+      event.preventDefault();
+      checkLength(after);
+    }
+  });
   revealButton.addEventListener('click', function () {
     setPasswordShown(revealButton.getAttribute('aria-pressed') !== 'true');
   });
@@ -335,14 +372,15 @@
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var raw = input.value;
-    if (busy || raw.trim() === '') {
-      return; // An empty message cannot be sent.
+    if (busy || raw.trim() === '' || tooLong()) {
+      return; // An empty message cannot be sent, nor one over the limit.
     }
     var secret = passwordMode;
     // A password goes as typed; other text without surrounding blanks.
     var text = secret ? raw : raw.trim();
     input.value = '';
     setPasswordShown(false);
+    checkLength(null);
     updateSendButton();
     var again = unsent && unsent.text === text ? unsent.id : undefined;
     send(
@@ -553,7 +591,7 @@
           return;
         }
         var messages = history.messages || [];
-        messages.forEach(function (message) { addMessage(message); });
+        messages.forEach(function (message) { addMessage(starterShown(message)); });
         // Only the latest bot turn keeps its buttons: older ones are answered.
         var lastUser = -1;
         messages.forEach(function (m, i) { if (m.from === 'user') { lastUser = i; } });
@@ -582,8 +620,7 @@
   function renderGreeting(starters) {
     addMessage({ from: 'bot', text: GREETING, at: null, key: 'widget_greeting' });
     if (starters && starters.length) {
-      // Starters are sent as typed text: the NLU reads them like any message.
-      renderReplies(starters.map(function (s) { return { title: s, text: s }; }));
+      renderReplies(starters);
     }
   }
 
@@ -782,7 +819,55 @@
   }
 
   function updateSendButton() {
-    sendButton.disabled = busy || input.value.trim() === '';
+    sendButton.disabled = busy || input.value.trim() === '' || tooLong();
+  }
+
+  function tooLong() {
+    return charCount(input.value) > MAX_CHARS;
+  }
+
+  /**
+   * Says when the message is over the server's limit (SPEC §6: 2000 characters), instead of
+   * cutting it: `refusedPaste` is the length a paste would have made (the paste was not let
+   * in), null to check what is in the field.
+   */
+  function checkLength(refusedPaste) {
+    var count = charCount(input.value);
+    if (refusedPaste !== null) {
+      limitBox.textContent = TEXT.pasteTooLong(refusedPaste);
+    } else if (count > MAX_CHARS) {
+      limitBox.textContent = TEXT.typedTooLong(count);
+    } else {
+      limitBox.textContent = '';
+    }
+    limitBox.hidden = limitBox.textContent === '';
+    if (count > MAX_CHARS) {
+      input.setAttribute('aria-invalid', 'true');
+    } else {
+      input.removeAttribute('aria-invalid');
+    }
+    describeInput();
+  }
+
+  /** The field's description: the password hint and the length message, when shown. */
+  function describeInput() {
+    var ids = [];
+    if (passwordMode) {
+      ids.push(hint.id);
+    }
+    if (!limitBox.hidden) {
+      ids.push(limitBox.id);
+    }
+    if (ids.length) {
+      input.setAttribute('aria-describedby', ids.join(' '));
+    } else {
+      input.removeAttribute('aria-describedby');
+    }
+  }
+
+  /** Characters as the server counts them (Unicode scalar values, not UTF-16 units). */
+  function charCount(text) {
+    return Array.from(text).length;
   }
 
   /** A client_message_id: random, unique per message (SPEC §7). */
@@ -835,11 +920,7 @@
       label.textContent = expectsPassword ? TEXT.passwordLabel : TEXT.inputLabel;
       input.spellcheck = !expectsPassword;
       hint.hidden = !expectsPassword;
-      if (expectsPassword) {
-        input.setAttribute('aria-describedby', hint.id);
-      } else {
-        input.removeAttribute('aria-describedby');
-      }
+      describeInput();
     }
     saveStored();
   }
@@ -1144,6 +1225,33 @@
   function pixels(value, fallback) {
     var number = Number(value);
     return value !== undefined && value !== '' && number >= 0 && number <= 2000 ? number : fallback;
+  }
+
+  /**
+   * A starter's payload comes back in the history as sent (no server button carried it): the
+   * member sees the starter's title, as when it was pressed.
+   */
+  function starterShown(message) {
+    if (message.from !== 'user') {
+      return message;
+    }
+    var starter = STARTERS.filter(function (s) { return s.payload === message.text; })[0];
+    return starter ? { from: message.from, text: starter.title, at: message.at } : message;
+  }
+
+  /** `Title=/payload` → a payload button; `Title` → a button that sends its title as text. */
+  function parseStarter(entry) {
+    var trimmed = entry.trim();
+    if (!trimmed) {
+      return null;
+    }
+    var m = /^(.+?)\s*=\s*(\/\S+)$/.exec(trimmed);
+    return m ? { title: m[1], payload: m[2] } : { title: trimmed, text: trimmed };
+  }
+
+  /** 2345 → "2.345", as Indonesian writes it. */
+  function number(n) {
+    return n.toLocaleString('id-ID');
   }
 
   function positiveNumber(value, fallback) {

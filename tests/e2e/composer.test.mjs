@@ -1,5 +1,6 @@
 // The widget's controls (issue 15): the code step's keypad and autofill, the new password's
-// show/hide toggle, "Percakapan baru" that asks first, the launcher's unread badge.
+// show/hide toggle, "Percakapan baru" that asks first, the launcher's unread badge, starters
+// that send payloads, the 2,000-character limit.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,12 +14,15 @@ import {
   botCount,
   botKeys,
   focused,
+  hostPage,
   input,
   lastBotKey,
   launcher,
   openChat,
   say,
   screenshot,
+  startHost,
+  startOver,
   startTanya,
   userRows,
   waitForReply,
@@ -181,6 +185,128 @@ describe('the header and the launcher', () => {
       await page.keyboard.press('Escape');
       assert.equal(await launcher(page).getAttribute('aria-label'), 'Buka chat Tanya Jessi');
       assert.deepEqual(unread, [arrived, 0]);
+      assert.deepEqual(problems, []);
+    });
+  });
+});
+
+describe('what the member sends', () => {
+  let tanya;
+  let host;
+
+  before(async () => {
+    tanya = await startTanya();
+    host = await startHost(tanya.url);
+    host.page('/', hostPage({ attributes: 'data-starters="Saldo saya = /check_jht_balance|halo|"' }));
+  });
+
+  after(async () => {
+    await host?.stop();
+    await tanya?.stop();
+  });
+
+  test('starter buttons send payloads (and data-starters can say which)', TIMEOUT, async () => {
+    await withBrowser('starters', { viewport: DESKTOP }, async ({ page, problems }) => {
+      const sent = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().endsWith('/api/v1/chat')) {
+          sent.push(JSON.parse(request.postData()));
+        }
+      });
+      await page.goto(tanya.url);
+      await openChat(page);
+      const starters = await page.locator('.tw-reply').evaluateAll((bs) => bs.map((b) => [b.textContent, b.dataset.payload]));
+      assert.deepEqual(starters, [
+        ['Lupa akun JMO', '/forgot_account'],
+        ['Lupa password JMO', '/forgot_password'],
+        ['Cek saldo JHT', '/check_jht_balance'],
+      ]);
+      const before = await botCount(page);
+      await page.getByRole('button', { name: 'Lupa password JMO' }).click();
+      await waitForReply(page, before);
+      assert.equal(await lastBotKey(page), 'ask_email_kpj');
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0].payload, '/forgot_password');
+      assert.equal(sent[0].text, undefined, 'no typed text');
+      assert.equal(await userRows(page).last().locator('.tw-bubble').textContent(), 'Lupa password JMO');
+      // After a reload the member's line is still the starter's title, not its payload.
+      await page.reload();
+      await userRows(page).first().waitFor();
+      assert.equal(await userRows(page).first().locator('.tw-bubble').textContent(), 'Lupa password JMO');
+
+      // A site's own starters: "Title = /payload" is a payload, a bare title is text.
+      sent.length = 0;
+      await page.goto(`${host.url}/`);
+      await openChat(page);
+      assert.deepEqual(await page.locator('.tw-reply').allTextContents(), ['Saldo saya', 'halo']);
+      let count = await botCount(page);
+      await page.getByRole('button', { name: 'Saldo saya' }).click();
+      await waitForReply(page, count);
+      assert.equal(await lastBotKey(page), 'ask_kpj_nik');
+      await startOver(page);
+      count = await botCount(page);
+      await page.getByRole('button', { name: 'halo' }).click();
+      await waitForReply(page, count);
+      assert.equal(await lastBotKey(page), 'greet');
+      assert.deepEqual(sent.map((b) => [b.payload, b.text]), [['/check_jht_balance', undefined], [undefined, 'halo']]);
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  test('a paste over 2,000 characters is refused with a message, not cut', TIMEOUT, async () => {
+    await withBrowser('paste-limit', { viewport: DESKTOP }, async ({ context, page, problems }) => {
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: tanya.url });
+      const sent = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().endsWith('/api/v1/chat')) {
+          sent.push(JSON.parse(request.postData()));
+        }
+      });
+      await page.goto(tanya.url);
+      await openChat(page);
+      const limit = page.locator('.tw-limit');
+      const paste = async (text) => {
+        await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+        await input(page).focus();
+        await page.keyboard.press('Control+V');
+      };
+
+      await input(page).fill('halo ');
+      await paste('a'.repeat(2500));
+      assert.equal(await input(page).inputValue(), 'halo ', 'the paste was not let in, nor a part of it');
+      await limit.waitFor({ state: 'visible' });
+      assert.match(await limit.textContent(), /tidak ditempel: 2\.505 karakter, padahal maksimal 2\.000/);
+      assert.equal(await limit.getAttribute('role'), 'alert');
+      await screenshot(page, 'paste-too-long');
+
+      // Up to the limit is fine: 5 + 1995 characters.
+      await paste('b'.repeat(1995));
+      assert.equal((await input(page).inputValue()).length, 2000);
+      assert.equal(await limit.isVisible(), false);
+      assert.equal(await page.locator('.tw-send').isDisabled(), false);
+
+      // One more (typed or dropped, not pasted): marked, and it cannot be sent.
+      await page.keyboard.insertText('c');
+      await limit.waitFor({ state: 'visible' });
+      assert.match(await limit.textContent(), /terlalu panjang: 2\.001 karakter, maksimal 2\.000/);
+      assert.equal(await input(page).getAttribute('aria-invalid'), 'true');
+      assert.match(await input(page).getAttribute('aria-describedby'), /tw-limit/);
+      assert.ok(await page.locator('.tw-send').isDisabled());
+      await input(page).press('Enter');
+      await page.waitForTimeout(300);
+      assert.deepEqual(sent, [], 'nothing was sent');
+      assert.equal((await input(page).inputValue()).length, 2001, 'nothing was cut');
+
+      // Emoji are one character each, as the server counts them.
+      await input(page).fill('😀'.repeat(2000));
+      assert.equal(await limit.isVisible(), false);
+      await page.keyboard.press('Backspace');
+      await input(page).fill('halo');
+      assert.equal(await input(page).getAttribute('aria-invalid'), null);
+      const count = await botCount(page);
+      await input(page).press('Enter');
+      await waitForReply(page, count);
+      assert.equal(sent.length, 1);
       assert.deepEqual(problems, []);
     });
   });
