@@ -63,6 +63,25 @@
 
   var HIDDEN_PASSWORD = '••••';
   var MAX_CHARS = 2000;
+  /**
+   * What in a bot answer becomes a link, in one pass: web addresses, e-mail addresses,
+   * telephone numbers (+62…, 0… with 9 to 13 digits, "(021) …"), and short service numbers
+   * after "call center", "hotline", "telepon" or "hubungi" (175). Masked values
+   * (b***@example.com, 0812****7890), KPJ and NIK numbers, codes and amounts stay text.
+   * No lookbehind (older Safari cannot parse it): the character before a match is checked in
+   * code.
+   */
+  var LINKS = new RegExp(
+    [
+      '(\\b(?:https?:\\/\\/|www\\.)[^\\s<>"\']+)',
+      '([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,})',
+      '(\\(0\\d{1,3}\\) ?\\d{3,4}[ -]?\\d{3,4}|(?:\\+62[ -]?|0)[1-9](?:[ .-]?\\d){7,11})',
+      '(1\\d{2,6})',
+    ].join('|'),
+    'g'
+  );
+  var SHORT_NUMBER_BEFORE = /(?:call ?center|hotline|telepon|telp\.?|hubungi)\s+$/i;
+
   /** The typing indicator stays at least this long, so a fast answer does not flicker. */
   var MIN_TYPING_MS = 300;
   var STORAGE_KEY = 'tanya:' + SERVER;
@@ -1011,24 +1030,57 @@
     shadow.querySelectorAll('.tw-replies').forEach(function (g) { g.remove(); });
   }
 
-  /** Bot text with web addresses as links: built node by node, so nothing is parsed as HTML. */
+  /** Bot text with links (see LINKS), built node by node: nothing is parsed as HTML. */
   function appendLinkified(parent, text) {
-    var pattern = /\b(?:https?:\/\/|www\.)[^\s<>"']+/g;
     var last = 0;
     var match;
-    while ((match = pattern.exec(text)) !== null) {
-      var url = match[0].replace(/[.,;:!?)]+$/, '');
+    LINKS.lastIndex = 0;
+    while ((match = LINKS.exec(text)) !== null) {
+      var link = linkFor(match, text);
+      if (!link) {
+        LINKS.lastIndex = match.index + 1;
+        continue;
+      }
       parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-      var link = document.createElement('a');
+      parent.appendChild(link.node);
+      last = match.index + link.length;
+      LINKS.lastIndex = last;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /** The link for one match of LINKS, with the length it covers; null when it is no link. */
+  function linkFor(match, text) {
+    var before = text.charAt(match.index - 1);
+    var after = text.charAt(match.index + match[0].length);
+    var link = document.createElement('a');
+    if (match[1]) {
+      var url = match[1].replace(/[.,;:!?)]+$/, '');
       link.href = /^https?:\/\//i.test(url) ? url : 'https://' + url;
       link.textContent = url;
       link.target = '_blank';
       link.rel = 'noopener noreferrer nofollow';
-      parent.appendChild(link);
-      last = match.index + url.length;
-      pattern.lastIndex = last;
+      return { node: link, length: url.length };
     }
-    parent.appendChild(document.createTextNode(text.slice(last)));
+    if (match[2]) {
+      if (/[*]/.test(after)) {
+        return null;
+      }
+      link.href = 'mailto:' + match[2];
+      link.textContent = match[2];
+      return { node: link, length: match[2].length };
+    }
+    // A number glued to letters, digits or a mask is part of something else (KPJ*****01).
+    if (/[\w*+@./-]/.test(before) || /[\w*@]/.test(after)) {
+      return null;
+    }
+    if (match[4] && !SHORT_NUMBER_BEFORE.test(text.slice(Math.max(0, match.index - 20), match.index))) {
+      return null;
+    }
+    var number = match[3] || match[4];
+    link.href = 'tel:' + number.replace(/[^\d+]/g, '');
+    link.textContent = number;
+    return { node: link, length: number.length };
   }
 
   function showError(message, retry) {
