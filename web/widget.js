@@ -543,8 +543,15 @@
   }
 
   function makeInert(element) {
-    // Only elements; not the widget; not what the page made inert itself (left as it is).
-    if (element.nodeType !== 1 || element === host || element.inert) {
+    // Only elements; not the widget; not what the page made inert itself (left as it is);
+    // not what the page keeps usable beside the chat (data-tanya-keep: a bar the chat leaves
+    // room for with --tanya-inset-top, such as the demo page's code strip).
+    if (
+      element.nodeType !== 1 ||
+      element === host ||
+      element.inert ||
+      element.hasAttribute('data-tanya-keep')
+    ) {
       return;
     }
     element.inert = true;

@@ -1,7 +1,8 @@
 // The widget on small and short screens and on hostile host pages (issue 15): heights at
 // 200 % and 400 % zoom and on a phone held sideways (WCAG 1.4.10 reflow); a host page whose
 // CSS tries to restyle the widget through inheritance; focus while the chat covers a phone;
-// where the launcher sits (data-position, data-offset-*), or the page's own button.
+// where the launcher sits (data-position, data-offset-*), or the page's own button; the demo
+// inbox on a phone.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,7 @@ import {
   focused,
   hostPage,
   input,
+  lastBotKey,
   openChat,
   say,
   screenshot,
@@ -154,13 +156,14 @@ describe('layout', () => {
 });
 
 /**
- * Whether the page's top-level elements other than the widget (and its scripts) are inert:
- * `{inert: true}` when all are, `false` when none is; a mix fails.
+ * Whether the page's top-level elements other than the widget, its scripts and what it keeps
+ * usable (data-tanya-keep) are inert: `{inert: true}` when all are, `false` when none is; a
+ * mix fails.
  */
 async function pageOutsideWidget(page) {
   const states = await page.evaluate(() =>
     [...document.body.children]
-      .filter((el) => el.id !== 'tanya-widget' && el.tagName !== 'SCRIPT')
+      .filter((el) => el.id !== 'tanya-widget' && el.tagName !== 'SCRIPT' && !el.hasAttribute('data-tanya-keep'))
       .map((el) => el.inert)
   );
   const inert = states.every(Boolean);
@@ -332,6 +335,68 @@ describe('where the launcher sits', () => {
       assert.equal(await page.evaluate(() => document.activeElement.id), 'help', 'the focus is back on the page\'s button');
       assert.deepEqual(events, ['tanya:open', 'tanya:close']);
       assert.deepEqual(problems, []);
+    });
+  });
+});
+
+describe('the demo page on a phone', () => {
+  let tanya;
+
+  before(async () => {
+    tanya = await startTanya();
+  });
+
+  after(async () => {
+    await tanya?.stop();
+  });
+
+  test('the code from the demo inbox shows above the full-screen chat, and the flow finishes there', TIMEOUT, async () => {
+    await withBrowser('demo-inbox-phone', { viewport: PHONE, mobile: true }, async ({ page, problems }) => {
+      await page.goto(tanya.url);
+      await page.locator('.tw-launcher').tap();
+      await input(page).waitFor({ state: 'visible' });
+      await say(page, 'saya lupa password jmo');
+      await say(page, 'budi.santoso@example.com 12345678901');
+      assert.equal(await lastBotKey(page), 'otp_sent');
+
+      const strip = page.locator('#demo-strip');
+      await strip.waitFor({ state: 'visible' });
+      const code = (await strip.locator('.demo-strip-code').textContent()).trim();
+      assert.equal(code, (await page.locator('#demo-inbox [data-code]').first().textContent()).trim());
+      assert.match(await strip.textContent(), /E-mail ke b\*\*\*@example\.com/);
+      // Above the chat, not behind it, and not made inert with the rest of the page.
+      await page.locator('.tw-panel').evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
+      const stripBox = await strip.boundingBox();
+      const panel = await page.locator('.tw-panel').boundingBox();
+      assert.equal(stripBox.y, 0);
+      assert.ok(panel.y >= stripBox.y + stripBox.height, `the chat starts below the strip: ${panel.y}`);
+      assert.equal(panel.y + panel.height, PHONE.height);
+      assert.equal(await strip.evaluate((el) => el.inert), false);
+      assert.equal(await page.locator('main').evaluate((el) => el.inert), true);
+      const onTop = await page.evaluate(() => {
+        const el = document.querySelector('#demo-strip .demo-strip-code');
+        const r = el.getBoundingClientRect();
+        return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === el;
+      });
+      assert.ok(onTop, 'the code is not covered');
+      await screenshot(page, 'demo-inbox-phone');
+
+      await say(page, code);
+      assert.equal(await lastBotKey(page), 'ask_new_password');
+      await page.getByRole('button', { name: 'Tutup chat' }).tap();
+      assert.equal(await strip.isVisible(), false, 'with the chat closed the inbox is in the page');
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  test('on a desktop the strip never shows (the inbox is beside the chat)', TIMEOUT, async () => {
+    await withBrowser('demo-inbox-desktop', { viewport: DESKTOP }, async ({ page }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      await say(page, 'saya lupa password jmo');
+      await say(page, 'budi.santoso@example.com 12345678901');
+      await page.locator('#demo-inbox [data-code]').first().waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#demo-strip').isVisible(), false);
     });
   });
 });
