@@ -445,8 +445,8 @@
         media.addEventListener('change', updateModal);
       }
     }
+    restore(); // First: it reads what localStorage says the field should be.
     announceSession();
-    restore();
     if (options.open === 'true' || readOpenFlag()) {
       open({ focus: false });
     }
@@ -590,6 +590,13 @@
     if (!sessionId) {
       applyState('idle', 'text');
       return;
+    }
+    // Until the history comes, the field is what the server last said (kept beside the
+    // session id): a member who types at once after a reload, or in a second tab, types a
+    // password into a masked field.
+    var known = readStored();
+    if (known.id === sessionId && /^(text|code|password)$/.test(known.expects || '')) {
+      applyState(dialogState, known.expects);
     }
     log.setAttribute('aria-busy', 'true');
     var request = startRequest(
@@ -1171,11 +1178,11 @@
   function saveStored() {
     try {
       if (sessionId) {
-        // Only the server-issued id, the state name and the last turn's random id: never
-        // message text.
+        // Only the server-issued id, the state name, what the next message is (expects) and
+        // the last turn's random id: never message text.
         window.localStorage.setItem(
           STORAGE_KEY,
-          JSON.stringify({ id: sessionId, state: dialogState, turn: turn })
+          JSON.stringify({ id: sessionId, state: dialogState, turn: turn, expects: expects })
         );
       } else {
         window.localStorage.removeItem(STORAGE_KEY);

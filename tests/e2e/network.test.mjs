@@ -207,6 +207,31 @@ describe('in step with the server', () => {
     });
   });
 
+  test('after a reload the password field is masked before the history has come', TIMEOUT, async () => {
+    await withBrowser('reload-masked', { viewport: DESKTOP }, async ({ page }) => {
+      await page.goto(tanya.url);
+      await openChat(page);
+      await say(page, await startForgotPassword(page));
+      assert.equal(await lastBotKey(page), 'ask_new_password');
+      // The history takes its time.
+      let release;
+      const held = new Promise((resolve) => { release = resolve; });
+      await page.route('**/history', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await page.reload();
+      await input(page).waitFor({ state: 'visible' });
+      assert.equal(await page.locator('.tw-log').getAttribute('aria-busy'), 'true', 'the history is not in yet');
+      assert.equal(await input(page).getAttribute('type'), 'password');
+      release();
+      await page.waitForFunction(() =>
+        !document.querySelector('#tanya-widget').shadowRoot.querySelector('.tw-log').hasAttribute('aria-busy'));
+      assert.equal(await lastBotKey(page), 'ask_new_password');
+      assert.equal(await input(page).getAttribute('type'), 'password');
+    });
+  });
+
   test('two tabs of one session stay in step; the second tab masks the password too', TIMEOUT, async () => {
     await withBrowser('two-tabs', { viewport: DESKTOP }, async ({ context, page: first, problems }) => {
       await first.goto(tanya.url);
