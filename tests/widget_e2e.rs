@@ -176,6 +176,12 @@ async fn cors_is_off_unless_origins_are_configured() {
         chat.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
         "http://localhost:3000"
     );
+    // A page on another origin may read Retry-After (the widget says how long to wait).
+    let exposed = chat.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
 }
 
 /// The browser tests: `node --test tests/e2e/` against this build's binary.

@@ -1,7 +1,9 @@
 /* The demo page's own script (kept in a file: the page's Content-Security-Policy allows no
  * inline script). It wires the page's buttons to the chat widget and, in demo mode, shows the
  * demo inbox: the SMS and e-mails "sent" to the member of the current chat session, read from
- * GET /api/v1/demo/outbox and refreshed on its own. All text is rendered as text. */
+ * GET /api/v1/demo/outbox and refreshed on its own. Where the open chat covers the screen
+ * (phones), the newest code also shows in a strip above the chat, which the widget leaves
+ * room for (--tanya-inset-top) and usable (data-tanya-keep). All text is rendered as text. */
 (function () {
   'use strict';
 
@@ -40,6 +42,30 @@
     inboxBody.hidden = !expanded;
   });
   var timeFormat = { hour: '2-digit', minute: '2-digit', second: '2-digit' };
+
+  // The strip: a top-level element, so the full-screen chat can leave it out of its inert page.
+  var strip = document.createElement('div');
+  strip.className = 'demo-strip';
+  strip.id = 'demo-strip';
+  strip.setAttribute('data-tanya-keep', '');
+  strip.setAttribute('role', 'status');
+  strip.hidden = true;
+  document.body.appendChild(strip);
+  var newest = null;
+  var chatOpen = false;
+  // The widget's full-screen query (web/widget.js FULL_SCREEN).
+  var fullScreen = window.matchMedia('(max-width: 480px), (max-height: 480px)');
+  window.addEventListener('tanya:open', function () {
+    chatOpen = true;
+    updateStrip();
+  });
+  window.addEventListener('tanya:close', function () {
+    chatOpen = false;
+    updateStrip();
+  });
+  if (typeof fullScreen.addEventListener === 'function') {
+    fullScreen.addEventListener('change', updateStrip);
+  }
 
   window.addEventListener('tanya:session', function (event) {
     var next = event.detail && event.detail.sessionId;
@@ -103,6 +129,30 @@
     });
     list.replaceChildren.apply(list, items);
     empty.hidden = messages.length > 0;
+    newest = messages.length ? messages[messages.length - 1] : null;
+    fillStrip();
+  }
+
+  /** The newest message's code, for the strip. */
+  function fillStrip() {
+    if (!newest) {
+      strip.replaceChildren();
+    } else {
+      var channel = newest.channel === 'sms' ? 'SMS' : 'E-mail';
+      var code = text('strong', 'demo-strip-code', newest.code);
+      strip.replaceChildren(
+        text('span', 'demo-strip-label', 'Kotak masuk demo · ' + channel + ' ke ' + newest.to),
+        text('span', 'demo-strip-line', 'Kode: '),
+        code
+      );
+    }
+    updateStrip();
+  }
+
+  function updateStrip() {
+    var shown = Boolean(newest) && chatOpen && fullScreen.matches;
+    strip.hidden = !shown;
+    document.body.classList.toggle('demo-strip-shown', shown);
   }
 
   /** One message, newest first; the code stands out so it is easy to type into the chat. */

@@ -123,6 +123,8 @@ pub fn with_cors(router: Router, origins: &[String]) -> Router {
             .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::CONTENT_TYPE])
+            // The widget tells a rate-limited member how long to wait.
+            .expose_headers([header::RETRY_AFTER])
             .max_age(Duration::from_secs(60 * 60)),
     )
 }

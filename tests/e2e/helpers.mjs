@@ -4,10 +4,12 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -130,6 +132,68 @@ export function listeningAddress(line) {
 }
 
 /**
+ * A "host site" on its own port: it serves the pages a test gives it (`page(path, html)`) and
+ * passes every other request on to tanya (`target`), so the widget embedded in those pages
+ * talks to tanya on the page's own origin. `hangChat(true)` makes it accept chat requests
+ * (`POST /api/v1/chat`) and never answer them, like a server or proxy that has stalled;
+ * `chatRequests` lists the bodies of every chat request it saw.
+ */
+export async function startHost(target) {
+  const pages = new Map();
+  const chatRequests = [];
+  let hanging = false;
+  const server = createServer((request, response) => {
+    const url = new URL(request.url, 'http://host');
+    if (request.method === 'GET' && pages.has(url.pathname)) {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      response.end(pages.get(url.pathname));
+      return;
+    }
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (request.method === 'POST' && url.pathname === '/api/v1/chat') {
+        chatRequests.push(JSON.parse(body.toString('utf8')));
+        if (hanging) {
+          return; // Accepted, read, and never answered.
+        }
+      }
+      const headers = { ...request.headers, host: new URL(target).host };
+      const upstream = httpRequest(`${target}${request.url}`, { method: request.method, headers }, (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      });
+      upstream.on('error', () => response.destroy());
+      upstream.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    chatRequests,
+    page(pathname, html) {
+      pages.set(pathname, html);
+    },
+    hangChat(value) {
+      hanging = value;
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A plain host page that embeds the widget with `attributes` on its script tag. */
+export function hostPage({ attributes = '', head = '', body = '<h1>Situs mitra</h1><p>Isi halaman.</p>', lang = 'id' } = {}) {
+  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Situs mitra</title>${head}</head>
+<body>${body}
+<script src="/widget/widget.js" defer ${attributes}></script></body></html>`;
+}
+
+/**
  * A browser with a fresh, empty profile (its own user-data-dir) and one page; `close()` ends
  * the browser and deletes the profile.
  */
@@ -167,6 +231,23 @@ export async function openBrowser({ viewport = DESKTOP, mobile = false } = {}) {
   };
 }
 
+export const TIMEOUT = { timeout: 120_000 };
+// Not the example on the demo page, so finding it anywhere means it leaked.
+export const PASSWORD = 'Kuat!Sandi77';
+
+/** Runs `body` with a fresh browser; on failure, saves what the page looked like. */
+export async function withBrowser(name, options, body) {
+  const browser = await openBrowser(options);
+  try {
+    await body(browser);
+  } catch (error) {
+    await screenshot(browser.page, `FAILED-${name}`).catch(() => {});
+    throw error;
+  } finally {
+    await browser.close();
+  }
+}
+
 /**
  * WCAG 2.1 A and AA violations that axe-core finds in the page (the widget's shadow DOM
  * included), as `rule: targets` lines.
@@ -202,6 +283,12 @@ export const replies = (page) => page.locator('.tw-reply');
 export async function openChat(page) {
   await launcher(page).click();
   await input(page).waitFor({ state: 'visible' });
+}
+
+/** Presses ↺ (Percakapan baru) and answers its question with "Mulai baru". */
+export async function startOver(page) {
+  await page.getByRole('button', { name: 'Percakapan baru' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Mulai baru' }).click();
 }
 
 /** Number of bot messages in the log. */
@@ -276,4 +363,28 @@ export async function tabTo(page, matches, { backwards = false, limit = 60 } = {
     }
   }
   throw new Error(`focus never reached the target after ${limit} presses of Tab`);
+}
+
+/** Waits until the log shows at least `n` messages (after a reload, from the history). */
+export async function waitForRows(page, n) {
+  await page.waitForFunction(
+    (count) => document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length >= count,
+    n
+  );
+}
+
+/** How far the page scrolls sideways (0 = not at all). */
+export async function horizontalOverflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+/** The password appears nowhere: not in the page, the widget, or the browser's storage. */
+export async function assertPasswordNowhere(page) {
+  const found = await page.evaluate((secret) => {
+    const widget = document.querySelector('#tanya-widget').shadowRoot;
+    const storage = JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage });
+    const fields = [...widget.querySelectorAll('input')].map((i) => i.value).join('');
+    return [document.body.innerText, widget.textContent, storage, fields].some((t) => t.includes(secret));
+  }, PASSWORD);
+  assert.equal(found, false, 'the password is shown or stored somewhere');
 }

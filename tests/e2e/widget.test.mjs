@@ -8,42 +8,31 @@ import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   DESKTOP,
-  accessibilityViolations,
+  PASSWORD,
   PHONE,
+  TIMEOUT,
+  accessibilityViolations,
+  assertPasswordNowhere,
   botCount,
   botKeys,
   focused,
+  horizontalOverflow,
   input,
   lastBotKey,
   launcher,
-  openBrowser,
   openChat,
   replies,
   say,
   screenshot,
+  startOver,
   startTanya,
   tabTo,
   transcript,
   userRows,
   waitForReply,
+  waitForRows,
+  withBrowser,
 } from './helpers.mjs';
-
-const TIMEOUT = { timeout: 120_000 };
-// Not the example on the demo page, so finding it anywhere means it leaked.
-const PASSWORD = 'Kuat!Sandi77';
-
-/** Runs `body` with a fresh browser; on failure, saves what the page looked like. */
-async function withBrowser(name, options, body) {
-  const browser = await openBrowser(options);
-  try {
-    await body(browser);
-  } catch (error) {
-    await screenshot(browser.page, `FAILED-${name}`).catch(() => {});
-    throw error;
-  } finally {
-    await browser.close();
-  }
-}
 
 describe('tanya web chat widget', () => {
   let tanya;
@@ -196,7 +185,7 @@ describe('tanya web chat widget', () => {
       assert.equal(await lastBotKey(page), 'ask_email_kpj');
       assert.equal(await page.evaluate(() => window.TanyaWidget.sessionId()), session);
 
-      await page.getByRole('button', { name: 'Percakapan baru' }).click();
+      await startOver(page);
       assert.deepEqual(await botKeys(page), ['widget_greeting']);
       assert.equal(await userRows(page).count(), 0);
       assert.equal(await page.evaluate(() => window.TanyaWidget.sessionId()), null);
@@ -445,27 +434,3 @@ describe('embedding on another origin', () => {
     });
   });
 });
-
-/** Waits until the log shows at least `n` messages (after a reload, from the history). */
-async function waitForRows(page, n) {
-  await page.waitForFunction(
-    (count) => document.querySelector('#tanya-widget').shadowRoot.querySelectorAll('.tw-row').length >= count,
-    n
-  );
-}
-
-/** How far the page scrolls sideways (0 = not at all). */
-async function horizontalOverflow(page) {
-  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-}
-
-/** The password appears nowhere: not in the page, the widget, or the browser's storage. */
-async function assertPasswordNowhere(page) {
-  const found = await page.evaluate((secret) => {
-    const widget = document.querySelector('#tanya-widget').shadowRoot;
-    const storage = JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage });
-    const fields = [...widget.querySelectorAll('input')].map((i) => i.value).join('');
-    return [document.body.innerText, widget.textContent, storage, fields].some((t) => t.includes(secret));
-  }, PASSWORD);
-  assert.equal(found, false, 'the password is shown or stored somewhere');
-}
