@@ -28,16 +28,7 @@ fn wrong(code: &str) -> String {
 }
 
 async fn outbox_len(server: &Server, session: &str) -> usize {
-    let outbox: Value = server
-        .client
-        .get(server.url(&format!("/api/v1/demo/outbox?session_id={session}")))
-        .send()
-        .await
-        .expect("outbox request")
-        .json()
-        .await
-        .expect("outbox JSON");
-    outbox["messages"].as_array().map_or(0, Vec::len)
+    server.outbox(session).await.len()
 }
 
 #[tokio::test]

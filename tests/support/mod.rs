@@ -130,8 +130,8 @@ impl Server {
         answer
     }
 
-    /// The newest code the demo outbox holds for `session`.
-    pub async fn last_code(&self, session: &str) -> String {
+    /// The messages the demo outbox holds for `session`, oldest first.
+    pub async fn outbox(&self, session: &str) -> Vec<Value> {
         let outbox: Value = self
             .client
             .get(self.url(&format!("/api/v1/demo/outbox?session_id={session}")))
@@ -141,9 +141,14 @@ impl Server {
             .json()
             .await
             .expect("outbox JSON");
-        outbox["messages"]
-            .as_array()
-            .and_then(|m| m.last())
+        outbox["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The newest code the demo outbox holds for `session`.
+    pub async fn last_code(&self, session: &str) -> String {
+        self.outbox(session)
+            .await
+            .last()
             .and_then(|m| m["code"].as_str())
             .expect("a code in the outbox")
             .to_string()
