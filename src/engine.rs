@@ -22,7 +22,10 @@ use crate::security::mask;
 use crate::security::otp::{self, ServerKey};
 use crate::security::password::{self, PasswordError, SecretString};
 use crate::store::{DbError, Durability};
-use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession};
+use crate::store::{
+    MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession, TranscriptLines,
+    TurnWrites,
+};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -276,10 +279,7 @@ impl Engine {
     /// member a half-finished flow, never an error on every turn of that session.
     async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, EngineError> {
         match self.services.store.load(key).await {
-            Err(StoreError::Corrupt { .. }) => Ok(Some(StoredSession {
-                updated_at: Timestamp(0),
-                data: Vec::new(),
-            })),
+            Err(StoreError::Corrupt { .. }) => Ok(Some(StoredSession::unreadable())),
             result => Ok(result?),
         }
     }
@@ -324,8 +324,9 @@ impl Engine {
         let started = Instant::now();
         let _turn = self.locks[stripe(&incoming.session)].lock().await;
         let now = self.services.clock.now();
-        let stored = self.load(&incoming.session).await?;
+        let (stored, store_turn) = self.services.store.begin_turn(&incoming.session).await?;
         if only_existing && stored.is_none() {
+            store_turn.finish(TurnWrites::default()).await?;
             return Ok(None);
         }
         let new_session = stored.is_none();
@@ -341,6 +342,7 @@ impl Engine {
             .and_then(|id| self.replay(&session, id))
         {
             tracing::info!(session = %incoming.session.redacted(), "retried turn answered again");
+            store_turn.finish(TurnWrites::default()).await?;
             return Ok(Some(replayed));
         }
         let flow_before = session.state.flow();
@@ -417,22 +419,17 @@ impl Engine {
                 expects,
             });
         }
+        let mut writes = TurnWrites::default();
         if session.recent.len() > RECENT_EXCHANGES {
             let oldest = session.recent.remove(0);
             let number = session
                 .exchanges
                 .saturating_sub(session.recent.len() as u64 + 1);
-            // Stored before the state: should the process die in between, the saved state
-            // still carries this exchange, and the next turn writes it again.
-            self.services
-                .store
-                .append_transcript(
-                    &incoming.session,
-                    number,
-                    &[serde_json::to_vec(&oldest)?],
-                    HISTORY_LIMIT - RECENT_EXCHANGES as u64,
-                )
-                .await?;
+            writes.transcript = Some(TranscriptLines {
+                first: number,
+                lines: vec![serde_json::to_vec(&oldest)?],
+                keep: HISTORY_LIMIT - RECENT_EXCHANGES as u64,
+            });
         }
         // An answer is replayed only from the exchanges the session carries: a client retries
         // at once, and the bound keeps the record small.
@@ -440,17 +437,11 @@ impl Engine {
         session
             .answered
             .retain(|answered| answered.exchange >= first_recent);
-        let data = serde_json::to_vec(&session)?;
-        self.services
-            .store
-            .save(
-                &incoming.session,
-                &StoredSession {
-                    updated_at: now,
-                    data,
-                },
-            )
-            .await?;
+        writes.session = Some(StoredSession {
+            updated_at: now,
+            data: serde_json::to_vec(&session)?,
+        });
+        store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
         self.record(
             &incoming.session,

@@ -188,7 +188,7 @@ pub(crate) mod tests {
     }
 
     /// The behaviour every outbox must share.
-    pub(crate) async fn contract<O: CodeSender + DemoOutbox>(outbox: &O) {
+    pub(crate) async fn contract<O: CodeSender + DemoOutbox + ?Sized>(outbox: &O) {
         assert!(outbox.entries(&key("a")).await.expect("entries").is_empty());
 
         outbox

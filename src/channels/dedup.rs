@@ -4,7 +4,7 @@
 
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::store::DbError;
-use crate::store::channel_queue::ChannelQueue;
+use crate::store::channel_queue::{ChannelQueue, DeliveryClaim};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,9 +25,15 @@ impl Dedup {
         Dedup { queue }
     }
 
-    /// Whether `id` was processed within `RETENTION` before `now`.
-    pub async fn contains(&self, id: &str, now: Timestamp) -> Result<bool, DbError> {
-        self.queue.seen_after(id, expiry(now)).await
+    /// Claims delivery `id` for processing at `now`: `Duplicate` when it was processed within
+    /// `RETENTION`, `Busy` while another instance processes it.
+    pub async fn claim(&self, id: &str, now: Timestamp) -> Result<DeliveryClaim, DbError> {
+        self.queue.claim_delivery(id, now, expiry(now)).await
+    }
+
+    /// Gives back a claim whose processing failed, so the platform's redelivery runs.
+    pub async fn release(&self, id: &str) -> Result<(), DbError> {
+        self.queue.release_delivery(id).await
     }
 
     /// How many ids are remembered.
@@ -63,6 +69,14 @@ pub(super) async fn sweep_forever(dedup: Dedup) {
 mod tests {
     use super::*;
 
+    async fn processed(dedup: &Dedup, id: &str, now: Timestamp) -> bool {
+        let claim = dedup.claim(id, now).await.unwrap();
+        if claim == DeliveryClaim::Fresh {
+            dedup.release(id).await.unwrap();
+        }
+        claim == DeliveryClaim::Duplicate
+    }
+
     async fn mark(dedup: &Dedup, id: &str, at: Timestamp) {
         let session = crate::store::SessionKey::new("telegram", "1").unwrap();
         dedup
@@ -80,16 +94,16 @@ mod tests {
     async fn an_id_is_remembered_until_it_expires_and_the_sweep_deletes_it() {
         let dedup = dedup();
         let start = Timestamp(1_000_000);
-        assert!(!dedup.contains("telegram:1", start).await.unwrap());
+        assert!(!processed(&dedup, "telegram:1", start).await);
         mark(&dedup, "telegram:1", start).await;
         mark(&dedup, "telegram:2", start.plus(Duration::from_secs(3600))).await;
-        assert!(dedup.contains("telegram:1", start).await.unwrap());
+        assert!(processed(&dedup, "telegram:1", start).await);
         let later = start.plus(RETENTION);
         assert!(
-            !dedup.contains("telegram:1", later).await.unwrap(),
+            !processed(&dedup, "telegram:1", later).await,
             "expired"
         );
-        assert!(dedup.contains("telegram:2", later).await.unwrap());
+        assert!(processed(&dedup, "telegram:2", later).await);
         assert_eq!(
             dedup.sweep(later).await.unwrap(),
             0,
@@ -103,7 +117,7 @@ mod tests {
             1
         );
         assert_eq!(dedup.len().await, 1);
-        assert!(dedup.contains("telegram:2", later).await.unwrap());
+        assert!(processed(&dedup, "telegram:2", later).await);
     }
 
     #[tokio::test]
@@ -114,6 +128,6 @@ mod tests {
         let again = start.plus(RETENTION).plus(Duration::from_secs(1));
         mark(&dedup, "line:a", again).await;
         dedup.sweep(again).await.unwrap();
-        assert!(dedup.contains("line:a", again).await.unwrap());
+        assert!(processed(&dedup, "line:a", again).await);
     }
 }

@@ -169,10 +169,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// The first pending call of every member.
+    /// The first pending call of every member that no other instance is sending.
     async fn heads(&self) -> Result<Vec<(QueuedKey, Item)>, DbError> {
         let mut heads = Vec::new();
-        for queued in self.queue.heads().await? {
+        for queued in self.queue.claim_heads(Timestamp(now_ms())).await? {
             match serde_json::from_slice::<Item>(&queued.item) {
                 Ok(item) => heads.push((queued.key, item)),
                 Err(error) => {
@@ -519,7 +519,10 @@ mod tests {
             .collect();
         assert_eq!(member_a, ["a1", "a1", "a1", "a2"]);
         assert_eq!(calls.iter().filter(|t| *t == "b1").count(), 1);
-        assert!(dedup.contains("telegram:1", now).await.unwrap());
+        assert_eq!(
+            dedup.claim("telegram:1", now).await.unwrap(),
+            crate::store::channel_queue::DeliveryClaim::Duplicate
+        );
     }
 
     #[tokio::test]

@@ -36,6 +36,7 @@ use crate::content::Button;
 use crate::engine::{Engine, EngineError, IncomingMessage, Input, OutgoingMessage};
 use crate::http::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 use crate::store::SessionKey;
+use crate::store::channel_queue::DeliveryClaim;
 use crate::store::{self, DbError, OpenError, Stores};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -111,6 +112,10 @@ pub enum ChannelError {
     /// An outbox item could not be encoded.
     #[error("encoding an outbox item failed")]
     Encode(#[from] serde_json::Error),
+    /// Another instance is processing this delivery right now; the platform should
+    /// redeliver it later (by then it is done, or that instance has died).
+    #[error("the delivery is being processed")]
+    InProgress,
     /// The task processing the webhook panicked.
     #[error("the processing task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -123,6 +128,7 @@ impl IntoResponse for ChannelError {
             ChannelError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ChannelError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ChannelError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ChannelError::InProgress => (StatusCode::SERVICE_UNAVAILABLE, "in_progress"),
             ChannelError::Engine(_)
             | ChannelError::Storage(_)
             | ChannelError::Encode(_)
@@ -330,12 +336,40 @@ impl Channels {
             );
             return Ok(());
         }
-        if let Some(key) = &inbound.dedup_key
-            && storage.seen.contains(key, now).await?
-        {
-            tracing::info!(session = %inbound.session.redacted(), "duplicate delivery ignored");
-            return Ok(());
+        let Some(id) = inbound.dedup_key.clone() else {
+            return self.respond(storage, inbound, now).await;
+        };
+        match storage.seen.claim(&id, now).await? {
+            DeliveryClaim::Duplicate => {
+                tracing::info!(session = %inbound.session.redacted(), "duplicate delivery ignored");
+                Ok(())
+            }
+            DeliveryClaim::Busy => {
+                tracing::info!(session = %inbound.session.redacted(), "delivery in progress elsewhere; redelivery asked");
+                Err(ChannelError::InProgress)
+            }
+            DeliveryClaim::Fresh => {
+                let responded = self.respond(storage, inbound, now).await;
+                if responded.is_err()
+                    && let Err(error) = storage.seen.release(&id).await
+                {
+                    // The claim runs out by itself (`DELIVERY_CLAIM`); only then is the
+                    // platform's redelivery processed.
+                    tracing::warn!(%error, "giving back a delivery claim failed");
+                }
+                responded
+            }
         }
+    }
+
+    /// Answers a delivery this instance has claimed: a turn (or a fixed reply), and its calls
+    /// queued with the delivery marked processed.
+    async fn respond(
+        &self,
+        storage: &Storage,
+        inbound: Inbound,
+        now: Timestamp,
+    ) -> Result<(), ChannelError> {
         // Over the platform user's rate (SPEC §6): answered with `rate_limited` instead of a
         // turn, and still acknowledged, so the platform does not redeliver it.
         let limited = inbound.content.is_some()

@@ -1,6 +1,8 @@
 //! The messaging channels' state at rest: the platform delivery ids already processed (so a
 //! redelivery is processed once) and the queue of platform API calls still to be sent.
 
+use std::time::Duration;
+
 use crate::clock::Timestamp;
 use crate::store::{DbError, SessionKey};
 
@@ -15,13 +17,42 @@ pub struct Queued {
     pub item: Vec<u8>,
 }
 
+/// How long a claim on a delivery id keeps other instances off it: far longer than one
+/// webhook takes to process (the HTTP timeout is 10 s), short enough that a redelivery of
+/// an instance's last message before it died is processed by another within a minute.
+pub const DELIVERY_CLAIM: Duration = Duration::from_secs(60);
+/// How long a call handed out by `claim_heads` is the claiming instance's to send: above the
+/// longest platform call with its timeout, so another instance takes it over only when the
+/// first one stopped.
+pub const CALL_LEASE: Duration = Duration::from_secs(60);
+
+/// Whether a platform delivery is this instance's to process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryClaim {
+    /// Not seen before: claimed for `DELIVERY_CLAIM`; `enqueue` marks it done, or
+    /// `release_delivery` gives it back when processing fails.
+    Fresh,
+    /// Already processed: acknowledge it and do nothing.
+    Duplicate,
+    /// Being processed right now (by another instance): the platform should redeliver later.
+    Busy,
+}
+
 /// The seen-ids and the call queue of the channels. Writes become durable through the
 /// backend's `Durability`.
 #[async_trait::async_trait]
 pub trait ChannelQueue: Send + Sync {
-    /// Whether `id` was marked as processed after `cutoff` (a record that cannot be read
-    /// counts as processed: processing a delivery twice is the worse mistake).
-    async fn seen_after(&self, id: &str, cutoff: Timestamp) -> Result<bool, DbError>;
+    /// Claims delivery `id` at `now`, unless it was marked processed after `cutoff` or
+    /// another claim on it is still running (a record that cannot be read counts as
+    /// processed: processing a delivery twice is the worse mistake).
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        now: Timestamp,
+        cutoff: Timestamp,
+    ) -> Result<DeliveryClaim, DbError>;
+    /// Gives back the claim on `id` (processing failed; the redelivery should run).
+    async fn release_delivery(&self, id: &str) -> Result<(), DbError>;
     /// Queues `items` for `session` after its earlier calls and marks `seen_id` as
     /// processed at `now`, all or nothing.
     async fn enqueue(
@@ -31,9 +62,11 @@ pub trait ChannelQueue: Send + Sync {
         seen_id: Option<&str>,
         now: Timestamp,
     ) -> Result<(), DbError>;
-    /// The first queued call of every session.
-    async fn heads(&self) -> Result<Vec<Queued>, DbError>;
-    /// Replaces a queued call (its attempts and backoff changed).
+    /// The first queued call of every session that no other instance is sending, leased to
+    /// this one for `CALL_LEASE` from `now` (a store used by one process only hands out
+    /// every first call: its worker knows what it is sending).
+    async fn claim_heads(&self, now: Timestamp) -> Result<Vec<Queued>, DbError>;
+    /// Replaces a queued call (its attempts and backoff changed), renewing its lease.
     async fn replace(&self, key: &QueuedKey, item: &[u8]) -> Result<(), DbError>;
     /// Removes a call that was delivered or given up.
     async fn remove(&self, key: &QueuedKey) -> Result<(), DbError>;
@@ -57,11 +90,17 @@ pub(crate) mod tests {
     /// What every `ChannelQueue` must do.
     pub(crate) async fn contract(queue: &dyn ChannelQueue) {
         let start = Timestamp(1_000_000);
-        assert!(
-            !queue
-                .seen_after("telegram:1", Timestamp(0))
-                .await
-                .expect("seen")
+        let claim = |id: &'static str, now: Timestamp, cutoff: Timestamp| async move {
+            queue.claim_delivery(id, now, cutoff).await.expect("claim")
+        };
+        assert_eq!(
+            claim("telegram:1", start, Timestamp(0)).await,
+            DeliveryClaim::Fresh
+        );
+        assert_eq!(
+            claim("telegram:1", start, Timestamp(0)).await,
+            DeliveryClaim::Busy,
+            "claimed and not yet processed"
         );
         queue
             .enqueue(
@@ -76,20 +115,26 @@ pub(crate) mod tests {
             .enqueue(&key("b"), &[b"b1".to_vec()], None, start)
             .await
             .expect("enqueue");
-        assert!(
-            queue
-                .seen_after("telegram:1", Timestamp(start.0 - 1))
-                .await
-                .expect("seen")
+        assert_eq!(
+            claim("telegram:1", start, Timestamp(start.0 - 1)).await,
+            DeliveryClaim::Duplicate
         );
-        assert!(
-            !queue.seen_after("telegram:1", start).await.expect("seen"),
-            "marked at the cutoff is not after it"
-        );
+
         assert_eq!(queue.pending().await, 3);
         assert_eq!(queue.seen_count().await, 1);
 
-        let heads = queue.heads().await.expect("heads");
+        // A claim given back, or run out, lets the next claim in.
+        assert_eq!(claim("line:x", start, Timestamp(0)).await, DeliveryClaim::Fresh);
+        queue.release_delivery("line:x").await.expect("release");
+        assert_eq!(claim("line:x", start, Timestamp(0)).await, DeliveryClaim::Fresh);
+        let claim_ended = Timestamp(start.0 + DELIVERY_CLAIM.as_millis() as u64 + 1);
+        assert_eq!(
+            claim("line:x", claim_ended, Timestamp(0)).await,
+            DeliveryClaim::Fresh
+        );
+        queue.release_delivery("line:x").await.expect("release");
+
+        let heads = queue.claim_heads(start).await.expect("heads");
         let mut items: Vec<&[u8]> = heads.iter().map(|q| q.item.as_slice()).collect();
         items.sort();
         assert_eq!(
@@ -107,16 +152,17 @@ pub(crate) mod tests {
         queue.replace(&a1, b"a1-retried").await.expect("replace");
         assert!(
             queue
-                .heads()
+                .claim_heads(start)
                 .await
                 .expect("heads")
                 .iter()
-                .any(|q| q.item == b"a1-retried")
+                .any(|q| q.item == b"a1-retried"),
+            "the claiming instance gets its own calls again"
         );
         queue.remove(&a1).await.expect("remove");
         assert!(
             queue
-                .heads()
+                .claim_heads(start)
                 .await
                 .expect("heads")
                 .iter()
@@ -139,15 +185,21 @@ pub(crate) mod tests {
                 .forget_seen_before(Timestamp(start.0 + 1))
                 .await
                 .expect("sweep"),
-            2
+            1,
+            "only telegram:2: telegram:1 was marked again later"
         );
-        assert!(queue.seen_after("telegram:1", start).await.expect("seen"));
-        assert!(
-            !queue
-                .seen_after("telegram:2", Timestamp(0))
-                .await
-                .expect("seen")
+        assert_eq!(
+            claim("telegram:1", later, start).await,
+            DeliveryClaim::Duplicate
         );
-        assert_eq!(queue.seen_count().await, 1);
+        assert_eq!(
+            claim("telegram:1", later, later).await,
+            DeliveryClaim::Fresh,
+            "marked at the cutoff is not after it"
+        );
+        assert_eq!(
+            claim("telegram:2", later, Timestamp(0)).await,
+            DeliveryClaim::Fresh
+        );
     }
 }

@@ -63,6 +63,17 @@ pub enum DbError {
     /// A blocking task of the store (a sweep) panicked or was cancelled before finishing.
     #[error("a database task stopped before finishing")]
     TaskStopped,
+    /// A record the store keeps for itself (the server key, a queued call's key) is not
+    /// what it wrote.
+    #[error("the stored {what} is corrupt")]
+    Corrupt { what: &'static str },
+    /// A schema migration failed; the database keeps the previous version.
+    #[error("database migration {version} failed")]
+    Migration {
+        version: i32,
+        #[source]
+        source: BackendError,
+    },
     /// `make_durable` was awaited outside a tokio runtime, where no blocking thread can flush.
     #[error("making writes durable needs a tokio runtime")]
     NoRuntime,

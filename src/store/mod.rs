@@ -12,6 +12,7 @@ pub mod channel_queue;
 mod durability;
 mod member_guard;
 mod memory;
+mod postgres;
 mod sled;
 
 pub use self::sled::{
@@ -19,9 +20,11 @@ pub use self::sled::{
     DEFAULT_COMMIT_DELAY as EMBEDDED_DEFAULT_COMMIT_DELAY, Database as EmbeddedDatabase,
     Options as EmbeddedOptions,
 };
+pub use self::postgres::{DEFAULT_POOL_SIZE as POSTGRES_DEFAULT_POOL_SIZE, Options as PostgresOptions};
 pub use durability::{BackendError, DbError, Durability, NoDurability};
 pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
 pub use memory::MemorySessionStore;
+
 
 use std::fmt;
 use std::path::Path;
@@ -46,6 +49,9 @@ pub struct Stores {
     pub durability: Arc<dyn Durability>,
     /// The embedded database underneath, when there is one (flush statistics, tests).
     pub embedded: Option<EmbeddedDatabase>,
+    /// The server key kept in a shared database for every instance (PostgreSQL); `None`
+    /// where the key lives beside the data (the embedded backend's key file).
+    pub kept_key: Option<[u8; 32]>,
 }
 
 /// Why a backend's stores could not be opened.
@@ -65,6 +71,12 @@ pub enum OpenError {
 /// user).
 pub fn open_embedded(dir: &Path, options: EmbeddedOptions) -> Result<Stores, OpenError> {
     self::sled::stores(EmbeddedDatabase::open_with(dir, options)?)
+}
+
+/// The PostgreSQL backend, for several instances: migrations applied, the server key read
+/// (or created once) from the database.
+pub async fn open_postgres(options: &PostgresOptions) -> Result<Stores, OpenError> {
+    self::postgres::open(options).await
 }
 
 /// The embedded backend in a temporary location that disappears with the last handle: for
@@ -182,6 +194,17 @@ pub struct StoredSession {
     pub data: Vec<u8>,
 }
 
+impl StoredSession {
+    /// What a stored record that cannot be read is taken for: no state, from the start of
+    /// time (the engine starts such a session over).
+    pub fn unreadable() -> StoredSession {
+        StoredSession {
+            updated_at: Timestamp(0),
+            data: Vec::new(),
+        }
+    }
+}
+
 impl fmt::Debug for StoredSession {
     // The state may hold a member's NIK or e-mail, so only its size is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -233,6 +256,80 @@ pub trait SessionStore: Send + Sync {
     async fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError>;
     /// How many sessions are stored.
     async fn count(&self) -> Result<usize, StoreError>;
+
+    /// Starts a turn of session `key`: waits until no other turn of it runs (in any
+    /// instance sharing this store) and loads it; a record that cannot be read comes back
+    /// as `StoredSession::unreadable`, so the member starts over instead of being stuck
+    /// with an error at every message. The turn's writes are made by
+    /// `SessionTurn::finish`; a turn dropped unfinished writes nothing and lets the next in.
+    ///
+    /// The default suits a store that lives in one process, where the engine's own locks
+    /// already keep turns of one session apart: it loads, and `finish` writes.
+    async fn begin_turn<'a>(
+        &'a self,
+        key: &SessionKey,
+    ) -> Result<(Option<StoredSession>, Box<dyn SessionTurn + 'a>), StoreError> {
+        let loaded = match self.load(key).await {
+            Err(StoreError::Corrupt { .. }) => Some(StoredSession::unreadable()),
+            loaded => loaded?,
+        };
+        let turn: Box<dyn SessionTurn + 'a> = Box::new(InProcessTurn {
+            store: self,
+            key: key.clone(),
+        });
+        Ok((loaded, turn))
+    }
+}
+
+/// What a turn writes when it finishes: transcript lines that left the session's recent
+/// exchanges (see `SessionStore::append_transcript`), and the session's new state.
+#[derive(Debug, Default)]
+pub struct TurnWrites {
+    pub transcript: Option<TranscriptLines>,
+    pub session: Option<StoredSession>,
+}
+
+/// Transcript lines numbered from `first`, keeping the session's last `keep`.
+#[derive(Debug)]
+pub struct TranscriptLines {
+    pub first: u64,
+    pub lines: Vec<Vec<u8>>,
+    pub keep: u64,
+}
+
+/// A turn in progress, holding its session (see `SessionStore::begin_turn`).
+#[async_trait::async_trait]
+pub trait SessionTurn: Send {
+    /// Writes `writes`, all or nothing where the store can, and ends the turn.
+    async fn finish(self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError>;
+}
+
+/// The turn of a store that lives in one process: its writes, one after the other.
+struct InProcessTurn<'a, S: ?Sized> {
+    store: &'a S,
+    key: SessionKey,
+}
+
+#[async_trait::async_trait]
+impl<S: SessionStore + ?Sized> SessionTurn for InProcessTurn<'_, S> {
+    async fn finish(self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError> {
+        // The transcript before the state: should the process die in between, the saved
+        // state still carries the lines, and the next turn writes them again.
+        if let Some(transcript) = writes.transcript {
+            self.store
+                .append_transcript(
+                    &self.key,
+                    transcript.first,
+                    &transcript.lines,
+                    transcript.keep,
+                )
+                .await?;
+        }
+        if let Some(session) = writes.session {
+            self.store.save(&self.key, &session).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,20 @@
 //! The channels' seen-ids and call queue in sled. Calls are keyed by the session key, a NUL
 //! byte and an increasing id, so one session's calls are contiguous and in order; seen-ids
-//! have a time index so the sweep reads only what expired.
+//! have a time index so the sweep reads only what expired. A sled database belongs to one
+//! process, so claims on deliveries in progress live in that process's memory: a claim lost
+//! in a crash is a claim run out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::Database;
 use crate::clock::Timestamp;
-use crate::store::channel_queue::{ChannelQueue, Queued, QueuedKey};
+use crate::store::channel_queue::{
+    ChannelQueue, DELIVERY_CLAIM, DeliveryClaim, Queued, QueuedKey,
+};
 use crate::store::{DbError, SessionKey};
 
 const QUEUE_TREE: &str = "channel_outbox";
@@ -23,6 +30,8 @@ pub struct SledChannelQueue {
     seen: sled::Tree,
     /// when (big-endian) + id → nothing: the order in which ids expire.
     seen_by_time: sled::Tree,
+    /// Deliveries being processed: id → when the claim runs out.
+    claims: Arc<Mutex<HashMap<String, Timestamp>>>,
 }
 
 impl SledChannelQueue {
@@ -32,17 +41,40 @@ impl SledChannelQueue {
             queue: db.tree(QUEUE_TREE)?,
             seen: db.tree(SEEN_TREE)?,
             seen_by_time: db.tree(SEEN_BY_TIME_TREE)?,
+            claims: Arc::default(),
         })
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<String, Timestamp>> {
+        // One insert or remove per operation: whole even after a panic.
+        self.claims.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 #[async_trait::async_trait]
 impl ChannelQueue for SledChannelQueue {
-    async fn seen_after(&self, id: &str, cutoff: Timestamp) -> Result<bool, DbError> {
-        Ok(match self.seen.get(id.as_bytes())? {
-            Some(at) => decode_time(&at).is_none_or(|at| at > cutoff),
-            None => false,
-        })
+    async fn claim_delivery(
+        &self,
+        id: &str,
+        now: Timestamp,
+        cutoff: Timestamp,
+    ) -> Result<DeliveryClaim, DbError> {
+        if let Some(at) = self.seen.get(id.as_bytes())?
+            && decode_time(&at).is_none_or(|at| at > cutoff)
+        {
+            return Ok(DeliveryClaim::Duplicate);
+        }
+        let mut claims = self.claims();
+        if claims.get(id).is_some_and(|until| *until > now) {
+            return Ok(DeliveryClaim::Busy);
+        }
+        claims.insert(id.to_string(), now.plus(DELIVERY_CLAIM));
+        Ok(DeliveryClaim::Fresh)
+    }
+
+    async fn release_delivery(&self, id: &str) -> Result<(), DbError> {
+        self.claims().remove(id);
+        Ok(())
     }
 
     async fn enqueue(
@@ -70,10 +102,14 @@ impl ChannelQueue for SledChannelQueue {
         written.map_err(|error| match error {
             TransactionError::Storage(error) => DbError::from(error),
             TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
-        })
+        })?;
+        if let Some(id) = seen_id {
+            self.claims().remove(id);
+        }
+        Ok(())
     }
 
-    async fn heads(&self) -> Result<Vec<Queued>, DbError> {
+    async fn claim_heads(&self, _now: Timestamp) -> Result<Vec<Queued>, DbError> {
         let mut heads = Vec::new();
         let mut from: Vec<u8> = Vec::new();
         while let Some(entry) = self.queue.range(from.as_slice()..).next() {
@@ -119,11 +155,11 @@ impl ChannelQueue for SledChannelQueue {
                 // A newer mark of the same id (processed again after expiring) is kept.
                 if let Some(at) = this.seen.get(id)?
                     && decode_time(&at).is_none_or(|at| at < cutoff)
+                    && this.seen.remove(id)?.is_some()
                 {
-                    this.seen.remove(id)?;
+                    removed += 1;
                 }
                 this.seen_by_time.remove(&key)?;
-                removed += 1;
             }
             Ok(removed)
         })

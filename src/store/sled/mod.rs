@@ -45,6 +45,7 @@ pub(super) fn stores(database: Database) -> Result<Stores, OpenError> {
         channel_queue: Arc::new(SledChannelQueue::new(&database)?),
         durability: Arc::new(database.clone()),
         embedded: Some(database),
+        kept_key: None,
     })
 }
 

@@ -1,0 +1,167 @@
+//! Per-member limits and standings in PostgreSQL ("member_buckets", "member_standings"),
+//! shared by every instance. Each change is a compare-and-swap in one statement (the same
+//! arithmetic as every other store, `take_token` and `Standing::after`), so two instances
+//! can neither both spend a member's last token nor both miss their third wrong code.
+
+use deadpool_postgres::Pool;
+
+use super::{bigint, connection, unsigned};
+use crate::clock::Timestamp;
+use crate::limits::{Rate, Refused, take_token};
+use crate::members::MemberId;
+use crate::security::lockout::{CodeEvent, Standing};
+use crate::store::StoreError;
+use crate::store::member_guard::{BucketId, MemberGuardStore, micros};
+
+/// Per-member limits and standings in PostgreSQL.
+pub struct PgMemberGuard {
+    pool: Pool,
+}
+
+impl PgMemberGuard {
+    pub(super) fn new(pool: Pool) -> PgMemberGuard {
+        PgMemberGuard { pool }
+    }
+}
+
+/// A standing as stored; one that does not decode restricts nothing (as in every store).
+fn decode(record: Option<&str>) -> Standing {
+    record
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
+}
+
+fn encode(standing: &Standing) -> Result<String, StoreError> {
+    serde_json::to_string(standing).map_err(|error| StoreError::Corrupt {
+        key: format!("standing not encodable: {error}"),
+    })
+}
+
+#[async_trait::async_trait]
+impl MemberGuardStore for PgMemberGuard {
+    async fn take(
+        &self,
+        bucket: &BucketId,
+        rate: Rate,
+        now: Timestamp,
+    ) -> Result<Result<(), Refused>, StoreError> {
+        let client = connection(&self.pool).await?;
+        let read = client
+            .prepare_cached("SELECT full_at FROM member_buckets WHERE bucket = $1")
+            .await?;
+        let insert = client
+            .prepare_cached(
+                "INSERT INTO member_buckets (bucket, full_at) VALUES ($1, $2) \
+                 ON CONFLICT (bucket) DO NOTHING",
+            )
+            .await?;
+        let swap = client
+            .prepare_cached(
+                "UPDATE member_buckets SET full_at = $3 WHERE bucket = $1 AND full_at = $2",
+            )
+            .await?;
+        let bucket = &bucket[..];
+        loop {
+            let old: Option<i64> = client
+                .query_opt(&read, &[&bucket])
+                .await?
+                .map(|row| row.get(0));
+            let full = match take_token(old.map(unsigned), rate, micros(now)) {
+                Ok(full) => bigint(full),
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let changed = match old {
+                None => client.execute(&insert, &[&bucket, &full]).await?,
+                Some(old) => client.execute(&swap, &[&bucket, &old, &full]).await?,
+            };
+            // Nothing changed: another instance took a token in between; try again.
+            if changed == 1 {
+                return Ok(Ok(()));
+            }
+        }
+    }
+
+    async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
+        let client = connection(&self.pool).await?;
+        let read = client
+            .prepare_cached("SELECT standing FROM member_standings WHERE member = $1")
+            .await?;
+        let row = client.query_opt(&read, &[&member.as_str()]).await?;
+        Ok(decode(row.as_ref().map(|row| row.get(0))))
+    }
+
+    async fn record(
+        &self,
+        member: &MemberId,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError> {
+        let client = connection(&self.pool).await?;
+        let read = client
+            .prepare_cached("SELECT standing FROM member_standings WHERE member = $1")
+            .await?;
+        let insert = client
+            .prepare_cached(
+                "INSERT INTO member_standings (member, standing) VALUES ($1, $2) \
+                 ON CONFLICT (member) DO NOTHING",
+            )
+            .await?;
+        let swap = client
+            .prepare_cached(
+                "UPDATE member_standings SET standing = $3 WHERE member = $1 AND standing = $2",
+            )
+            .await?;
+        loop {
+            let old: Option<String> = client
+                .query_opt(&read, &[&member.as_str()])
+                .await?
+                .map(|row| row.get(0));
+            let next = decode(old.as_deref()).after(event, now);
+            let encoded = encode(&next)?;
+            let changed = match &old {
+                None => {
+                    client
+                        .execute(&insert, &[&member.as_str(), &encoded])
+                        .await?
+                }
+                Some(old) => {
+                    client
+                        .execute(&swap, &[&member.as_str(), old, &encoded])
+                        .await?
+                }
+            };
+            if changed == 1 {
+                return Ok(next);
+            }
+        }
+    }
+
+    async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let client = connection(&self.pool).await?;
+        let buckets = client
+            .execute(
+                "DELETE FROM member_buckets WHERE full_at <= $1",
+                &[&bigint(micros(now))],
+            )
+            .await?;
+        // Whether a standing restricts anything is the lockout rules' to say: read them all
+        // (only members who typed wrong codes have one) and delete each one spent, unless it
+        // changed meanwhile.
+        let mut standings = 0;
+        for row in client
+            .query("SELECT member, standing FROM member_standings", &[])
+            .await?
+        {
+            let (member, standing): (String, String) = (row.get(0), row.get(1));
+            if decode(Some(&standing)).is_spent(now) {
+                standings += client
+                    .execute(
+                        "DELETE FROM member_standings WHERE member = $1 AND standing = $2",
+                        &[&member, &standing],
+                    )
+                    .await?;
+            }
+        }
+        Ok((buckets + standings) as usize)
+    }
+}

@@ -1,0 +1,169 @@
+//! The PostgreSQL backend (`TANYA_DATABASE_URL`): every store in one database that several
+//! tanya instances share. Every write commits before it returns (a turn's writes in one
+//! transaction), so there is nothing left to flush; migrations are applied at start-up.
+//!
+//! Two pools, so that a turn never waits for a connection held by another turn: a turn keeps
+//! a "turn" connection for its whole transaction and meanwhile uses "general" connections
+//! for member limits, look-ups and codes, which never wait for a turn connection.
+
+mod channel_queue;
+mod codes;
+mod member_guard;
+mod members;
+mod migrations;
+mod server_key;
+mod sessions;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::members::DirectoryError;
+use crate::outbox::OutboxError;
+use crate::store::{BackendError, DbError, NoDurability, OpenError, StoreError, Stores};
+
+
+
+/// Connections per pool unless `TANYA_DB_POOL_SIZE` says otherwise: enough to keep a
+/// 2-core PostgreSQL busy; more only queue inside the database.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// How to reach the database.
+#[derive(Clone)]
+pub struct Options {
+    /// `postgres://user:password@host:port/database` (a secret: it holds the password).
+    pub url: String,
+    /// Connections in each of the two pools.
+    pub pool_size: usize,
+}
+
+/// The pools of one database.
+#[derive(Clone)]
+struct Pools {
+    turns: Pool,
+    general: Pool,
+}
+
+/// Connects, applies the migrations, and opens every store; also reads (or creates once)
+/// the server key kept in the database.
+pub async fn open(options: &Options) -> Result<Stores, OpenError> {
+    let config = tokio_postgres::Config::from_str(&options.url).map_err(|error| {
+        DbError::Open {
+            // Never the URL itself: it holds the password.
+            path: "TANYA_DATABASE_URL".into(),
+            source: BackendError::new(error),
+        }
+    })?;
+    let pool = |size: usize| {
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                // A connection broken while idle fails its next query and that turn is
+                // retried by the member; checking every checkout would cost a round trip
+                // per turn.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        Pool::builder(manager)
+            .max_size(size)
+            .build()
+            .map_err(|error| DbError::Backend(BackendError::new(error)))
+    };
+    let pools = Pools {
+        turns: pool(options.pool_size)?,
+        general: pool(options.pool_size)?,
+    };
+    migrations::apply(&pools.general).await?;
+    let kept_key = server_key::load_or_create(&pools.general).await?;
+    Ok(Stores {
+        sessions: Arc::new(sessions::PgSessionStore::new(pools.clone())),
+        guard: Arc::new(member_guard::PgMemberGuard::new(pools.general.clone())),
+        members: Arc::new(members::PgMemberDirectory::new(pools.general.clone())),
+        codes: Arc::new(codes::PgOutbox::new(pools.general.clone())),
+        channel_queue: Arc::new(channel_queue::PgChannelQueue::new(pools.general.clone())),
+        durability: Arc::new(NoDurability),
+        embedded: None,
+        kept_key: Some(kept_key),
+    })
+}
+
+/// A connection of `pool`.
+async fn connection(pool: &Pool) -> Result<deadpool_postgres::Object, DbError> {
+    pool.get()
+        .await
+        .map_err(|error| DbError::Backend(BackendError::new(error)))
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        DbError::Backend(BackendError::new(error))
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        StoreError::Database(DbError::from(error))
+    }
+}
+
+impl From<tokio_postgres::Error> for DirectoryError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        DirectoryError::Database(DbError::from(error))
+    }
+}
+
+impl From<tokio_postgres::Error> for OutboxError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        OutboxError::Database(DbError::from(error))
+    }
+}
+
+/// Milliseconds or microseconds as PostgreSQL's `bigint`: tanya's times are far below
+/// `i64::MAX`, and a larger value (a corrupt clock) saturates rather than wraps.
+fn bigint(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A `bigint` read back (a negative value, never written by tanya, reads as 0).
+fn unsigned(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The throw-away cluster of the integration tests, for the contract tests here (which do
+/// not need all of its helpers).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../tests/support/postgres.rs"]
+pub(crate) mod test_cluster;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh cluster and every store opened on it.
+    pub(super) async fn stores() -> (test_cluster::TempPostgres, Stores) {
+        let cluster = tokio::task::spawn_blocking(test_cluster::TempPostgres::start)
+            .await
+            .expect("start");
+        let stores = open(&Options {
+            url: cluster.url(),
+            pool_size: 4,
+        })
+        .await
+        .expect("open");
+        (cluster, stores)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_postgres_store_meets_its_contract() {
+        let (_cluster, stores) = stores().await;
+        crate::store::tests::contract(stores.sessions.as_ref()).await;
+        crate::store::member_guard::tests::contract(stores.guard.as_ref()).await;
+        crate::members::tests::contract(stores.members.as_ref()).await;
+        crate::outbox::tests::contract(stores.codes.as_ref()).await;
+        crate::store::channel_queue::tests::contract(stores.channel_queue.as_ref()).await;
+    }
+}
