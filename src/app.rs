@@ -82,8 +82,9 @@ impl App {
         // Training the NLU and opening the database are the two slow parts of start-up and
         // share nothing: on two cores, doing them side by side makes start-up the longer of
         // the two instead of their sum.
-        let (trained, opened) = std::thread::scope(|scope| {
-            let training = scope.spawn(|| -> Result<_, BuildError> {
+        let training = tokio::task::spawn_blocking({
+            let config = config.clone();
+            move || -> Result<_, BuildError> {
                 let started = std::time::Instant::now();
                 let content = load_content(&config)?;
                 let nlu = Nlu::train(&content, config.nlu);
@@ -92,25 +93,24 @@ impl App {
                     "content loaded and NLU trained"
                 );
                 Ok((content, nlu))
-            });
-            let started = std::time::Instant::now();
-            let opened = open_database(&config);
-            tracing::info!(
-                millis = started.elapsed().as_millis() as u64,
-                "database opened"
-            );
-            let trained = training
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (trained, opened)
+            }
         });
+        let started = std::time::Instant::now();
+        let opened = open_database(&config).await;
+        tracing::info!(
+            millis = started.elapsed().as_millis() as u64,
+            "database opened"
+        );
+        let trained = training
+            .await
+            .unwrap_or_else(|stopped| std::panic::resume_unwind(stopped.into_panic()));
         let (content, nlu) = trained?;
         let (content, nlu) = (Arc::new(content), Arc::new(nlu));
         let stores = opened?;
         seed_demo_members(&config, stores.members.as_ref()).await?;
         let store = stores.sessions.clone();
         let outbox = stores.codes.clone();
-        let key = Arc::new(ServerKey::load_or_create(&config.data_dir)?);
+        let key = Arc::new(server_key(&config, &stores)?);
         let guard = stores.guard.clone();
         let services = Services {
             store: store.clone(),
@@ -249,14 +249,34 @@ enum SweepError {
 }
 
 /// Opens the embedded stores in `TANYA_DATA_DIR`.
-fn open_database(config: &Config) -> Result<Stores, BuildError> {
-    Ok(store::open_embedded(
-        &config.data_dir,
-        EmbeddedOptions {
-            cache_bytes: config.db_cache_mb * 1024 * 1024,
-            commit_delay: config.db_commit_delay,
-        },
-    )?)
+async fn open_database(config: &Config) -> Result<Stores, BuildError> {
+    if let Some(url) = &config.database_url {
+        let options = store::PostgresOptions {
+            url: url.expose().to_string(),
+            pool_size: config.db_pool_size,
+        };
+        return Ok(store::open_postgres(&options).await?);
+    }
+    let dir = config.data_dir.clone();
+    let options = EmbeddedOptions {
+        cache_bytes: config.db_cache_mb * 1024 * 1024,
+        commit_delay: config.db_commit_delay,
+    };
+    // sled opens (and recovers) synchronously: off the async threads.
+    tokio::task::spawn_blocking(move || store::open_embedded(&dir, options))
+        .await
+        .unwrap_or_else(|stopped| std::panic::resume_unwind(stopped.into_panic()))
+        .map_err(BuildError::from)
+}
+
+/// The key codes are derived from (SPEC §9): `TANYA_SERVER_KEY` when set, else the one kept
+/// in a shared database, else the key file in the data directory (created once).
+fn server_key(config: &Config, stores: &Stores) -> Result<ServerKey, KeyError> {
+    match (&config.server_key, stores.kept_key) {
+        (Some(key), _) => Ok(key.clone()),
+        (None, Some(kept)) => Ok(ServerKey::from_bytes(kept)),
+        (None, None) => ServerKey::load_or_create(&config.data_dir),
+    }
 }
 
 /// Seeds the demo members, and any synthetic ones asked for, into `directory`; members

@@ -123,6 +123,14 @@ pub struct Config {
     /// The group-commit delay under load (`TANYA_DB_COMMIT_DELAY_US`, 0 = none); see
     /// `store::EmbeddedOptions::commit_delay`.
     pub db_commit_delay: Duration,
+    /// PostgreSQL for every store, shared by several instances (`TANYA_DATABASE_URL`,
+    /// `postgres://…`); unset: the embedded database in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// Connections in each of the PostgreSQL backend's two pools (`TANYA_DB_POOL_SIZE`).
+    pub db_pool_size: usize,
+    /// The key codes are derived from (`TANYA_SERVER_KEY`, 64 hex digits); unset: the one
+    /// kept in the shared database, or the key file in `data_dir`.
+    pub server_key: Option<crate::security::otp::ServerKey>,
 }
 
 /// A setting that could not be used.
@@ -243,6 +251,9 @@ impl Config {
                 "TANYA_DB_COMMIT_DELAY_US",
                 crate::store::EMBEDDED_DEFAULT_COMMIT_DELAY.as_micros() as u64,
             )?),
+            database_url: settings.database_url()?,
+            db_pool_size: settings.pool_size()?,
+            server_key: settings.server_key()?,
         })
     }
 }
@@ -276,6 +287,44 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
 
     fn secret(&self, name: &str) -> Option<Secret> {
         self.get(name).map(Secret)
+    }
+
+    /// `TANYA_DATABASE_URL`: a `postgres://` or `postgresql://` URL. Errors never repeat the
+    /// value, which holds a password.
+    fn database_url(&self) -> Result<Option<Secret>, ConfigError> {
+        const NAME: &str = "TANYA_DATABASE_URL";
+        match self.secret(NAME) {
+            Some(url)
+                if !["postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| url.expose().starts_with(scheme)) =>
+            {
+                Err(invalid(
+                    NAME,
+                    "must start with postgres:// or postgresql://".into(),
+                ))
+            }
+            url => Ok(url),
+        }
+    }
+
+    fn pool_size(&self) -> Result<usize, ConfigError> {
+        const NAME: &str = "TANYA_DB_POOL_SIZE";
+        match self.parsed(NAME, crate::store::POSTGRES_DEFAULT_POOL_SIZE)? {
+            0 => Err(invalid(NAME, "must be at least 1".into())),
+            size => Ok(size),
+        }
+    }
+
+    /// `TANYA_SERVER_KEY`: 64 hex digits. Errors never repeat the value.
+    fn server_key(&self) -> Result<Option<crate::security::otp::ServerKey>, ConfigError> {
+        const NAME: &str = "TANYA_SERVER_KEY";
+        self.secret(NAME)
+            .map(|key| {
+                crate::security::otp::ServerKey::from_hex(key.expose())
+                    .ok_or_else(|| invalid(NAME, "must be 64 hex digits (32 bytes)".into()))
+            })
+            .transpose()
     }
 
     fn base(&self, name: &str, default: &str) -> String {

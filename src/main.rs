@@ -191,6 +191,7 @@ fn test(config: Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let data_dir = config.data_dir.clone();
+    let embedded = config.database_url.is_none();
     let runtime = tokio::runtime::Runtime::new()?;
     let exit = runtime.block_on(async {
         let started = std::time::Instant::now();
@@ -228,7 +229,15 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     // Dropping the runtime ends the sweeper and the delivery worker, the last holders of the
     // database; then it can be opened once more for the next start's sake.
     drop(runtime);
-    match store::prepare_next_start(&data_dir) {
+    if embedded {
+        prepare_next_start(&data_dir);
+    }
+    Ok(exit)
+}
+
+/// Reopens the closed embedded database once, so that the next start is fast.
+fn prepare_next_start(data_dir: &std::path::Path) {
+    match store::prepare_next_start(data_dir) {
         Ok(took) => tracing::info!(
             millis = took.as_millis() as u64,
             "database snapshot written for the next start"
@@ -236,7 +245,6 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         // Everything was already durable: the next start is only slower.
         Err(error) => tracing::warn!(%error, "database snapshot for the next start failed"),
     }
-    Ok(exit)
 }
 
 #[cfg(test)]

@@ -4,14 +4,18 @@
 //! conversation able to continue. And SIGTERM: a turn in flight is finished and answered,
 //! the database flushed, the exit status 0.
 
+mod support;
+
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::process::TanyaProcess;
+use support::scripted::{
+    Record, assert_acknowledged_turns_stored, keys, script, send, stored_turns,
+};
 use tanya::members::synthetic_member;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -23,215 +27,23 @@ const TURNS_PER_WORKER: usize = 30;
 /// Acknowledged turns (in all) after which the server is killed: about a third of the load.
 const KILL_AFTER: usize = 160;
 
-/// `tanya serve` as a child process, with the address it logged.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-    /// Collects the log's messages until the process ends.
-    log: Option<std::thread::JoinHandle<Vec<String>>>,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tanya"))
-            .arg("serve")
-            .env_clear()
-            .env("TANYA_BIND", "127.0.0.1:0")
-            .env("TANYA_DATA_DIR", data_dir)
-            .env(
-                "TANYA_INTENTS_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/intents"),
-            )
-            .env("TANYA_LOG_FORMAT", "json")
-            .env("TANYA_LOG", "info")
-            .env("TANYA_DEMO_EXTRA_MEMBERS", WORKERS.to_string())
-            // Every member here talks from 127.0.0.1 and as fast as it can.
-            .env("TANYA_LIMIT_CLIENT_IP", "off")
-            .env("TANYA_LIMIT_WEB_SESSION", "off")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the tanya binary starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (found, address) = std::sync::mpsc::channel();
-        // Reads the log until the process ends (a full pipe would block the server).
-        let log = std::thread::spawn(move || {
-            let mut found = Some(found);
-            let mut messages = Vec::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                    continue;
-                };
-                if entry["fields"]["message"] == "tanya is listening"
-                    && let Some(sender) = found.take()
-                {
-                    let _ = sender.send(entry["fields"]["address"].as_str().map(str::to_string));
-                }
-                if let Some(message) = entry["fields"]["message"].as_str() {
-                    messages.push(message.to_string());
-                }
-            }
-            messages
-        });
-        let address = address
-            .recv_timeout(Duration::from_secs(60))
-            .expect("tanya logs its address")
-            .expect("an address field")
-            .parse()
-            .expect("a socket address");
-        Server {
-            child,
-            address,
-            log: Some(log),
-        }
-    }
-
-    /// Waits for the process to end; its exit status and the messages it logged.
-    fn wait_for_exit(&mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let exit = self.child.wait().expect("exit status");
-        let messages = self
-            .log
-            .take()
-            .map(|log| log.join().expect("log reader"))
-            .unwrap_or_default();
-        (exit, messages)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What step `step` of member `i`'s script sends and the response key it expects: greet, an
-/// FAQ, check_jht_balance (KPJ + NIK, SMS, the code, the second card), thanks; after the first
-/// round the verified window skips the identity check.
-fn script(i: usize, step: usize) -> (Input, &'static str) {
-    let member = synthetic_member(i as u32);
-    let first_round = [
-        (Input::Text("halo".into()), "greet"),
-        (Input::Text("apa itu jmo".into()), "faq_what_is_jmo"),
-        (Input::Text("cek saldo jht".into()), "ask_kpj_nik"),
-        (
-            Input::Text(format!(
-                "kpj {} nik {}",
-                member.cards[0].kpj.as_str(),
-                member.nik.as_str()
-            )),
-            "ask_otp_channel",
-        ),
-        (Input::Payload("/otp_channel sms"), "otp_sent"),
-        (Input::Code, "ask_card"),
-        (Input::Payload("/card 2"), "jht_balance"),
-        (Input::Text("terima kasih".into()), "thanks"),
-    ];
-    let later_rounds = [
-        (Input::Text("halo".into()), "greet"),
-        (Input::Text("apa itu jmo".into()), "faq_what_is_jmo"),
-        (Input::Text("cek saldo jht".into()), "ask_card"),
-        (Input::Payload("/card 1"), "jht_balance"),
-        (Input::Text("terima kasih".into()), "thanks"),
-    ];
-    if step < first_round.len() {
-        first_round[step].clone()
-    } else {
-        later_rounds[(step - first_round.len()) % later_rounds.len()].clone()
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Input {
-    Text(String),
-    Payload(&'static str),
-    /// The newest code in the demo outbox.
-    Code,
-}
-
-/// One member's record of the run.
-#[derive(Debug, Default)]
-struct Record {
-    session: Option<String>,
-    /// The response keys of every acknowledged turn, in order.
-    acknowledged: Vec<Vec<String>>,
-    /// A message was sent whose answer never came (it may or may not have been processed).
-    in_flight: bool,
-}
-
-fn keys(answer: &Value) -> Vec<String> {
-    answer["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["key"].as_str().expect("key").to_string())
-        .collect()
-}
-
-/// Sends step `step`; `Err` when the server did not answer.
-async fn send(
-    client: &reqwest::Client,
-    address: SocketAddr,
-    session: Option<&str>,
-    i: usize,
-    step: usize,
-) -> Result<Value, Option<reqwest::Error>> {
-    let (input, _) = script(i, step);
-    let mut body = match input {
-        Input::Text(text) => json!({ "text": text }),
-        Input::Payload(payload) => json!({ "payload": payload }),
-        Input::Code => {
-            let outbox: Value = client
-                .get(url(
-                    address,
-                    &format!(
-                        "/api/v1/demo/outbox?session_id={}",
-                        session.expect("a session")
-                    ),
-                ))
-                .send()
-                .await
-                .map_err(|_| None)?
-                .json()
-                .await
-                .map_err(|_| None)?;
-            let code = outbox["messages"]
-                .as_array()
-                .and_then(|m| m.last())
-                .and_then(|m| m["code"].as_str())
-                .expect("a code was sent")
-                .to_string();
-            json!({ "text": code })
-        }
-    };
-    if let Some(session) = session {
-        body["session_id"] = json!(session);
-    }
-    let response = client
-        .post(url(address, "/api/v1/chat"))
-        .json(&body)
-        .send()
-        .await
-        .map_err(Some)?;
-    assert_eq!(response.status(), 200, "step {step} of member {i}");
-    response.json().await.map_err(Some)
+/// `tanya serve` on `data_dir`, with the synthetic members the workers are and no limits
+/// on how fast they talk from one address.
+fn start(data_dir: &Path) -> TanyaProcess {
+    TanyaProcess::start(
+        data_dir,
+        &[
+            ("TANYA_DEMO_EXTRA_MEMBERS", WORKERS.to_string()),
+            ("TANYA_LIMIT_CLIENT_IP", "off".into()),
+            ("TANYA_LIMIT_WEB_SESSION", "off".into()),
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_continues() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = Server::start(dir.path());
+    let mut server = start(dir.path());
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
@@ -283,7 +95,7 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
         "the kill came after the load ({total} turns)"
     );
 
-    let server = Server::start(dir.path());
+    let server = start(dir.path());
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -293,35 +105,8 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
         let Some(session) = record.session.clone() else {
             continue;
         };
-        let history: Value = client
-            .get(server.url(&format!("/api/v1/chat/{session}/history")))
-            .send()
-            .await
-            .expect("history")
-            .json()
-            .await
-            .expect("history JSON");
-        // The transcript as turns: the bot keys after each user line.
-        let mut turns: Vec<Vec<String>> = Vec::new();
-        for entry in history["messages"].as_array().expect("messages") {
-            if entry["from"] == "user" {
-                turns.push(Vec::new());
-            } else if let Some(turn) = turns.last_mut() {
-                turn.push(entry["key"].as_str().expect("key").to_string());
-            }
-        }
-        let acked = record.acknowledged.len();
-        assert!(
-            turns.len() == acked || (record.in_flight && turns.len() == acked + 1),
-            "member {i}: {acked} acknowledged turns (one more in flight: {}), {} stored",
-            record.in_flight,
-            turns.len()
-        );
-        assert_eq!(
-            turns[..acked],
-            record.acknowledged[..],
-            "member {i}: every acknowledged turn is stored as answered"
-        );
+        let turns = stored_turns(&client, server.address, &session).await;
+        assert_acknowledged_turns_stored(i, &record, &turns);
         // The conversation continues from the stored state.
         for step in turns.len()..turns.len() + 3 {
             let answer = send(&client, server.address, Some(&session), i, step)
@@ -337,14 +122,10 @@ async fn every_acknowledged_turn_survives_a_sigkill_and_each_conversation_contin
     }
 }
 
-fn url(address: SocketAddr, path: &str) -> String {
-    format!("http://{address}{path}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_turn_in_flight_and_exits_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = Server::start(dir.path());
+    let mut server = start(dir.path());
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -408,7 +189,7 @@ async fn sigterm_finishes_the_turn_in_flight_and_exits_cleanly() {
     );
 
     // The answered turn was made durable before the process ended.
-    let server = Server::start(dir.path());
+    let server = start(dir.path());
     let answer: Value = client
         .post(server.url("/api/v1/chat"))
         .json(&json!({ "session_id": session, "payload": "/otp_channel email" }))

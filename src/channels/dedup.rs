@@ -99,10 +99,7 @@ mod tests {
         mark(&dedup, "telegram:2", start.plus(Duration::from_secs(3600))).await;
         assert!(processed(&dedup, "telegram:1", start).await);
         let later = start.plus(RETENTION);
-        assert!(
-            !processed(&dedup, "telegram:1", later).await,
-            "expired"
-        );
+        assert!(!processed(&dedup, "telegram:1", later).await, "expired");
         assert!(processed(&dedup, "telegram:2", later).await);
         assert_eq!(
             dedup.sweep(later).await.unwrap(),

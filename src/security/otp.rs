@@ -41,6 +41,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// The 32-byte secret under which codes are hashed. Prints as `ServerKey(***)`.
 ///
 /// Losing or replacing it only invalidates the codes outstanding at that moment.
+#[derive(Clone)]
 pub struct ServerKey([u8; 32]);
 
 /// Why the server key could not be loaded or created.
@@ -75,6 +76,11 @@ impl ServerKey {
             Err(e) if e.kind() == io::ErrorKind::NotFound => create_key(&path),
             Err(source) => Err(KeyError::Read { path, source }),
         }
+    }
+
+    /// A key written as 64 hex digits (`TANYA_SERVER_KEY`); `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<ServerKey> {
+        parse_key(text)
     }
 
     /// A key from known bytes, for tests.

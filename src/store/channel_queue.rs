@@ -124,9 +124,15 @@ pub(crate) mod tests {
         assert_eq!(queue.seen_count().await, 1);
 
         // A claim given back, or run out, lets the next claim in.
-        assert_eq!(claim("line:x", start, Timestamp(0)).await, DeliveryClaim::Fresh);
+        assert_eq!(
+            claim("line:x", start, Timestamp(0)).await,
+            DeliveryClaim::Fresh
+        );
         queue.release_delivery("line:x").await.expect("release");
-        assert_eq!(claim("line:x", start, Timestamp(0)).await, DeliveryClaim::Fresh);
+        assert_eq!(
+            claim("line:x", start, Timestamp(0)).await,
+            DeliveryClaim::Fresh
+        );
         let claim_ended = Timestamp(start.0 + DELIVERY_CLAIM.as_millis() as u64 + 1);
         assert_eq!(
             claim("line:x", claim_ended, Timestamp(0)).await,

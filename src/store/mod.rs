@@ -15,16 +15,17 @@ mod memory;
 mod postgres;
 mod sled;
 
+pub use self::postgres::{
+    DEFAULT_POOL_SIZE as POSTGRES_DEFAULT_POOL_SIZE, Options as PostgresOptions,
+};
 pub use self::sled::{
     DEFAULT_CACHE_BYTES as EMBEDDED_DEFAULT_CACHE_BYTES,
     DEFAULT_COMMIT_DELAY as EMBEDDED_DEFAULT_COMMIT_DELAY, Database as EmbeddedDatabase,
     Options as EmbeddedOptions,
 };
-pub use self::postgres::{DEFAULT_POOL_SIZE as POSTGRES_DEFAULT_POOL_SIZE, Options as PostgresOptions};
 pub use durability::{BackendError, DbError, Durability, NoDurability};
 pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
 pub use memory::MemorySessionStore;
-
 
 use std::fmt;
 use std::path::Path;

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod process;
+pub mod scripted;
 
 use serde_json::{Value, json};
 use std::net::SocketAddr;

@@ -23,7 +23,10 @@ const LOCK_KEYS: (i32, i32) = (0x7461_6e79, 0x6d69_6772);
 pub(super) async fn apply(pool: &Pool) -> Result<(), DbError> {
     let client = connection(pool).await?;
     client
-        .execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_KEYS.0, &LOCK_KEYS.1])
+        .execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&LOCK_KEYS.0, &LOCK_KEYS.1],
+        )
         .await?;
     let applied = apply_locked(&client).await;
     // Released even when a migration failed; were the unlock to fail too, closing the

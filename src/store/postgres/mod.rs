@@ -24,8 +24,6 @@ use crate::members::DirectoryError;
 use crate::outbox::OutboxError;
 use crate::store::{BackendError, DbError, NoDurability, OpenError, StoreError, Stores};
 
-
-
 /// Connections per pool unless `TANYA_DB_POOL_SIZE` says otherwise: enough to keep a
 /// 2-core PostgreSQL busy; more only queue inside the database.
 pub const DEFAULT_POOL_SIZE: usize = 16;

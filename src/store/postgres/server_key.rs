@@ -22,7 +22,6 @@ pub(super) async fn load_or_create(pool: &Pool) -> Result<[u8; 32], DbError> {
         .await?
         .get(0);
     // The table only takes 32-byte keys (a CHECK constraint).
-    kept.try_into().map_err(|_| DbError::Corrupt {
-        what: "server_key",
-    })
+    kept.try_into()
+        .map_err(|_| DbError::Corrupt { what: "server_key" })
 }

@@ -90,11 +90,7 @@ impl SessionStore for PgSessionStore {
         client
             .execute(
                 &save,
-                &[
-                    &key.as_str(),
-                    &bigint(session.updated_at.0),
-                    &session.data,
-                ],
+                &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
             )
             .await?;
         Ok(())
@@ -228,7 +224,9 @@ struct PgTurn {
 impl PgTurn {
     fn connection(&self) -> &Object {
         // Only `finish` empties it, and it consumes the turn.
-        self.client.as_ref().expect("an unfinished turn has its connection")
+        self.client
+            .as_ref()
+            .expect("an unfinished turn has its connection")
     }
 }
 

@@ -12,9 +12,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::Database;
 use crate::clock::Timestamp;
-use crate::store::channel_queue::{
-    ChannelQueue, DELIVERY_CLAIM, DeliveryClaim, Queued, QueuedKey,
-};
+use crate::store::channel_queue::{ChannelQueue, DELIVERY_CLAIM, DeliveryClaim, Queued, QueuedKey};
 use crate::store::{DbError, SessionKey};
 
 const QUEUE_TREE: &str = "channel_outbox";
