@@ -10,7 +10,7 @@ use crate::store::DbError;
 
 /// Every migration, oldest first: (version, SQL). Versions are never reused or edited once
 /// released; a change to the schema is a new file.
-const MIGRATIONS: &[(i32, &str)] = &[(
+pub(super) const MIGRATIONS: &[(i32, &str)] = &[(
     1,
     include_str!("../../../migrations/postgres/0001_stores.sql"),
 )];

@@ -11,6 +11,8 @@ mod codes;
 mod member_guard;
 mod members;
 mod migrations;
+#[cfg(test)]
+use migrations::MIGRATIONS;
 mod server_key;
 mod sessions;
 
@@ -146,13 +148,111 @@ mod tests {
         let cluster = tokio::task::spawn_blocking(test_cluster::TempPostgres::start)
             .await
             .expect("start");
-        let stores = open(&Options {
+        let stores = open(&options(&cluster)).await.expect("open");
+        (cluster, stores)
+    }
+
+    fn options(cluster: &test_cluster::TempPostgres) -> Options {
+        Options {
             url: cluster.url(),
             pool_size: 4,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_opening_at_once_migrate_once_and_share_one_server_key() {
+        let cluster = tokio::task::spawn_blocking(test_cluster::TempPostgres::start)
+            .await
+            .expect("start");
+        let options = options(&cluster);
+        let (first, second) = tokio::join!(open(&options), open(&options));
+        let (first, second) = (first.expect("first"), second.expect("second"));
+        assert!(first.kept_key.is_some());
+        assert_eq!(first.kept_key, second.kept_key);
+        let versions = cluster
+            .psql(&cluster.url(), "SELECT count(*) FROM tanya_migrations")
+            .expect("psql");
+        assert_eq!(versions.trim(), MIGRATIONS.len().to_string());
+        let again = open(&options).await.expect("a restart");
+        assert_eq!(again.kept_key, first.kept_key);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_holds_its_session_against_other_instances_until_it_finishes_or_is_dropped() {
+        let (cluster, first) = stores().await;
+        let second = open(&options(&cluster)).await.expect("second instance");
+        let key = crate::store::tests::key("shared");
+        let (_, held) = first.sessions.begin_turn(&key).await.expect("begin");
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            second.sessions.begin_turn(&key),
+        )
+        .await;
+        assert!(blocked.is_err(), "the other instance waits");
+        held.finish(crate::store::TurnWrites {
+            transcript: None,
+            session: Some(crate::store::tests::session(1, b"saved")),
         })
         .await
-        .expect("open");
-        (cluster, stores)
+        .expect("finish");
+        let (loaded, turn) = second.sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(loaded, Some(crate::store::tests::session(1, b"saved")));
+
+        // Dropped unfinished (a failed turn): nothing written, the session free again.
+        drop(turn);
+        let (loaded, turn) = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            first.sessions.begin_turn(&key),
+        )
+        .await
+        .expect("not blocked by the dropped turn")
+        .expect("begin");
+        assert_eq!(loaded, Some(crate::store::tests::session(1, b"saved")));
+        turn.finish(crate::store::TurnWrites::default())
+            .await
+            .expect("finish");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_call_is_sent_by_one_instance_and_taken_over_when_its_lease_runs_out() {
+        use crate::clock::Timestamp;
+        use crate::store::channel_queue::CALL_LEASE;
+        let (cluster, first) = stores().await;
+        let second = open(&options(&cluster)).await.expect("second instance");
+        let session = crate::store::SessionKey::new("telegram", "7").expect("key");
+        let now = Timestamp(1_000_000);
+        first
+            .channel_queue
+            .enqueue(&session, &[b"call".to_vec()], None, now)
+            .await
+            .expect("enqueue");
+        let claimed = first.channel_queue.claim_heads(now).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert!(
+            second
+                .channel_queue
+                .claim_heads(now)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "leased to the first instance"
+        );
+        let expired = now.plus(CALL_LEASE);
+        let taken = second
+            .channel_queue
+            .claim_heads(expired)
+            .await
+            .expect("claim");
+        assert_eq!(taken.len(), 1, "the first instance stopped; the second sends");
+        assert!(
+            first
+                .channel_queue
+                .claim_heads(expired)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "and only the second"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
