@@ -30,7 +30,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 struct Args {
-    address: SocketAddr,
+    /// The instances to load; member `i` talks to `addresses[i % len]` (a load balancer
+    /// keeping each keep-alive connection on one instance).
+    addresses: Vec<SocketAddr>,
     mix: String,
     sessions: usize,
     b_sessions: usize,
@@ -38,14 +40,17 @@ struct Args {
     population: u32,
     offset: u32,
     count: u64,
-    pid: Option<u32>,
+    /// The servers' processes, for CPU per turn and RSS.
+    pids: Vec<u32>,
+    /// PostgreSQL's postmaster, for the database's CPU per turn (itself and its backends).
+    pg_pid: Option<u32>,
     /// Turns per second for all members together (`None`: as fast as answers come).
     rate: Option<f64>,
 }
 
 fn args() -> Args {
     let mut args = Args {
-        address: "127.0.0.1:8080".parse().unwrap(),
+        addresses: Vec::new(),
         mix: "a".into(),
         sessions: 200,
         b_sessions: 4,
@@ -53,14 +58,17 @@ fn args() -> Args {
         population: 100_000,
         offset: 0,
         count: 100_000,
-        pid: None,
+        pids: Vec::new(),
+        pg_pid: None,
         rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
-            "--addr" => args.address = value().parse().expect("--addr host:port"),
+            "--addr" => args
+                .addresses
+                .push(value().parse().expect("--addr host:port")),
             "--mix" => args.mix = value(),
             "--sessions" => args.sessions = value().parse().expect("--sessions N"),
             "--b-sessions" => args.b_sessions = value().parse().expect("--b-sessions N"),
@@ -68,14 +76,25 @@ fn args() -> Args {
             "--population" => args.population = value().parse().expect("--population N"),
             "--offset" => args.offset = value().parse().expect("--offset N"),
             "--count" => args.count = value().parse().expect("--count N"),
-            "--pid" => args.pid = Some(value().parse().expect("--pid PID")),
+            "--pid" => args.pids.push(value().parse().expect("--pid PID")),
+            "--pg-pid" => args.pg_pid = Some(value().parse().expect("--pg-pid PID")),
             "--rate" => args.rate = Some(value().parse().expect("--rate TURNS_PER_SECOND")),
             // `cargo bench` adds `--bench`.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
     }
+    if args.addresses.is_empty() {
+        args.addresses.push("127.0.0.1:8080".parse().unwrap());
+    }
     args
+}
+
+impl Args {
+    /// The instance member (or connection) `i` talks to.
+    fn address(&self, i: usize) -> SocketAddr {
+        self.addresses[i % self.addresses.len()]
+    }
 }
 
 /// One keep-alive connection.
@@ -353,7 +372,7 @@ async fn run(
     let start = Instant::now() + Duration::from_millis(100);
     for i in 0..sessions {
         let (address, next, flows, population, offset) = (
-            args.address,
+            args.address(i),
             next.clone(),
             flows.clone(),
             args.population,
@@ -394,8 +413,7 @@ async fn run(
     (all, flows.load(Ordering::Relaxed))
 }
 
-fn rss(pid: Option<u32>) {
-    let Some(pid) = pid else { return };
+fn rss(pid: u32) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -428,15 +446,44 @@ fn server_turns(address: SocketAddr) -> f64 {
         .sum()
 }
 
-/// CPU time (user + system) used so far by process `pid` (`self` for this one), in seconds.
-fn cpu_seconds(pid: &str) -> f64 {
+/// CPU time used so far by PostgreSQL: the postmaster with the children it reaped, and its
+/// live children (the connections' backends, the WAL writer, the checkpointer…).
+fn postgres_cpu_seconds(postmaster: u32) -> f64 {
+    let own = stat_fields(&postmaster.to_string());
+    let ticks = |fields: &[String], range: std::ops::Range<usize>| -> f64 {
+        range
+            .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
+            .sum()
+    };
+    let mut total = ticks(&own, 11..15);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let fields = stat_fields(&name);
+        // Field 1 after the command is the parent's pid.
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(postmaster) {
+            total += ticks(&fields, 11..13);
+        }
+    }
+    total / 100.0
+}
+
+/// The fields of `/proc/PID/stat` after the command name.
+fn stat_fields(pid: &str) -> Vec<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
+    stat.rsplit(')')
         .next()
         .unwrap_or("")
         .split_whitespace()
-        .collect();
+        .map(str::to_string)
+        .collect()
+}
+
+/// CPU time (user + system) used so far by process `pid` (`self` for this one), in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let fields = stat_fields(pid);
     let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
         + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
@@ -449,9 +496,16 @@ fn main() {
         .build()
         .expect("runtime");
     let cpu_before = cpu_seconds("self");
-    let server_pid = args.pid.map(|pid| pid.to_string());
-    let server_cpu_before = server_pid.as_deref().map(cpu_seconds);
-    let turns_before = args.pid.map(|_| server_turns(args.address));
+    let servers_cpu = || -> f64 {
+        args.pids
+            .iter()
+            .map(|pid| cpu_seconds(&pid.to_string()))
+            .sum()
+    };
+    let servers_turns = || -> f64 { args.addresses.iter().map(|a| server_turns(*a)).sum() };
+    let server_cpu_before = servers_cpu();
+    let postgres_cpu_before = args.pg_pid.map(postgres_cpu_seconds);
+    let turns_before = servers_turns();
     runtime.block_on(async {
         let started = Instant::now();
         let deadline = started + args.duration;
@@ -490,8 +544,8 @@ fn main() {
             "prefill" => {
                 let remaining = Arc::new(AtomicU64::new(args.count));
                 let mut tasks = Vec::new();
-                for _ in 0..args.sessions {
-                    let (address, remaining) = (args.address, remaining.clone());
+                for i in 0..args.sessions {
+                    let (address, remaining) = (args.address(i), remaining.clone());
                     tasks.push(tokio::spawn(async move {
                         let mut connection = Connection::open(address).await;
                         while remaining
@@ -520,8 +574,8 @@ fn main() {
             }
             "hello" => {
                 let mut tasks = Vec::new();
-                for _ in 0..args.sessions {
-                    let address = args.address;
+                for i in 0..args.sessions {
+                    let address = args.address(i);
                     tasks.push(tokio::spawn(async move {
                         let mut connection = Connection::open(address).await;
                         let mut samples = Samples::default();
@@ -560,17 +614,24 @@ fn main() {
     );
     // CPU per turn is steadier than turns per second on a shared machine: other work on the
     // cores slows the server down but hardly changes what one turn costs.
-    if let (Some(pid), Some(cpu_before), Some(turns_before)) =
-        (&server_pid, server_cpu_before, turns_before)
-    {
-        let cpu = cpu_seconds(pid) - cpu_before;
-        let turns = server_turns(args.address) - turns_before;
-        if turns > 0.0 {
-            println!(
-                "server CPU: {cpu:.1}s for {turns:.0} turns = {:.0} µs per turn",
-                cpu * 1e6 / turns
-            );
-        }
+    let turns = servers_turns() - turns_before;
+    if !args.pids.is_empty() && turns > 0.0 {
+        let cpu = servers_cpu() - server_cpu_before;
+        println!(
+            "server CPU: {cpu:.1}s for {turns:.0} turns = {:.0} µs per turn",
+            cpu * 1e6 / turns
+        );
     }
-    rss(args.pid);
+    if let (Some(pid), Some(before)) = (args.pg_pid, postgres_cpu_before)
+        && turns > 0.0
+    {
+        let cpu = postgres_cpu_seconds(pid) - before;
+        println!(
+            "PostgreSQL CPU: {cpu:.1}s for {turns:.0} turns = {:.0} µs per turn",
+            cpu * 1e6 / turns
+        );
+    }
+    for pid in &args.pids {
+        rss(*pid);
+    }
 }

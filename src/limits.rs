@@ -47,12 +47,12 @@ impl Rate {
     }
 
     /// Time between two actions at the sustained rate, in microseconds (at least 1).
-    fn interval_us(&self) -> u64 {
+    pub fn interval_us(&self) -> u64 {
         (self.period.as_micros() as u64 / u64::from(self.burst.max(1))).max(1)
     }
 
     /// The bucket holds `burst` tokens: an arrival may be this far ahead of its schedule.
-    fn tolerance_us(&self) -> u64 {
+    pub fn tolerance_us(&self) -> u64 {
         let interval = self.interval_us();
         interval * u64::from(self.burst.max(1)) - interval
     }

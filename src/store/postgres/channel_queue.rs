@@ -197,7 +197,10 @@ impl ChannelQueue for PgChannelQueue {
         let client = connection(&self.pool).await?;
         let removed = client
             .execute(
-                "DELETE FROM channel_deliveries WHERE done AND marked_at < $1",
+                // Claims whose instance died before finishing go too, long after they ran
+                // out (a redelivery since then claimed them afresh anyway).
+                "DELETE FROM channel_deliveries \
+                 WHERE (done AND marked_at < $1) OR (NOT done AND claimed_until < $1)",
                 &[&bigint(cutoff.0)],
             )
             .await?;

@@ -46,37 +46,38 @@ impl MemberGuardStore for PgMemberGuard {
         now: Timestamp,
     ) -> Result<Result<(), Refused>, StoreError> {
         let client = connection(&self.pool).await?;
+        // `take_token` in one statement (a turn spends a token with one round trip and no
+        // retry): the bucket is full again `interval` after the later of its time and now,
+        // unless that is more than `tolerance` ahead of now.
+        let take = client
+            .prepare_cached(
+                "INSERT INTO member_buckets (bucket, full_at) VALUES ($1, $2::bigint + $3::bigint) \
+                 ON CONFLICT (bucket) DO UPDATE \
+                 SET full_at = greatest(member_buckets.full_at, $2) + $3 \
+                 WHERE greatest(member_buckets.full_at, $2) - $2 <= $4::bigint \
+                 RETURNING full_at",
+            )
+            .await?;
         let read = client
             .prepare_cached("SELECT full_at FROM member_buckets WHERE bucket = $1")
             .await?;
-        let insert = client
-            .prepare_cached(
-                "INSERT INTO member_buckets (bucket, full_at) VALUES ($1, $2) \
-                 ON CONFLICT (bucket) DO NOTHING",
-            )
-            .await?;
-        let swap = client
-            .prepare_cached(
-                "UPDATE member_buckets SET full_at = $3 WHERE bucket = $1 AND full_at = $2",
-            )
-            .await?;
-        let bucket = &bucket[..];
+        let (bucket, now_us) = (&bucket[..], micros(now));
+        let (interval, tolerance) = (bigint(rate.interval_us()), bigint(rate.tolerance_us()));
         loop {
-            let old: Option<i64> = client
+            let taken = client
+                .query_opt(&take, &[&bucket, &bigint(now_us), &interval, &tolerance])
+                .await?;
+            if taken.is_some() {
+                return Ok(Ok(()));
+            }
+            // Refused: how long to wait is `take_token`'s to say. Should the bucket have
+            // filled (or gone, swept) meanwhile, take again.
+            let full_at: Option<i64> = client
                 .query_opt(&read, &[&bucket])
                 .await?
                 .map(|row| row.get(0));
-            let full = match take_token(old.map(unsigned), rate, micros(now)) {
-                Ok(full) => bigint(full),
-                Err(refused) => return Ok(Err(refused)),
-            };
-            let changed = match old {
-                None => client.execute(&insert, &[&bucket, &full]).await?,
-                Some(old) => client.execute(&swap, &[&bucket, &old, &full]).await?,
-            };
-            // Nothing changed: another instance took a token in between; try again.
-            if changed == 1 {
-                return Ok(Ok(()));
+            if let Err(refused) = take_token(full_at.map(unsigned), rate, now_us) {
+                return Ok(Err(refused));
             }
         }
     }

@@ -243,7 +243,11 @@ mod tests {
             .claim_heads(expired)
             .await
             .expect("claim");
-        assert_eq!(taken.len(), 1, "the first instance stopped; the second sends");
+        assert_eq!(
+            taken.len(),
+            1,
+            "the first instance stopped; the second sends"
+        );
         assert!(
             first
                 .channel_queue

@@ -5,12 +5,11 @@
 
 use deadpool_postgres::Object;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::{Pools, bigint, connection, unsigned};
 use crate::clock::Timestamp;
-use crate::store::{
-    SessionKey, SessionStore, SessionTurn, StoreError, StoredSession, TranscriptLines, TurnWrites,
-};
+use crate::store::{SessionKey, SessionStore, SessionTurn, StoreError, StoredSession, TurnWrites};
 
 /// The advisory lock of a session: 64 bits of the key's hash. Two sessions sharing a hash
 /// only wait for each other now and then; nothing else takes advisory locks in this space
@@ -46,31 +45,12 @@ fn stored(row: &Row) -> StoredSession {
     }
 }
 
-/// Writes transcript lines and trims the transcript to its last `keep`, on `client` (inside
-/// the turn's transaction, or on its own).
-async fn write_lines(
-    client: &Object,
-    key: &SessionKey,
-    transcript: &TranscriptLines,
-) -> Result<(), StoreError> {
-    let numbers: Vec<i64> = (transcript.first..)
-        .take(transcript.lines.len())
-        .map(bigint)
-        .collect();
-    let end = transcript.first + transcript.lines.len() as u64;
-    let write = client.prepare_cached(WRITE_LINES).await?;
-    client
-        .execute(
-            &write,
-            &[
-                &key.as_str(),
-                &numbers,
-                &transcript.lines,
-                &bigint(end.saturating_sub(transcript.keep)),
-            ],
-        )
-        .await?;
-    Ok(())
+/// The numbers of `count` transcript lines from `first`, and the number below which lines
+/// are forgotten so that `keep` remain.
+fn numbered(first: u64, count: usize, keep: u64) -> (Vec<i64>, i64) {
+    let numbers = (first..).take(count).map(bigint).collect();
+    let end = first + count as u64;
+    (numbers, bigint(end.saturating_sub(keep)))
 }
 
 #[async_trait::async_trait]
@@ -104,12 +84,12 @@ impl SessionStore for PgSessionStore {
         keep: u64,
     ) -> Result<(), StoreError> {
         let client = connection(&self.pools.general).await?;
-        let transcript = TranscriptLines {
-            first,
-            lines: lines.to_vec(),
-            keep,
-        };
-        write_lines(&client, key, &transcript).await
+        let write = client.prepare_cached(WRITE_LINES).await?;
+        let (numbers, trim_below) = numbered(first, lines.len(), keep);
+        client
+            .execute(&write, &[&key.as_str(), &numbers, &lines, &trim_below])
+            .await?;
+        Ok(())
     }
 
     async fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -178,39 +158,59 @@ impl SessionStore for PgSessionStore {
 }
 
 /// Opens the turn's transaction on `client`, waits for the session's lock, and loads it.
+///
+/// The three statements are pipelined (sent without waiting for each answer; the server
+/// still runs them in order): one round trip instead of three.
 async fn lock_and_load(
     client: &Object,
     key: &SessionKey,
 ) -> Result<Option<StoredSession>, StoreError> {
     let lock = client.prepare_cached(LOCK).await?;
     let load = client.prepare_cached(LOAD).await?;
-    client.batch_execute("BEGIN").await?;
-    client.execute(&lock, &[&key.as_str()]).await?;
-    Ok(client
-        .query_opt(&load, &[&key.as_str()])
-        .await?
-        .map(|row| stored(&row)))
+    let key: [&(dyn ToSql + Sync); 1] = [&key.as_str()];
+    let (_, _, loaded) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        client.execute(&lock, &key),
+        client.query_opt(&load, &key),
+    )?;
+    Ok(loaded.map(|row| stored(&row)))
 }
 
-/// Writes what the turn wrote and commits, on the turn's `client`.
+/// Writes what the turn wrote and commits, on the turn's `client`: pipelined, as
+/// `lock_and_load` is (should a write fail, the `COMMIT` after it only rolls back). The
+/// statements are prepared first, so that each request leaves in order when first polled.
 async fn write_and_commit(
     client: &Object,
     key: &SessionKey,
     writes: &TurnWrites,
 ) -> Result<(), StoreError> {
-    if let Some(transcript) = &writes.transcript {
-        write_lines(client, key, transcript).await?;
-    }
-    if let Some(session) = &writes.session {
-        let save = client.prepare_cached(SAVE).await?;
-        client
-            .execute(
-                &save,
-                &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
-            )
-            .await?;
-    }
-    client.batch_execute("COMMIT").await?;
+    let write_lines = client.prepare_cached(WRITE_LINES).await?;
+    let save = client.prepare_cached(SAVE).await?;
+    let transcript = async {
+        if let Some(transcript) = &writes.transcript {
+            let (numbers, trim_below) =
+                numbered(transcript.first, transcript.lines.len(), transcript.keep);
+            client
+                .execute(
+                    &write_lines,
+                    &[&key.as_str(), &numbers, &transcript.lines, &trim_below],
+                )
+                .await?;
+        }
+        Ok::<_, tokio_postgres::Error>(())
+    };
+    let state = async {
+        if let Some(session) = &writes.session {
+            client
+                .execute(
+                    &save,
+                    &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
+                )
+                .await?;
+        }
+        Ok(())
+    };
+    tokio::try_join!(transcript, state, client.batch_execute("COMMIT"))?;
     Ok(())
 }
 
