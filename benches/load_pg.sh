@@ -45,11 +45,18 @@ trap stop EXIT
 "$pgbin/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres \
   -c "CREATE ROLE tanya LOGIN" -c "CREATE DATABASE tanya OWNER tanya"
 pgpid=$(head -1 "$work/pg/postmaster.pid")
+# PG_VIA=socket: the instances reach PostgreSQL over its Unix socket (as on one host)
+# instead of TCP on 127.0.0.1.
+if [ "${PG_VIA:-tcp}" = socket ]; then
+  url="postgresql:///tanya?host=$work&port=$pgport&user=tanya"
+else
+  url="postgres://tanya@127.0.0.1:$pgport/tanya"
+fi
 port=${TANYA_BENCH_PORT:-8088}
 generator_args=(--pg-pid "$pgpid")
 for k in $(seq 1 "$instances"); do
   log="$work/tanya-$k.log"
-  TANYA_DATABASE_URL="postgres://tanya@127.0.0.1:$pgport/tanya" \
+  TANYA_DATABASE_URL="$url" \
     TANYA_DATA_DIR="$work/data-$k" TANYA_DEMO_EXTRA_MEMBERS=${MEMBERS:-100000} \
     TANYA_LIMIT_CLIENT_IP=off TANYA_LIMIT_WEB_SESSION=off \
     TANYA_BIND=127.0.0.1:$((port + k)) TANYA_LOG_FORMAT=json \

@@ -16,8 +16,11 @@ use crate::store::{SessionKey, SessionStore, SessionTurn, StoreError, StoredSess
 /// (the migrations lock is a two-key lock, a separate space).
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 const LOAD: &str = "SELECT updated_at, data FROM sessions WHERE key = $1";
-const SAVE: &str = "INSERT INTO sessions (key, updated_at, data) VALUES ($1, $2, $3) \
-     ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, data = excluded.data";
+/// `idle_hour` is `updated_at` in whole hours (see the migration).
+const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
+     VALUES ($1, $2, $2::bigint / 3600000, $3) \
+     ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
+     idle_hour = excluded.idle_hour, data = excluded.data";
 /// Writes transcript lines and forgets those below $4, in one statement (lines of the new
 /// ones below $4 are not written at all: the statement's parts share one snapshot).
 const WRITE_LINES: &str = "WITH trimmed AS \
@@ -125,7 +128,8 @@ impl SessionStore for PgSessionStore {
         let client = connection(&self.pools.general).await?;
         let row = client
             .query_one(
-                "WITH idle AS (DELETE FROM sessions WHERE updated_at < $1 RETURNING key), \
+                "WITH idle AS (DELETE FROM sessions \
+                     WHERE idle_hour <= $1::bigint / 3600000 AND updated_at < $1 RETURNING key), \
                  lines AS (DELETE FROM transcript_lines t USING idle WHERE t.key = idle.key) \
                  SELECT count(*) FROM idle",
                 &[&bigint(cutoff.0)],
