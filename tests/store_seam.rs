@@ -1,5 +1,6 @@
-//! The persistence seam: only `src/store/sled/` names the embedded database, so a second
-//! backend is a second folder beside it and nothing else changes.
+//! The persistence seam: only `src/store/sled/` names the embedded database and only
+//! `src/store/postgres/` the PostgreSQL client, so a backend is a folder and nothing outside
+//! it changes with it.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,27 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
             found.push(path);
         }
     }
+}
+
+#[test]
+fn only_store_postgres_names_the_postgresql_client() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let backend = src.join("store").join("postgres");
+    let naming: Vec<String> = files
+        .iter()
+        .filter(|path| !path.starts_with(&backend))
+        .filter(|path| {
+            let code = code_of(path);
+            code.contains("tokio_postgres") || code.contains("deadpool")
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        naming.is_empty(),
+        "the PostgreSQL client named outside src/store/postgres/: {naming:?}"
+    );
 }
 
 #[test]
