@@ -30,6 +30,9 @@ use crate::store::{BackendError, DbError, NoDurability, OpenError, StoreError, S
 /// 2-core PostgreSQL busy; more only queue inside the database.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
+/// The longest a store call waits for a connection (from the pool, or a new one).
+const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How to reach the database.
 #[derive(Clone)]
 pub struct Options {
@@ -69,6 +72,12 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
         );
         Pool::builder(manager)
             .max_size(size)
+            // A database that is down or saturated fails the turn (the member is told to try
+            // again) instead of holding it until the HTTP timeout.
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|error| DbError::Backend(BackendError::new(error)))
     };
