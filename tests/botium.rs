@@ -49,7 +49,9 @@ fn botium_available() -> bool {
         Some(major) => missing.push(format!("Node.js 20 or newer (found {major})")),
         None => missing.push("Node.js 20 or newer (node)".to_string()),
     }
-    let installed = botium.join("node_modules/botium-core/package.json").exists();
+    let installed = botium
+        .join("node_modules/botium-core/package.json")
+        .exists();
     if !installed && !succeeds(Command::new("npm").arg("--version")) {
         missing.push("npm".to_string());
     }
@@ -174,8 +176,14 @@ async fn botium_fails_a_wrong_expectation_and_sends_the_real_code() {
     assert!(!success, "{output}");
     let failures = lines_starting(&output, "FAIL ");
     assert_eq!(failures.len(), 3, "{output}");
-    assert!(output.contains("expected RESPONSE goodbye; the turn's keys are greet"), "{output}");
-    assert!(output.contains("BUTTON Tidak ada*: no such button"), "{output}");
+    assert!(
+        output.contains("expected RESPONSE goodbye; the turn's keys are greet"),
+        "{output}"
+    );
+    assert!(
+        output.contains("BUTTON Tidak ada*: no such button"),
+        "{output}"
+    );
     let passed = lines_starting(&output, "PASS ");
     assert_eq!(passed.len(), 1, "{output}");
     assert!(passed[0].contains("right_code.convo.txt"), "{output}");
@@ -194,7 +202,10 @@ async fn the_demo_reset_forgets_a_members_lockout() {
         server.chat(Some(&id), wrong).await;
     }
     let locked = server.chat(None, request).await;
-    assert!(keys(&locked).contains(&"otp_locked".to_string()), "{locked}");
+    assert!(
+        keys(&locked).contains(&"otp_locked".to_string()),
+        "{locked}"
+    );
 
     let reset: Value = server
         .client
@@ -205,7 +216,10 @@ async fn the_demo_reset_forgets_a_members_lockout() {
         .json()
         .await
         .expect("reset JSON");
-    assert!(reset["member_records"].as_u64().unwrap_or(0) >= 1, "{reset}");
+    assert!(
+        reset["member_records"].as_u64().unwrap_or(0) >= 1,
+        "{reset}"
+    );
 
     let again = server.chat(None, request).await;
     assert_eq!(keys(&again), ["otp_sent"], "{again}");

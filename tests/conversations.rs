@@ -113,14 +113,26 @@ async fn a_wrong_text_a_missing_message_and_a_negation_each_fail() {
 async fn botium_asserters_and_text_exclusions_fail_when_they_do_not_hold() {
     let greet = "#me\nhalo\n\n#bot\n";
     let cases = [
-        ("TEXT_CONTAINS_ANY saldo anda|SALDO\n", "TEXT_CONTAINS_ANY on message 1"),
-        ("TEXT_REGEXP_ALL ^Halo|\\d{16}\n", "TEXT_REGEXP_ALL on message 1"),
-        ("!TEXT_WILDCARD_ANY_IC *\n", "!TEXT_WILDCARD_ANY_IC on message 1"),
+        (
+            "TEXT_CONTAINS_ANY saldo anda|SALDO\n",
+            "TEXT_CONTAINS_ANY on message 1",
+        ),
+        (
+            "TEXT_REGEXP_ALL ^Halo|\\d{16}\n",
+            "TEXT_REGEXP_ALL on message 1",
+        ),
+        (
+            "!TEXT_WILDCARD_ANY_IC *\n",
+            "!TEXT_WILDCARD_ANY_IC on message 1",
+        ),
         ("BUTTONS_COUNT 1\n", "BUTTONS_COUNT on message 1: 1"),
         ("INTENT_CONFIDENCE 100\nINTENT_CONFIDENCE 101\n", ""),
         ("ENTITY_VALUES 12345678901\n", "ENTITY_VALUES 12345678901"),
         ("*\n!*Kak*\n", "not matching \"*Kak*\""),
-        ("BOT_SALAM\n", "matching \"Selamat tinggal*\" or \"Sampai jumpa*\""),
+        (
+            "BOT_SALAM\n",
+            "matching \"Selamat tinggal*\" or \"Sampai jumpa*\"",
+        ),
     ];
     for (bot, expected) in cases {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -129,8 +141,11 @@ async fn botium_asserters_and_text_exclusions_fail_when_they_do_not_hold() {
             "BOT_SALAM\nSelamat tinggal*\nSampai jumpa*\n",
         )
         .expect("write the list");
-        std::fs::write(dir.path().join("case.convo.txt"), format!("n\n{greet}{bot}"))
-            .expect("write the conversation");
+        std::fs::write(
+            dir.path().join("case.convo.txt"),
+            format!("n\n{greet}{bot}"),
+        )
+        .expect("write the conversation");
         let loaded = tanya::convo::load_path(dir.path());
         if expected.is_empty() {
             // INTENT_CONFIDENCE above 100 is refused when the file loads.
@@ -142,7 +157,10 @@ async fn botium_asserters_and_text_exclusions_fail_when_they_do_not_hold() {
         let summary = run(&[dir.path().to_path_buf()]).await;
         let report = summary.render();
         assert_eq!(summary.failed(), 1, "should fail:\n{bot}\n{report}");
-        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
     }
 }
 

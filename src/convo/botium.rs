@@ -321,7 +321,10 @@ mod tests {
         let message = "Kode dikirim ke b***@example.com.\nBerlaku 5 menit.";
         assert!(text("TEXT_CONTAINS_ANY", &["nope", "example.com"]).holds(message));
         assert!(!text("TEXT_CONTAINS_ALL", &["nope", "example.com"]).holds(message));
-        assert!(!text("TEXT_CONTAINS_ANY", &["kode"]).holds(message), "case counts");
+        assert!(
+            !text("TEXT_CONTAINS_ANY", &["kode"]).holds(message),
+            "case counts"
+        );
         assert!(text("TEXT_CONTAINS_ANY_IC", &["kode"]).holds(message));
         assert!(text("TEXT_WILDCARD_ANY", &["dikirim*menit"]).holds(message));
         assert!(!text("TEXT_WILDCARDEXACT_ANY", &["dikirim*"]).holds(message));
@@ -336,7 +339,9 @@ mod tests {
     #[test]
     fn a_text_asserter_needs_values_and_valid_expressions() {
         assert_eq!(
-            TextAsserter::parse("TEXT_REGEXP_ANY", &[]).unwrap().unwrap_err(),
+            TextAsserter::parse("TEXT_REGEXP_ANY", &[])
+                .unwrap()
+                .unwrap_err(),
             SyntaxError::MissingArgument {
                 keyword: "TEXT_REGEXP_ANY".into()
             }

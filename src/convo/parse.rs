@@ -123,7 +123,11 @@ impl TextExpectation {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if !self.patterns.is_empty() {
-            let how = if self.negated { "not matching" } else { "matching" };
+            let how = if self.negated {
+                "not matching"
+            } else {
+                "matching"
+            };
             let alternatives: Vec<String> =
                 self.patterns.iter().map(|p| format!("{p:?}")).collect();
             parts.push(format!("{how} {}", alternatives.join(" or ")));
@@ -148,7 +152,10 @@ pub enum Asserter {
     /// `ENTITIES a|b`: the turn's NLU found these entities. Without names: at least one.
     Entities { names: Vec<String>, negated: bool },
     /// Botium's `TEXT_CONTAINS_ANY`, `TEXT_REGEXP_ALL_IC`, … on the matched message's text.
-    Text { asserter: TextAsserter, negated: bool },
+    Text {
+        asserter: TextAsserter,
+        negated: bool,
+    },
     /// Botium's `BUTTONS_COUNT n` (and `BUTTONS_COUNT_REC`: tanya has no cards whose buttons
     /// would count too): how many buttons the matched message has.
     ButtonsCount { check: CountCheck, negated: bool },
@@ -880,7 +887,11 @@ fn parse_asserter(
         }),
         _ => {
             let values = split_arguments(argument);
-            let values = if argument.is_empty() { Vec::new() } else { values };
+            let values = if argument.is_empty() {
+                Vec::new()
+            } else {
+                values
+            };
             return TextAsserter::parse(keyword, &values)
                 .map(|parsed| parsed.map(|asserter| Asserter::Text { asserter, negated }));
         }
@@ -901,7 +912,10 @@ fn split_arguments(argument: &str) -> Vec<String> {
             c => items.last_mut().expect("never empty").push(c),
         }
     }
-    items.into_iter().map(|item| item.trim().to_string()).collect()
+    items
+        .into_iter()
+        .map(|item| item.trim().to_string())
+        .collect()
 }
 
 fn join_lines(lines: &[(usize, &str)]) -> String {
@@ -1125,8 +1139,9 @@ $otp
     /// The README's example (SPEC §10): the masked address must show, the full one must not.
     #[test]
     fn a_bang_on_a_later_text_line_excludes_that_pattern() {
-        let conversation =
-            parse_one("n\n#me\nhalo\n\n#bot\n*b***@example.com*\n!*budi.santoso@example.com*\nRESPONSE otp_sent\n");
+        let conversation = parse_one(
+            "n\n#me\nhalo\n\n#bot\n*b***@example.com*\n!*budi.santoso@example.com*\nRESPONSE otp_sent\n",
+        );
         let text = bot_of(&conversation).text.clone().expect("a text");
         assert_eq!(
             text,
@@ -1165,7 +1180,10 @@ $otp
     fn doubled_marks_are_literal_and_optional_lines_are_refused() {
         let conversation = parse_one("n\n#me\nhalo\n#bot\n!!Penting*\n");
         let text = bot_of(&conversation).text.clone().expect("a text");
-        assert_eq!((text.patterns, text.negated), (vec!["!Penting*".to_string()], false));
+        assert_eq!(
+            (text.patterns, text.negated),
+            (vec!["!Penting*".to_string()], false)
+        );
         let conversation = parse_one("n\n#me\nhalo\n#bot\n??*\n");
         assert_eq!(bot_of(&conversation).text.clone().unwrap().patterns, ["?*"]);
         assert_eq!(
@@ -1183,7 +1201,11 @@ $otp
         let utterances = lists(&[("BOT_SALAM", &["Halo*", "Selamat datang*"])]);
         let conversations =
             parse_with("n\n#me\nhalo\n#bot\nBOT_SALAM\n", &utterances).expect("parses");
-        assert_eq!(conversations.len(), 1, "bot-side lists do not multiply runs");
+        assert_eq!(
+            conversations.len(),
+            1,
+            "bot-side lists do not multiply runs"
+        );
         let text = bot_of(&conversations[0]).text.clone().expect("a text");
         assert_eq!(text.patterns, ["Halo*", "Selamat datang*"]);
         assert!(text.matches("Selamat datang di JMO"));
@@ -1208,7 +1230,11 @@ $otp
             "n\n#me\nhalo\n#bot\nTEXT_CONTAINS_ANY_IC kode|code \\| kata\nBUTTONS_COUNT >=2\n!BUTTONS_COUNT_REC 0\nINTENT_CONFIDENCE 80\nENTITY_VALUES 12345678901\n",
         );
         let asserters = &bot_of(&conversation).asserters;
-        let Asserter::Text { asserter, negated: false } = &asserters[0] else {
+        let Asserter::Text {
+            asserter,
+            negated: false,
+        } = &asserters[0]
+        else {
             panic!("expected a text asserter, got {:?}", asserters[0]);
         };
         assert_eq!(asserter.keyword, "TEXT_CONTAINS_ANY_IC");
@@ -1284,7 +1310,11 @@ $otp
                     assert!(supported, "{keyword} was read as text: {last:?}");
                 }
                 Err(ConvoError::Syntax {
-                    kind: SyntaxError::UnsupportedKeyword { keyword: named, reason },
+                    kind:
+                        SyntaxError::UnsupportedKeyword {
+                            keyword: named,
+                            reason,
+                        },
                     ..
                 }) => {
                     assert_eq!(named, keyword);
@@ -1296,7 +1326,10 @@ $otp
         let message = parse("n\n#me\nhalo\n#bot\nhalo\nTEXT_WER 0.1\n")
             .unwrap_err()
             .to_string();
-        assert!(message.contains("`TEXT_WER` is a BotiumScript keyword"), "{message}");
+        assert!(
+            message.contains("`TEXT_WER` is a BotiumScript keyword"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -614,8 +614,7 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
                 negated,
             } => {
                 let confidence = turn.result.intent.as_ref().map(|i| i.confidence);
-                let holds =
-                    confidence.is_some_and(|c| c * 100.0 >= f64::from(*min_percent));
+                let holds = confidence.is_some_and(|c| c * 100.0 >= f64::from(*min_percent));
                 if holds == *negated {
                     return Err((
                         format!("{}INTENT_CONFIDENCE {min_percent}", bang(*negated)),

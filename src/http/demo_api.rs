@@ -34,6 +34,9 @@ pub async fn reset(State(state): State<AppState>) -> Result<Json<ResetResponse>,
         .await
         .map_err(|error| ApiError::Internal(error.into()))?;
     state.engine.limits().forget_all();
-    tracing::info!(member_records, "demo reset: member limits and lockouts forgotten");
+    tracing::info!(
+        member_records,
+        "demo reset: member limits and lockouts forgotten"
+    );
     Ok(Json(ResetResponse { member_records }))
 }
