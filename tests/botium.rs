@@ -133,7 +133,7 @@ async fn real_botium_passes_every_conversation_file_without_wait() {
         .collect();
     assert_eq!(skipped, files_botium_cannot_run());
     let passed = lines_starting(&output, "PASS ").len();
-    // 152 files without WAIT, expanded over their utterance lists.
+    // 153 files without WAIT, 507 runs over their utterance lists (2026-11-29).
     assert!(passed >= 500, "only {passed} conversations ran:\n{output}");
 }
 
