@@ -61,4 +61,4 @@ async function responseHook ({ botMsg, msg, container }) {
     .map((e) => ({ name: e.entity, value: e.value }))
 }
 
-module.exports = { requestHook, responseHook, pressedPayload }
+module.exports = { requestHook, responseHook }

@@ -61,4 +61,4 @@ function parse (caps, text) {
   return call(caps, 'POST', '/api/v1/nlu/parse', { text })
 }
 
-module.exports = { baseUrl, view, sessionId, reset, lastCode, parse }
+module.exports = { sessionId, reset, lastCode, parse }
