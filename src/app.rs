@@ -2,6 +2,7 @@
 //! chat, the conversation runner and the tests, so they all run the same thing.
 
 use crate::channels::Channels;
+use crate::channels::demo_codes::DemoCodes;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::content::{self, Content, ContentErrors};
@@ -124,7 +125,13 @@ impl App {
             guard: guard.clone(),
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
-        let channels = Arc::new(Channels::new(&config, engine.clone(), Some(&stores))?);
+        let demo_codes = DemoCodes::new(outbox.clone(), content.clone());
+        let channels = Arc::new(Channels::new(
+            &config,
+            engine.clone(),
+            Some(&stores),
+            Some(demo_codes),
+        )?);
         Ok(App {
             engine,
             config,
@@ -168,7 +175,13 @@ impl App {
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         // Channel storage is a temporary database, created only when a channel is configured.
-        let channels = Arc::new(Channels::new(&config, engine.clone(), None)?);
+        let demo_codes = DemoCodes::new(outbox.clone(), content.clone());
+        let channels = Arc::new(Channels::new(
+            &config,
+            engine.clone(),
+            None,
+            Some(demo_codes),
+        )?);
         Ok(App {
             engine,
             config,

@@ -223,6 +223,17 @@ impl<K: Hash + Eq> Limiter<K> {
         Ok(())
     }
 
+    /// Forgets every key: each bucket is full again (the demo reset route).
+    pub fn forget_all(&self) {
+        for shard in &self.shards {
+            shard
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .full_at
+                .clear();
+        }
+    }
+
     /// How many keys are remembered (for tests and metrics).
     pub fn tracked(&self) -> usize {
         self.shards
@@ -278,6 +289,13 @@ impl Limits {
 
     fn now_us(&self) -> u64 {
         self.started.elapsed().as_micros() as u64
+    }
+
+    /// Fills every bucket again (the demo reset route, `POST /api/v1/demo/reset`).
+    pub fn forget_all(&self) {
+        self.web_session.forget_all();
+        self.client_ip.forget_all();
+        self.channel_user.forget_all();
     }
 
     /// One message in web chat session `id`.
@@ -414,6 +432,16 @@ mod tests {
                 "full again after the period"
             );
         }
+    }
+
+    #[test]
+    fn forgetting_all_keys_fills_every_bucket_at_once() {
+        let limiter = Limiter::new(Some(Rate::new(1, Duration::from_secs(3600))));
+        assert!(limiter.check("a", S).is_ok());
+        assert!(limiter.check("a", S).is_err());
+        limiter.forget_all();
+        assert_eq!(limiter.tracked(), 0);
+        assert!(limiter.check("a", S).is_ok(), "a full bucket again");
     }
 
     #[test]

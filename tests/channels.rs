@@ -652,6 +652,25 @@ fn line_shown(calls: &[Call]) -> Vec<Shown> {
 }
 
 /// Runs one step: sends, waits for delivery, and returns the calls the step caused.
+/// In demo mode, a turn that sends a code shows that SMS or e-mail in the chat first, marked
+/// as a demo and with the destination masked, so that a tester on a real bot can finish the
+/// flow (issue 15); the turn's own messages follow unchanged.
+fn assert_demo_code_then_turn(sent: &[Shown], turn: &[Shown], code: &str) {
+    let (demo, replies) = sent.split_first().expect("messages were sent");
+    assert_eq!(replies, turn, "the turn's own messages follow, unchanged");
+    assert!(
+        demo.text.starts_with("🧪 [DEMO]") && demo.text.contains(code),
+        "a marked demo message with the code: {:?}",
+        demo.text
+    );
+    assert!(
+        demo.text.contains("b***@example.com") && !demo.text.contains("budi.santoso@"),
+        "the destination is masked: {:?}",
+        demo.text
+    );
+    assert!(demo.buttons.is_empty());
+}
+
 async fn step<F>(harness: &Harness, mock: &Mock, send: F) -> Vec<Call>
 where
     F: AsyncFnOnce(&Harness) -> StatusCode,
@@ -720,13 +739,17 @@ async fn telegram_forgot_password_conversation_with_inline_keyboards() {
     })
     .await;
     assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
-    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
+    let code = h.code(&session).await;
+    assert_demo_code_then_turn(
+        &telegram_shown(&calls),
+        &shown(&h.last_turn(&session).await),
+        &code,
+    );
     assert!(
-        !telegram_shown(&calls)[0].buttons.is_empty(),
+        !telegram_shown(&calls)[1].buttons.is_empty(),
         "resend / cancel buttons"
     );
 
-    let code = h.code(&session).await;
     step(&h, tg, async |h| h.telegram(&tg_text(4, &code)).await).await;
     assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
 
@@ -781,10 +804,14 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
     })
     .await;
     assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
-    assert_eq!(calls[0].body["interactive"]["type"], "button");
-    assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session).await));
-
+    assert_eq!(calls[1].body["interactive"]["type"], "button");
     let code = h.code(&session).await;
+    assert_demo_code_then_turn(
+        &whatsapp_shown(&calls),
+        &shown(&h.last_turn(&session).await),
+        &code,
+    );
+
     step(&h, wa_mock, async |h| {
         h.whatsapp(&wa_text("wamid.4", &code)).await
     })
@@ -844,10 +871,14 @@ async fn line_forgot_password_conversation_with_quick_replies() {
     })
     .await;
     assert_eq!(h.last_keys(&session).await, ["otp_sent"]);
-    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
+    let code = h.code(&session).await;
+    assert_demo_code_then_turn(
+        &line_shown(&calls),
+        &shown(&h.last_turn(&session).await),
+        &code,
+    );
 
     // An event older than the reply token's life is answered with a push.
-    let code = h.code(&session).await;
     let stale = line_webhook(vec![line_event(
         "E4",
         now_ms() - 120_000,

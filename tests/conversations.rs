@@ -107,6 +107,63 @@ async fn a_wrong_text_a_missing_message_and_a_negation_each_fail() {
     }
 }
 
+/// Botium's own asserters, the README's later `!` line and bot-side utterance lists fail when
+/// they do not hold, each with a report naming what was expected.
+#[tokio::test(flavor = "multi_thread")]
+async fn botium_asserters_and_text_exclusions_fail_when_they_do_not_hold() {
+    let greet = "#me\nhalo\n\n#bot\n";
+    let cases = [
+        (
+            "TEXT_CONTAINS_ANY saldo anda|SALDO\n",
+            "TEXT_CONTAINS_ANY on message 1",
+        ),
+        (
+            "TEXT_REGEXP_ALL ^Halo|\\d{16}\n",
+            "TEXT_REGEXP_ALL on message 1",
+        ),
+        (
+            "!TEXT_WILDCARD_ANY_IC *\n",
+            "!TEXT_WILDCARD_ANY_IC on message 1",
+        ),
+        ("BUTTONS_COUNT 1\n", "BUTTONS_COUNT on message 1: 1"),
+        ("INTENT_CONFIDENCE 100\nINTENT_CONFIDENCE 101\n", ""),
+        ("ENTITY_VALUES 12345678901\n", "ENTITY_VALUES 12345678901"),
+        ("*\n!*Kak*\n", "not matching \"*Kak*\""),
+        (
+            "BOT_SALAM\n",
+            "matching \"Selamat tinggal*\" or \"Sampai jumpa*\"",
+        ),
+    ];
+    for (bot, expected) in cases {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::write(
+            dir.path().join("pamit.utterances.txt"),
+            "BOT_SALAM\nSelamat tinggal*\nSampai jumpa*\n",
+        )
+        .expect("write the list");
+        std::fs::write(
+            dir.path().join("case.convo.txt"),
+            format!("n\n{greet}{bot}"),
+        )
+        .expect("write the conversation");
+        let loaded = tanya::convo::load_path(dir.path());
+        if expected.is_empty() {
+            // INTENT_CONFIDENCE above 100 is refused when the file loads.
+            let error = loaded.expect_err("101 % is no confidence").to_string();
+            assert!(error.contains("INTENT_CONFIDENCE"), "{error}");
+            continue;
+        }
+        loaded.expect("the file loads");
+        let summary = run(&[dir.path().to_path_buf()]).await;
+        let report = summary.render();
+        assert_eq!(summary.failed(), 1, "should fail:\n{bot}\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_button_or_code_fails_at_the_me_block() {
     let (_dir, summary) = run_text(

@@ -26,6 +26,7 @@
 
 pub mod dedup;
 pub mod delivery;
+pub mod demo_codes;
 pub mod line;
 pub mod telegram;
 pub mod whatsapp;
@@ -45,6 +46,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dedup::Dedup;
 use delivery::{DeliveryWorker, Outbox, RetryPolicy, SendError, Sender};
+use demo_codes::DemoCodes;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -213,6 +215,8 @@ pub struct Channels {
     policy: RetryPolicy,
     list_label: String,
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// Demo mode only: codes also shown in the chat (see `demo_codes`).
+    demo_codes: Option<DemoCodes>,
 }
 
 /// What only configured channels need (nothing is opened or built for an app without any).
@@ -224,11 +228,12 @@ struct Storage {
 
 impl Channels {
     /// The channels configured in `config`, storing their outbox and seen-ids in `stores`
-    /// (temporary ones when the application runs in memory).
+    /// (temporary ones when the application runs in memory); `demo_codes` in demo mode.
     pub fn new(
         config: &Config,
         engine: Arc<Engine>,
         stores: Option<&Stores>,
+        demo_codes: Option<DemoCodes>,
     ) -> Result<Channels, OpenError> {
         let any = config.telegram.is_some() || config.whatsapp.is_some() || config.line.is_some();
         let storage = if any {
@@ -267,6 +272,7 @@ impl Channels {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            demo_codes,
         })
     }
 
@@ -432,6 +438,10 @@ impl Channels {
         session: &SessionKey,
         input: Input,
     ) -> Result<Vec<OutboundMessage>, ChannelError> {
+        let before = match &self.demo_codes {
+            Some(demo) => demo.before(session).await,
+            None => None,
+        };
         let result = self
             .engine
             .handle(IncomingMessage {
@@ -441,7 +451,14 @@ impl Channels {
                 client_message_id: None,
             })
             .await?;
-        Ok(result.messages.into_iter().map(Into::into).collect())
+        // The demo "SMS" goes first: LINE shows quick replies only on the last message of a
+        // reply, and the turn's last message is the one whose choices (resend, cancel) matter.
+        let mut messages = match (&self.demo_codes, &before) {
+            (Some(demo), Some(before)) => demo.sent_since(session, before).await,
+            _ => Vec::new(),
+        };
+        messages.extend(result.messages.into_iter().map(OutboundMessage::from));
+        Ok(messages)
     }
 
     fn render(&self, reply_to: &ReplyTo, messages: &[OutboundMessage]) -> Vec<Request> {

@@ -2,6 +2,7 @@
 //! the wildcard matching their expectations use, and the runner behind `tanya test` and
 //! `cargo test`.
 
+pub mod botium;
 pub mod parse;
 pub mod run;
 pub mod wildcard;

@@ -10,21 +10,27 @@
 //!                                      (`$otp`, `$otp_spaced`, `$otp_dashed` may sit in a text)
 //! saya lupa password jmo
 //!
-//! #bot                              ← the next bot message: text lines first (wildcards, a
-//! !*error*                             leading `!` negates), then asserters, each negatable:
-//! INTENT forgot_password               INTENT, RESPONSE, BUTTONS a|b, ENTITIES a|b
+//! #bot                              ← the next bot message: text lines first (wildcards; a
+//! *email*                              line starting with `!` is text the message must not
+//! !*budi.santoso@*                     match), or the name of an utterance list (any variant);
+//! INTENT forgot_password               then asserters, each negatable: INTENT, RESPONSE,
+//!                                      BUTTONS a|b, ENTITIES a|b, and Botium's TEXT_*,
+//!                                      BUTTONS_COUNT, INTENT_CONFIDENCE, ENTITY_VALUES
 //! ```
 //!
 //! Decisions beyond Botium: every line is trimmed (indentation and trailing spaces never
 //! matter); whole lines starting with `//` are comments; a conversation must start with `#me`
-//! because tanya sends no welcome message; BotiumScript keywords tanya cannot check are errors
-//! rather than text that would silently never match.
+//! because tanya sends no welcome message; `!` on a later text line excludes that line's
+//! pattern (Botium would read it as text); BotiumScript keywords tanya cannot check are errors
+//! naming the keyword and the reason (see `botium`) rather than text that would silently never
+//! match.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::convo::botium::{self, CountCheck, TextAsserter};
 use crate::convo::wildcard::wildcard_match;
 
 /// The most conversations one file may expand into through utterance lists; beyond this the
@@ -93,16 +99,43 @@ pub struct BotExpectation {
 /// The text lines of a `#bot` block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextExpectation {
-    /// A [`wildcard_match`] pattern; lines of a multi-line block joined with `\n`.
-    pub pattern: String,
-    /// `!` before the first text line: the message must *not* match.
+    /// [`wildcard_match`] patterns the message must match one of: the text lines joined with
+    /// `\n`, or each variant of the utterance list the text names. Empty when every text line
+    /// starts with `!`.
+    pub patterns: Vec<String>,
+    /// Botium's `!` before the first (and only negated) text line: the message must match
+    /// *none* of `patterns`.
     pub negated: bool,
+    /// A `!` on a later text line (SPEC §10): each such line is a pattern the message must
+    /// not match, checked besides the other lines.
+    pub excluded: Vec<String>,
 }
 
 impl TextExpectation {
     /// Whether a bot message's text meets this expectation.
     pub fn matches(&self, text: &str) -> bool {
-        wildcard_match(&self.pattern, text) != self.negated
+        let positive = self.patterns.is_empty()
+            || self.patterns.iter().any(|p| wildcard_match(p, text)) != self.negated;
+        positive && !self.excluded.iter().any(|p| wildcard_match(p, text))
+    }
+
+    /// The expectation as a failure report states it.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.patterns.is_empty() {
+            let how = if self.negated {
+                "not matching"
+            } else {
+                "matching"
+            };
+            let alternatives: Vec<String> =
+                self.patterns.iter().map(|p| format!("{p:?}")).collect();
+            parts.push(format!("{how} {}", alternatives.join(" or ")));
+        }
+        for pattern in &self.excluded {
+            parts.push(format!("not matching {pattern:?}"));
+        }
+        parts.join(" and ")
     }
 }
 
@@ -118,6 +151,19 @@ pub enum Asserter {
     Buttons { titles: Vec<String>, negated: bool },
     /// `ENTITIES a|b`: the turn's NLU found these entities. Without names: at least one.
     Entities { names: Vec<String>, negated: bool },
+    /// Botium's `TEXT_CONTAINS_ANY`, `TEXT_REGEXP_ALL_IC`, … on the matched message's text.
+    Text {
+        asserter: TextAsserter,
+        negated: bool,
+    },
+    /// Botium's `BUTTONS_COUNT n` (and `BUTTONS_COUNT_REC`: tanya has no cards whose buttons
+    /// would count too): how many buttons the matched message has.
+    ButtonsCount { check: CountCheck, negated: bool },
+    /// Botium's `INTENT_CONFIDENCE n`: the turn's intent has at least `n` % confidence.
+    IntentConfidence { min_percent: u32, negated: bool },
+    /// Botium's `ENTITY_VALUES a|b`: the turn's NLU found entities with these (normalized)
+    /// values.
+    EntityValues { values: Vec<String>, negated: bool },
 }
 
 /// Why conversation files could not be loaded.
@@ -187,14 +233,37 @@ pub enum SyntaxError {
     #[error("`{keyword}` has an empty item between `|` separators")]
     EmptyListItem { keyword: String },
     /// An upper-case word where an asserter is expected (after the first asserter).
-    #[error("unknown asserter `{keyword}`; tanya supports INTENT, RESPONSE, BUTTONS and ENTITIES")]
-    UnknownAsserter { keyword: String },
-    /// A BotiumScript asserter or logic hook tanya cannot check.
     #[error(
-        "`{keyword}` is a BotiumScript keyword tanya does not support; \
-         use INTENT, RESPONSE, BUTTONS or ENTITIES"
+        "unknown asserter `{keyword}`; tanya supports INTENT, RESPONSE, BUTTONS, ENTITIES and \
+         Botium's TEXT_*, BUTTONS_COUNT, INTENT_CONFIDENCE and ENTITY_VALUES"
     )]
-    UnsupportedKeyword { keyword: String },
+    UnknownAsserter { keyword: String },
+    /// A built-in BotiumScript asserter, logic hook or user input tanya cannot check.
+    #[error("`{keyword}` is a BotiumScript keyword tanya does not support: {reason}")]
+    UnsupportedKeyword {
+        keyword: String,
+        reason: &'static str,
+    },
+    /// A `TEXT_REGEXP_*` value that is no regular expression.
+    #[error("`{keyword}`: `{value}` is no valid regular expression: {error}")]
+    InvalidRegex {
+        keyword: String,
+        value: String,
+        error: String,
+    },
+    /// A `BUTTONS_COUNT` or `INTENT_CONFIDENCE` argument that is no count or percentage.
+    #[error("`{keyword}` expects {expected}, found `{value}`")]
+    InvalidNumber {
+        keyword: String,
+        value: String,
+        expected: &'static str,
+    },
+    /// Botium's `?` (an optional step or asserter): tanya's files are one fixed path.
+    #[error(
+        "optional lines (`?`) are not supported: a conversation file is one fixed path \
+         (write `??` for a text starting with `?`)"
+    )]
+    OptionalLine,
     /// An asserter inside a `#me` block.
     #[error("`{keyword}` is an asserter and belongs in a #bot block")]
     AsserterInMe { keyword: String },
@@ -204,11 +273,6 @@ pub enum SyntaxError {
     /// A text line after an asserter line in a `#bot` block.
     #[error("the expected text must come before the asserters of a #bot block")]
     TextAfterAsserter,
-    /// `!` on a later text line, where it is unclear what it negates.
-    #[error(
-        "only the first text line of a #bot block can start with `!` (it negates the whole text)"
-    )]
-    MisplacedNegation,
     /// A line holding only `!`.
     #[error("`!` must be followed by a text or an asserter")]
     BareNegation,
@@ -466,7 +530,7 @@ fn parse_lines(
         let body = trim_blank_lines(&block.body);
         steps.push(match block.kind {
             BlockKind::Me => Step::Me(parse_me(block.line, body)?),
-            BlockKind::Bot => Step::Bot(parse_bot(block.line, body)?),
+            BlockKind::Bot => Step::Bot(parse_bot(block.line, body, utterances)?),
         });
         last_lines.push(body.last().map_or(block.line, |&(number, _)| number));
     }
@@ -530,44 +594,12 @@ fn split_keyword(line: &str) -> (&str, &str) {
 
 const ASSERTERS: [&str; 4] = ["INTENT", "RESPONSE", "BUTTONS", "ENTITIES"];
 
-/// BotiumScript asserters and logic hooks with no tanya equivalent. Rejecting them beats reading
-/// them as text: a ported file would otherwise fail with a confusing text mismatch.
-const UNSUPPORTED_BOTIUM_KEYWORDS: [&str; 27] = [
-    "CARDS",
-    "CLEAR_SCRIPTING_MEMORY",
-    "CONDITIONAL_STEP_TIME_BASED",
-    "ENTITY_CONTENT",
-    "ENTITY_VALUES",
-    "FORM",
-    "INCLUDE",
-    "INTENT_CONFIDENCE",
-    "INTENT_UNIQUE",
-    "JSON_PATH",
-    "JSON_PATH_COUNT",
-    "MEDIA",
-    "PAUSE",
-    "PAUSE_ASSERTER",
-    "RESPONSE_LENGTH",
-    "SET_SCRIPTING_MEMORY",
-    "SKIP_BOT_UNCONSUMED",
-    "TEXT",
-    "TEXT_CONTAINS_ALL",
-    "TEXT_CONTAINS_ANY",
-    "TEXT_EQUALS",
-    "TEXT_REGEX_ALL",
-    "TEXT_REGEX_ANY",
-    "TEXT_WILDCARD_ALL",
-    "TEXT_WILDCARD_ANY",
-    "UPDATE_CUSTOM",
-    "WAITFORBOT",
-];
-
-fn unsupported_keyword(word: &str) -> Option<SyntaxError> {
-    UNSUPPORTED_BOTIUM_KEYWORDS
-        .contains(&word)
-        .then(|| SyntaxError::UnsupportedKeyword {
-            keyword: word.to_string(),
-        })
+/// Botium's own asserters that tanya checks with Botium's meaning, besides [`ASSERTERS`].
+fn is_botium_asserter(word: &str) -> bool {
+    matches!(
+        word,
+        "BUTTONS_COUNT" | "BUTTONS_COUNT_REC" | "INTENT_CONFIDENCE" | "ENTITY_VALUES"
+    ) || TextAsserter::parse(word, &[]).is_some()
 }
 
 /// `UPPER_CASE` words: what an asserter (or an utterance-list name) looks like.
@@ -604,11 +636,11 @@ fn parse_me(header_line: usize, body: &[(usize, &str)]) -> Result<MeTurn, LineEr
         if word == "WAIT" {
             return Err((number, SyntaxError::MisplacedWait));
         }
-        if ASSERTERS.contains(&asserter) {
+        if ASSERTERS.contains(&asserter) || is_botium_asserter(asserter) {
             let keyword = asserter.to_string();
             return Err((number, SyntaxError::AsserterInMe { keyword }));
         }
-        if let Some(kind) = unsupported_keyword(word) {
+        if let Some(kind) = botium::refused(word) {
             return Err((number, kind));
         }
     }
@@ -665,21 +697,32 @@ fn parse_wait(value: &str) -> Result<Duration, SyntaxError> {
     }
 }
 
-fn parse_bot(header_line: usize, body: &[(usize, &str)]) -> Result<BotExpectation, LineError> {
-    let mut text_lines: Vec<&str> = Vec::new();
-    let mut negated_text = false;
+fn parse_bot(
+    header_line: usize,
+    body: &[(usize, &str)],
+    utterances: &HashMap<String, Vec<String>>,
+) -> Result<BotExpectation, LineError> {
+    // (line number, text, whether it starts with `!`)
+    let mut text_lines: Vec<(usize, &str, bool)> = Vec::new();
     let mut asserters = Vec::new();
     for &(number, line) in body {
         if line.is_empty() {
             // Kept inside a text (paragraphs); meaningless among asserters.
             if asserters.is_empty() {
-                text_lines.push(line);
+                text_lines.push((number, line, false));
             }
             continue;
         }
-        let (negated, unnegated) = match line.strip_prefix('!') {
-            Some(rest) => (true, rest.trim_start()),
-            None => (false, line),
+        // Botium's escapes: `??` and `!!` stand for a literal `?` and `!`.
+        let (negated, unnegated) = if line.starts_with("??") || line.starts_with("!!") {
+            (false, &line[1..])
+        } else if line.starts_with('?') {
+            return Err((number, SyntaxError::OptionalLine));
+        } else {
+            match line.strip_prefix('!') {
+                Some(rest) => (true, rest.trim_start()),
+                None => (false, line),
+            }
         };
         if negated && unnegated.is_empty() {
             return Err((number, SyntaxError::BareNegation));
@@ -693,7 +736,7 @@ fn parse_bot(header_line: usize, body: &[(usize, &str)]) -> Result<BotExpectatio
             let keyword = word.to_string();
             return Err((number, SyntaxError::MeKeywordInBot { keyword }));
         }
-        if let Some(kind) = unsupported_keyword(word) {
+        if let Some(kind) = botium::refused(word) {
             return Err((number, kind));
         }
         if !asserters.is_empty() {
@@ -706,22 +749,12 @@ fn parse_bot(header_line: usize, body: &[(usize, &str)]) -> Result<BotExpectatio
             };
             return Err((number, kind));
         }
-        if negated {
-            if !text_lines.is_empty() {
-                return Err((number, SyntaxError::MisplacedNegation));
-            }
-            negated_text = true;
-        }
         if mentions_otp(unnegated) {
             return Err((number, SyntaxError::MisplacedOtp));
         }
-        text_lines.push(unnegated);
+        text_lines.push((number, unnegated, negated));
     }
-    let text_lines = trim_blank_text(&text_lines);
-    let text = (!text_lines.is_empty()).then(|| TextExpectation {
-        pattern: text_lines.join("\n"),
-        negated: negated_text,
-    });
+    let text = text_expectation(trim_blank_text(&text_lines), utterances)?;
     Ok(BotExpectation {
         line: header_line,
         text,
@@ -729,13 +762,62 @@ fn parse_bot(header_line: usize, body: &[(usize, &str)]) -> Result<BotExpectatio
     })
 }
 
-/// Drops the blank lines between the text and the first asserter.
-fn trim_blank_text<'a, 'b>(lines: &'b [&'a str]) -> &'b [&'a str] {
-    let end = lines
-        .iter()
-        .rposition(|line| !line.is_empty())
-        .map_or(0, |i| i + 1);
-    &lines[..end]
+/// The text lines of a `#bot` block as an expectation. A `!` on the first line alone negates
+/// the whole text (Botium's meaning); otherwise every `!` line is a pattern of its own that the
+/// message must not match, and the other lines form the text it must match. A text that is
+/// one line naming an utterance list matches any of its variants.
+fn text_expectation(
+    lines: &[(usize, &str, bool)],
+    utterances: &HashMap<String, Vec<String>>,
+) -> Result<Option<TextExpectation>, LineError> {
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let negated_lines = lines.iter().filter(|(_, _, negated)| *negated).count();
+    let whole_text_negated = negated_lines == 1 && lines[0].2;
+    let (positive, excluded): (Vec<_>, Vec<_>) = if whole_text_negated {
+        (lines.to_vec(), Vec::new())
+    } else {
+        lines.iter().partition(|(_, _, negated)| !*negated)
+    };
+    let positive = trim_blank_text(&positive);
+    let patterns = match positive {
+        [] => Vec::new(),
+        [(number, line, _)] => match utterances.get(*line) {
+            Some(variants) => variants.clone(),
+            None if is_upper_identifier(line) && line.contains('_') => {
+                let name = line.to_string();
+                return Err((*number, SyntaxError::UnknownUtteranceList { name }));
+            }
+            None => vec![line.to_string()],
+        },
+        _ => vec![
+            positive
+                .iter()
+                .map(|(_, line, _)| *line)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ],
+    };
+    Ok(Some(TextExpectation {
+        patterns,
+        negated: whole_text_negated,
+        excluded: excluded
+            .iter()
+            .map(|(_, line, _)| line.to_string())
+            .collect(),
+    }))
+}
+
+/// Drops blank lines around a text (between it and the first asserter, and around the lines
+/// a `!` took out).
+fn trim_blank_text<'a, 'b>(lines: &'b [(usize, &'a str, bool)]) -> &'b [(usize, &'a str, bool)] {
+    let start = lines.iter().position(|(_, line, _)| !line.is_empty());
+    let end = lines.iter().rposition(|(_, line, _)| !line.is_empty());
+    match (start, end) {
+        (Some(start), Some(end)) => &lines[start..=end],
+        _ => &[],
+    }
 }
 
 /// The asserter a line starting with `keyword` stands for; `None` when `keyword` is no asserter.
@@ -762,10 +844,7 @@ fn parse_asserter(
         if argument.is_empty() {
             return Ok(Vec::new());
         }
-        let items: Vec<String> = argument
-            .split('|')
-            .map(|item| item.trim().to_string())
-            .collect();
+        let items = split_arguments(argument);
         if items.iter().any(String::is_empty) {
             return Err(SyntaxError::EmptyListItem {
                 keyword: keyword.to_string(),
@@ -778,8 +857,65 @@ fn parse_asserter(
         "RESPONSE" => single_name().map(|key| Asserter::Response { key, negated }),
         "BUTTONS" => list().map(|titles| Asserter::Buttons { titles, negated }),
         "ENTITIES" => list().map(|names| Asserter::Entities { names, negated }),
-        _ => return None,
+        "BUTTONS_COUNT" | "BUTTONS_COUNT_REC" => match CountCheck::parse(argument) {
+            Some(check) => Ok(Asserter::ButtonsCount { check, negated }),
+            None => Err(SyntaxError::InvalidNumber {
+                keyword: keyword.to_string(),
+                value: argument.to_string(),
+                expected: "a count like `2`, `>=1` or `<3`",
+            }),
+        },
+        "INTENT_CONFIDENCE" => match argument.parse::<u32>() {
+            Ok(min_percent) if min_percent <= 100 && !argument.starts_with('+') => {
+                Ok(Asserter::IntentConfidence {
+                    min_percent,
+                    negated,
+                })
+            }
+            _ => Err(SyntaxError::InvalidNumber {
+                keyword: keyword.to_string(),
+                value: argument.to_string(),
+                expected: "a whole percentage from 0 to 100",
+            }),
+        },
+        "ENTITY_VALUES" => list().and_then(|values| {
+            if values.is_empty() {
+                let keyword = keyword.to_string();
+                return Err(SyntaxError::MissingArgument { keyword });
+            }
+            Ok(Asserter::EntityValues { values, negated })
+        }),
+        _ => {
+            let values = split_arguments(argument);
+            let values = if argument.is_empty() {
+                Vec::new()
+            } else {
+                values
+            };
+            return TextAsserter::parse(keyword, &values)
+                .map(|parsed| parsed.map(|asserter| Asserter::Text { asserter, negated }));
+        }
     })
+}
+
+/// Botium's argument list: items separated by `|`, a literal `|` written `\|`, each trimmed.
+fn split_arguments(argument: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut chars = argument.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                chars.next();
+                items.last_mut().expect("never empty").push('|');
+            }
+            '|' => items.push(String::new()),
+            c => items.last_mut().expect("never empty").push(c),
+        }
+    }
+    items
+        .into_iter()
+        .map(|item| item.trim().to_string())
+        .collect()
 }
 
 fn join_lines(lines: &[(usize, &str)]) -> String {
@@ -925,8 +1061,9 @@ $otp
                 Step::Bot(BotExpectation {
                     line: 5,
                     text: Some(TextExpectation {
-                        pattern: "*email*".to_string(),
+                        patterns: vec!["*email*".to_string()],
                         negated: false,
+                        excluded: Vec::new(),
                     }),
                     asserters: vec![
                         Asserter::Intent {
@@ -964,8 +1101,9 @@ $otp
         assert_eq!(
             bot.text,
             Some(TextExpectation {
-                pattern: "*error*".to_string(),
+                patterns: vec!["*error*".to_string()],
                 negated: true,
+                excluded: Vec::new(),
             })
         );
         assert_eq!(
@@ -991,11 +1129,215 @@ $otp
         );
     }
 
+    fn bot_of(conversation: &Conversation) -> &BotExpectation {
+        match &conversation.steps[1] {
+            Step::Bot(bot) => bot,
+            other => panic!("expected a #bot step, got {other:?}"),
+        }
+    }
+
+    /// The README's example (SPEC §10): the masked address must show, the full one must not.
+    #[test]
+    fn a_bang_on_a_later_text_line_excludes_that_pattern() {
+        let conversation = parse_one(
+            "n\n#me\nhalo\n\n#bot\n*b***@example.com*\n!*budi.santoso@example.com*\nRESPONSE otp_sent\n",
+        );
+        let text = bot_of(&conversation).text.clone().expect("a text");
+        assert_eq!(
+            text,
+            TextExpectation {
+                patterns: vec!["*b***@example.com*".into()],
+                negated: false,
+                excluded: vec!["*budi.santoso@example.com*".into()],
+            }
+        );
+        assert!(text.matches("Kode dikirim ke b***@example.com"));
+        assert!(!text.matches("Kode dikirim ke budi.santoso@example.com (b***@example.com)"));
+        assert!(!text.matches("Kode dikirim lewat SMS"));
+    }
+
+    #[test]
+    fn a_bang_on_the_first_line_alone_negates_the_whole_text_as_in_botium() {
+        let conversation = parse_one("n\n#me\nhalo\n#bot\n!Maaf*\n*ulangi*\n");
+        let text = bot_of(&conversation).text.clone().expect("a text");
+        assert_eq!(text.patterns, ["Maaf*\n*ulangi*"]);
+        assert!(text.negated && text.excluded.is_empty());
+        assert!(text.matches("Maaf, coba lagi"));
+        assert!(!text.matches("Maaf\nmohon ulangi"));
+    }
+
+    #[test]
+    fn several_bang_lines_each_exclude_their_own_pattern() {
+        let conversation = parse_one("n\n#me\nhalo\n#bot\n!*error*\n!*gagal*\n");
+        let text = bot_of(&conversation).text.clone().expect("a text");
+        assert!(text.patterns.is_empty() && !text.negated);
+        assert_eq!(text.excluded, ["*error*", "*gagal*"]);
+        assert!(text.matches("Berhasil"));
+        assert!(!text.matches("Gagal dikirim"));
+    }
+
+    #[test]
+    fn doubled_marks_are_literal_and_optional_lines_are_refused() {
+        let conversation = parse_one("n\n#me\nhalo\n#bot\n!!Penting*\n");
+        let text = bot_of(&conversation).text.clone().expect("a text");
+        assert_eq!(
+            (text.patterns, text.negated),
+            (vec!["!Penting*".to_string()], false)
+        );
+        let conversation = parse_one("n\n#me\nhalo\n#bot\n??*\n");
+        assert_eq!(bot_of(&conversation).text.clone().unwrap().patterns, ["?*"]);
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\n?Halo*\n"),
+            (5, SyntaxError::OptionalLine)
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nhalo\n?INTENT greet\n"),
+            (6, SyntaxError::OptionalLine)
+        );
+    }
+
+    #[test]
+    fn a_bot_text_naming_an_utterance_list_matches_any_variant() {
+        let utterances = lists(&[("BOT_SALAM", &["Halo*", "Selamat datang*"])]);
+        let conversations =
+            parse_with("n\n#me\nhalo\n#bot\nBOT_SALAM\n", &utterances).expect("parses");
+        assert_eq!(
+            conversations.len(),
+            1,
+            "bot-side lists do not multiply runs"
+        );
+        let text = bot_of(&conversations[0]).text.clone().expect("a text");
+        assert_eq!(text.patterns, ["Halo*", "Selamat datang*"]);
+        assert!(text.matches("Selamat datang di JMO"));
+        assert!(!text.matches("Sampai jumpa"));
+        let negated = parse_with("n\n#me\nhalo\n#bot\n!BOT_SALAM\n", &utterances).unwrap();
+        let text = bot_of(&negated[0]).text.clone().expect("a text");
+        assert!(text.negated && !text.matches("Halo Kak") && text.matches("Sampai jumpa"));
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nBOT_SALM\n"),
+            (
+                5,
+                SyntaxError::UnknownUtteranceList {
+                    name: "BOT_SALM".into()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn botium_asserters_tanya_checks_are_parsed_with_their_arguments() {
+        let conversation = parse_one(
+            "n\n#me\nhalo\n#bot\nTEXT_CONTAINS_ANY_IC kode|code \\| kata\nBUTTONS_COUNT >=2\n!BUTTONS_COUNT_REC 0\nINTENT_CONFIDENCE 80\nENTITY_VALUES 12345678901\n",
+        );
+        let asserters = &bot_of(&conversation).asserters;
+        let Asserter::Text {
+            asserter,
+            negated: false,
+        } = &asserters[0]
+        else {
+            panic!("expected a text asserter, got {:?}", asserters[0]);
+        };
+        assert_eq!(asserter.keyword, "TEXT_CONTAINS_ANY_IC");
+        let values: Vec<&str> = asserter.patterns.iter().map(|p| p.as_str()).collect();
+        assert_eq!(values, ["kode", r"code \| kata"]);
+        assert!(asserter.holds("Kirim CODE | KATA"));
+        assert_eq!(
+            asserters[1..],
+            [
+                Asserter::ButtonsCount {
+                    check: CountCheck::AtLeast(2),
+                    negated: false
+                },
+                Asserter::ButtonsCount {
+                    check: CountCheck::Equal(0),
+                    negated: true
+                },
+                Asserter::IntentConfidence {
+                    min_percent: 80,
+                    negated: false
+                },
+                Asserter::EntityValues {
+                    values: vec!["12345678901".into()],
+                    negated: false
+                },
+            ]
+        );
+        assert_eq!(
+            syntax_error("n\n#me\nhalo\n#bot\nINTENT_CONFIDENCE 120\n").1,
+            SyntaxError::InvalidNumber {
+                keyword: "INTENT_CONFIDENCE".into(),
+                value: "120".into(),
+                expected: "a whole percentage from 0 to 100",
+            }
+        );
+        assert!(matches!(
+            syntax_error("n\n#me\nhalo\n#bot\nBUTTONS_COUNT dua\n"),
+            (5, SyntaxError::InvalidNumber { .. })
+        ));
+        assert!(matches!(
+            syntax_error("n\n#me\nhalo\n#bot\nTEXT_REGEXP_ANY (\n"),
+            (5, SyntaxError::InvalidRegex { .. })
+        ));
+        assert_eq!(
+            syntax_error("n\n#me\nTEXT_EQUALS halo\n"),
+            (
+                3,
+                SyntaxError::AsserterInMe {
+                    keyword: "TEXT_EQUALS".into()
+                }
+            )
+        );
+    }
+
+    /// Every keyword botium-core 1.15 registers is either checked by tanya or refused with an
+    /// error that names it: none is read as text.
+    #[test]
+    fn every_built_in_botium_keyword_is_supported_or_refused_by_name() {
+        for keyword in botium::BUILT_IN_KEYWORDS {
+            let (block, line) = if keyword == "BUTTON" || keyword == "FORM" {
+                ("#me", format!("{keyword} Lupa akun"))
+            } else {
+                ("#bot", format!("{keyword} 1"))
+            };
+            let file = format!("n\n#me\nhalo\n{block}\n{line}\n");
+            match parse(&file) {
+                Ok(conversations) => {
+                    let last = conversations[0].steps.last().unwrap();
+                    let supported = match last {
+                        Step::Bot(bot) => bot.text.is_none() && bot.asserters.len() == 1,
+                        Step::Me(me) => matches!(me.input, MeInput::Button(_)),
+                    };
+                    assert!(supported, "{keyword} was read as text: {last:?}");
+                }
+                Err(ConvoError::Syntax {
+                    kind:
+                        SyntaxError::UnsupportedKeyword {
+                            keyword: named,
+                            reason,
+                        },
+                    ..
+                }) => {
+                    assert_eq!(named, keyword);
+                    assert!(!reason.is_empty());
+                }
+                Err(other) => panic!("{keyword}: unexpected error {other}"),
+            }
+        }
+        let message = parse("n\n#me\nhalo\n#bot\nhalo\nTEXT_WER 0.1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("`TEXT_WER` is a BotiumScript keyword"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn a_negated_text_expectation_matches_what_the_pattern_does_not() {
         let expectation = TextExpectation {
-            pattern: "*error*".to_string(),
+            patterns: vec!["*error*".to_string()],
             negated: true,
+            excluded: Vec::new(),
         };
         assert!(expectation.matches("Kode terkirim"));
         assert!(!expectation.matches("Terjadi ERROR"));
@@ -1028,7 +1370,7 @@ $otp
         let Step::Bot(bot) = &conversation.steps[1] else {
             panic!("expected a #bot step");
         };
-        assert_eq!(bot.text.as_ref().unwrap().pattern, "Halo*\n*Tanya");
+        assert_eq!(bot.text.as_ref().unwrap().patterns, ["Halo*\n*Tanya"]);
     }
 
     #[test]
@@ -1184,13 +1526,10 @@ $otp
             (
                 6,
                 SyntaxError::UnsupportedKeyword {
-                    keyword: "JSON_PATH".into()
+                    keyword: "JSON_PATH".into(),
+                    reason: botium::refusal("JSON_PATH").unwrap(),
                 }
             )
-        );
-        assert_eq!(
-            syntax_error("n\n#me\nhalo\n#bot\nhalo\n!kak\n"),
-            (6, SyntaxError::MisplacedNegation)
         );
         assert_eq!(
             syntax_error("n\n#me\nhalo\n#bot\n!\n"),
@@ -1258,7 +1597,8 @@ $otp
         assert_eq!(
             error.to_string(),
             "tests/x.convo.txt:8: unknown asserter `FOO`; tanya supports INTENT, RESPONSE, \
-             BUTTONS and ENTITIES"
+             BUTTONS, ENTITIES and Botium's TEXT_*, BUTTONS_COUNT, INTENT_CONFIDENCE and \
+             ENTITY_VALUES"
         );
     }
 
@@ -1273,7 +1613,7 @@ $otp
         let Step::Bot(bot) = &conversation.steps[1] else {
             panic!("expected a #bot step");
         };
-        assert_eq!(bot.text.as_ref().unwrap().pattern, "Halo*");
+        assert_eq!(bot.text.as_ref().unwrap().patterns, ["Halo*"]);
         assert_eq!(bot.asserters.len(), 1);
     }
 

@@ -494,13 +494,8 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
     if let Some(text) = &expectation.text
         && !text.matches(&message.text)
     {
-        let how = if text.negated {
-            "not matching"
-        } else {
-            "matching"
-        };
         return Err((
-            format!("message {} with text {how} {:?}", index + 1, text.pattern),
+            format!("message {} with text {}", index + 1, text.describe()),
             format!(
                 "message {} [{}] is {:?}",
                 index + 1,
@@ -575,6 +570,84 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
                     ));
                 }
             }
+            Asserter::Text { asserter, negated } => {
+                if asserter.holds(&message.text) == *negated {
+                    let values: Vec<&str> = asserter.patterns.iter().map(|p| p.as_str()).collect();
+                    return Err((
+                        format!(
+                            "{}{} on message {} (as expressions: {})",
+                            bang(*negated),
+                            asserter.keyword,
+                            index + 1,
+                            values.join(" | ")
+                        ),
+                        format!(
+                            "message {} [{}] is {:?}",
+                            index + 1,
+                            message.key,
+                            message.text
+                        ),
+                        at,
+                    ));
+                }
+            }
+            Asserter::ButtonsCount { check, negated } => {
+                let count = message.buttons.len();
+                if check.holds(count) == *negated {
+                    return Err((
+                        format!(
+                            "{}BUTTONS_COUNT on message {}: {check}",
+                            bang(*negated),
+                            index + 1
+                        ),
+                        format!(
+                            "message {} [{}] has {count} button(s)",
+                            index + 1,
+                            message.key
+                        ),
+                        at,
+                    ));
+                }
+            }
+            Asserter::IntentConfidence {
+                min_percent,
+                negated,
+            } => {
+                let confidence = turn.result.intent.as_ref().map(|i| i.confidence);
+                let holds = confidence.is_some_and(|c| c * 100.0 >= f64::from(*min_percent));
+                if holds == *negated {
+                    return Err((
+                        format!("{}INTENT_CONFIDENCE {min_percent}", bang(*negated)),
+                        match confidence {
+                            Some(c) => format!("the intent's confidence is {:.1} %", c * 100.0),
+                            None => "the turn has no intent".to_string(),
+                        },
+                        at,
+                    ));
+                }
+            }
+            Asserter::EntityValues { values, negated } => {
+                let found = entity_values(&turn.result.entities);
+                let holds = if *negated {
+                    !values.iter().any(|v| found.contains(v))
+                } else {
+                    values.iter().all(|v| found.contains(v))
+                };
+                if !holds {
+                    return Err((
+                        format!("{}ENTITY_VALUES {}", bang(*negated), values.join(" | ")),
+                        format!(
+                            "the message's valid entity values are {}",
+                            if found.is_empty() {
+                                "none".to_string()
+                            } else {
+                                found.join(", ")
+                            }
+                        ),
+                        at,
+                    ));
+                }
+            }
             Asserter::Entities { names, negated } => {
                 let found = entity_names(&turn.result.entities);
                 let holds = match (names.is_empty(), *negated) {
@@ -619,6 +692,15 @@ fn entity_names(entities: &[Entity]) -> Vec<String> {
         .iter()
         .filter(|e| e.problem.is_none())
         .map(|e| json_name(&e.kind))
+        .collect()
+}
+
+/// The normalized values of the valid entities, in text order.
+fn entity_values(entities: &[Entity]) -> Vec<String> {
+    entities
+        .iter()
+        .filter(|e| e.problem.is_none())
+        .map(|e| e.value.clone())
         .collect()
 }
 
@@ -713,8 +795,9 @@ mod tests {
         BotExpectation {
             line: 5,
             text: text.map(|(pattern, negated)| crate::convo::TextExpectation {
-                pattern: pattern.into(),
+                patterns: vec![pattern.into()],
                 negated,
+                excluded: Vec::new(),
             }),
             asserters,
         }

@@ -53,6 +53,9 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("no_whatsapp_code", &[]),
     // the SMS / e-mail carrying a code
     ("code_message", &["code", "minutes"]),
+    // demo mode on a messaging channel: that SMS / e-mail shown in the chat
+    ("demo_code_sms", &["destination", "message"]),
+    ("demo_code_email", &["destination", "message"]),
     // passwords
     ("ask_new_password", &[]),
     ("password_weak", &["reasons"]),

@@ -2,6 +2,7 @@
 
 mod chat_api;
 pub mod connections;
+mod demo_api;
 mod error;
 mod guard;
 mod nlu_api;
@@ -36,6 +37,8 @@ pub struct AppState {
     /// Present in demo mode only; its route answers 404 otherwise.
     pub outbox: Option<Arc<dyn DemoOutbox>>,
     pub store: Arc<dyn crate::store::SessionStore>,
+    /// Members' limits and lockouts (for the demo reset route).
+    pub guard: Arc<dyn crate::store::MemberGuardStore>,
     /// Origins whose pages may call the API (`TANYA_CORS_ORIGINS`); empty: CORS off.
     pub cors_origins: Arc<[String]>,
     /// The messaging channels' webhooks (their routes answer 404 when not configured).
@@ -53,6 +56,7 @@ impl AppState {
             engine: app.engine.clone(),
             outbox: app.outbox.clone(),
             store: app.store.clone(),
+            guard: app.guard.clone(),
             cors_origins: app.config.cors_origins.clone().into(),
             channels: app.channels.clone(),
             client_ip_header: app.config.client_ip_header.clone(),
@@ -72,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/chat", post(chat_api::chat))
         .route("/api/v1/chat/{session_id}/history", get(chat_api::history))
         .route("/api/v1/demo/outbox", get(chat_api::demo_outbox))
+        .route("/api/v1/demo/reset", post(demo_api::reset))
         .merge(web::routes())
         .merge(
             crate::channels::router(state.channels.clone())

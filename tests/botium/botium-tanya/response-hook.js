@@ -1,0 +1,3 @@
+// SIMPLEREST_RESPONSE_HOOK: Botium loads a hook module that exports one function.
+'use strict'
+module.exports = require('./hooks').responseHook
