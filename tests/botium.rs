@@ -40,8 +40,14 @@ fn files_botium_cannot_run() -> BTreeSet<PathBuf> {
 }
 
 /// Whether Node.js and the Botium packages are there; installs the packages (`npm ci`) when
-/// only they are missing. `false` (after a loud notice) when the run must be skipped.
+/// only they are missing. `false` (after a loud notice) when the run must be skipped. Checked
+/// once per test binary: tests running side by side must not run `npm ci` at once.
 fn botium_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(check_or_install_botium)
+}
+
+fn check_or_install_botium() -> bool {
     let botium = repo("tests/botium");
     let mut missing = Vec::new();
     match node_major_version() {
