@@ -316,3 +316,50 @@ fn the_request_inside_an_angry_message_is_found() {
         Some("forgot_password")
     );
 }
+
+#[test]
+fn the_health_agencys_account_card_or_dues_is_its_faq_not_our_flow() {
+    let nlu = &trained().1;
+    let parse = nlu.parse("lupa password aplikasi mobile jkn");
+    assert_eq!(parse.intent.name, "faq_bpjs_kesehatan");
+    assert_eq!(
+        nlu.parse("lupa password jmo").intent.name,
+        "forgot_password"
+    );
+}
+
+#[test]
+fn what_the_member_remembers_is_not_what_they_lost() {
+    let nlu = &trained().1;
+    // The classifier alone leans to the password both times: it is named first.
+    let parse = nlu.parse("password saya masih ingat, email yang lupa");
+    assert_eq!(parse.ranking[0].name, "forgot_password");
+    assert_eq!(parse.intent.name, "forgot_account");
+    assert_eq!(
+        nlu.parse("passwordnya inget kok, yang lupa emailnya")
+            .intent
+            .name,
+        "forgot_account"
+    );
+}
+
+#[test]
+fn being_unable_is_no_denial_and_one_sure_request_is_not_split() {
+    let nlu = &trained().1;
+    let parse = nlu.parse("ga bisa login jmo padahal password sudah benar");
+    assert_eq!(parse.intent.name, "faq_login_jmo");
+    let parse = nlu.parse("berapa selisih antara saldo jht dan potongan gaji");
+    assert_eq!(parse.intent.name, "faq_jht_payslip");
+    assert!(parse.also.is_none(), "{:?}", parse.also);
+}
+
+#[test]
+fn real_words_are_not_corrected_into_the_vocabulary() {
+    let nlu = &trained().1;
+    // "macam", "sedang", "makin" are each one letter from a word of the examples.
+    assert_eq!(
+        nlu.normalize("macam apa sedang makin"),
+        "macam apa sedang makin"
+    );
+    assert_eq!(nlu.normalize("lupa pasword"), "lupa password");
+}
