@@ -25,20 +25,21 @@ const DEV: HeldOut = HeldOut {
     out_of_scope_recall: 0.92,
 };
 /// Wave 2's dev set (the eight new intents, near misses, negation, rambling messages),
-/// written apart from the examples; floors where tanya stands (0.898 / 0.928 measured).
+/// written apart from the examples; floors a point under where tanya stands (0.953 / 0.952
+/// measured).
 const WAVE2: HeldOut = HeldOut {
     file: "tests/nlu/dev_wave2.jsonl",
     min_lines: 300,
-    accuracy: 0.89,
-    out_of_scope_recall: 0.90,
+    accuracy: 0.94,
+    out_of_scope_recall: 0.94,
 };
 /// Session 5's held-out set (regional languages, English, near misses), written by a helper
 /// that never saw `intents/`, after the mechanisms it measures; nothing was tuned on it
-/// (0.935 / 0.923 measured; 34 lines that happened to equal a training example were removed).
+/// (0.946 / 0.923 measured; 34 lines that happened to equal a training example were removed).
 const SESSION5: HeldOut = HeldOut {
     file: "tests/nlu/heldout_s5.jsonl",
     min_lines: 180,
-    accuracy: 0.93,
+    accuracy: 0.935,
     out_of_scope_recall: 0.90,
 };
 
@@ -125,6 +126,21 @@ fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
 #[test]
 fn the_wave2_dev_set_meets_its_floors() {
     meets_its_floors(&WAVE2);
+}
+
+/// Issue 12's target (0.96 / 0.92) is on the dev set grown with wave 2's messages: both
+/// files together, 782 lines (0.962 / 0.953 measured). The floors keep a point of margin.
+#[test]
+fn the_grown_dev_set_stays_near_issue_12s_target() {
+    let (mut examples, _) = evaluate(DEV.file);
+    examples.extend(evaluate(WAVE2.file).0);
+    let report = eval::evaluate(&trained().1, &examples);
+    assert!(report.accuracy >= 0.95, "accuracy {:.4}", report.accuracy);
+    assert!(
+        report.out_of_scope_recall() >= 0.94,
+        "out_of_scope recall {:.4}",
+        report.out_of_scope_recall()
+    );
 }
 
 #[test]

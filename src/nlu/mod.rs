@@ -196,15 +196,16 @@ impl Nlu {
                 confidence: RULE_CONFIDENCE,
             };
         }
-        // "ganti nomor hp di mobile jkn": the health agency's account, card or dues.
-        if is_request(&intent.name)
-            && words.has(Concept::Health)
-            && !words.has_outside(Concept::Ours, Concept::Health)
-        {
+        if is_about_the_health_agency(&words, &intent, &ranking) {
             intent = IntentScore {
                 name: HEALTH_AGENCY.to_string(),
                 confidence: RULE_CONFIDENCE,
             };
+        }
+        if intent.name == OUT_OF_SCOPE {
+            if let Some(request) = self.request_in_a_sentence(text, &words) {
+                intent = request;
+            }
         }
         if let Some(complaint) = complaint_by_angry_words(&words, &intent, &ranking) {
             intent = complaint;
@@ -316,6 +317,23 @@ impl Nlu {
         parts
             .into_iter()
             .filter_map(|part| self.request_in(part))
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+    }
+
+    /// A long story read as nothing in particular ("saya petani di desa, …, bisa bayar di
+    /// situ?") usually carries its request in one sentence: each sentence is read on its
+    /// own, and the surest request wins. The sentences come from the text's punctuation,
+    /// which the tokens no longer have. Each is normalised once, so the work stays linear.
+    fn request_in_a_sentence(&self, text: &str, words: &Words) -> Option<IntentScore> {
+        const MIN_STORY_TOKENS: usize = 20;
+        const MIN_SENTENCE_TOKENS: usize = 3;
+        if words.tokens.len() < MIN_STORY_TOKENS {
+            return None;
+        }
+        text.split(['.', ',', ';', '!', '?', '\n'])
+            .map(|sentence| self.normalizer.tokens(sentence))
+            .filter(|tokens| tokens.len() >= MIN_SENTENCE_TOKENS)
+            .filter_map(|tokens| self.request_in(&tokens))
             .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
     }
 
@@ -445,6 +463,22 @@ impl Nlu {
     }
 }
 
+/// "ganti nomor hp di mobile jkn": a request about an account, a card, dues or an office
+/// that names the health agency and not this one is about the health agency, whether the
+/// classifier read it as one of ours or was unsure between them. A message the classifier
+/// itself reads as out of scope stays so.
+fn is_about_the_health_agency(
+    words: &Words,
+    intent: &IntentScore,
+    ranking: &[IntentScore],
+) -> bool {
+    let unsure_request =
+        intent.name == OUT_OF_SCOPE && ranking.first().is_some_and(|top| is_request(&top.name));
+    (is_request(&intent.name) || unsure_request)
+        && words.has(Concept::Health)
+        && !words.has_outside(Concept::Ours, Concept::Health)
+}
+
 /// Whether the classifier reads the whole message as one request so surely that a
 /// conjunction in it cannot be joining two: two requests leave it torn between them.
 fn surely_one_request(intent: &IntentScore) -> bool {
@@ -542,6 +576,36 @@ mod tests {
         };
         let ranking = [score("cancel", 0.5), score(COMPLAINT, 0.4)];
         assert!(complaint_by_angry_words(&calm, &ranking[0], &ranking).is_none());
+    }
+
+    fn words_with(concepts: &[Concept]) -> Words {
+        Words {
+            tokens: concepts.iter().map(|c| c.name().to_string()).collect(),
+            hits: concepts
+                .iter()
+                .enumerate()
+                .map(|(start, &concept)| Hit {
+                    concept,
+                    start,
+                    end: start + 1,
+                })
+                .collect(),
+            typed: Vec::new(),
+            question_mark: false,
+        }
+    }
+
+    #[test]
+    fn a_request_naming_only_the_health_agency_is_about_it() {
+        let health = words_with(&[Concept::Health]);
+        let ranking = [score("faq_update_data", 0.45), score(HEALTH_AGENCY, 0.4)];
+        assert!(is_about_the_health_agency(&health, &ranking[0], &ranking));
+        let unsure = score(OUT_OF_SCOPE, 0.55);
+        assert!(is_about_the_health_agency(&health, &unsure, &ranking));
+        let both = words_with(&[Concept::Health, Concept::Ours]);
+        assert!(!is_about_the_health_agency(&both, &ranking[0], &ranking));
+        let out = [score(OUT_OF_SCOPE, 0.8), score("faq_update_data", 0.1)];
+        assert!(!is_about_the_health_agency(&health, &unsure, &out));
     }
 
     #[test]
