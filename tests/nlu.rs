@@ -379,3 +379,30 @@ fn real_words_are_not_corrected_into_the_vocabulary() {
     );
     assert_eq!(nlu.normalize("lupa pasword"), "lupa password");
 }
+
+#[test]
+fn a_long_story_is_read_sentence_by_sentence_for_its_request() {
+    let story = "permisi kak, jadi ceritanya saya dulu kerja di pabrik garmen di bekasi sampai \
+                 tahun lalu, terus kena pengurangan karyawan, sekarang sudah pulang kampung dan \
+                 buka warung kecil di depan rumah, anak saya tahun ini masuk sekolah jadi butuh \
+                 biaya banyak. saldo jht saya sekarang ada berapa?";
+    let parse = trained().1.parse(story);
+    assert_eq!(
+        parse.ranking[0].name, "out_of_scope",
+        "the whole story reads as nothing"
+    );
+    assert_eq!(parse.intent.name, "check_jht_balance");
+}
+
+#[test]
+fn kasih_alone_gives_and_does_not_thank() {
+    let nlu = &trained().1;
+    assert_eq!(nlu.normalize("makasih kak"), "terimakasih kak");
+    assert_eq!(nlu.parse("makasih kak").intent.name, "thanks");
+    assert_eq!(
+        nlu.parse("kasih contoh surat lamaran kerja dong")
+            .intent
+            .name,
+        "out_of_scope"
+    );
+}
