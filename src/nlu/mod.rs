@@ -186,26 +186,13 @@ impl Nlu {
         if let Some(meant) = reread {
             intent = meant;
         }
-        // "lupa password gojek": somebody else's account is no request of ours.
-        if is_about_an_account(&intent.name)
-            && words.has(Concept::Elsewhere)
-            && !words.has(Concept::Ours)
+        if let Some(theirs) = somebody_elses(&words, &intent, &ranking) {
+            intent = theirs;
+        }
+        if intent.name == OUT_OF_SCOPE
+            && let Some(request) = self.request_in_a_sentence(text, &words)
         {
-            intent = IntentScore {
-                name: OUT_OF_SCOPE.to_string(),
-                confidence: RULE_CONFIDENCE,
-            };
-        }
-        if is_about_the_health_agency(&words, &intent, &ranking) {
-            intent = IntentScore {
-                name: HEALTH_AGENCY.to_string(),
-                confidence: RULE_CONFIDENCE,
-            };
-        }
-        if intent.name == OUT_OF_SCOPE {
-            if let Some(request) = self.request_in_a_sentence(text, &words) {
-                intent = request;
-            }
+            intent = request;
         }
         if let Some(complaint) = complaint_by_angry_words(&words, &intent, &ranking) {
             intent = complaint;
@@ -461,6 +448,30 @@ impl Nlu {
             },
         }
     }
+}
+
+/// The reading of a request that belongs to somebody else: another app's, bank's or
+/// insurer's account ("lupa password gojek") is out of scope; the health agency's account,
+/// card or dues is its FAQ.
+fn somebody_elses(
+    words: &Words,
+    intent: &IntentScore,
+    ranking: &[IntentScore],
+) -> Option<IntentScore> {
+    let name = if is_about_an_account(&intent.name)
+        && words.has(Concept::Elsewhere)
+        && !words.has(Concept::Ours)
+    {
+        OUT_OF_SCOPE
+    } else if is_about_the_health_agency(words, intent, ranking) {
+        HEALTH_AGENCY
+    } else {
+        return None;
+    };
+    Some(IntentScore {
+        name: name.to_string(),
+        confidence: RULE_CONFIDENCE,
+    })
 }
 
 /// "ganti nomor hp di mobile jkn": a request about an account, a card, dues or an office
