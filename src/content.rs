@@ -1,5 +1,5 @@
-//! Loads and validates `intents/`: intent files (examples, patterns, responses), response files
-//! and the slang lexicon. The file structs mirror the TOML; the runtime structs are compiled
+//! Loads and validates `intents/`: intent files (examples, patterns, responses), response files,
+//! the slang lexicon and the word lists of real words (`lexicon/*.txt`). The file structs mirror the TOML; the runtime structs are compiled
 //! (regexes built, templates split into placeholders) and every error names file and line.
 
 use regex::Regex;
@@ -133,6 +133,8 @@ pub struct Content {
     pub commands: Vec<(String, String)>,
     /// The dialog readers' words: (concept name, phrase as written), `lexicon/answers.toml`.
     pub concepts: Vec<(String, String)>,
+    /// Real words (stems), one a line in `lexicon/*.txt`: the typo corrector leaves them be.
+    pub words: Vec<String>,
 }
 
 impl Content {
@@ -240,6 +242,7 @@ struct Loader {
     commands: Vec<(String, String)>,
     /// (concept, phrase, file, line) as written.
     concepts: Vec<(String, String, PathBuf, usize)>,
+    words: Vec<String>,
     /// normalised example → (intent, file, line)
     seen_examples: HashMap<String, (String, PathBuf, usize)>,
 }
@@ -274,6 +277,29 @@ impl Loader {
         let lexicon = dir.join("lexicon");
         for path in toml_files(&lexicon).unwrap_or_default() {
             self.load_lexicon_file(&path);
+        }
+        for path in files_with_extension(&lexicon, "txt").unwrap_or_default() {
+            self.load_word_list(&path);
+        }
+    }
+
+    /// A word list: one lower-case word a line; `#` starts a comment line.
+    fn load_word_list(&mut self, path: &Path) {
+        let Some(text) = self.read(path) else { return };
+        for (index, line) in text.lines().enumerate() {
+            let word = line.trim();
+            if word.is_empty() || word.starts_with('#') {
+                continue;
+            }
+            if !word.chars().all(|c| c.is_alphabetic() && !c.is_uppercase()) {
+                self.error(
+                    path,
+                    index + 1,
+                    format!("word list entry {word:?} must be one lower-case word"),
+                );
+                continue;
+            }
+            self.words.push(word.to_string());
         }
     }
 
@@ -579,15 +605,21 @@ impl Loader {
                 .into_iter()
                 .map(|(concept, phrase, _, _)| (concept, phrase))
                 .collect(),
+            words: self.words,
         })
     }
 }
 
 /// The `*.toml` files directly in `dir`, sorted, so loading order (and errors) are stable.
 fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    files_with_extension(dir, "toml")
+}
+
+/// The files directly in `dir` whose name ends in `.{extension}`, sorted.
+fn files_with_extension(dir: &Path, extension: &str) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == extension))
         .collect();
     files.sort();
     Ok(files)
@@ -711,6 +743,27 @@ mod tests {
             content.commands,
             vec![("kirim ulang".into(), "/resend_otp".into())]
         );
+    }
+
+    #[test]
+    fn a_word_list_loads_its_words_and_names_a_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "greet.toml",
+            "examples = [\"halo\"]\n\n[responses.greet]\ntext = [\"Halo!\"]\n",
+        );
+        write(
+            dir.path(),
+            "lexicon/words.txt",
+            "# stems\nsedang\n\nbiasa\n",
+        );
+        let content = load(dir.path(), &NO_REQUIREMENTS).unwrap();
+        assert_eq!(content.words, vec!["sedang", "biasa"]);
+        write(dir.path(), "lexicon/words.txt", "sedang\nDua Kata\n");
+        let errors = load(dir.path(), &NO_REQUIREMENTS).unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{errors:?}");
+        assert_eq!(errors.0[0].line, 2);
     }
 
     #[test]

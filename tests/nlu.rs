@@ -25,20 +25,21 @@ const DEV: HeldOut = HeldOut {
     out_of_scope_recall: 0.92,
 };
 /// Wave 2's dev set (the eight new intents, near misses, negation, rambling messages),
-/// written apart from the examples; floors where tanya stands (0.898 / 0.928 measured).
+/// written apart from the examples; floors a point under where tanya stands (0.953 / 0.952
+/// measured).
 const WAVE2: HeldOut = HeldOut {
     file: "tests/nlu/dev_wave2.jsonl",
     min_lines: 300,
-    accuracy: 0.89,
-    out_of_scope_recall: 0.90,
+    accuracy: 0.94,
+    out_of_scope_recall: 0.94,
 };
 /// Session 5's held-out set (regional languages, English, near misses), written by a helper
 /// that never saw `intents/`, after the mechanisms it measures; nothing was tuned on it
-/// (0.935 / 0.923 measured; 34 lines that happened to equal a training example were removed).
+/// (0.946 / 0.923 measured; 34 lines that happened to equal a training example were removed).
 const SESSION5: HeldOut = HeldOut {
     file: "tests/nlu/heldout_s5.jsonl",
     min_lines: 180,
-    accuracy: 0.93,
+    accuracy: 0.935,
     out_of_scope_recall: 0.90,
 };
 
@@ -125,6 +126,21 @@ fn the_dev_set_meets_the_accuracy_and_out_of_scope_floors() {
 #[test]
 fn the_wave2_dev_set_meets_its_floors() {
     meets_its_floors(&WAVE2);
+}
+
+/// Issue 12's target (0.96 / 0.92) is on the dev set grown with wave 2's messages: both
+/// files together, 782 lines (0.962 / 0.953 measured). The floors keep a point of margin.
+#[test]
+fn the_grown_dev_set_stays_near_issue_12s_target() {
+    let (mut examples, _) = evaluate(DEV.file);
+    examples.extend(evaluate(WAVE2.file).0);
+    let report = eval::evaluate(&trained().1, &examples);
+    assert!(report.accuracy >= 0.95, "accuracy {:.4}", report.accuracy);
+    assert!(
+        report.out_of_scope_recall() >= 0.94,
+        "out_of_scope recall {:.4}",
+        report.out_of_scope_recall()
+    );
 }
 
 #[test]
@@ -314,5 +330,79 @@ fn the_request_inside_an_angry_message_is_found() {
     assert_eq!(
         parse.also.map(|a| a.name).as_deref(),
         Some("forgot_password")
+    );
+}
+
+#[test]
+fn the_health_agencys_account_card_or_dues_is_its_faq_not_our_flow() {
+    let nlu = &trained().1;
+    let parse = nlu.parse("lupa password aplikasi mobile jkn");
+    assert_eq!(parse.intent.name, "faq_bpjs_kesehatan");
+    assert_eq!(
+        nlu.parse("lupa password jmo").intent.name,
+        "forgot_password"
+    );
+}
+
+#[test]
+fn what_the_member_remembers_is_not_what_they_lost() {
+    let nlu = &trained().1;
+    // The classifier alone leans to the password both times: it is named first.
+    let parse = nlu.parse("password saya masih ingat, email yang lupa");
+    assert_eq!(parse.ranking[0].name, "forgot_password");
+    assert_eq!(parse.intent.name, "forgot_account");
+    assert_eq!(
+        nlu.parse("passwordnya inget kok, yang lupa emailnya")
+            .intent
+            .name,
+        "forgot_account"
+    );
+}
+
+#[test]
+fn being_unable_is_no_denial_and_one_sure_request_is_not_split() {
+    let nlu = &trained().1;
+    let parse = nlu.parse("ga bisa login jmo padahal password sudah benar");
+    assert_eq!(parse.intent.name, "faq_login_jmo");
+    let parse = nlu.parse("berapa selisih antara saldo jht dan potongan gaji");
+    assert_eq!(parse.intent.name, "faq_jht_payslip");
+    assert!(parse.also.is_none(), "{:?}", parse.also);
+}
+
+#[test]
+fn real_words_are_not_corrected_into_the_vocabulary() {
+    let nlu = &trained().1;
+    // "macam", "sedang", "makin" are each one letter from a word of the examples.
+    assert_eq!(
+        nlu.normalize("macam apa sedang makin"),
+        "macam apa sedang makin"
+    );
+    assert_eq!(nlu.normalize("lupa pasword"), "lupa password");
+}
+
+#[test]
+fn a_long_story_is_read_sentence_by_sentence_for_its_request() {
+    let story = "permisi kak, jadi ceritanya saya dulu kerja di pabrik garmen di bekasi sampai \
+                 tahun lalu, terus kena pengurangan karyawan, sekarang sudah pulang kampung dan \
+                 buka warung kecil di depan rumah, anak saya tahun ini masuk sekolah jadi butuh \
+                 biaya banyak. saldo jht saya sekarang ada berapa?";
+    let parse = trained().1.parse(story);
+    assert_eq!(
+        parse.ranking[0].name, "out_of_scope",
+        "the whole story reads as nothing"
+    );
+    assert_eq!(parse.intent.name, "check_jht_balance");
+}
+
+#[test]
+fn kasih_alone_gives_and_does_not_thank() {
+    let nlu = &trained().1;
+    assert_eq!(nlu.normalize("makasih kak"), "terimakasih kak");
+    assert_eq!(nlu.parse("makasih kak").intent.name, "thanks");
+    assert_eq!(
+        nlu.parse("kasih contoh surat lamaran kerja dong")
+            .intent
+            .name,
+        "out_of_scope"
     );
 }

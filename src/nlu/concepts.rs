@@ -41,11 +41,18 @@ pub enum Concept {
     Elsewhere,
     /// This agency and its services ("jmo", "bpjs", "jht").
     Ours,
+    /// The health-insurance agency and its services ("bpjs kesehatan", "jkn", "kis"): a
+    /// different agency, whose accounts, cards and dues are not ours.
+    Health,
+    /// Remembering: "ingat", "hafal". What is remembered is not what the member lost.
+    Remember,
+    /// Being unable: "tidak bisa", "gagal". A negation that opens one is no denial.
+    Unable,
 }
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 27] = [
+    pub const ALL: [Concept; 30] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -73,6 +80,9 @@ impl Concept {
         Concept::Question,
         Concept::Elsewhere,
         Concept::Ours,
+        Concept::Health,
+        Concept::Remember,
+        Concept::Unable,
     ];
 
     /// The key in `answers.toml`.
@@ -105,6 +115,9 @@ impl Concept {
             Concept::Question => "question",
             Concept::Elsewhere => "elsewhere",
             Concept::Ours => "ours",
+            Concept::Health => "health",
+            Concept::Remember => "remember",
+            Concept::Unable => "unable",
         }
     }
 
@@ -231,11 +244,28 @@ impl Words {
         self.question_mark || tagged || self.has(Concept::Question)
     }
 
+    /// Whether the message mentions `concept` outside every phrase of `around`: "bpjs" in
+    /// "bpjs kesehatan" names the health agency, not this one.
+    pub fn has_outside(&self, concept: Concept, around: Concept) -> bool {
+        self.hits.iter().any(|h| {
+            h.concept == concept
+                && !self
+                    .hits
+                    .iter()
+                    .any(|a| a.concept == around && a.start <= h.start && h.end <= a.end)
+        })
+    }
+
     /// Whether the message mentions `concept` without a negation shortly before it.
     pub fn affirms(&self, concept: Concept) -> bool {
+        self.affirmed(concept).next().is_some()
+    }
+
+    /// The phrases of `concept` without a negation shortly before them.
+    pub fn affirmed(&self, concept: Concept) -> impl Iterator<Item = &Hit> {
         self.hits
             .iter()
-            .any(|h| h.concept == concept && !self.negated(h.start))
+            .filter(move |h| h.concept == concept && !self.negated(h.start))
     }
 
     /// Whether the message mentions `concept` with a negation shortly before it
@@ -392,6 +422,19 @@ mod tests {
             "a bare no answers, it does not ask"
         );
         assert!(!words("sms tidak masuk", &lexicon()).asks());
+    }
+
+    #[test]
+    fn a_concept_inside_a_phrase_of_another_is_not_outside_it() {
+        let phrase = |s: &str| s.split_whitespace().map(str::to_string).collect();
+        let lexicon = ConceptLexicon::new([
+            (Concept::Ours, phrase("bpjs")),
+            (Concept::Health, phrase("bpjs kesehatan")),
+        ]);
+        let w = words("kartu bpjs kesehatan", &lexicon);
+        assert!(w.has(Concept::Ours) && !w.has_outside(Concept::Ours, Concept::Health));
+        let w = words("bpjs kesehatan atau bpjs", &lexicon);
+        assert!(w.has_outside(Concept::Ours, Concept::Health));
     }
 
     #[test]

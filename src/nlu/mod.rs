@@ -3,6 +3,7 @@
 
 pub mod classifier;
 pub mod concepts;
+pub mod dictionary;
 pub mod entities;
 pub mod eval;
 pub mod normalize;
@@ -11,6 +12,7 @@ pub mod rules;
 use crate::content::Content;
 use classifier::{Classifier, TrainingOptions};
 use concepts::{Concept, ConceptLexicon, Words};
+use dictionary::Dictionary;
 use entities::Entity;
 use normalize::Normalizer;
 use rules::Rules;
@@ -84,19 +86,24 @@ const MAX_TOKENS_TO_SPLIT: usize = 40;
 
 /// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
 pub const COMPLAINT: &str = "complaint";
-/// Intents about an account or a balance, which another app, bank or agency also has.
+/// Intents about an account, a balance or a claim, which another app, bank, agency or
+/// insurer also has ("polis allianz mau dicairkan" is no JHT claim).
 fn is_about_an_account(intent: &str) -> bool {
     matches!(
         intent,
         "forgot_account"
             | "forgot_password"
             | "check_jht_balance"
+            | "faq_jht_claim"
             | "faq_login_jmo"
             | "faq_register_jmo"
             | "faq_update_data"
             | "human_agent"
     )
 }
+
+/// The FAQ that says the health-insurance agency is a different one (SPEC §2).
+const HEALTH_AGENCY: &str = "faq_bpjs_kesehatan";
 
 /// How sure the classifier must be of a complaint that has none of the angry words.
 const UNWORDED_COMPLAINT_MIN_CONFIDENCE: f64 = 0.6;
@@ -120,7 +127,8 @@ impl Nlu {
             .iter()
             .flat_map(|i| i.examples.iter().map(String::as_str))
             .chain(content.concepts.iter().map(|(_, phrase)| phrase.as_str()));
-        let normalizer = Normalizer::new(&content.lexicon, examples);
+        let dictionary = Dictionary::new(content.words.iter().cloned());
+        let normalizer = Normalizer::new(&content.lexicon, examples, dictionary);
         let concepts = ConceptLexicon::new(content.concepts.iter().filter_map(|(name, phrase)| {
             Some((Concept::from_name(name)?, normalizer.tokens(phrase)))
         }));
@@ -168,21 +176,26 @@ impl Nlu {
             question_mark: text.contains('?'),
         };
         let (mut intent, ranking) = self.classify(&words.tokens);
-        if let Some(meant) = self
+        // A request denied or remembered is not wanted: what the member means is read
+        // from the rest, and the message carries no second request.
+        let reread = self
             .after_contrast(&words)
             .or_else(|| self.after_denial(&words))
-        {
+            .or_else(|| self.after_remembering(&words));
+        let one_request_meant = reread.is_some();
+        if let Some(meant) = reread {
             intent = meant;
         }
-        // "lupa password gojek": somebody else's account is no request of ours.
-        if is_about_an_account(&intent.name)
-            && words.has(Concept::Elsewhere)
-            && !words.has(Concept::Ours)
+        if let Some(theirs) = somebody_elses(&words, &intent, &ranking) {
+            intent = theirs;
+        }
+        if intent.name == OUT_OF_SCOPE
+            && let Some(request) = self.request_in_a_sentence(text, &words)
         {
-            intent = IntentScore {
-                name: OUT_OF_SCOPE.to_string(),
-                confidence: RULE_CONFIDENCE,
-            };
+            intent = request;
+        }
+        if let Some(complaint) = complaint_by_angry_words(&words, &intent, &ranking) {
+            intent = complaint;
         }
         // An empathy answer to a message that was no complaint reads as mockery: without an
         // angry word, the classifier must be sure of a complaint.
@@ -200,6 +213,8 @@ impl Nlu {
         // request once the angry words are left out.
         let also = if intent.name == COMPLAINT || (frustrated && intent.name == OUT_OF_SCOPE) {
             self.request_inside_complaint(&words)
+        } else if one_request_meant {
+            None
         } else {
             self.second_request(&words, &mut intent)
         };
@@ -267,6 +282,48 @@ impl Nlu {
             .flatten()
     }
 
+    /// "email jmo inget, passwordnya yg lupa": what the member remembers is not the
+    /// request; the part about what was forgotten is, read on its own. When the forgetting
+    /// comes first ("lupa password, email masih ingat"), the remembered thing stands just
+    /// before its verb, so every cut between the two is tried and the surest request wins.
+    fn after_remembering(&self, words: &Words) -> Option<IntentScore> {
+        if words.tokens.len() > MAX_TOKENS_TO_SPLIT {
+            return None;
+        }
+        let remembered = words.affirmed(Concept::Remember).next()?;
+        let forgot = words
+            .affirmed(Concept::Forget)
+            .find(|f| f.end <= remembered.start || remembered.end <= f.start)?;
+        let parts: Vec<&[String]> = if remembered.end <= forgot.start {
+            vec![&words.tokens[remembered.end..]]
+        } else {
+            (forgot.end + 1..remembered.start)
+                .map(|cut| &words.tokens[..cut])
+                .collect()
+        };
+        parts
+            .into_iter()
+            .filter_map(|part| self.request_in(part))
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+    }
+
+    /// A long story read as nothing in particular ("saya petani di desa, …, bisa bayar di
+    /// situ?") usually carries its request in one sentence: each sentence is read on its
+    /// own, and the surest request wins. The sentences come from the text's punctuation,
+    /// which the tokens no longer have. Each is normalised once, so the work stays linear.
+    fn request_in_a_sentence(&self, text: &str, words: &Words) -> Option<IntentScore> {
+        const MIN_STORY_TOKENS: usize = 20;
+        const MIN_SENTENCE_TOKENS: usize = 3;
+        if words.tokens.len() < MIN_STORY_TOKENS {
+            return None;
+        }
+        text.split(['.', ',', ';', '!', '?', '\n'])
+            .map(|sentence| self.normalizer.tokens(sentence))
+            .filter(|tokens| tokens.len() >= MIN_SENTENCE_TOKENS)
+            .filter_map(|tokens| self.request_in(&tokens))
+            .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+    }
+
     /// "bukan lupa akun kak, lupa kata sandinya aja": a message that opens by denying one
     /// request and goes on with another means the other. Every split after the denial is
     /// tried; both sides must be confident requests, and different.
@@ -278,9 +335,11 @@ impl Nlu {
                 .iter()
                 .any(|h| h.concept == concept && h.start == 0)
         };
-        // "gak inget email yg didaftarin": a negation that is part of forgetting ("tidak
-        // ingat") denies nothing; it is the request itself.
-        let opens_with_denial = opens_at(Concept::Negation) && !opens_at(Concept::Forget);
+        // "gak inget email yg didaftarin", "gabisa login jmo": a negation that is part of
+        // forgetting ("tidak ingat") or of being unable ("tidak bisa") denies nothing; it is
+        // the request itself.
+        let opens_with_denial =
+            opens_at(Concept::Negation) && !opens_at(Concept::Forget) && !opens_at(Concept::Unable);
         if !opens_with_denial || words.tokens.len() > MAX_TOKENS {
             return None;
         }
@@ -334,7 +393,10 @@ impl Nlu {
 
     /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
     /// halves must each be a confident request of their own, and different. The first is
-    /// served first (it becomes the message's intent); the second is returned.
+    /// served first (it becomes the message's intent); the second is returned. When the
+    /// whole message is surely one request, or one that neither half is ("selisih antara
+    /// saldo jht dan potongan upah" asks about the difference), the conjunction joins parts
+    /// of it.
     fn second_request(&self, words: &Words, intent: &mut IntentScore) -> Option<IntentScore> {
         const MIN_PART_TOKENS: usize = 2;
         if words.tokens.len() > MAX_TOKENS_TO_SPLIT {
@@ -353,7 +415,9 @@ impl Nlu {
             else {
                 continue;
             };
-            if first.name == second.name {
+            let whole_is_neither =
+                is_request(&intent.name) && intent.name != first.name && intent.name != second.name;
+            if first.name == second.name || whole_is_neither || surely_one_request(intent) {
                 continue;
             }
             *intent = first;
@@ -386,6 +450,76 @@ impl Nlu {
     }
 }
 
+/// The reading of a request that belongs to somebody else: another app's, bank's or
+/// insurer's account ("lupa password gojek") is out of scope; the health agency's account,
+/// card or dues is its FAQ.
+fn somebody_elses(
+    words: &Words,
+    intent: &IntentScore,
+    ranking: &[IntentScore],
+) -> Option<IntentScore> {
+    let name = if is_about_an_account(&intent.name)
+        && words.has(Concept::Elsewhere)
+        && !words.has(Concept::Ours)
+    {
+        OUT_OF_SCOPE
+    } else if is_about_the_health_agency(words, intent, ranking) {
+        HEALTH_AGENCY
+    } else {
+        return None;
+    };
+    Some(IntentScore {
+        name: name.to_string(),
+        confidence: RULE_CONFIDENCE,
+    })
+}
+
+/// "ganti nomor hp di mobile jkn": a request about an account, a card, dues or an office
+/// that names the health agency and not this one is about the health agency, whether the
+/// classifier read it as one of ours or was unsure between them. A message the classifier
+/// itself reads as out of scope stays so.
+fn is_about_the_health_agency(
+    words: &Words,
+    intent: &IntentScore,
+    ranking: &[IntentScore],
+) -> bool {
+    let unsure_request =
+        intent.name == OUT_OF_SCOPE && ranking.first().is_some_and(|top| is_request(&top.name));
+    (is_request(&intent.name) || unsure_request)
+        && words.has(Concept::Health)
+        && !words.has_outside(Concept::Ours, Concept::Health)
+}
+
+/// Whether the classifier reads the whole message as one request so surely that a
+/// conjunction in it cannot be joining two: two requests leave it torn between them.
+fn surely_one_request(intent: &IntentScore) -> bool {
+    const ONE_REQUEST_CONFIDENCE: f64 = 0.9;
+    is_request(&intent.name) && intent.confidence >= ONE_REQUEST_CONFIDENCE
+}
+
+/// "tai lah, dari pagi ga bisa2": an angry word in a message read as no request (nothing
+/// in particular, or small talk such as a cancel) is a complaint when the classifier's own
+/// ranking leans that way too: the complaint first or second, and above the out-of-scope
+/// examples ("jalan depan rumah rusak parah" is angry, but about something else). Swearing
+/// is never a greeting.
+fn complaint_by_angry_words(
+    words: &Words,
+    intent: &IntentScore,
+    ranking: &[IntentScore],
+) -> Option<IntentScore> {
+    const LEANING_PLACES: usize = 2;
+    if is_request(&intent.name) || intent.name == COMPLAINT || !words.affirms(Concept::Frustration)
+    {
+        return None;
+    }
+    ranking
+        .iter()
+        .take(LEANING_PLACES)
+        .take_while(|r| r.name != OUT_OF_SCOPE)
+        .find(|r| r.name == COMPLAINT)
+        .cloned()
+}
+
 /// The words of `text` as typed: lower case, split at anything not a letter or digit, at
 /// most as many as the normaliser reads.
 fn typed_words(text: &str) -> Vec<String> {
@@ -401,4 +535,94 @@ fn typed_words(text: &str) -> Vec<String> {
 /// Four decimals are plenty for a confidence and keep the JSON readable.
 fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concepts::Hit;
+
+    fn score(name: &str, confidence: f64) -> IntentScore {
+        IntentScore {
+            name: name.to_string(),
+            confidence,
+        }
+    }
+
+    /// "<angry word> <two more words>": the readers found frustration at the start.
+    fn angry_words() -> Words {
+        Words {
+            tokens: vec!["sialan".into(), "tidak".into(), "bisa".into()],
+            hits: vec![Hit {
+                concept: Concept::Frustration,
+                start: 0,
+                end: 1,
+            }],
+            typed: Vec::new(),
+            question_mark: false,
+        }
+    }
+
+    #[test]
+    fn an_angry_message_leaning_to_a_complaint_is_one() {
+        let ranking = [score("cancel", 0.42), score(COMPLAINT, 0.27)];
+        let read = complaint_by_angry_words(&angry_words(), &ranking[0], &ranking);
+        assert_eq!(read.map(|r| r.name).as_deref(), Some(COMPLAINT));
+    }
+
+    #[test]
+    fn an_angry_message_about_something_else_stays_out_of_scope() {
+        let ranking = [score(OUT_OF_SCOPE, 0.7), score(COMPLAINT, 0.2)];
+        let unsure = score(OUT_OF_SCOPE, 0.3);
+        assert!(complaint_by_angry_words(&angry_words(), &unsure, &ranking).is_none());
+    }
+
+    #[test]
+    fn a_request_or_a_calm_message_is_left_alone() {
+        let ranking = [score("forgot_password", 0.5), score(COMPLAINT, 0.4)];
+        assert!(complaint_by_angry_words(&angry_words(), &ranking[0], &ranking).is_none());
+        let calm = Words {
+            hits: Vec::new(),
+            ..angry_words()
+        };
+        let ranking = [score("cancel", 0.5), score(COMPLAINT, 0.4)];
+        assert!(complaint_by_angry_words(&calm, &ranking[0], &ranking).is_none());
+    }
+
+    fn words_with(concepts: &[Concept]) -> Words {
+        Words {
+            tokens: concepts.iter().map(|c| c.name().to_string()).collect(),
+            hits: concepts
+                .iter()
+                .enumerate()
+                .map(|(start, &concept)| Hit {
+                    concept,
+                    start,
+                    end: start + 1,
+                })
+                .collect(),
+            typed: Vec::new(),
+            question_mark: false,
+        }
+    }
+
+    #[test]
+    fn a_request_naming_only_the_health_agency_is_about_it() {
+        let health = words_with(&[Concept::Health]);
+        let ranking = [score("faq_update_data", 0.45), score(HEALTH_AGENCY, 0.4)];
+        assert!(is_about_the_health_agency(&health, &ranking[0], &ranking));
+        let unsure = score(OUT_OF_SCOPE, 0.55);
+        assert!(is_about_the_health_agency(&health, &unsure, &ranking));
+        let both = words_with(&[Concept::Health, Concept::Ours]);
+        assert!(!is_about_the_health_agency(&both, &ranking[0], &ranking));
+        let out = [score(OUT_OF_SCOPE, 0.8), score("faq_update_data", 0.1)];
+        assert!(!is_about_the_health_agency(&health, &unsure, &out));
+    }
+
+    #[test]
+    fn only_a_sure_request_is_one_request() {
+        assert!(surely_one_request(&score("faq_jht_payslip", 0.94)));
+        assert!(!surely_one_request(&score("faq_jht_payslip", 0.7)));
+        assert!(!surely_one_request(&score("thanks", 0.99)));
+    }
 }

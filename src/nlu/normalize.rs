@@ -1,7 +1,9 @@
 //! Text normalisation for informal Indonesian: Unicode clean-up, case, punctuation, elongated
 //! letters ("tolonggg"), the slang lexicon ("gmn" → "bagaimana") and typo correction
-//! ("paswod" → "password") against the vocabulary the content uses.
+//! ("paswod" → "password") against the vocabulary the content uses, of words that are not
+//! real words of their own (the dictionary).
 
+use super::dictionary::Dictionary;
 use std::collections::{HashMap, HashSet};
 use unicode_normalization::UnicodeNormalization;
 
@@ -39,14 +41,18 @@ pub struct Normalizer {
     /// Every letter of every target: a word in another script is no typo of ours, and
     /// looking for one would only cost time.
     alphabet: HashSet<char>,
+    /// Real words, which are never corrected: "sedang" is one edit from "rendang" but no typo.
+    dictionary: Dictionary,
 }
 
 impl Normalizer {
-    /// Builds a normaliser from lexicon pairs and the raw training examples (whose words,
-    /// once normalised, form the vocabulary that typos are corrected towards).
+    /// Builds a normaliser from lexicon pairs, the raw training examples (whose words, once
+    /// normalised, form the vocabulary that typos are corrected towards) and the dictionary of
+    /// real words that are left as they are.
     pub fn new<'a>(
         lexicon: &[(String, String)],
         examples: impl IntoIterator<Item = &'a str>,
+        dictionary: Dictionary,
     ) -> Normalizer {
         let mut normalizer = Normalizer {
             lexicon: lexicon
@@ -63,6 +69,7 @@ impl Normalizer {
             targets: Vec::new(),
             longest_target: 0,
             alphabet: HashSet::new(),
+            dictionary,
         };
         let mut vocabulary: HashMap<String, u32> = HashMap::new();
         for example in examples {
@@ -120,13 +127,53 @@ impl Normalizer {
             .collect();
         let mut out = Vec::with_capacity(unstretched.len());
         for token in self.apply_lexicon(unstretched) {
-            let corrected = self.correct(token);
-            match self.lexicon.get(std::slice::from_ref(&corrected)) {
-                Some(replacement) => out.extend(replacement.iter().cloned()),
-                None => out.push(corrected),
-            }
+            let (word, enclitic) = self.split_enclitic(token);
+            let corrected = self.correct(word);
+            let replacement = match self.lexicon.get(std::slice::from_ref(&corrected)) {
+                Some(replacement) => replacement.clone(),
+                None => vec![corrected],
+            };
+            out.extend(self.with_enclitic(replacement, enclitic));
         }
         out
+    }
+
+    /// The enclitic back on its word, glued when the examples write them glued ("imelnya"
+    /// → "email" → "emailnya"), else as a token of its own ("operator nya").
+    fn with_enclitic(&self, mut words: Vec<String>, enclitic: Option<String>) -> Vec<String> {
+        let Some(enclitic) = enclitic else {
+            return words;
+        };
+        if let [word] = &words[..] {
+            let glued = format!("{word}{enclitic}");
+            if self.vocabulary.contains_key(&glued) {
+                return vec![glued];
+            }
+        }
+        words.push(enclitic);
+        words
+    }
+
+    /// "operatornya" → ("operator", "nya"): an unknown word that is a known word under a
+    /// possessive enclitic reads as that word, so the classifier meets the word it learned
+    /// (and the typo corrector never bends the whole into something else). Forms the
+    /// examples use ("passwordnya") are known and stay whole.
+    fn split_enclitic(&self, token: String) -> (String, Option<String>) {
+        const ENCLITICS: [&str; 3] = ["nya", "ku", "mu"];
+        // "jhtnya" is "jht" + "nya"; "punya" and "tanya" are not "pu"/"ta" + "nya".
+        const MIN_STEM_CHARS: usize = 3;
+        if self.is_known(&token) || !is_word(&token) {
+            return (token, None);
+        }
+        let split = ENCLITICS.iter().find_map(|enclitic| {
+            let stem = token.strip_suffix(enclitic)?;
+            (stem.chars().count() >= MIN_STEM_CHARS && self.is_known(stem))
+                .then(|| (stem.to_string(), enclitic.to_string()))
+        });
+        match split {
+            Some((stem, enclitic)) => (stem, Some(enclitic)),
+            None => (token, None),
+        }
     }
 
     /// Tokens of a training example: no typo correction (examples define the vocabulary),
@@ -162,6 +209,9 @@ impl Normalizer {
     /// Replaces an unknown word by the closest known word: one edit, or two for long words
     /// when letters were left out ("paswod" → "password"). Two substitutions would turn one
     /// real word into another too easily, so a two-edit target must be longer than the token.
+    /// A word of the dictionary is a typo only of a word it spells with one letter dropped
+    /// ("sado" → "saldo", the commonest slip), never of one it differs from otherwise
+    /// ("macam" stays, not "malam"; "usaha" stays, not "usah").
     fn correct(&self, token: String) -> String {
         let len = token.chars().count();
         if len < MIN_CORRECTABLE_CHARS
@@ -172,6 +222,7 @@ impl Normalizer {
         {
             return token;
         }
+        let real_word = self.dictionary.knows(&token);
         let mut best: Option<(usize, bool, std::cmp::Reverse<u32>, &str)> = None;
         for variant in deletions(&token, max_edits(len)) {
             let Some(ids) = self.deletes.get(&variant) else {
@@ -182,7 +233,11 @@ impl Normalizer {
                 let distance = damerau_levenshtein(&token, candidate);
                 let candidate_len = candidate.chars().count();
                 let allowed = max_edits(len).min(max_edits(candidate_len));
-                if distance == 0 || distance > allowed || (distance == 2 && candidate_len <= len) {
+                if distance == 0
+                    || distance > allowed
+                    || (distance == 2 && candidate_len <= len)
+                    || (real_word && !is_one_letter_dropped(&token, candidate))
+                {
                     continue;
                 }
                 // A slang spelling (a lexicon key only) loses a tie to a standard word: a
@@ -240,6 +295,11 @@ fn max_edits(len: usize) -> usize {
     } else {
         1
     }
+}
+
+/// Whether `long` is `short` with one letter put back.
+fn is_one_letter_dropped(short: &str, long: &str) -> bool {
+    long.chars().count() == short.chars().count() + 1 && is_subsequence(short, long)
 }
 
 /// Whether every letter of `short` appears in `long` in the same order.
@@ -430,7 +490,7 @@ mod tests {
             "mohon maaf",
             "bagaimana cara reset password",
         ];
-        Normalizer::new(&lexicon, examples)
+        Normalizer::new(&lexicon, examples, Dictionary::default())
     }
 
     #[test]
@@ -503,6 +563,53 @@ mod tests {
         assert_eq!(n.normalize("пароль"), "пароль");
         let many = "ab ".repeat(5000);
         assert_eq!(n.tokens(&many).len(), MAX_TOKENS);
+    }
+
+    #[test]
+    fn a_real_word_is_never_corrected_into_a_known_one() {
+        let lexicon = [("sandi".to_string(), "password".to_string())];
+        let examples = ["bagaimana cara reset password"];
+        let without = Normalizer::new(&lexicon, examples, Dictionary::default());
+        assert_eq!(
+            without.normalize("cari"),
+            "cara",
+            "one edit from a known word"
+        );
+        let with = Normalizer::new(&lexicon, examples, Dictionary::new(["cari", "rese"]));
+        assert_eq!(with.normalize("cari"), "cari", "but a word of its own");
+        assert_eq!(
+            with.normalize("pasword"),
+            "password",
+            "a typo is still corrected"
+        );
+        assert_eq!(
+            with.normalize("rese"),
+            "reset",
+            "a word that is a known word with one letter dropped is the slip"
+        );
+    }
+
+    #[test]
+    fn a_known_word_under_an_enclitic_is_read_as_the_word() {
+        let n = normalizer();
+        assert_eq!(n.normalize("saldonya berapa"), "saldo nya berapa");
+        assert_eq!(n.normalize("passwordku"), "password ku");
+        assert_eq!(n.normalize("punya"), "punya", "no known word is left");
+        let glued = Normalizer::new(
+            &[("imel".to_string(), "email".to_string())],
+            ["cek emailnya", "email saya"],
+            Dictionary::default(),
+        );
+        assert_eq!(
+            glued.normalize("imelku"),
+            "email ku",
+            "the standard word, enclitic apart"
+        );
+        assert_eq!(
+            glued.normalize("imelnya"),
+            "emailnya",
+            "glued as the examples write it"
+        );
     }
 
     #[test]
