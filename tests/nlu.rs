@@ -43,6 +43,17 @@ const SESSION5: HeldOut = HeldOut {
     out_of_scope_recall: 0.90,
 };
 
+/// Session 6's held-out set (every intent, a quarter near misses), written by a helper that
+/// read only SPEC §2 and §4, after issue 12's mechanisms were done, and measured once: 0.970 /
+/// 0.949 (TF-IDF + LR on the same examples: 0.916 / 0.831). Never tuned on; 38 of the 240
+/// lines equal a training example and were removed.
+const SESSION6: HeldOut = HeldOut {
+    file: "tests/nlu/heldout_s6.jsonl",
+    min_lines: 200,
+    accuracy: 0.955,
+    out_of_scope_recall: 0.93,
+};
+
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
@@ -149,6 +160,11 @@ fn the_session5_held_out_set_meets_its_floors() {
 }
 
 #[test]
+fn the_session6_held_out_set_meets_its_floors() {
+    meets_its_floors(&SESSION6);
+}
+
+#[test]
 fn the_dev_set_shares_no_utterance_with_the_training_examples() {
     let training: HashSet<String> = trained()
         .0
@@ -156,7 +172,7 @@ fn the_dev_set_shares_no_utterance_with_the_training_examples() {
         .iter()
         .flat_map(|i| i.examples.iter().map(|e| comparable(e)))
         .collect();
-    let examples: Vec<eval::LabelledExample> = [DEV, WAVE2, SESSION5]
+    let examples: Vec<eval::LabelledExample> = [DEV, WAVE2, SESSION5, SESSION6]
         .iter()
         .flat_map(|set| evaluate(set.file).0)
         .collect();
