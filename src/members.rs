@@ -125,6 +125,29 @@ pub enum DirectoryError {
     KpjTaken { new: MemberId, holder: MemberId },
 }
 
+impl Member {
+    /// The member as a store keeps it (JSON).
+    pub fn to_record(&self) -> Result<Vec<u8>, DirectoryError> {
+        serde_json::to_vec(self).map_err(|source| DirectoryError::Encode {
+            id: self.id.clone(),
+            source,
+        })
+    }
+
+    /// The member `id` from its stored `record`, kept in the store's `tree` (named in the
+    /// error when the record does not decode).
+    pub fn from_record(
+        id: &MemberId,
+        record: &[u8],
+        tree: &'static str,
+    ) -> Result<Member, DirectoryError> {
+        serde_json::from_slice(record).map_err(|_| DirectoryError::Corrupt {
+            tree,
+            id: id.clone(),
+        })
+    }
+}
+
 /// Where the flows find members and change their accounts.
 #[async_trait::async_trait]
 pub trait MemberDirectory: Send + Sync {

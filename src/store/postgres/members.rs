@@ -34,27 +34,14 @@ impl PgMemberDirectory {
             )
             .await?;
         match client.query_opt(&find, &[&kpj.as_str()]).await? {
-            Some(row) => Ok(Some(decode(
+            Some(row) => Ok(Some(Member::from_record(
                 &MemberId::from_stored(row.get(0)),
                 row.get(1),
+                MEMBERS_TABLE,
             )?)),
             None => Ok(None),
         }
     }
-}
-
-fn decode(id: &MemberId, record: &[u8]) -> Result<Member, DirectoryError> {
-    serde_json::from_slice(record).map_err(|_| DirectoryError::Corrupt {
-        tree: MEMBERS_TABLE,
-        id: id.clone(),
-    })
-}
-
-fn encode(member: &Member) -> Result<Vec<u8>, DirectoryError> {
-    serde_json::to_vec(member).map_err(|source| DirectoryError::Encode {
-        id: member.id.clone(),
-        source,
-    })
 }
 
 #[async_trait::async_trait]
@@ -92,9 +79,9 @@ impl MemberDirectory for PgMemberDirectory {
                 return Err(DirectoryError::UnknownMember(id.clone()));
             };
             let old: Vec<u8> = row.get(0);
-            let mut member = decode(id, &old)?;
+            let mut member = Member::from_record(id, &old, MEMBERS_TABLE)?;
             member.password_phc = Some(phc.to_owned());
-            let new = encode(&member)?;
+            let new = member.to_record()?;
             if client.execute(&swap, &[&id.as_str(), &old, &new]).await? == 1 {
                 return Ok(());
             }
@@ -113,7 +100,7 @@ impl MemberDirectory for PgMemberDirectory {
                      SELECT kpj, $1 FROM unnest($3::text[]) AS c (kpj) \
                      WHERE EXISTS (SELECT 1 FROM member)) \
                  SELECT count(*) FROM member",
-                &[&member.id.as_str(), &encode(member)?, &kpjs],
+                &[&member.id.as_str(), &member.to_record()?, &kpjs],
             )
             .await;
         match inserted {
@@ -158,7 +145,7 @@ impl MemberDirectory for PgMemberDirectory {
                     kpjs.push(card.kpj.as_str().to_owned());
                     holders.push(member.id.as_str().to_owned());
                 }
-                records.push(encode(&member)?);
+                records.push(member.to_record()?);
                 ids.push(member.id.as_str().to_owned());
             }
             client

@@ -65,7 +65,7 @@ impl SledMemberDirectory {
                     }
                     by_kpj.insert(card.kpj.as_str(), member.id.as_str());
                 }
-                members.insert(member.id.as_str(), Self::encode(&member)?);
+                members.insert(member.id.as_str(), member.to_record()?);
             }
             // The index before the records, the count last: a crash leaves at worst index
             // entries whose record is written again on the next start.
@@ -78,27 +78,13 @@ impl SledMemberDirectory {
         Ok(added)
     }
 
-    fn decode(id: &MemberId, record: &[u8]) -> Result<Member, DirectoryError> {
-        serde_json::from_slice(record).map_err(|_| DirectoryError::Corrupt {
-            tree: MEMBERS_TREE,
-            id: id.clone(),
-        })
-    }
-
-    fn encode(member: &Member) -> Result<Vec<u8>, DirectoryError> {
-        serde_json::to_vec(member).map_err(|source| DirectoryError::Encode {
-            id: member.id.clone(),
-            source,
-        })
-    }
-
     fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
         let Some(id) = self.by_kpj.get(kpj.as_str())? else {
             return Ok(None);
         };
         let id = MemberId::from_stored(String::from_utf8_lossy(&id).into_owned());
         match self.members.get(id.as_str())? {
-            Some(record) => Ok(Some(Self::decode(&id, &record)?)),
+            Some(record) => Ok(Some(Member::from_record(&id, &record, MEMBERS_TREE)?)),
             None => Ok(None),
         }
     }
@@ -134,9 +120,9 @@ impl MemberDirectory for SledMemberDirectory {
             let Some(old) = self.members.get(id.as_str())? else {
                 return Err(DirectoryError::UnknownMember(id.clone()));
             };
-            let mut member = Self::decode(id, &old)?;
+            let mut member = Member::from_record(id, &old, MEMBERS_TREE)?;
             member.password_phc = Some(phc.to_owned());
-            let new = Self::encode(&member)?;
+            let new = member.to_record()?;
             if self
                 .members
                 .compare_and_swap(id.as_str(), Some(&old), Some(new))?
@@ -148,7 +134,7 @@ impl MemberDirectory for SledMemberDirectory {
     }
 
     async fn insert_if_absent(&self, member: &Member) -> Result<bool, DirectoryError> {
-        let record = Self::encode(member)?;
+        let record = member.to_record()?;
         // One transaction over the record and its index entries: a crash or a concurrent
         // insert never leaves a card pointing at a missing member.
         let outcome = (&self.members, &self.by_kpj).transaction(|(members, by_kpj)| {
