@@ -136,6 +136,9 @@ pub struct Engine {
     /// The intents of the content: only these become metric labels and log fields (a
     /// button payload `/anything` must not invent new ones).
     intents: HashSet<String>,
+    /// Each button payload of the content → its usual title (`usual_titles`): what the
+    /// history shows for a button pressed outside its answer.
+    payload_titles: HashMap<String, String>,
     /// Password hashes allowed at once (`password_hashers`).
     hashing: tokio::sync::Semaphore,
 }
@@ -159,6 +162,7 @@ impl Engine {
             })
             .collect();
         let intents = content.intents.iter().map(|i| i.name.to_string()).collect();
+        let payload_titles = usual_titles(&content);
         Engine {
             nlu,
             content,
@@ -166,6 +170,7 @@ impl Engine {
             commands,
             metrics: Arc::new(Metrics::default()),
             intents,
+            payload_titles,
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -865,7 +870,11 @@ impl Engine {
             .iter()
             .flat_map(|said| self.buttons(said))
             .find(|button| button.payload == payload)
-            .map_or_else(|| payload.to_string(), |button| button.title)
+            .map(|button| button.title)
+            // A button of another answer (the widget's starter buttons, a menu scrolled up):
+            // its title in the content, so the history never shows a bare `/payload`.
+            .or_else(|| self.payload_titles.get(payload).cloned())
+            .unwrap_or_else(|| payload.to_string())
     }
 
     /// A placeholder's value as text; a response inside a response uses the same variant
@@ -961,6 +970,30 @@ fn shape_of(text: &str) -> crate::dialog::Shape {
     } else {
         Shape::Punctuation
     }
+}
+
+/// Each button payload of the content → the title its buttons carry most often (the first
+/// in key order on a tie, so the choice does not depend on a map's order): the menus' "Lupa
+/// password JMO", not a one-off shorter title.
+fn usual_titles(content: &Content) -> HashMap<String, String> {
+    let mut by_key: Vec<_> = content.responses.iter().collect();
+    by_key.sort_by(|a, b| a.0.cmp(b.0));
+    let mut counts: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
+    for button in by_key.iter().flat_map(|(_, template)| &template.buttons) {
+        let titles = counts.entry(button.payload.as_str()).or_default();
+        match titles.iter_mut().find(|(title, _)| *title == button.title) {
+            Some((_, count)) => *count += 1,
+            None => titles.push((button.title.as_str(), 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|(payload, titles)| {
+            // `max_by_key` keeps the last of equals: reversed, the first seen wins a tie.
+            let (title, _) = titles.into_iter().rev().max_by_key(|(_, count)| *count)?;
+            Some((payload.to_string(), title.to_string()))
+        })
+        .collect()
 }
 
 /// Pictographs: the emoji blocks, miscellaneous symbols and dingbats ("👍", "🙏", "❤", "✅").
@@ -1105,6 +1138,24 @@ mod tests {
                 "two messages without an answer between them"
             );
             assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
+        });
+    }
+
+    #[test]
+    fn a_button_pressed_outside_its_answer_shows_its_title_in_the_history() {
+        let runtime = single_thread_runtime();
+        runtime.block_on(async {
+            let (engine, _) = engine(Arc::new(NoDurability)).await;
+            // A starter button of the widget: pressed before any answer offered it.
+            let key = SessionKey::new("web", "starter").expect("key");
+            let pressed = IncomingMessage {
+                session: key.clone(),
+                input: Input::Payload("/forgot_password".to_string()),
+                client_message_id: None,
+            };
+            engine.handle(pressed).await.expect("turn");
+            let history = engine.history(&key).await.expect("history").expect("saved");
+            assert_eq!(user_lines(&history), ["Lupa password JMO"]);
         });
     }
 
