@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::node::{node_major_version, succeeds};
 use support::{Server, keys, session};
 use tanya::convo::{Step, load_path};
 
@@ -256,24 +257,4 @@ async fn the_reset_route_is_not_found_outside_demo_mode() {
         .expect("reset request");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     task.abort();
-}
-
-fn node_major_version() -> Option<u32> {
-    let output = Command::new("node").arg("--version").output().ok()?;
-    let version = String::from_utf8(output.stdout).ok()?;
-    version
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn succeeds(command: &mut Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }

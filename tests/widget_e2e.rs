@@ -6,6 +6,8 @@
 //! Without Chromium or Node.js the browser tests are skipped with a loud notice, except in CI
 //! (`CI` set), where a missing browser is a failure: the evidence must not silently vanish.
 
+mod support;
+
 use reqwest::StatusCode;
 use reqwest::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
@@ -14,6 +16,7 @@ use reqwest::header::{
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use support::node::{node_major_version, succeeds};
 use tanya::app::App;
 use tanya::config::Config;
 
@@ -240,24 +243,4 @@ fn the_widget_works_in_a_real_browser() {
         status.success(),
         "the browser tests failed (their report is above; screenshots of failures are in tests/e2e/screenshots/FAILED-*.png)"
     );
-}
-
-fn node_major_version() -> Option<u32> {
-    let output = Command::new("node").arg("--version").output().ok()?;
-    let version = String::from_utf8(output.stdout).ok()?;
-    version
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn succeeds(command: &mut Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
