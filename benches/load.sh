@@ -20,7 +20,7 @@ log=$(mktemp)
 TANYA_DATA_DIR=$data_dir TANYA_DEMO_EXTRA_MEMBERS=${MEMBERS:-100000} \
   TANYA_LIMIT_CLIENT_IP=off TANYA_LIMIT_WEB_SESSION=off \
   TANYA_BIND=127.0.0.1:$port TANYA_LOG_FORMAT=json \
-  "${TANYA_BIN:-target/release/tanya}" serve 2>"$log" &
+  env -u TANYA_BIN -u TANYA_BENCH_PORT -u TANYA_BENCH_PG_PORT "${TANYA_BIN:-target/release/tanya}" serve 2>"$log" &
 server=$!
 stop() {
   kill -TERM $server 2>/dev/null

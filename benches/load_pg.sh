@@ -60,7 +60,7 @@ for k in $(seq 1 "$instances"); do
     TANYA_DATA_DIR="$work/data-$k" TANYA_DEMO_EXTRA_MEMBERS=${MEMBERS:-100000} \
     TANYA_LIMIT_CLIENT_IP=off TANYA_LIMIT_WEB_SESSION=off \
     TANYA_BIND=127.0.0.1:$((port + k)) TANYA_LOG_FORMAT=json \
-    "${TANYA_BIN:-target/release/tanya}" serve 2>"$log" &
+    env -u TANYA_BIN -u TANYA_BENCH_PORT -u TANYA_BENCH_PG_PORT "${TANYA_BIN:-target/release/tanya}" serve 2>"$log" &
   servers+=($!)
   # One after the other: the first seeds the members, the others find them there.
   for _ in $(seq 1 1200); do

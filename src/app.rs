@@ -17,6 +17,7 @@ use crate::store::{
     self, Durability, EmbeddedDatabase, EmbeddedOptions, MemberGuardStore, MemoryMemberGuard,
     MemorySessionStore, NoDurability, OpenError, SessionStore, StoreError, Stores,
 };
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -265,7 +266,7 @@ enum SweepError {
 async fn open_database(config: &Config) -> Result<Stores, BuildError> {
     if let Some(url) = &config.database_url {
         let options = store::PostgresOptions {
-            url: url.expose().to_string(),
+            url: url.expose_secret().to_string(),
             pool_size: config.db_pool_size,
         };
         return Ok(store::open_postgres(&options).await?);

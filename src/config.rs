@@ -1,33 +1,20 @@
 //! Typed configuration from `TANYA_*` environment variables, optionally layered over a TOML
-//! file named by `TANYA_CONFIG` (SPEC §9). Secrets are held in `Secret`, whose `Debug` hides them.
+//! file named by `TANYA_CONFIG` (SPEC §9). Secrets are held in `secrecy`'s `SecretString`, whose
+//! `Debug` hides them. A setting tanya does not know (a misspelt file key or `TANYA_*` variable)
+//! is an error naming it, and production mode reports every missing or unusable setting at once.
 
 use crate::nlu::Thresholds;
-use std::collections::HashMap;
+use secrecy::ExposeSecret;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A configured secret (token, app secret): never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (a signature check, an API call).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+/// A configured secret (token, app secret, a URL with a password): never printed; read with
+/// `secrecy::ExposeSecret::expose_secret` in the one place that needs it.
+pub type Secret = secrecy::SecretString;
 
 /// Demo (built-in members, codes to the demo outbox) or production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +74,50 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// The agency's member directory over HTTP (SPEC §12).
+#[derive(Debug, Clone)]
+pub struct DirectoryConfig {
+    /// `TANYA_DIRECTORY_URL`: HTTPS, or HTTP to a loopback address.
+    pub url: reqwest::Url,
+    /// `TANYA_DIRECTORY_TOKEN`: the bearer token.
+    pub token: Secret,
+    /// `TANYA_DIRECTORY_CLIENT_CERT`: a PEM file with a client certificate (chain) and its
+    /// private key, for mutual TLS. Unset: no client certificate.
+    pub client_cert: Option<PathBuf>,
+    /// `TANYA_DIRECTORY_CA_CERT`: a PEM file with the CA that signed the directory's
+    /// certificate, when it is a private one (trusted besides the usual roots).
+    pub ca_cert: Option<PathBuf>,
+    /// `TANYA_DIRECTORY_TIMEOUT_MS`: the longest one call may take.
+    pub timeout: Duration,
+}
+
+/// E-mail code delivery over SMTP (SPEC §12).
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `TANYA_SMTP_URL`: `smtps://user:pass@host:port` (TLS), `smtp://user:pass@host:port`
+    /// (STARTTLS required), or plain `smtp://host:port` to a loopback address only.
+    pub url: Secret,
+    /// `TANYA_SMTP_FROM`: the sender address of code e-mails.
+    pub from: String,
+}
+
+/// SMS code delivery through an HTTP gateway (SPEC §12): `POST {url}` with `{"to","text"}`.
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    /// `TANYA_SMS_URL`: HTTPS, or HTTP to a loopback address.
+    pub url: reqwest::Url,
+    /// `TANYA_SMS_TOKEN`: the bearer token.
+    pub token: Secret,
+}
+
+/// What production mode needs besides the common settings; every one is required.
+#[derive(Debug, Clone)]
+pub struct ProductionConfig {
+    pub directory: DirectoryConfig,
+    pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
+}
+
 /// Everything tanya can be configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -131,6 +162,12 @@ pub struct Config {
     /// The key codes are derived from (`TANYA_SERVER_KEY`, 64 hex digits); unset: the one
     /// kept in the shared database, or the key file in `data_dir`.
     pub server_key: Option<crate::security::otp::ServerKey>,
+    /// Where members reach this server from outside (`TANYA_PUBLIC_URL`, no trailing `/`): the
+    /// base of password-page links. Required in production; in demo mode `http://` + the bind
+    /// address.
+    pub public_url: String,
+    /// The member directory and code delivery; `Some` exactly in production mode.
+    pub production: Option<ProductionConfig>,
 }
 
 /// A setting that could not be used.
@@ -142,21 +179,68 @@ pub enum ConfigError {
     /// The TOML file named by TANYA_CONFIG cannot be read or parsed.
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
+    /// Settings tanya does not know (a misspelling is never ignored silently).
+    #[error("{}", .0.join("\n"))]
+    Unknown(Vec<String>),
+    /// Production mode is missing settings or has unusable ones: one line per problem.
+    #[error("TANYA_MODE=production cannot start:\n{}", .0.join("\n"))]
+    Production(Vec<String>),
 }
+
+/// `TANYA_*` variables read by something other than `Config` (the log filter, read by
+/// `main.rs` before anything else), so not unknown.
+const READ_ELSEWHERE: &[&str] = &["TANYA_LOG"];
 
 impl Config {
     /// Reads the process environment (and the file it may name).
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_vars(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }))
     }
 
-    /// Reads settings through `lookup` (the environment, or a map in tests).
+    /// Reads settings from environment-like `vars`; a `TANYA_*` name among them that no
+    /// setting reads is an error.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("TANYA_"))
+            .collect();
+        let names = vars.keys().cloned().collect();
+        Config::read(|name| vars.get(name).cloned(), names)
+    }
+
+    /// Reads settings through `lookup` (a map in tests), which cannot list its names: only
+    /// the file's keys are checked for unknown ones.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::read(lookup, Vec::new())
+    }
+
+    fn read(
+        lookup: impl Fn(&str) -> Option<String>,
+        variables: Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let file = match lookup("TANYA_CONFIG") {
             Some(path) => read_file(PathBuf::from(path))?,
             None => HashMap::new(),
         };
-        let settings = Settings { lookup, file };
+        let settings = Settings {
+            lookup,
+            file,
+            asked: RefCell::default(),
+        };
+        let config = settings.config()?;
+        settings.refuse_unknown(&variables)?;
+        Ok(config)
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    fn config(&self) -> Result<Config, ConfigError> {
+        let settings = self;
+        settings.get("TANYA_CONFIG");
         let mode = match settings.get("TANYA_MODE").as_deref() {
             None | Some("demo") => Mode::Demo,
             Some("production") => Mode::Production,
@@ -254,6 +338,16 @@ impl Config {
             database_url: settings.database_url()?,
             db_pool_size: settings.pool_size()?,
             server_key: settings.server_key()?,
+            public_url: settings.public_url(mode)?,
+            production: match mode {
+                Mode::Production => Some(settings.production()?),
+                Mode::Demo => {
+                    // Known keys, read so they are not reported as unknown: a demo run may
+                    // share its file with a production one.
+                    settings.production().ok();
+                    None
+                }
+            },
         })
     }
 }
@@ -272,10 +366,13 @@ pub const DEFAULT_DB_CACHE_MB: u64 = 16;
 struct Settings<F> {
     lookup: F,
     file: HashMap<String, String>,
+    /// Every name read so far: what is left over in the file or environment is unknown.
+    asked: RefCell<HashSet<String>>,
 }
 
 impl<F: Fn(&str) -> Option<String>> Settings<F> {
     fn get(&self, name: &str) -> Option<String> {
+        self.asked.borrow_mut().insert(name.to_string());
         (self.lookup)(name)
             .or_else(|| {
                 let key = name.trim_start_matches("TANYA_").to_lowercase();
@@ -286,7 +383,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
     }
 
     fn secret(&self, name: &str) -> Option<Secret> {
-        self.get(name).map(Secret)
+        self.get(name).map(Secret::from)
     }
 
     /// `TANYA_DATABASE_URL`: a `postgres://` or `postgresql://` URL. Errors never repeat the
@@ -297,7 +394,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             Some(url)
                 if !["postgres://", "postgresql://"]
                     .iter()
-                    .any(|scheme| url.expose().starts_with(scheme)) =>
+                    .any(|scheme| url.expose_secret().starts_with(scheme)) =>
             {
                 Err(invalid(
                     NAME,
@@ -321,10 +418,130 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         const NAME: &str = "TANYA_SERVER_KEY";
         self.secret(NAME)
             .map(|key| {
-                crate::security::otp::ServerKey::from_hex(key.expose())
+                crate::security::otp::ServerKey::from_hex(key.expose_secret())
                     .ok_or_else(|| invalid(NAME, "must be 64 hex digits (32 bytes)".into()))
             })
             .transpose()
+    }
+
+    /// Every file key and `TANYA_*` variable in `variables` that no setting read, one error
+    /// line each.
+    fn refuse_unknown(&self, variables: &[String]) -> Result<(), ConfigError> {
+        let asked = self.asked.borrow();
+        let mut unknown: Vec<String> = self
+            .file
+            .keys()
+            .filter(|key| !asked.contains(&format!("TANYA_{}", key.to_uppercase())))
+            .map(|key| format!("unknown key {key:?} in the TANYA_CONFIG file"))
+            .chain(
+                variables
+                    .iter()
+                    .filter(|name| {
+                        !asked.contains(*name) && !READ_ELSEWHERE.contains(&name.as_str())
+                    })
+                    .map(|name| format!("unknown setting {name} in the environment")),
+            )
+            .collect();
+        unknown.sort();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Unknown(unknown))
+        }
+    }
+
+    /// `TANYA_PUBLIC_URL`: HTTPS (HTTP only to a loopback address), required in production.
+    fn public_url(&self, mode: Mode) -> Result<String, ConfigError> {
+        const NAME: &str = "TANYA_PUBLIC_URL";
+        match (self.get(NAME), mode) {
+            (Some(url), _) => {
+                // A path prefix is fine (a reverse proxy under /tanya); a query is not.
+                let parsed = web_url(NAME, &url)?;
+                if parsed.query().is_some() || parsed.fragment().is_some() {
+                    return Err(invalid(NAME, "must not have a query or fragment".into()));
+                }
+                Ok(url.trim_end_matches('/').to_string())
+            }
+            (None, Mode::Demo) => Ok(format!("http://{}", self_address(self.get("TANYA_BIND")))),
+            (None, Mode::Production) => Err(ConfigError::Production(vec![format!(
+                "{NAME} is not set (the public base URL of the password page, https://…)"
+            )])),
+        }
+    }
+
+    /// Every production setting, with one problem line per missing or unusable one.
+    fn production(&self) -> Result<ProductionConfig, ConfigError> {
+        let mut problems = Vec::new();
+        let mut required = |name: &str, what: &str| {
+            let value = self.get(name);
+            if value.is_none() {
+                problems.push(format!("{name} is not set ({what})"));
+            }
+            value
+        };
+        let directory_url = required("TANYA_DIRECTORY_URL", "the member directory, https://…");
+        let directory_token = required("TANYA_DIRECTORY_TOKEN", "the directory's bearer token");
+        let smtp_url = required("TANYA_SMTP_URL", "the SMTP server for code e-mails");
+        let smtp_from = required("TANYA_SMTP_FROM", "the sender address of code e-mails");
+        let sms_url = required("TANYA_SMS_URL", "the SMS gateway, https://…");
+        let sms_token = required("TANYA_SMS_TOKEN", "the SMS gateway's bearer token");
+        let directory_url =
+            directory_url.and_then(|url| kept(&mut problems, web_url("TANYA_DIRECTORY_URL", &url)));
+        let sms_url = sms_url.and_then(|url| kept(&mut problems, web_url("TANYA_SMS_URL", &url)));
+        let smtp_url = smtp_url.and_then(|url| kept(&mut problems, smtp_url_checked(url)));
+        let smtp_from = smtp_from.and_then(|from| {
+            let checked = match crate::identity::Email::parse(&from) {
+                Ok(_) => Ok(from),
+                Err(_) => Err(invalid(
+                    "TANYA_SMTP_FROM",
+                    format!("{from:?} is not an e-mail address"),
+                )),
+            };
+            kept(&mut problems, checked)
+        });
+        let timeout = kept(
+            &mut problems,
+            self.parsed(
+                "TANYA_DIRECTORY_TIMEOUT_MS",
+                DEFAULT_DIRECTORY_TIMEOUT.as_millis() as u64,
+            ),
+        )
+        .map(Duration::from_millis);
+        let client_cert = self.get("TANYA_DIRECTORY_CLIENT_CERT").map(PathBuf::from);
+        let ca_cert = self.get("TANYA_DIRECTORY_CA_CERT").map(PathBuf::from);
+        match (
+            directory_url,
+            directory_token,
+            smtp_url,
+            smtp_from,
+            sms_url,
+            sms_token,
+            timeout,
+        ) {
+            (
+                Some(url),
+                Some(token),
+                Some(smtp),
+                Some(from),
+                Some(sms),
+                Some(sms_token),
+                Some(timeout),
+            ) if problems.is_empty() => Ok(ProductionConfig {
+                directory: DirectoryConfig {
+                    url,
+                    token: Secret::from(token),
+                    client_cert,
+                    ca_cert,
+                    timeout,
+                },
+                smtp: SmtpConfig { url: smtp, from },
+                sms: SmsConfig {
+                    url: sms,
+                    token: Secret::from(sms_token),
+                },
+            }),
+            _ => Err(ConfigError::Production(problems)),
+        }
     }
 
     fn base(&self, name: &str, default: &str) -> String {
@@ -461,6 +678,75 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
     }
 }
 
+/// The value of `result`, or `None` with its error added to `problems`.
+fn kept<T>(problems: &mut Vec<String>, result: Result<T, ConfigError>) -> Option<T> {
+    result
+        .map_err(|error| problems.push(error.to_string()))
+        .ok()
+}
+
+/// The longest one directory call may take: a look-up is a key read on the agency's side.
+pub const DEFAULT_DIRECTORY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The bind address as a client reaches it: an unspecified address (`0.0.0.0`) becomes the
+/// loopback one.
+fn self_address(bind: Option<String>) -> String {
+    match bind.and_then(|b| b.parse::<SocketAddr>().ok()) {
+        Some(addr) if addr.ip().is_unspecified() => format!("127.0.0.1:{}", addr.port()),
+        Some(addr) => addr.to_string(),
+        None => "127.0.0.1:8080".into(),
+    }
+}
+
+/// Whether `url` names this machine (tests and the example directory run there).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// An `https://` URL, or `http://` to a loopback address (SPEC §12).
+fn web_url(name: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    let url = reqwest::Url::parse(value)
+        .map_err(|e| invalid(name, format!("{value:?} is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(invalid(
+            name,
+            "must be https:// (plain http:// only to a loopback address)".into(),
+        )),
+        other => Err(invalid(name, format!("{other}:// is not http(s)://"))),
+    }
+}
+
+/// `TANYA_SMTP_URL` (SPEC §12): `smtps://` or `smtp://`; without credentials only to a
+/// loopback host. Errors never repeat the value, which holds a password.
+fn smtp_url_checked(value: String) -> Result<Secret, ConfigError> {
+    const NAME: &str = "TANYA_SMTP_URL";
+    let url = reqwest::Url::parse(&value)
+        .map_err(|_| invalid(NAME, "is not a URL like smtps://user:pass@host:465".into()))?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host().is_none() {
+        return Err(invalid(
+            NAME,
+            "must be smtps://user:pass@host:port or smtp://…".into(),
+        ));
+    }
+    if url.scheme() == "smtp" && url.username().is_empty() && !is_loopback(&url) {
+        return Err(invalid(
+            NAME,
+            "a plain smtp:// URL without credentials is accepted only for a loopback host".into(),
+        ));
+    }
+    Ok(Secret::from(value))
+}
+
 fn invalid(name: &str, message: String) -> ConfigError {
     ConfigError::Invalid {
         name: name.to_string(),
@@ -572,7 +858,7 @@ mod tests {
         .unwrap();
         let telegram = c.telegram.unwrap();
         assert_eq!(telegram.api_base, "http://127.0.0.1:9");
-        assert_eq!(format!("{telegram:?}").matches("***").count(), 2);
+        assert_eq!(format!("{telegram:?}").matches("REDACTED").count(), 2);
         assert!(!format!("{telegram:?}").contains("fake"));
     }
 
@@ -673,5 +959,113 @@ mod tests {
         let c = config(&[("TANYA_CONFIG", &path), ("TANYA_MODE", "demo")]).unwrap();
         assert_eq!(c.bind.port(), 9999);
         assert_eq!(c.mode, Mode::Demo);
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    /// A complete production configuration against loopback services, with `changes`.
+    fn production(changes: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("TANYA_MODE", "production"),
+            ("TANYA_PUBLIC_URL", "https://tanya.example.org/"),
+            ("TANYA_DIRECTORY_URL", "http://127.0.0.1:8090"),
+            ("TANYA_DIRECTORY_TOKEN", "fake-directory-token"),
+            ("TANYA_SMTP_URL", "smtp://127.0.0.1:2525"),
+            ("TANYA_SMTP_FROM", "noreply@example.org"),
+            ("TANYA_SMS_URL", "http://localhost:9000/sms"),
+            ("TANYA_SMS_TOKEN", "fake-sms-token"),
+        ];
+        for (name, value) in changes {
+            pairs.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                pairs.push((name, value));
+            }
+        }
+        vars(&pairs)
+    }
+
+    #[test]
+    fn unknown_variables_and_file_keys_are_errors_naming_them() {
+        let err = vars(&[("TANYA_BNID", "127.0.0.1:1"), ("HOME", "/root")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown setting TANYA_BNID in the environment"
+        );
+        assert!(vars(&[("TANYA_LOG", "debug"), ("PATH", "/bin")]).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tanya.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\ndata_dri = \"/tmp/x\"\n").unwrap();
+        let path = path.to_str().unwrap().to_string();
+        let err = config(&[("TANYA_CONFIG", &path)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown key \"data_dri\" in the TANYA_CONFIG file"
+        );
+    }
+
+    #[test]
+    fn production_settings_are_read_and_checked() {
+        let c = production(&[]).unwrap();
+        assert_eq!(c.public_url, "https://tanya.example.org");
+        let p = c.production.expect("production settings");
+        assert_eq!(p.directory.url.as_str(), "http://127.0.0.1:8090/");
+        assert_eq!(p.directory.timeout, DEFAULT_DIRECTORY_TIMEOUT);
+        assert_eq!(p.smtp.from, "noreply@example.org");
+        assert!(
+            !format!("{:?}", p.sms).contains("fake-sms-token"),
+            "secrets never print"
+        );
+        assert!(config(&[]).unwrap().production.is_none(), "demo mode");
+        assert_eq!(config(&[]).unwrap().public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn production_reports_every_problem_at_once() {
+        let err = production(&[
+            ("TANYA_DIRECTORY_TOKEN", ""),
+            ("TANYA_SMS_URL", "http://sms.example.org/send"),
+            ("TANYA_SMTP_FROM", "not an address"),
+        ])
+        .unwrap_err();
+        let message = err.to_string();
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 4, "{message}");
+        assert!(lines[0].starts_with("TANYA_MODE=production cannot start"));
+        assert!(
+            message.contains("TANYA_DIRECTORY_TOKEN is not set"),
+            "{message}"
+        );
+        assert!(
+            message.contains("TANYA_SMS_URL: must be https://"),
+            "{message}"
+        );
+        assert!(message.contains("TANYA_SMTP_FROM: "), "{message}");
+        let err = production(&[("TANYA_PUBLIC_URL", "")]).unwrap_err();
+        assert!(
+            err.to_string().contains("TANYA_PUBLIC_URL is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn smtp_urls_follow_spec_12_and_never_echo_the_password() {
+        for good in [
+            "smtp://127.0.0.1:2525",
+            "smtps://user:pa55@mail.example.org:465",
+            "smtp://user:pa55@mail.example.org:587",
+        ] {
+            assert!(smtp_url_checked(good.into()).is_ok(), "{good}");
+        }
+        for bad in [
+            "smtp://mail.example.org:25",
+            "http://user:pa55@mail.example.org",
+            "smtps//user:pa55@mail",
+        ] {
+            let err = smtp_url_checked(bad.into()).unwrap_err().to_string();
+            assert!(!err.contains("pa55"), "{err}");
+            assert!(err.starts_with("TANYA_SMTP_URL"), "{err}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -116,7 +117,7 @@ fn verify(config: &LineConfig, headers: &HeaderMap, body: &[u8]) -> Result<(), C
         .get(SIGNATURE_HEADER)
         .and_then(|value| BASE64_STANDARD.decode(value.as_bytes()).ok())
         .ok_or(ChannelError::Unauthorized)?;
-    if hmac_sha256_matches(config.channel_secret.expose().as_bytes(), body, &tag) {
+    if hmac_sha256_matches(config.channel_secret.expose_secret().as_bytes(), body, &tag) {
         Ok(())
     } else {
         Err(ChannelError::Unauthorized)
@@ -280,7 +281,7 @@ pub(super) async fn send(
         let body = json!({ "replyToken": token, "messages": request.messages });
         let response = client
             .post(url)
-            .bearer_auth(config.channel_access_token.expose())
+            .bearer_auth(config.channel_access_token.expose_secret())
             .json(&body)
             .send()
             .await
@@ -303,7 +304,7 @@ pub(super) async fn send(
     let body = json!({ "to": request.to, "messages": request.messages });
     let response = client
         .post(url)
-        .bearer_auth(config.channel_access_token.expose())
+        .bearer_auth(config.channel_access_token.expose_secret())
         .header("X-Line-Retry-Key", &request.retry_key)
         .json(&body)
         .send()

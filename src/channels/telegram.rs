@@ -13,6 +13,7 @@ use crate::store::SessionKey;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -124,7 +125,10 @@ fn verify(config: &TelegramConfig, headers: &HeaderMap) -> Result<(), ChannelErr
     let given = headers
         .get(SECRET_HEADER)
         .ok_or(ChannelError::Unauthorized)?;
-    if secret_matches(given.as_bytes(), config.secret_token.expose().as_bytes()) {
+    if secret_matches(
+        given.as_bytes(),
+        config.secret_token.expose_secret().as_bytes(),
+    ) {
         Ok(())
     } else {
         Err(ChannelError::Unauthorized)
@@ -281,7 +285,7 @@ pub(super) async fn send(
     let url = format!(
         "{}/bot{}/{}",
         config.api_base,
-        config.bot_token.expose(),
+        config.bot_token.expose_secret(),
         request.method
     );
     let response = client

@@ -18,6 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -174,7 +175,10 @@ pub async fn handshake(
         .as_ref()
         .ok_or(ChannelError::NotConfigured)?;
     let token_matches = query.get("hub.verify_token").is_some_and(|token| {
-        secret_matches(token.as_bytes(), config.verify_token.expose().as_bytes())
+        secret_matches(
+            token.as_bytes(),
+            config.verify_token.expose_secret().as_bytes(),
+        )
     });
     match (query.get("hub.mode").map(String::as_str), token_matches) {
         (Some("subscribe"), true) => {
@@ -215,7 +219,7 @@ fn verify(config: &WhatsAppConfig, headers: &HeaderMap, body: &[u8]) -> Result<(
         .and_then(|value| value.trim().strip_prefix("sha256="))
         .and_then(|hex_tag| hex::decode(hex_tag).ok())
         .ok_or(ChannelError::Unauthorized)?;
-    if hmac_sha256_matches(config.app_secret.expose().as_bytes(), body, &tag) {
+    if hmac_sha256_matches(config.app_secret.expose_secret().as_bytes(), body, &tag) {
         Ok(())
     } else {
         Err(ChannelError::Unauthorized)
@@ -427,7 +431,7 @@ pub(super) async fn send(
     let url = format!("{}/{}/messages", config.api_base, request.phone_number_id);
     let response = client
         .post(url)
-        .bearer_auth(config.token.expose())
+        .bearer_auth(config.token.expose_secret())
         .json(&request.body)
         .send()
         .await
