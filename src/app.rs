@@ -7,7 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::content::{self, Content, ContentErrors};
 use crate::dialog::keys;
-use crate::engine::{Engine, Services};
+use crate::engine::{Engine, PageLinks, Services};
 use crate::limits::{Limits, MemberLimits};
 use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory};
 use crate::nlu::Nlu;
@@ -15,7 +15,8 @@ use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError};
 use crate::security::otp::{KeyError, ServerKey};
 use crate::store::{
     self, Durability, EmbeddedDatabase, EmbeddedOptions, MemberGuardStore, MemoryMemberGuard,
-    MemorySessionStore, NoDurability, OpenError, SessionStore, StoreError, Stores,
+    MemoryPageTokens, MemorySessionStore, NoDurability, OpenError, SessionStore, StoreError,
+    Stores,
 };
 use secrecy::ExposeSecret;
 use std::sync::Arc;
@@ -124,6 +125,10 @@ impl App {
             limits: Arc::new(Limits::new(&config.limits)),
             member_limits: Arc::new(MemberLimits::new(&config.limits, guard.clone(), key)),
             guard: guard.clone(),
+            password_page: PageLinks {
+                tokens: stores.page_tokens.clone(),
+                base_url: config.public_url.clone(),
+            },
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         let demo_codes = DemoCodes::new(outbox.clone(), content.clone());
@@ -173,6 +178,10 @@ impl App {
             limits: Arc::new(Limits::new(&config.limits)),
             member_limits: Arc::new(MemberLimits::new(&config.limits, guard.clone(), key)),
             guard: guard.clone(),
+            password_page: PageLinks {
+                tokens: Arc::new(MemoryPageTokens::default()),
+                base_url: config.public_url.clone(),
+            },
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
         // Channel storage is a temporary database, created only when a channel is configured.
@@ -203,7 +212,8 @@ impl App {
     }
 
     /// Deletes sessions idle for more than `SESSION_RETENTION`, and demo outbox entries sent
-    /// before the same cutoff, and member limits that restrict nothing any more, every
+    /// before the same cutoff, and member limits that restrict nothing any more, and expired
+    /// password-page links, every
     /// `SWEEP_INTERVAL` (the first time at once), and then
     /// counts the sessions kept for the `tanya_sessions_stored` metric, which the engine
     /// advances between sweeps: a scrape never scans the store.
@@ -213,6 +223,7 @@ impl App {
         let outbox = self.outbox.clone();
         let clock = self.engine.clock().clone();
         let metrics = self.engine.metrics().clone();
+        let page_tokens = self.engine.page_tokens().clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(SWEEP_INTERVAL);
             loop {
@@ -229,16 +240,24 @@ impl App {
                         None => 0,
                     };
                     let limits_removed = guard.sweep(now).await?;
+                    let links_removed = page_tokens.sweep(now).await?;
                     let kept = store.count().await?;
-                    Ok::<_, SweepError>((removed, codes_removed, limits_removed, kept))
+                    Ok::<_, SweepError>((
+                        removed,
+                        codes_removed,
+                        limits_removed,
+                        links_removed,
+                        kept,
+                    ))
                 };
                 match sweep.await {
-                    Ok((removed, codes_removed, limits_removed, kept)) => {
+                    Ok((removed, codes_removed, limits_removed, links_removed, kept)) => {
                         metrics.set_sessions_stored(kept);
                         tracing::info!(
                             removed,
                             codes_removed,
                             limits_removed,
+                            links_removed,
                             kept,
                             millis = started.elapsed().as_millis() as u64,
                             "session sweep finished"
@@ -254,7 +273,7 @@ impl App {
 /// Why a sweep failed (it is tried again at the next interval).
 #[derive(Debug, thiserror::Error)]
 enum SweepError {
-    /// Sessions or member limits could not be swept, or sessions counted.
+    /// Sessions, member limits or page links could not be swept, or sessions counted.
     #[error("session store: {0}")]
     Store(#[from] StoreError),
     /// Demo outbox entries could not be swept.

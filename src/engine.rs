@@ -1,6 +1,11 @@
 //! `Engine::handle`: the only place where NLU, dialog, store and services meet. One turn:
 //! lock the session → load → read the message → `dialog::step` (repeatedly, feeding look-up
-//! results back) → run effects → render replies → save → make durable → answer.
+//! results back) → run effects → render replies → save → make durable → answer. The password
+//! page finishes a flow through the same kind of turn (`page`).
+
+mod page;
+
+pub use page::{PageAccess, PageEntry, PageLinks, PageOutcome};
 
 use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
@@ -9,7 +14,8 @@ use crate::dialog::state::{
     SaidChoice, Speaker,
 };
 use crate::dialog::{
-    self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, State, Value,
+    self, Command, Context, Effect, Event, Flow, MemberView, Message, PasswordEntry, Reply,
+    Session, State, Value,
 };
 use crate::limits::{Attempt, Limits, MemberLimits};
 use crate::members::{DirectoryError, Member, MemberDirectory};
@@ -20,8 +26,9 @@ use crate::outbox::{CodeChannel, CodeSender, OutboundCode, OutboxError};
 use crate::security::lockout::Standing;
 use crate::security::mask;
 use crate::security::otp::{self, ServerKey};
+use crate::security::page_token::PageToken;
 use crate::security::password::{self, PasswordError, SecretString};
-use crate::store::{DbError, Durability};
+use crate::store::{DbError, Durability, PageGrant};
 use crate::store::{
     MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession, TranscriptLines,
     TurnWrites,
@@ -80,6 +87,28 @@ pub struct TurnResult {
     pub expects: Expects,
 }
 
+/// What `Engine::conclude` needs of a turn besides its session.
+struct Conclusion<'a> {
+    key: &'a SessionKey,
+    /// What the transcript keeps of the member's message.
+    user_line: String,
+    replies: Vec<Reply>,
+    client_message_id: Option<&'a str>,
+    intent: Option<&'a IntentScore>,
+    flow_before: Option<Flow>,
+    new_session: bool,
+    started: Instant,
+    now: Timestamp,
+}
+
+/// Whether a rendered reply shows the password page's link or hides it: the message sent
+/// shows it, what sessions and transcripts keep never does (it opens the page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Shown,
+    Hidden,
+}
+
 /// Why a turn failed. Nothing of the turn is saved when it fails, so it can be retried.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -122,6 +151,8 @@ pub struct Services {
     /// Member-wide standings (wrong codes, lockout), read before every step that concerns a
     /// member and written by the dialog's `Effect::Code`.
     pub guard: Arc<dyn MemberGuardStore>,
+    /// The password page's links: where they are kept and where they point.
+    pub password_page: PageLinks,
 }
 
 /// The conversational engine.
@@ -293,7 +324,7 @@ impl Engine {
     /// `non_text`); `None` when the content does not define the key.
     pub fn render_key(&self, key: &str) -> Option<OutgoingMessage> {
         self.content.response(key)?;
-        Some(self.render_said(&self.said(&Reply::key(key.to_string()), 0)))
+        Some(self.render_said(&self.said(&Reply::key(key.to_string()), 0, Links::Shown)))
     }
 
     /// Processes one message: the whole turn, durable before it returns.
@@ -362,25 +393,7 @@ impl Engine {
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
-            let fresh_code = otp::generate_code();
-            let member = match &event {
-                Event::LookedUp(found) => found.as_ref(),
-                Event::Message(_)
-                | Event::PasswordHashed(_)
-                | Event::LookUpRefused
-                | Event::CodeAdmission { .. } => session.state.member(),
-            };
-            let standing = match member {
-                Some(member) => self.services.guard.standing(&member.id).await?,
-                None => Standing::default(),
-            };
-            let context = Context {
-                now,
-                fresh_code: &fresh_code,
-                key: &self.services.key,
-                standing,
-            };
-            let transition = dialog::step(session, event, &context);
+            let transition = self.step(&incoming.session, session, event, now).await?;
             session = transition.session;
             replies.extend(transition.replies);
             if let Some(understood) = transition.understood {
@@ -404,24 +417,102 @@ impl Engine {
             }
         }
 
+        let concluded = Conclusion {
+            key: &incoming.session,
+            user_line,
+            replies,
+            client_message_id: incoming.client_message_id.as_deref(),
+            intent: intent.as_ref(),
+            flow_before,
+            new_session,
+            started,
+            now,
+        };
+        let (session, messages) = self.conclude(session, store_turn, concluded).await?;
+        Ok(Some(TurnResult {
+            messages,
+            intent,
+            entities,
+            state: session.state.name().to_string(),
+            expects: session.state.expects(),
+        }))
+    }
+
+    /// One `dialog::step` with its context: the member's standing, a fresh code, and where
+    /// this session takes a new password (on the page, with a fresh link token, for the
+    /// messaging channels).
+    async fn step(
+        &self,
+        key: &SessionKey,
+        session: Session,
+        event: Event,
+        now: Timestamp,
+    ) -> Result<dialog::Transition, EngineError> {
+        let fresh_code = otp::generate_code();
+        let fresh_token = crate::channels::is_messaging(key).then(PageToken::generate);
+        let member = match &event {
+            Event::LookedUp(found) => found.as_ref(),
+            Event::Message(_)
+            | Event::PasswordHashed(_)
+            | Event::PasswordFromPage(_)
+            | Event::LookUpRefused
+            | Event::CodeAdmission { .. } => session.state.member(),
+        };
+        let standing = match member {
+            Some(member) => self.services.guard.standing(&member.id).await?,
+            None => Standing::default(),
+        };
+        let context = Context {
+            now,
+            fresh_code: &fresh_code,
+            key: &self.services.key,
+            standing,
+            password_entry: match &fresh_token {
+                Some(fresh) => PasswordEntry::Page { fresh },
+                None => PasswordEntry::Chat,
+            },
+        };
+        Ok(dialog::step(session, event, &context))
+    }
+
+    /// Ends a turn: renders the replies, keeps the exchange (page links hidden), saves the
+    /// session and what left it for the transcript, makes it durable, and records the turn.
+    /// Returns the saved session and the messages to send.
+    async fn conclude(
+        &self,
+        mut session: Session,
+        store_turn: Box<dyn crate::store::SessionTurn + '_>,
+        turn: Conclusion<'_>,
+    ) -> Result<(Session, Vec<OutgoingMessage>), EngineError> {
         let pick = session.turns as usize;
-        let answer: Vec<Said> = replies.iter().map(|r| self.said(r, pick)).collect();
-        let messages: Vec<OutgoingMessage> = answer.iter().map(|s| self.render_said(s)).collect();
+        let answer: Vec<Said> = turn
+            .replies
+            .iter()
+            .map(|r| self.said(r, pick, Links::Hidden))
+            .collect();
+        // A page link goes to the member, and only to the member: the kept answer hides it.
+        let messages: Vec<OutgoingMessage> = turn
+            .replies
+            .iter()
+            .zip(&answer)
+            .map(|(reply, kept)| match reply.carries_secret() {
+                true => self.render_said(&self.said(reply, pick, Links::Shown)),
+                false => self.render_said(kept),
+            })
+            .collect();
         session.recent.push(Exchange {
-            at: now,
-            user: user_line,
+            at: turn.now,
+            user: turn.user_line,
             bot: answer,
         });
         session.exchanges += 1;
-        let state = session.state.name();
-        let expects = session.state.expects();
-        if let Some(id) = &incoming.client_message_id {
+        if let Some(id) = turn.client_message_id {
             session.answered.push(Answered {
-                id: id.clone(),
+                id: id.to_string(),
                 exchange: session.exchanges - 1,
-                intent: intent.as_ref().map(|i| (i.name.clone(), i.confidence)),
-                state: state.to_string(),
-                expects,
+                intent: turn.intent.map(|i| (i.name.clone(), i.confidence)),
+                state: session.state.name().to_string(),
+                expects: session.state.expects(),
             });
         }
         let mut writes = TurnWrites::default();
@@ -443,27 +534,21 @@ impl Engine {
             .answered
             .retain(|answered| answered.exchange >= first_recent);
         writes.session = Some(StoredSession {
-            updated_at: now,
+            updated_at: turn.now,
             data: serde_json::to_vec(&session)?,
         });
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
         self.record(
-            &incoming.session,
-            intent.as_ref(),
+            turn.key,
+            turn.intent,
             &messages,
-            flow_before,
+            turn.flow_before,
             session.state.flow(),
-            new_session,
-            started,
+            turn.new_session,
+            turn.started,
         );
-        Ok(Some(TurnResult {
-            messages,
-            intent,
-            entities,
-            state: state.to_string(),
-            expects,
-        }))
+        Ok((session, messages))
     }
 
     /// The stored answer of the turn that carried `id` in this session, rendered again.
@@ -592,10 +677,21 @@ impl Engine {
                 // the policy's shape rules) never reaches the NLU either; one that cannot be
                 // ("batal", "halo kak", too short) is read so that the member can still
                 // cancel or ask something at the password prompt.
-                let intent = (!password::check_policy(text, &[]).is_empty())
-                    .then(|| self.nlu.parse(text).intent.name);
+                let intent =
+                    (!password::could_be_password(text)).then(|| self.nlu.parse(text).intent.name);
                 let message = Message {
                     intent,
+                    secret: Some(SecretString::new(text.clone())),
+                    ..Message::default()
+                };
+                (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
+            }
+            Input::Text(text)
+                if session.state.awaits_password_page() && password::could_be_password(text) =>
+            {
+                // A password typed into a messaging chat while its page is open: it is in the
+                // platform's history already, and goes no further — never parsed, never kept.
+                let message = Message {
                     secret: Some(SecretString::new(text.clone())),
                     ..Message::default()
                 };
@@ -743,6 +839,27 @@ impl Engine {
                 Effect::Code { member_id, event } => {
                     self.services.guard.record(&member_id, event, now).await?;
                 }
+                Effect::OfferPasswordPage {
+                    token,
+                    member_id,
+                    flow,
+                    expires_at,
+                } => {
+                    let grant = PageGrant {
+                        session: session.clone(),
+                        member: member_id,
+                        flow,
+                        expires_at,
+                    };
+                    self.services
+                        .password_page
+                        .tokens
+                        .issue(&token, &grant)
+                        .await?;
+                }
+                Effect::WithdrawPasswordPage => {
+                    self.services.password_page.tokens.withdraw(session).await?;
+                }
             }
         }
         Ok(next)
@@ -762,7 +879,7 @@ impl Engine {
         draft_phc: &str,
         typed: &SecretString,
     ) -> Result<bool, EngineError> {
-        if !password::check_policy(typed.expose(), &[]).is_empty() {
+        if !password::could_be_password(typed.expose()) {
             return Ok(false);
         }
         let _permit = self.hashing.acquire().await.ok();
@@ -798,9 +915,10 @@ impl Engine {
         }))
     }
 
-    /// What a reply says, with its placeholder values rendered to strings; a key without a
-    /// template (a content intent added without an answer) falls back to `fallback`.
-    fn said(&self, reply: &Reply, pick: usize) -> Said {
+    /// What a reply says, with its placeholder values rendered to strings (a page link shown
+    /// or hidden, see `Links`); a key without a template (a content intent added without an
+    /// answer) falls back to `fallback`.
+    fn said(&self, reply: &Reply, pick: usize, links: Links) -> Said {
         let key = if self.content.response(&reply.key).is_some() {
             reply.key.as_ref()
         } else {
@@ -809,7 +927,7 @@ impl Engine {
         let values = |values: &[(&str, Value)]| -> Vec<(String, String)> {
             values
                 .iter()
-                .map(|(name, value)| (name.to_string(), self.render_value(value, pick)))
+                .map(|(name, value)| (name.to_string(), self.render_value(value, pick, links)))
                 .collect()
         };
         Said {
@@ -879,8 +997,15 @@ impl Engine {
 
     /// A placeholder's value as text; a response inside a response uses the same variant
     /// pick as the turn, so its variants vary too.
-    fn render_value(&self, value: &Value, pick: usize) -> String {
+    fn render_value(&self, value: &Value, pick: usize, links: Links) -> String {
         match value {
+            Value::PageLink(token) => {
+                let token = match links {
+                    Links::Shown => token.as_url(),
+                    Links::Hidden => HIDDEN_PASSWORD.to_string(),
+                };
+                format!("{}/password/{token}", self.services.password_page.base_url)
+            }
             Value::Text(text) => text.clone(),
             Value::Response(None) => String::new(),
             Value::Response(Some(key)) => self.render_text(key, pick, &[]),
@@ -1078,6 +1203,10 @@ mod tests {
             limits: Arc::new(Limits::new(&limits)),
             member_limits: Arc::new(MemberLimits::new(&limits, guard.clone(), key)),
             guard,
+            password_page: PageLinks {
+                tokens: Arc::new(crate::store::MemoryPageTokens::default()),
+                base_url: "https://tanya.example".into(),
+            },
         };
         (Engine::new(nlu, content, services), store)
     }

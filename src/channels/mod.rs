@@ -23,6 +23,11 @@
 //!
 //! Messages from one member are processed one at a time (a striped lock around the whole
 //! pipeline), so their replies enter the outbox, and leave it, in order.
+//!
+//! # Pushed messages
+//! `Channels::push` sends to a member outside a webhook (the password page's confirmation):
+//! rendered for the platform of the session key, queued in the same outbox under the same lock,
+//! so it arrives in order with the replies to the member's own messages.
 
 pub mod dedup;
 pub mod delivery;
@@ -52,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -147,6 +152,31 @@ impl IntoResponse for ChannelError {
     }
 }
 
+/// Why a message could not be pushed to a session.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The session's channel is not a configured messaging channel (the web chat has no
+    /// push; a channel without its secrets is off).
+    #[error("{0} is not a configured messaging channel")]
+    NoChannel(String),
+    /// Nothing to send to can be derived from the session: a Telegram key that is no chat
+    /// id, or a WhatsApp session before this process saw which business number it talks on.
+    #[error("no destination for this session")]
+    NoDestination,
+    /// The outbox could not be written.
+    #[error("queueing the messages failed")]
+    Queue(#[from] ChannelError),
+}
+
+/// Whether `session` is a conversation on a messaging platform (Telegram, WhatsApp, LINE):
+/// the platform keeps its history, so a new password is never typed there (SPEC §6).
+pub fn is_messaging(session: &SessionKey) -> bool {
+    matches!(
+        session.channel(),
+        telegram::CHANNEL | whatsapp::CHANNEL | line::CHANNEL
+    )
+}
+
 /// One call to a platform's send API, as the outbox keeps it. Secrets are not part of it:
 /// tokens are added from the configuration when it is sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,6 +247,11 @@ pub struct Channels {
     locks: Vec<tokio::sync::Mutex<()>>,
     /// Demo mode only: codes also shown in the chat (see `demo_codes`).
     demo_codes: Option<DemoCodes>,
+    /// The WhatsApp business number (`phone_number_id`) the latest message came in on: the
+    /// session key names the member, not the number a push is sent from. A deployment has one
+    /// number per access token; until this process has seen a message (just after a restart)
+    /// a WhatsApp push has no destination.
+    whatsapp_number: Mutex<Option<String>>,
 }
 
 /// What only configured channels need (nothing is opened or built for an app without any).
@@ -273,6 +308,7 @@ impl Channels {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             demo_codes,
+            whatsapp_number: Mutex::new(None),
         })
     }
 
@@ -376,6 +412,15 @@ impl Channels {
         inbound: Inbound,
         now: Timestamp,
     ) -> Result<(), ChannelError> {
+        if let ReplyTo::WhatsApp {
+            phone_number_id, ..
+        } = &inbound.reply_to
+        {
+            *self
+                .whatsapp_number
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(phone_number_id.clone());
+        }
         // Over the platform user's rate (SPEC §6): answered with `rate_limited` instead of a
         // turn, and still acknowledged, so the platform does not redeliver it.
         let limited = inbound.content.is_some()
@@ -459,6 +504,61 @@ impl Channels {
         };
         messages.extend(result.messages.into_iter().map(OutboundMessage::from));
         Ok(messages)
+    }
+
+    /// Sends `messages` to the member of `session` outside a webhook (see the module doc):
+    /// queued durably, in order with the replies to the member's own messages.
+    pub async fn push(
+        &self,
+        session: &SessionKey,
+        messages: &[OutboundMessage],
+    ) -> Result<(), PushError> {
+        let no_channel = || PushError::NoChannel(session.channel().to_string());
+        let storage = self.storage.as_ref().ok_or_else(no_channel)?;
+        let reply_to = self.destination(session)?;
+        let requests = self.render(&reply_to, messages);
+        let _in_order = self.locks[stripe(session)].lock().await;
+        storage
+            .outbox
+            .enqueue(session, &requests, None, SystemClock.now())
+            .await?;
+        tracing::info!(
+            session = %session.redacted(),
+            messages = messages.len(),
+            calls = requests.len(),
+            "channel messages pushed"
+        );
+        Ok(())
+    }
+
+    /// Where a push to `session` goes: the Telegram chat, the WhatsApp member (from the
+    /// business number last written to), the LINE user (the push API: no reply token).
+    fn destination(&self, session: &SessionKey) -> Result<ReplyTo, PushError> {
+        let id = session.id();
+        match session.channel() {
+            telegram::CHANNEL if self.telegram.is_some() => id
+                .parse()
+                .map(|chat_id| ReplyTo::Telegram { chat_id })
+                .map_err(|_| PushError::NoDestination),
+            whatsapp::CHANNEL if self.whatsapp.is_some() => {
+                let number = self
+                    .whatsapp_number
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                    .ok_or(PushError::NoDestination)?;
+                Ok(ReplyTo::WhatsApp {
+                    phone_number_id: number,
+                    to: whatsapp::Recipient::from_session_id(id),
+                })
+            }
+            line::CHANNEL if self.line.is_some() => Ok(ReplyTo::Line {
+                user_id: id.to_string(),
+                reply_token: None,
+                reply_until: Timestamp(0),
+            }),
+            other => Err(PushError::NoChannel(other.to_string())),
+        }
     }
 
     fn render(&self, reply_to: &ReplyTo, messages: &[OutboundMessage]) -> Vec<Request> {

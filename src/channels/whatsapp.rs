@@ -77,6 +77,16 @@ impl Recipient {
             Recipient::Phone(id) | Recipient::UserId(id) => id,
         }
     }
+
+    /// The recipient a conversation's id names (the inverse of `session_id`): digits are a
+    /// phone number, anything else a user id.
+    pub(super) fn from_session_id(id: &str) -> Recipient {
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            Recipient::Phone(id.to_string())
+        } else {
+            Recipient::UserId(id.to_string())
+        }
+    }
 }
 
 /// One call: `POST {api_base}/{phone_number_id}/messages` with this body.

@@ -1,5 +1,6 @@
 //! What each waiting state accepts as an answer to its own question, in the member's own words
-//! (SPEC §5.1): a code channel, a card, what happens while a code is on its way. Readers work on
+//! (SPEC §5.1): a code channel, a card, what happens while a code is on its way or while the
+//! member is on the password page. Readers work on
 //! the concepts of `intents/lexicon/answers.toml` found in the message, never on raw text, and
 //! answer `None` when the message is not an answer, so the state can read it as a request.
 
@@ -272,6 +273,44 @@ fn switch_or_resend(channel: CodeChannel, current: CodeChannel) -> WhileWaiting 
     } else {
         WhileWaiting::Switch(channel)
     }
+}
+
+/// What a chat message means while the member is on the password page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPage {
+    /// Something that could be a password, typed into the chat anyway (never read).
+    TypedPassword,
+    /// "The link does not open", "kirim ulang link", "link expired": a new link.
+    NewLink,
+    /// "ok", "bentar", "👍": the member is on it.
+    Acknowledged,
+}
+
+/// Reads a message while the member is on the password page.
+pub fn while_on_page(message: &Message) -> Option<OnPage> {
+    if message.secret.is_some() {
+        return Some(OnPage::TypedPassword);
+    }
+    // "kirim ulang" is a resend whatever is waited for: here, of the link.
+    if matches!(
+        message.command,
+        Some(Command::ResendLink | Command::ResendCode)
+    ) {
+        return Some(OnPage::NewLink);
+    }
+    let words = &message.words;
+    // The only thing sent here is the link: any word about it, or about sending again, asks
+    // for a new one ("linknya gak bisa dibuka", "link expired", "minta link baru").
+    if words.has(Concept::Link)
+        || (words.affirms(Concept::Send) && words.has(Concept::Again))
+        || words.denies(Concept::Arrive)
+    {
+        return Some(OnPage::NewLink);
+    }
+    if message.intent() == "acknowledge" || message.shape == Shape::Emoji {
+        return Some(OnPage::Acknowledged);
+    }
+    None
 }
 
 /// A code entity, or exactly six digits in a message that is otherwise no number ("1 2 3 4

@@ -5,6 +5,7 @@ use super::answers::{self, Channel, WhileWaiting};
 use super::balance;
 use super::format;
 use super::identity::rate_limited;
+use super::password;
 use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
 use super::step::{Context, Message, Output, human_choice, interrupt};
@@ -414,10 +415,7 @@ fn verified(
         });
     }
     match flow {
-        Flow::ForgotAccount | Flow::ForgotPassword => {
-            out.reply(Reply::key("ask_new_password"));
-            State::NewPassword { flow, member }
-        }
+        Flow::ForgotAccount | Flow::ForgotPassword => password::ask(flow, member, out, ctx),
         Flow::CheckJhtBalance => balance::show(member, session, out),
     }
 }

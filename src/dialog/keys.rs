@@ -1,5 +1,6 @@
-//! Every response key the engine can send, with the placeholders each may contain. `tanya
-//! check` and start-up verify that `intents/` defines all of them (SPEC §5).
+//! Every response key the engine can send, with the placeholders each may contain, and the
+//! words of the password page. `tanya check` and start-up verify that `intents/` defines all
+//! of them (SPEC §5).
 
 use crate::nlu::concepts::Concept;
 
@@ -30,6 +31,7 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("awaiting_email_kpj", &[]),
     ("awaiting_channel", &[]),
     ("awaiting_card", &[]),
+    ("awaiting_password_page", &[]),
     // identity
     ("ask_kpj_nik", &[]),
     ("ask_kpj", &[]),
@@ -68,6 +70,10 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("ask_password_confirm", &[]),
     ("password_mismatch", &[]),
     ("password_changed", &[]),
+    // messaging channels: the password page instead of a password typed into the chat
+    ("password_link_sent", &["link", "minutes"]),
+    ("password_link_pending", &[]),
+    ("password_not_in_chat", &[]),
     // flow endings
     ("account_recovered", &["login"]),
     ("ask_card", &[]),
@@ -88,8 +94,23 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("label_resend", &[]),
     ("label_human", &[]),
     ("label_topic", &["topic"]),
+    ("label_resend_link", &[]),
     // messaging channels: the button that opens a WhatsApp list of choices
     ("label_list_button", &[]),
+    // the password page itself (`http::password_page`): words of a web page, not chat messages
+    ("page_title", &[]),
+    ("page_intro", &["minutes"]),
+    ("page_rules_title", &[]),
+    ("page_label_new", &[]),
+    ("page_label_confirm", &[]),
+    ("page_submit", &[]),
+    ("page_errors_title", &[]),
+    ("page_mismatch", &[]),
+    ("page_done_title", &[]),
+    ("page_done_text", &[]),
+    ("page_gone_title", &[]),
+    ("page_gone_text", &[]),
+    ("page_error_title", &[]),
 ];
 
 /// The concepts of `intents/lexicon/answers.toml` the readers look for.

@@ -17,7 +17,9 @@ pub mod step;
 
 pub use reply::{Choice, Effect, Reply, Value};
 pub use state::{Flow, MemberView, Session, State};
-pub use step::{Command, Context, Event, Message, Shape, Transition, step};
+pub use step::{
+    Command, Context, Event, Message, PagePassword, PasswordEntry, Shape, Transition, step,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,118 @@
 //! How forgot_account and forgot_password end: a new password checked against the policy
 //! (SPEC §6), typed twice for forgot_account. The password itself never enters the session;
-//! between the two entries only an argon2id hash of the first does.
+//! between the two entries only an argon2id hash of the first does. On a messaging channel the
+//! password is not typed into the chat at all: the member gets a one-time link to the password
+//! page (SPEC §12), and the page's password comes back as an event.
 
-use super::reply::{Effect, Reply, Value};
+use super::answers::{self, OnPage};
+use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{Flow, MemberView, Session, State};
-use super::step::{Command, Context, Message, Output, interrupt};
+use super::step::{Command, Context, Message, Output, PagePassword, PasswordEntry, interrupt};
+use crate::security::page_token::{PAGE_TOKEN_TTL, PageToken};
 use crate::security::password;
+
+/// After a valid code: the new password is asked for in the chat, or on the password page.
+pub(super) fn ask(flow: Flow, member: MemberView, out: &mut Output, ctx: &Context) -> State {
+    match ctx.password_entry {
+        PasswordEntry::Chat => {
+            out.reply(Reply::key("ask_new_password"));
+            State::NewPassword { flow, member }
+        }
+        PasswordEntry::Page { fresh } => send_link(flow, member, fresh, out, ctx),
+    }
+}
+
+/// Sends the page's link for token `fresh` and keeps (the hash of) the token; the session's
+/// earlier link, if any, stops working.
+fn send_link(
+    flow: Flow,
+    member: MemberView,
+    fresh: &PageToken,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    out.effects.push(Effect::OfferPasswordPage {
+        token: fresh.hash(ctx.key),
+        member_id: member.id.clone(),
+        flow,
+        expires_at: ctx.now.plus(PAGE_TOKEN_TTL),
+    });
+    out.reply(
+        Reply::key("password_link_sent")
+            .with_value("link", Value::PageLink(fresh.clone()))
+            .with("minutes", (PAGE_TOKEN_TTL.as_secs() / 60).to_string()),
+    );
+    State::AwaitPasswordPage { flow, member }
+}
+
+/// "Open the link sent above", with a button for a new one: what the page's wait asks again.
+pub(super) fn link_pending() -> Reply {
+    Reply::key("password_link_pending").with_choices(vec![Choice {
+        label: "label_resend_link",
+        values: Vec::new(),
+        payload: "/resend_link".into(),
+    }])
+}
+
+/// Reads a chat message while the member is on the password page: a password typed into the
+/// chat anyway is refused unread (it is never kept or echoed), "the link does not work" in
+/// any words sends a new one, an acknowledgement says what tanya waits for; anything else is a
+/// digression (cancel, another flow, a question answered and the wait recalled).
+pub(super) fn await_page(
+    flow: Flow,
+    member: MemberView,
+    message: Message,
+    session: &mut Session,
+    out: &mut Output,
+    ctx: &Context,
+) -> State {
+    match answers::while_on_page(&message) {
+        Some(OnPage::TypedPassword) => {
+            out.reply(Reply::key("password_not_in_chat"));
+            out.reply(link_pending());
+            State::AwaitPasswordPage { flow, member }
+        }
+        Some(OnPage::NewLink) => ask(flow, member, out, ctx),
+        Some(OnPage::Acknowledged) => {
+            out.reply(
+                Reply::key("awaiting")
+                    .with_value("what", Value::Response(Some("awaiting_password_page"))),
+            );
+            State::AwaitPasswordPage { flow, member }
+        }
+        None => interrupt(
+            State::AwaitPasswordPage { flow, member },
+            message,
+            session,
+            out,
+            ctx,
+        ),
+    }
+}
+
+/// The page set the new password: the flow ends exactly as when it is typed in the chat. A
+/// password for a flow this session no longer waits on cannot come from the engine, which
+/// checks the same (`State::page_member`) first; it is ignored.
+pub(super) fn on_page(state: State, page: PagePassword, out: &mut Output) -> State {
+    let Some(member) = state.page_member(&page.member, page.flow) else {
+        return state;
+    };
+    out.effects.push(Effect::SetPasswordHash {
+        member_id: member.id.clone(),
+        phc: page.phc,
+    });
+    out.reply(finished(page.flow, member));
+    State::Idle
+}
+
+/// What the member hears once the new password is stored, wherever it was set.
+fn finished(flow: Flow, member: &MemberView) -> Reply {
+    match flow {
+        Flow::ForgotAccount => Reply::key("account_recovered").with("login", member.login.clone()),
+        // forgot_password (check_jht_balance sets no password).
+        _ => Reply::key("password_changed"),
+    }
+}
 
 /// A message in a password state that is not an acceptable password but clearly asks for
 /// something else is treated as that request: a button, "batal" or "mau ke CS", or a
@@ -60,7 +167,7 @@ pub(super) fn new_password(
                 member_id: member.id.clone(),
                 password: secret,
             });
-            out.reply(Reply::key("password_changed"));
+            out.reply(finished(flow, &member));
             State::Idle
         }
         _ => {
@@ -109,7 +216,7 @@ pub(super) fn confirm_password(
             member_id: member.id.clone(),
             phc: draft_phc,
         });
-        out.reply(Reply::key("account_recovered").with("login", member.login.clone()));
+        out.reply(finished(Flow::ForgotAccount, &member));
         return State::Idle;
     }
     if is_escape(&message, secret.expose()) {

@@ -2,9 +2,11 @@
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
 use super::state::{CodeChannel, Flow, MemberView, PendingCode};
+use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
 use crate::security::lockout::CodeEvent;
+use crate::security::page_token::{PageToken, PageTokenHash};
 use crate::security::password::SecretString;
 use std::borrow::Cow;
 
@@ -24,6 +26,9 @@ pub enum Value {
     },
     /// How the content names an intent (its `title`), e.g. for a button offering it.
     Title(String),
+    /// The password page's link for this token. A bearer secret: the engine puts it in the
+    /// message sent, and only a placeholder where messages are kept (session, transcript).
+    PageLink(PageToken),
 }
 
 /// A button whose title is rendered from a `label_*` response.
@@ -69,6 +74,13 @@ impl Reply {
         self.choices = choices;
         self
     }
+
+    /// Whether a value of this reply must not be kept as it is sent (a page link).
+    pub fn carries_secret(&self) -> bool {
+        self.values
+            .iter()
+            .any(|(_, value)| matches!(value, Value::PageLink(_)))
+    }
 }
 
 /// A code the dialog wants to send, waiting for the member's budget to admit it.
@@ -107,6 +119,17 @@ pub enum Effect {
     HashPasswordDraft { password: SecretString },
     /// Store a new password already hashed (the confirmed draft).
     SetPasswordHash { member_id: MemberId, phc: String },
+    /// Keep the password page's link (only its token's hash) for this session: it lets the
+    /// holder set `member_id`'s password, finishing `flow`, until `expires_at`. The session's
+    /// earlier link stops working.
+    OfferPasswordPage {
+        token: PageTokenHash,
+        member_id: MemberId,
+        flow: Flow,
+        expires_at: Timestamp,
+    },
+    /// The session no longer waits on the password page: its link stops working.
+    WithdrawPasswordPage,
     /// Record what happened to one of the member's codes in their member-wide standing
     /// (a wrong code, a right one, a lock), so every session of theirs sees it at once.
     Code {

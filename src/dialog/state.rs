@@ -133,6 +133,9 @@ pub enum State {
     },
     /// Code accepted; waiting for a new password.
     NewPassword { flow: Flow, member: MemberView },
+    /// Code accepted on a messaging channel: the new password is set on the password page,
+    /// whose link was sent (SPEC §6, §12), never typed into the chat.
+    AwaitPasswordPage { flow: Flow, member: MemberView },
     /// forgot_account: waiting for the new password a second time. The first entry is kept
     /// only as an argon2id PHC string, as the directory keeps passwords: never the password,
     /// and never a fast hash that an offline guesser could test at HMAC speed.
@@ -154,6 +157,7 @@ impl State {
             State::ChooseCodeChannel { .. } => "choose_code_channel",
             State::AwaitCode { .. } => "await_code",
             State::NewPassword { .. } => "new_password",
+            State::AwaitPasswordPage { .. } => "await_password_page",
             State::ConfirmPassword { .. } => "confirm_password",
             State::ChooseCard { .. } => "choose_card",
         }
@@ -166,7 +170,8 @@ impl State {
             State::CollectKpjNik { flow, .. }
             | State::ChooseCodeChannel { flow, .. }
             | State::AwaitCode { flow, .. }
-            | State::NewPassword { flow, .. } => Some(*flow),
+            | State::NewPassword { flow, .. }
+            | State::AwaitPasswordPage { flow, .. } => Some(*flow),
             State::CollectEmailKpj { .. } => Some(Flow::ForgotPassword),
             State::ConfirmPassword { .. } => Some(Flow::ForgotAccount),
             State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
@@ -179,6 +184,7 @@ impl State {
             State::ChooseCodeChannel { member, .. }
             | State::AwaitCode { member, .. }
             | State::NewPassword { member, .. }
+            | State::AwaitPasswordPage { member, .. }
             | State::ConfirmPassword { member, .. }
             | State::ChooseCard { member } => Some(member),
             State::Idle | State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => None,
@@ -197,6 +203,25 @@ impl State {
     /// Whether the next message is a password (never to be parsed, logged or kept).
     pub fn expects_password(&self) -> bool {
         self.expects() == Expects::Password
+    }
+
+    /// Whether the member is on the password page: a chat message that could be a password is
+    /// then neither read nor kept (it is in the platform's history already, and must go no
+    /// further).
+    pub fn awaits_password_page(&self) -> bool {
+        matches!(self, State::AwaitPasswordPage { .. })
+    }
+
+    /// The member whose password page for `flow` this state waits on, when it is `member`:
+    /// what a page submission may finish (anything else, the link no longer opens).
+    pub fn page_member(&self, member: &MemberId, flow: Flow) -> Option<&MemberView> {
+        match self {
+            State::AwaitPasswordPage {
+                flow: waiting,
+                member: view,
+            } if *waiting == flow && view.id == *member => Some(view),
+            _ => None,
+        }
     }
 }
 

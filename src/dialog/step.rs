@@ -18,6 +18,7 @@ use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{Entity, EntityKind};
 use crate::security::lockout::Standing;
 use crate::security::otp::ServerKey;
+use crate::security::page_token::PageToken;
 use crate::security::password::SecretString;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub enum Command {
     ResendCode,
     /// `/other_card`: the balance of another card, after one was shown.
     OtherCard,
+    /// `/resend_link`: a new password-page link (the old one stops working).
+    ResendLink,
 }
 
 impl Command {
@@ -64,6 +67,7 @@ impl Command {
             ("card", Some(n)) => n.parse().ok().filter(|&n| n >= 1).map(Command::Card),
             ("resend_otp", None) => Some(Command::ResendCode),
             ("other_card", None) => Some(Command::OtherCard),
+            ("resend_link", None) => Some(Command::ResendLink),
             (intent, None) if is_intent_name(intent) => Some(Command::Intent(intent.to_string())),
             _ => None,
         }
@@ -109,7 +113,8 @@ pub struct Message {
     pub command: Option<Command>,
     /// Digits the entity extractor did not claim ("12345" when a KPJ was asked for).
     pub stray_digits: bool,
-    /// The raw text, only when the state expects a password.
+    /// The raw text, only when the state expects a password, or when it waits on the password
+    /// page and the text could be one (then it is never read, only refused).
     pub secret: Option<SecretString>,
     /// In `ConfirmPassword`: the text matches the first entry's hash (checked by the engine,
     /// which alone may spend argon2 time).
@@ -164,11 +169,32 @@ pub enum Event {
     PasswordHashed(String),
     /// The member's look-up budget refused a `LookUp…` effect; nothing was looked up.
     LookUpRefused,
+    /// The password page took a new password for the flow this session waits on; the engine
+    /// checked it against the policy and hashed it.
+    PasswordFromPage(PagePassword),
     /// The answer to `Effect::AdmitCode`: whether the member's code budget allows the code.
     CodeAdmission {
         admitted: bool,
         request: super::reply::CodeRequest,
     },
+}
+
+/// A new password set on the password page: whose, for which flow, as an argon2id PHC string.
+#[derive(Debug)]
+pub struct PagePassword {
+    pub member: crate::members::MemberId,
+    pub flow: Flow,
+    pub phc: String,
+}
+
+/// Where this session's member sets a new password (SPEC §6).
+#[derive(Debug, Clone, Copy)]
+pub enum PasswordEntry<'a> {
+    /// Typed in the chat: the web widget's masked field (and the terminal chat).
+    Chat,
+    /// On the password page: a messaging platform keeps the chat's history, so a password typed
+    /// there would stay in it. `fresh` is the token of the link, used if this step sends one.
+    Page { fresh: &'a PageToken },
 }
 
 /// The values a step may use besides the session and the event.
@@ -181,6 +207,8 @@ pub struct Context<'a> {
     /// the store holds it now: read before every step, so a lock made in another session or
     /// on another channel holds here at once. The default when no member is involved.
     pub standing: Standing,
+    /// Where a new password is set in this session.
+    pub password_entry: PasswordEntry<'a>,
 }
 
 /// The result of a step.
@@ -198,6 +226,7 @@ pub struct Transition {
 pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
     let mut out = Output::default();
     let state = std::mem::replace(&mut session.state, State::Idle);
+    let was_on_page = state.awaits_password_page();
     let next = match event {
         Event::Message(message) => {
             forget_stale_verification(&mut session, ctx.now);
@@ -219,7 +248,13 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         Event::CodeAdmission { admitted, request } => {
             code::on_admission(admitted, request, &mut out, ctx)
         }
+        Event::PasswordFromPage(page) => password::on_page(state, page, &mut out),
     };
+    // One home for ending the page's link: however the wait ends (the password set, a cancel,
+    // another flow, expiry), the link stops working with it.
+    if was_on_page && !next.awaits_password_page() {
+        out.effects.push(Effect::WithdrawPasswordPage);
+    }
     offer_next(&next, &mut session, &mut out);
     session.state = next;
     Transition {
@@ -342,6 +377,9 @@ fn on_message(
         }
         State::NewPassword { flow, member } => {
             password::new_password(flow, member, message, session, out, ctx)
+        }
+        State::AwaitPasswordPage { flow, member } => {
+            password::await_page(flow, member, message, session, out, ctx)
         }
         State::ConfirmPassword { member, draft_phc } => {
             password::confirm_password(member, draft_phc, message, session, out, ctx)
@@ -583,6 +621,7 @@ fn awaiting(state: &State, out: &mut Output) {
         State::ChooseCodeChannel { .. } => Some("awaiting_channel"),
         State::AwaitCode { .. } => Some("awaiting_code"),
         State::ChooseCard { .. } => Some("awaiting_card"),
+        State::AwaitPasswordPage { .. } => Some("awaiting_password_page"),
         State::Idle | State::NewPassword { .. } | State::ConfirmPassword { .. } => None,
     };
     match what {
@@ -607,6 +646,7 @@ pub(super) fn reask(state: &State, out: &mut Output) {
         State::ChooseCodeChannel { member, .. } => out.reply(code::ask_channel(member)),
         State::AwaitCode { .. } => out.reply(Reply::key("ask_otp")),
         State::NewPassword { .. } => out.reply(Reply::key("ask_new_password")),
+        State::AwaitPasswordPage { .. } => out.reply(password::link_pending()),
         State::ConfirmPassword { .. } => out.reply(Reply::key("ask_password_confirm")),
         State::ChooseCard { member } => out.reply(balance::ask_card(member)),
     }

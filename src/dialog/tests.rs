@@ -1,10 +1,11 @@
 //! Unit tests of the pure dialog: every transition is driven with values (time, codes,
 //! look-up results), no store, clock or HTTP.
 
-use super::reply::Effect;
-use super::state::{CardView, MemberView, Session, State};
+use super::reply::{Effect, Value};
+use super::state::{CardView, Flow, MemberView, Session, State};
 use super::step::{
-    Command, Context, Event, FLOW_TIMEOUT, Message, Transition, VERIFIED_WINDOW, step,
+    Command, Context, Event, FLOW_TIMEOUT, Message, PagePassword, PasswordEntry, Transition,
+    VERIFIED_WINDOW, step,
 };
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
@@ -12,6 +13,7 @@ use crate::members::MemberId;
 use crate::nlu::entities;
 use crate::security::lockout::{CodeEvent, Standing};
 use crate::security::otp::{LOCKOUT, ServerKey};
+use crate::security::page_token::{PAGE_TOKEN_TTL, PageToken};
 use crate::security::password::SecretString;
 use std::time::Duration;
 
@@ -72,7 +74,27 @@ fn run(session: Session, event: Event, at: Timestamp) -> Transition {
 /// A step for a member whose standing (from other sessions) is `standing`; a code the step
 /// asks to send is admitted, as the engine does while the member is within their limits.
 fn run_as(session: Session, event: Event, at: Timestamp, standing: Standing) -> Transition {
-    run_admitting(session, event, at, standing, true, CODE)
+    run_admitting(
+        session,
+        event,
+        at,
+        standing,
+        true,
+        CODE,
+        PasswordEntry::Chat,
+    )
+}
+
+/// A step in a messaging chat (Telegram, WhatsApp, LINE), where `fresh` is the token of a
+/// password-page link the step may send.
+fn run_on_messaging(
+    session: Session,
+    event: Event,
+    at: Timestamp,
+    fresh: &PageToken,
+) -> Transition {
+    let entry = PasswordEntry::Page { fresh };
+    run_admitting(session, event, at, Standing::default(), true, CODE, entry)
 }
 
 /// A step, with the engine's answer to an `AdmitCode` effect (`admitted`) fed back as the
@@ -84,6 +106,7 @@ fn run_admitting(
     standing: Standing,
     admitted: bool,
     fresh_code: &str,
+    password_entry: PasswordEntry,
 ) -> Transition {
     let key = key();
     let context = Context {
@@ -91,6 +114,7 @@ fn run_admitting(
         fresh_code,
         key: &key,
         standing,
+        password_entry,
     };
     let first = step(session, event, &context);
     let mut effects = Vec::new();
@@ -619,6 +643,7 @@ fn a_code_over_the_member_limit_is_not_sent() {
         Standing::default(),
         false,
         CODE,
+        PasswordEntry::Chat,
     );
     assert_eq!(keys(&t), ["rate_limited"]);
     assert!(t.effects.is_empty(), "{:?}", t.effects);
@@ -636,9 +661,177 @@ fn a_resend_over_the_member_limit_keeps_the_code_already_sent() {
         Standing::default(),
         false,
         "111111",
+        PasswordEntry::Chat,
     );
     assert_eq!(keys(&t), ["rate_limited"]);
     assert!(t.effects.is_empty());
     let t = run(t.session, says("out_of_scope", CODE), later);
     assert_eq!(keys(&t), ["ask_new_password"], "the first code still works");
+}
+
+// ---------------------------------------------------------------------------------------
+// Messaging channels: the password page instead of a password typed into the chat
+
+/// Drives forgot_password in a messaging chat up to the page's link, sent for `fresh`.
+fn link_sent_for_password_reset(fresh: &PageToken) -> Transition {
+    let session = code_sent_for_password_reset();
+    run_on_messaging(session, says("out_of_scope", CODE), T0, fresh)
+}
+
+#[test]
+fn in_a_messaging_chat_a_valid_code_sends_the_page_link_instead_of_asking_for_the_password() {
+    let fresh = PageToken::generate();
+    let t = link_sent_for_password_reset(&fresh);
+    assert_eq!(keys(&t), ["password_link_sent"]);
+    assert!(
+        t.replies[0]
+            .values
+            .contains(&("link", Value::PageLink(fresh.clone()))),
+        "{:?}",
+        t.replies[0].values
+    );
+    assert!(matches!(
+        t.session.state,
+        State::AwaitPasswordPage {
+            flow: Flow::ForgotPassword,
+            ..
+        }
+    ));
+    let offered = t.effects.iter().find_map(|effect| match effect {
+        Effect::OfferPasswordPage {
+            token,
+            member_id,
+            flow,
+            expires_at,
+        } => Some((*token, member_id.clone(), *flow, *expires_at)),
+        _ => None,
+    });
+    assert_eq!(
+        offered,
+        Some((
+            fresh.hash(&key()),
+            budi().id,
+            Flow::ForgotPassword,
+            T0.plus(PAGE_TOKEN_TTL)
+        )),
+        "only the token's hash is kept, bound to the member and the flow"
+    );
+}
+
+#[test]
+fn the_web_chat_still_asks_for_the_password_in_the_chat() {
+    let session = code_sent_for_password_reset();
+    let t = run(session, says("out_of_scope", CODE), T0);
+    assert_eq!(keys(&t), ["ask_new_password"]);
+    assert!(
+        !t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::OfferPasswordPage { .. }))
+    );
+}
+
+#[test]
+fn a_password_typed_into_the_chat_while_the_page_is_open_is_refused_unread() {
+    let fresh = PageToken::generate();
+    let t = link_sent_for_password_reset(&fresh);
+    let t = run_on_messaging(t.session, types_password("Rahasia#Baru2026"), T0, &fresh);
+    assert_eq!(keys(&t), ["password_not_in_chat", "password_link_pending"]);
+    assert!(t.effects.is_empty(), "nothing stored: {:?}", t.effects);
+    assert!(
+        !format!("{:?}", t.replies).contains("Rahasia"),
+        "never echoed"
+    );
+    assert!(t.session.state.awaits_password_page());
+}
+
+#[test]
+fn asking_again_sends_a_new_link_for_a_new_token() {
+    let first = PageToken::generate();
+    let t = link_sent_for_password_reset(&first);
+    for payload in ["/resend_link", "/resend_otp"] {
+        let again = PageToken::generate();
+        let t = run_on_messaging(t.session.clone(), presses(payload), T0, &again);
+        assert_eq!(keys(&t), ["password_link_sent"], "{payload}");
+        assert!(matches!(
+            t.effects[..],
+            [Effect::OfferPasswordPage { token, .. }] if token == again.hash(&key())
+        ));
+        assert!(t.session.state.awaits_password_page());
+    }
+}
+
+#[test]
+fn cancelling_while_the_page_is_open_withdraws_the_link() {
+    let fresh = PageToken::generate();
+    let t = link_sent_for_password_reset(&fresh);
+    let t = run_on_messaging(t.session, says("cancel", "batal"), T0, &fresh);
+    assert_eq!(keys(&t), ["cancelled"]);
+    assert!(matches!(t.effects[..], [Effect::WithdrawPasswordPage]));
+    assert_eq!(t.session.state, State::Idle);
+}
+
+#[test]
+fn a_question_while_the_page_is_open_is_answered_and_the_wait_recalled() {
+    let fresh = PageToken::generate();
+    let t = link_sent_for_password_reset(&fresh);
+    let t = run_on_messaging(
+        t.session,
+        says("faq_branch_office", "kantor cabang dimana"),
+        T0,
+        &fresh,
+    );
+    assert_eq!(keys(&t), ["faq_branch_office", "password_link_pending"]);
+    assert!(t.effects.is_empty());
+    assert!(t.session.state.awaits_password_page());
+}
+
+#[test]
+fn the_page_s_password_ends_the_flow_as_the_chat_would() {
+    let fresh = PageToken::generate();
+    let t = link_sent_for_password_reset(&fresh);
+    let page = PagePassword {
+        member: budi().id,
+        flow: Flow::ForgotPassword,
+        phc: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    };
+    let t = run_on_messaging(t.session, Event::PasswordFromPage(page), T0, &fresh);
+    assert_eq!(keys(&t), ["password_changed"]);
+    assert!(matches!(
+        &t.effects[..],
+        [Effect::SetPasswordHash { member_id, phc }, Effect::WithdrawPasswordPage]
+            if *member_id == budi().id && phc.starts_with("$argon2id$")
+    ));
+    assert_eq!(t.session.state, State::Idle);
+
+    // Once the flow is over, another page password changes nothing.
+    let stale = PagePassword {
+        member: budi().id,
+        flow: Flow::ForgotPassword,
+        phc: "$argon2id$stale".into(),
+    };
+    let t = run_on_messaging(t.session, Event::PasswordFromPage(stale), T0, &fresh);
+    assert!(t.replies.is_empty() && t.effects.is_empty());
+}
+
+#[test]
+fn forgot_account_on_the_page_names_the_account_as_the_chat_would() {
+    let fresh = PageToken::generate();
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "12345678901 3174011203880001"),
+        T0,
+    );
+    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = run(t.session, presses("/otp_channel email"), T0);
+    let t = run_on_messaging(t.session, says("out_of_scope", CODE), T0, &fresh);
+    assert_eq!(keys(&t), ["password_link_sent"]);
+    let page = PagePassword {
+        member: budi().id,
+        flow: Flow::ForgotAccount,
+        phc: "$argon2id$x".into(),
+    };
+    let t = run_on_messaging(t.session, Event::PasswordFromPage(page), T0, &fresh);
+    assert_eq!(keys(&t), ["account_recovered"]);
+    assert!(format!("{:?}", t.replies[0].values).contains("budi.santoso@example.com"));
 }

@@ -1,4 +1,5 @@
-//! The HTTP shell: the router, shared state, and the server loop with graceful shutdown.
+//! The HTTP shell: the router, shared state, and the server loop with graceful shutdown. The
+//! routes: the chat and NLU API, the widget and demo page, the password page, the webhooks.
 
 mod chat_api;
 pub mod connections;
@@ -6,6 +7,7 @@ mod demo_api;
 mod error;
 mod guard;
 mod nlu_api;
+mod password_page;
 mod web;
 
 pub use error::ApiError;
@@ -78,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/demo/outbox", get(chat_api::demo_outbox))
         .route("/api/v1/demo/reset", post(demo_api::reset))
         .merge(web::routes())
+        .merge(password_page::routes())
         .merge(
             crate::channels::router(state.channels.clone())
                 .layer(from_fn_with_state(metrics, guard::count_webhook_refusals)),

@@ -1,6 +1,6 @@
-//! The web face of tanya: the embeddable chat widget (`/widget/…`) and the demo page (`GET /`),
-//! both compiled into the binary from `web/`, and the CORS policy that lets pages on other
-//! origins (`TANYA_CORS_ORIGINS`) call the chat API.
+//! The web face of tanya: the embeddable chat widget (`/widget/…`), the demo page (`GET /`)
+//! and the password page's stylesheet, compiled into the binary from `web/`, and the CORS
+//! policy that lets pages on other origins (`TANYA_CORS_ORIGINS`) call the chat API.
 
 use super::AppState;
 use axum::Router;
@@ -81,6 +81,13 @@ const ASSETS: &[Asset] = &[
         "text/css; charset=utf-8",
         PAGE_CACHE,
         include_bytes!("../../web/demo.css"),
+    ),
+    // The password page's only asset (`password_page`): versionless, like the demo page's.
+    Asset::new(
+        "/password-page/page.css",
+        "text/css; charset=utf-8",
+        PAGE_CACHE,
+        include_bytes!("../../web/password-page.css"),
     ),
     Asset::new(
         "/favicon.svg",

@@ -48,11 +48,13 @@ pub enum Concept {
     Remember,
     /// Being unable: "tidak bisa", "gagal". A negation that opens one is no denial.
     Unable,
+    /// The password page's link: "link", "tautan".
+    Link,
 }
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 30] = [
+    pub const ALL: [Concept; 31] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -83,6 +85,7 @@ impl Concept {
         Concept::Health,
         Concept::Remember,
         Concept::Unable,
+        Concept::Link,
     ];
 
     /// The key in `answers.toml`.
@@ -118,6 +121,7 @@ impl Concept {
             Concept::Health => "health",
             Concept::Remember => "remember",
             Concept::Unable => "unable",
+            Concept::Link => "link",
         }
     }
 

@@ -94,6 +94,16 @@ pub enum PasswordRule {
 }
 
 impl PasswordRule {
+    /// Every rule, in the order `check_policy` reports them (the password page lists them).
+    pub const ALL: [PasswordRule; 6] = [
+        PasswordRule::Length,
+        PasswordRule::Upper,
+        PasswordRule::Lower,
+        PasswordRule::Digit,
+        PasswordRule::Symbol,
+        PasswordRule::Personal,
+    ];
+
     /// The response key that explains this rule to the member.
     pub fn response_key(self) -> &'static str {
         match self {
@@ -138,6 +148,14 @@ pub fn check_policy(password: &str, personal: &[&str]) -> Vec<PasswordRule> {
         broken.push(PasswordRule::Personal);
     }
     broken
+}
+
+/// Whether `text` could be a new password: it meets the policy's shape rules (length and the
+/// character classes; no personal strings are known here). Such a text is never read by the NLU
+/// nor kept where the chat might meet a password (SPEC §6): at the password prompts, and while a
+/// messaging chat waits for the password page.
+pub fn could_be_password(text: &str) -> bool {
+    check_policy(text, &[]).is_empty()
 }
 
 fn is_symbol(c: char) -> bool {

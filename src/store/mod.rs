@@ -1,6 +1,7 @@
 //! Everything tanya keeps, behind narrow traits: sessions (`SessionStore`, with transcripts
-//! and the activity index), per-member limits and lockout (`MemberGuardStore`), and through
-//! [`Stores`] the member directory, the demo code outbox and the channels' queue. Each has an
+//! and the activity index), per-member limits and lockout (`MemberGuardStore`), the password
+//! page's links (`PageTokenStore`), and through [`Stores`] the member directory, the demo code
+//! outbox and the channels' queue. Each has an
 //! in-memory implementation for tests; `sled/` holds the embedded one and is the only place
 //! that names sled.
 //!
@@ -12,6 +13,7 @@ pub mod channel_queue;
 mod durability;
 mod member_guard;
 mod memory;
+pub mod page_tokens;
 mod postgres;
 mod sled;
 
@@ -26,6 +28,7 @@ pub use self::sled::{
 pub use durability::{BackendError, DbError, Durability, NoDurability};
 pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
 pub use memory::MemorySessionStore;
+pub use page_tokens::{MemoryPageTokens, PageGrant, PageTokenStore};
 
 use std::fmt;
 use std::path::Path;
@@ -46,6 +49,8 @@ pub struct Stores {
     pub members: Arc<dyn MemberDirectory>,
     pub codes: Arc<dyn CodeOutbox>,
     pub channel_queue: Arc<dyn ChannelQueue>,
+    /// The password page's links.
+    pub page_tokens: Arc<dyn PageTokenStore>,
     /// Makes the writes of all the stores above durable.
     pub durability: Arc<dyn Durability>,
     /// The embedded database underneath, when there is one (flush statistics, tests).
@@ -149,6 +154,11 @@ impl SessionKey {
         self.0
             .split_once(':')
             .map_or(&self.0, |(channel, _)| channel)
+    }
+
+    /// The channel's own id of the conversation (a Telegram chat id, a WhatsApp or LINE user).
+    pub fn id(&self) -> &str {
+        self.0.split_once(':').map_or("", |(_, id)| id)
     }
 
     /// The key as logs show it: the channel and a salted hash of the id (`web:3fa9c1d2e0b4`).
@@ -499,6 +509,7 @@ pub(crate) mod tests {
     fn a_session_key_joins_channel_and_id() {
         let key = SessionKey::new("telegram", "12345").expect("valid");
         assert_eq!(key.as_str(), "telegram:12345");
+        assert_eq!((key.channel(), key.id()), ("telegram", "12345"));
         assert_eq!(key.to_string(), "telegram:12345");
     }
 

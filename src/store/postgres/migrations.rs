@@ -10,10 +10,16 @@ use crate::store::DbError;
 
 /// Every migration, oldest first: (version, SQL). Versions are never reused or edited once
 /// released; a change to the schema is a new file.
-pub(super) const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    include_str!("../../../migrations/postgres/0001_stores.sql"),
-)];
+pub(super) const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_stores.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/postgres/0002_page_tokens.sql"),
+    ),
+];
 
 /// The advisory lock the migrations run under (two 32-bit keys: "tanya", "migrate"), apart
 /// from the sessions' one-key locks.

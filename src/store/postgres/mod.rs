@@ -11,6 +11,7 @@ mod codes;
 mod member_guard;
 mod members;
 mod migrations;
+mod page_tokens;
 #[cfg(test)]
 use migrations::MIGRATIONS;
 mod server_key;
@@ -93,6 +94,7 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
         members: Arc::new(members::PgMemberDirectory::new(pools.general.clone())),
         codes: Arc::new(codes::PgOutbox::new(pools.general.clone())),
         channel_queue: Arc::new(channel_queue::PgChannelQueue::new(pools.general.clone())),
+        page_tokens: Arc::new(page_tokens::PgPageTokens::new(pools.general.clone())),
         durability: Arc::new(NoDurability),
         embedded: None,
         kept_key: Some(kept_key),
@@ -276,5 +278,6 @@ mod tests {
         crate::members::tests::contract(stores.members.as_ref()).await;
         crate::outbox::tests::contract(stores.codes.as_ref()).await;
         crate::store::channel_queue::tests::contract(stores.channel_queue.as_ref()).await;
+        crate::store::page_tokens::tests::contract(stores.page_tokens.as_ref()).await;
     }
 }

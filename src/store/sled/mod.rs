@@ -6,6 +6,7 @@ mod codes;
 mod db;
 mod member_guard;
 mod members;
+mod page_tokens;
 mod sessions;
 
 pub use channel_queue::SledChannelQueue;
@@ -13,6 +14,7 @@ pub use codes::SledOutbox;
 pub use db::{DEFAULT_CACHE_BYTES, DEFAULT_COMMIT_DELAY, Database, Options};
 pub use member_guard::SledMemberGuard;
 pub use members::SledMemberDirectory;
+pub use page_tokens::SledPageTokens;
 pub use sessions::SledSessionStore;
 
 use std::sync::Arc;
@@ -43,6 +45,7 @@ pub(super) fn stores(database: Database) -> Result<Stores, OpenError> {
         members: Arc::new(SledMemberDirectory::new(&database)?),
         codes: Arc::new(SledOutbox::new(&database)?),
         channel_queue: Arc::new(SledChannelQueue::new(&database)?),
+        page_tokens: Arc::new(SledPageTokens::new(&database)?),
         durability: Arc::new(database.clone()),
         embedded: Some(database),
         kept_key: None,
