@@ -374,6 +374,33 @@ impl Harness {
             .collect()
     }
 
+    /// Sets `password` on the password page of `token`, as the member's browser would, and
+    /// waits until the chat's answer is delivered; the calls that delivered it.
+    async fn set_password_on_page(&self, mock: &Mock, token: &str, password: &str) -> Vec<Call> {
+        let before = mock.calls().len();
+        let encoded: String = password
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        let response = self
+            .server
+            .client
+            .post(format!("{}/password/{token}", self.server.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("new_password={encoded}&confirm_password={encoded}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the page took the password");
+        let page = response.text().await.unwrap();
+        assert!(!page.contains(password));
+        self.drained().await;
+        mock.calls()[before..].to_vec()
+    }
+
     /// The latest code the demo outbox "sent" to this session's member.
     async fn code(&self, session: &SessionKey) -> String {
         let outbox = self.app().outbox.as_ref().expect("demo mode");
@@ -681,6 +708,50 @@ where
     mock.calls()[before..].to_vec()
 }
 
+/// The token of the password-page link in a message (`…/password/{token}`).
+fn link_token(text: &str) -> String {
+    let (_, rest) = text
+        .split_once("/password/")
+        .unwrap_or_else(|| panic!("a password-page link in {text:?}"));
+    rest.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// After the code, a messaging chat gets the password page's link, never a password prompt
+/// (SPEC §6): the message sent carries the link, the history only a placeholder for its token.
+/// Returns the token.
+async fn assert_link_sent(h: &Harness, session: &SessionKey, sent: &[Shown]) -> String {
+    assert_eq!(h.last_keys(session).await, ["password_link_sent"]);
+    let token = link_token(&sent[0].text);
+    assert_eq!(token.len(), 22, "{token}");
+    let kept = shown(&h.last_turn(session).await);
+    assert!(
+        !kept[0].text.contains(&token) && kept[0].text.contains("/password/••••"),
+        "the history hides the link: {:?}",
+        kept[0].text
+    );
+    assert_eq!(
+        sent[0].text.replace(&token, "••••"),
+        kept[0].text,
+        "otherwise the same message"
+    );
+    token
+}
+
+/// A password typed into the chat while the link is out: refused, and neither kept nor
+/// repeated anywhere.
+async fn assert_typed_password_refused(h: &Harness, session: &SessionKey, calls: &[Call]) {
+    assert_eq!(
+        h.last_keys(session).await,
+        ["password_not_in_chat", "password_link_pending"]
+    );
+    assert_no_password(calls);
+    let history = h.app().engine.history(session).await.unwrap().unwrap();
+    assert!(history.iter().all(|entry| !entry.text.contains(PASSWORD)));
+    assert!(history.iter().any(|entry| entry.text == "••••"));
+}
+
 fn assert_no_password(calls: &[Call]) {
     for call in calls {
         assert!(
@@ -694,7 +765,7 @@ fn assert_no_password(calls: &[Call]) {
 // Conversations
 
 #[tokio::test]
-async fn telegram_forgot_password_conversation_with_inline_keyboards() {
+async fn telegram_forgot_password_with_inline_keyboards_ends_on_the_password_page() {
     let h = Harness::start().await;
     let tg = &h.platforms.telegram;
     let session = tg_session();
@@ -750,12 +821,20 @@ async fn telegram_forgot_password_conversation_with_inline_keyboards() {
         "resend / cancel buttons"
     );
 
-    step(&h, tg, async |h| h.telegram(&tg_text(4, &code)).await).await;
-    assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
+    // The code opens the password page, not a password prompt in the chat.
+    let calls = step(&h, tg, async |h| h.telegram(&tg_text(4, &code)).await).await;
+    let token = assert_link_sent(&h, &session, &telegram_shown(&calls)).await;
 
+    // A password typed into the chat anyway is refused unread, neither kept nor echoed.
     let calls = step(&h, tg, async |h| h.telegram(&tg_text(5, PASSWORD)).await).await;
+    assert_typed_password_refused(&h, &session, &calls).await;
+    assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
+
+    // The member sets it on the page; the chat gets the confirmation, pushed to the chat.
+    let calls = h.set_password_on_page(tg, &token, PASSWORD).await;
     assert_eq!(h.last_keys(&session).await, ["password_changed"]);
     assert_eq!(telegram_shown(&calls), shown(&h.last_turn(&session).await));
+    assert!(calls.iter().all(|call| call.body["chat_id"] == CHAT_ID));
     assert_no_password(&tg.calls());
 
     // A photo gets the polite "text only" answer.
@@ -812,18 +891,26 @@ async fn whatsapp_forgot_password_conversation_with_lists_and_reply_buttons() {
         &code,
     );
 
-    step(&h, wa_mock, async |h| {
+    let calls = step(&h, wa_mock, async |h| {
         h.whatsapp(&wa_text("wamid.4", &code)).await
     })
     .await;
-    assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
+    let token = assert_link_sent(&h, &session, &whatsapp_shown(&calls)).await;
+    // A plain text message, so the link stays clickable.
+    assert_eq!(calls[0].body["type"], "text");
 
     let calls = step(&h, wa_mock, async |h| {
         h.whatsapp(&wa_text("wamid.5", PASSWORD)).await
     })
     .await;
+    assert_typed_password_refused(&h, &session, &calls).await;
+
+    // The confirmation is pushed from the business number the member wrote to.
+    let calls = h.set_password_on_page(wa_mock, &token, PASSWORD).await;
     assert_eq!(h.last_keys(&session).await, ["password_changed"]);
     assert_eq!(whatsapp_shown(&calls), shown(&h.last_turn(&session).await));
+    assert_eq!(calls[0].path, format!("/{PHONE_NUMBER_ID}/messages"));
+    assert_eq!(calls[0].body["to"], WA_USER);
     assert_no_password(&wa_mock.calls());
 
     // A reply button press is a payload too; a sticker gets the "text only" answer.
@@ -885,14 +972,24 @@ async fn line_forgot_password_conversation_with_quick_replies() {
         json!({"type": "message", "message": {"type": "text", "id": "m4", "text": code}}),
     )]);
     let calls = step(&h, line, async |h| h.line(&stale).await).await;
-    assert_eq!(h.last_keys(&session).await, ["ask_new_password"]);
+    let token = assert_link_sent(&h, &session, &line_shown(&calls)).await;
     assert_eq!(calls[0].path, "/v2/bot/message/push");
     assert_eq!(calls[0].body["to"], LINE_USER);
     assert_eq!(calls[0].retry_key.as_deref().map(str::len), Some(36));
 
     let calls = step(&h, line, async |h| h.line(&line_text("E5", PASSWORD)).await).await;
+    assert_typed_password_refused(&h, &session, &calls).await;
+    assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
+
+    // No reply token outside a webhook: the confirmation is pushed.
+    let calls = h.set_password_on_page(line, &token, PASSWORD).await;
     assert_eq!(h.last_keys(&session).await, ["password_changed"]);
     assert_eq!(line_shown(&calls), shown(&h.last_turn(&session).await));
+    assert!(
+        calls
+            .iter()
+            .all(|call| call.path == "/v2/bot/message/push" && call.body["to"] == LINE_USER)
+    );
     assert_no_password(&line.calls());
 
     let calls = step(&h, line, async |h| h.line(&line_sticker("E6")).await).await;

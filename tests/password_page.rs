@@ -119,10 +119,7 @@ impl Page {
             })
             .await
             .expect("turn");
-        turn.messages
-            .into_iter()
-            .map(|m| (m.key, m.text))
-            .collect()
+        turn.messages.into_iter().map(|m| (m.key, m.text)).collect()
     }
 
     /// Runs forgot_password for Budi on Telegram chat `chat` up to the page's link; the
@@ -270,7 +267,10 @@ fn assert_page_headers(response: &reqwest::Response) {
         !csp.contains("script-src") && !csp.contains("unsafe"),
         "no script, nothing unsafe: {csp}"
     );
-    assert_eq!(header(response, reqwest::header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    assert_eq!(
+        header(response, reqwest::header::X_CONTENT_TYPE_OPTIONS),
+        "nosniff"
+    );
     assert_eq!(header(response, reqwest::header::X_FRAME_OPTIONS), "DENY");
 }
 
@@ -295,12 +295,21 @@ async fn the_form_is_accessible_mobile_first_and_served_under_a_strict_policy() 
         assert!(html.contains(expected), "{expected} missing:\n{html}");
     }
     // The rules are the chat's own, listed before the password is typed.
-    for rule in ["password_rule_length", "password_rule_symbol", "password_rule_personal"] {
+    for rule in [
+        "password_rule_length",
+        "password_rule_symbol",
+        "password_rule_personal",
+    ] {
         assert!(html.contains(&page.text(rule)), "{rule}");
     }
     let lower = html.to_lowercase();
-    for forbidden in ["<script", " style=", "<style", "http://", "https://", "onclick"] {
-        assert!(!lower.contains(forbidden), "{forbidden} in the page:\n{html}");
+    for forbidden in [
+        "<script", " style=", "<style", "http://", "https://", "onclick",
+    ] {
+        assert!(
+            !lower.contains(forbidden),
+            "{forbidden} in the page:\n{html}"
+        );
     }
 
     // The one stylesheet comes from tanya itself.
@@ -332,11 +341,21 @@ async fn a_weak_password_is_refused_with_every_rule_it_breaks_and_a_mismatch_is_
         "password_rule_symbol",
         "page_mismatch",
     ] {
-        assert!(html.contains(&page.text(broken)), "{broken} not shown:\n{html}");
+        assert!(
+            html.contains(&page.text(broken)),
+            "{broken} not shown:\n{html}"
+        );
     }
-    for kept in ["password_rule_length", "password_rule_lower", "password_rule_personal"] {
+    for kept in [
+        "password_rule_length",
+        "password_rule_lower",
+        "password_rule_personal",
+    ] {
         let shown = html.matches(&page.text(kept)).count();
-        assert_eq!(shown, 1, "{kept} is only in the list of rules, not an error");
+        assert_eq!(
+            shown, 1,
+            "{kept} is only in the list of rules, not an error"
+        );
     }
     // An error summary first, each problem a link to its field; the fields marked invalid.
     assert!(html.contains("role=\"alert\""), "{html}");
@@ -344,12 +363,23 @@ async fn a_weak_password_is_refused_with_every_rule_it_breaks_and_a_mismatch_is_
     assert!(html.contains("<a href=\"#new-password\">"));
     assert!(html.contains("<a href=\"#confirm-password\">"));
     assert_eq!(html.matches("aria-invalid=\"true\"").count(), 2);
-    assert!(!html.contains("passwort") && !html.contains("value="), "never echoed");
+    assert!(
+        !html.contains("passwort") && !html.contains("value="),
+        "never echoed"
+    );
 
     // Personal data is a rule of its own; two equal entries are no mismatch.
     let with_nik = "Abc#3174011203880001";
-    let html = page.post(&token, with_nik, with_nik).await.text().await.expect("body");
-    assert!(html.contains(&page.text("password_rule_personal")), "{html}");
+    let html = page
+        .post(&token, with_nik, with_nik)
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        html.contains(&page.text("password_rule_personal")),
+        "{html}"
+    );
     assert!(!html.contains(&page.text("page_mismatch")));
     assert!(!html.contains(with_nik), "never echoed");
 
@@ -447,8 +477,14 @@ async fn unknown_malformed_used_and_expired_links_get_one_and_the_same_page() {
     assert_eq!(first.status(), StatusCode::NOT_FOUND);
     assert_page_headers(&first);
     let expected = first.text().await.expect("body");
-    assert!(expected.contains(&page.text("page_gone_text")), "{expected}");
-    assert!(expected.contains("175"), "what to do: ask for a new link or call 175");
+    assert!(
+        expected.contains(&page.text("page_gone_text")),
+        "{expected}"
+    );
+    assert!(
+        expected.contains("175"),
+        "what to do: ask for a new link or call 175"
+    );
 
     let used = page.link_for("1").await;
     assert_eq!(page.post(&used, GOOD, GOOD).await.status(), StatusCode::OK);
@@ -477,7 +513,10 @@ async fn a_link_takes_ten_submissions_and_no_more() {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
     // The eleventh ends the link, even with a good password.
-    assert_eq!(page.post(&token, GOOD, GOOD).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        page.post(&token, GOOD, GOOD).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(page.get(&token).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(page.last_turn_keys(CHAT_ID).await, ["password_link_sent"]);
 }
@@ -496,7 +535,10 @@ async fn a_new_link_replaces_the_old_and_leaving_the_flow_ends_it() {
     let answer = page.says(CHAT_ID, "batal").await;
     assert_eq!(keys(&answer), ["cancelled"]);
     assert_eq!(page.get(&new).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(page.post(&new, GOOD, GOOD).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        page.post(&new, GOOD, GOOD).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,7 +546,10 @@ async fn a_password_typed_into_the_chat_meanwhile_is_neither_read_nor_kept_nor_e
     let page = Page::in_memory().await;
     let token = page.link_for(CHAT_ID).await;
     let answer = page.says(CHAT_ID, GOOD).await;
-    assert_eq!(keys(&answer), ["password_not_in_chat", "password_link_pending"]);
+    assert_eq!(
+        keys(&answer),
+        ["password_not_in_chat", "password_link_pending"]
+    );
     assert!(answer.iter().all(|(_, text)| !text.contains(GOOD)));
     let history = page
         .app
@@ -517,11 +562,11 @@ async fn a_password_typed_into_the_chat_meanwhile_is_neither_read_nor_kept_nor_e
     assert!(history.iter().any(|entry| entry.text == "••••"));
     // The history never holds the link's token either: only the message sent did.
     assert!(history.iter().all(|entry| !entry.text.contains(&token)));
-    assert!(
-        history
-            .iter()
-            .any(|entry| entry.text.contains("https://tanya.example.org/password/••••"))
-    );
+    assert!(history.iter().any(|entry| {
+        entry
+            .text
+            .contains("https://tanya.example.org/password/••••")
+    }));
     // The page still works, and the typed password was not stored by it.
     assert_eq!(page.get(&token).await.status(), StatusCode::OK);
 }
@@ -582,7 +627,10 @@ async fn neither_the_token_nor_the_password_is_ever_logged() {
                 .with_writer(move || writer.clone()),
         )
         .try_init();
-    assert!(installed.is_ok(), "the only test here that installs a subscriber");
+    assert!(
+        installed.is_ok(),
+        "the only test here that installs a subscriber"
+    );
 
     let page = Page::in_memory().await;
     let token = page.link_for(CHAT_ID).await;
@@ -590,7 +638,10 @@ async fn neither_the_token_nor_the_password_is_ever_logged() {
     page.post(&token, "Rahasia#Baru", "Rahasia#Lain").await;
     page.post(&token, GOOD, GOOD).await;
     let logs = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("utf-8");
-    assert!(logs.contains("password_changed"), "the capture is not vacuous:\n{logs}");
+    assert!(
+        logs.contains("password_changed"),
+        "the capture is not vacuous:\n{logs}"
+    );
     for secret in [token.as_str(), GOOD, "Rahasia#Baru", "Rahasia#Lain"] {
         assert!(!logs.contains(secret), "{secret} logged:\n{logs}");
     }
