@@ -1,7 +1,7 @@
 //! The web chat widget (issue 4): the HTTP contract of its routes (content types, caching, the
 //! demo page's Content-Security-Policy, CORS from `TANYA_CORS_ORIGINS`), and the browser tests
 //! in `tests/e2e/`, which drive Debian's headless Chromium through playwright-core against the
-//! built `tanya` binary.
+//! built `tanya` binary (the widget, and the password page of issue 14 with JavaScript off).
 //!
 //! Without Chromium or Node.js the browser tests are skipped with a loud notice, except in CI
 //! (`CI` set), where a missing browser is a failure: the evidence must not silently vanish.

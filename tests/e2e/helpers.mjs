@@ -195,9 +195,10 @@ export function hostPage({ attributes = '', head = '', body = '<h1>Situs mitra</
 
 /**
  * A browser with a fresh, empty profile (its own user-data-dir) and one page; `close()` ends
- * the browser and deletes the profile.
+ * the browser and deletes the profile. `javaScriptEnabled: false` browses as a member whose
+ * browser runs no script (the password page must work so).
  */
-export async function openBrowser({ viewport = DESKTOP, mobile = false } = {}) {
+export async function openBrowser({ viewport = DESKTOP, mobile = false, javaScriptEnabled = true } = {}) {
   const profile = mkdtempSync(path.join(tmpdir(), 'tanya-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -209,6 +210,7 @@ export async function openBrowser({ viewport = DESKTOP, mobile = false } = {}) {
     hasTouch: mobile,
     locale: 'id-ID',
     timezoneId: 'Asia/Jakarta',
+    javaScriptEnabled,
   });
   context.setDefaultTimeout(20_000);
   const page = context.pages()[0] || (await context.newPage());
