@@ -495,9 +495,12 @@ impl Engine {
             .replies
             .iter()
             .zip(&answer)
-            .map(|(reply, kept)| match reply.carries_secret() {
-                true => self.render_said(&self.said(reply, pick, Links::Shown)),
-                false => self.render_said(kept),
+            .map(|(reply, kept)| {
+                if reply.carries_secret() {
+                    self.render_said(&self.said(reply, pick, Links::Shown))
+                } else {
+                    self.render_said(kept)
+                }
             })
             .collect();
         session.recent.push(Exchange {

@@ -99,9 +99,10 @@ fn field(id: &str, name: &str, label: &str, hint: Option<&str>, error: Option<&s
     if error.is_some() {
         described.push(format!("{id}-error"));
     }
-    let described = match described.is_empty() {
-        true => String::new(),
-        false => format!(" aria-describedby=\"{}\"", described.join(" ")),
+    let described = if described.is_empty() {
+        String::new()
+    } else {
+        format!(" aria-describedby=\"{}\"", described.join(" "))
     };
     let (class, invalid, error) = match error {
         Some(error) => (
