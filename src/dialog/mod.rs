@@ -1,8 +1,9 @@
 //! The dialog: a pure state machine over conversation states (no I/O, no clock reads).
 //! `state` is what a session remembers, `step` the transition function and its dispatch,
 //! `answers` what each waiting state accepts in the member's own words, `identity`, `code`,
-//! `password` and `balance` the steps of the flows, `reply` what it says and does, `keys`
-//! every response key it can use, `format` Indonesian numbers and dates.
+//! `password` (in the chat, or on the password page for messaging channels) and `balance` the
+//! steps of the flows, `reply` what it says and does, `keys` every response key it can use,
+//! `format` Indonesian numbers and dates.
 
 mod answers;
 mod balance;
