@@ -9,7 +9,9 @@ use crate::content::{self, Content, ContentErrors};
 use crate::dialog::keys;
 use crate::engine::{Engine, Services};
 use crate::limits::{Limits, MemberLimits};
-use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory};
+use crate::members::{
+    self, DirectoryError, MemberDirectory, MemberStore, MemoryMemberStore, StoredMembers,
+};
 use crate::nlu::Nlu;
 use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError};
 use crate::security::otp::{KeyError, ServerKey};
@@ -116,7 +118,7 @@ impl App {
         let guard = stores.guard.clone();
         let services = Services {
             store: store.clone(),
-            members: stores.members.clone(),
+            members: Arc::new(StoredMembers(stores.members.clone())),
             codes: outbox.clone(),
             durability: stores.durability.clone(),
             clock: Arc::new(SystemClock),
@@ -157,10 +159,10 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, BuildError> {
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
-        let directory = Arc::new(MemoryMemberDirectory::default());
+        let directory = Arc::new(MemoryMemberStore::default());
         seed_demo_members(&config, directory.as_ref()).await?;
         let outbox = Arc::new(MemoryOutbox::default());
-        let members: Arc<dyn MemberDirectory> = directory;
+        let members: Arc<dyn MemberDirectory> = Arc::new(StoredMembers(directory));
         let key = Arc::new(ServerKey::from_bytes(rand_key()));
         let guard: Arc<dyn MemberGuardStore> = Arc::new(MemoryMemberGuard::default());
         let services = Services {
@@ -295,10 +297,7 @@ fn server_key(config: &Config, stores: &Stores) -> Result<ServerKey, KeyError> {
 
 /// Seeds the demo members, and any synthetic ones asked for, into `directory`; members
 /// already there (and passwords they changed) are kept.
-async fn seed_demo_members(
-    config: &Config,
-    directory: &dyn MemberDirectory,
-) -> Result<(), BuildError> {
+async fn seed_demo_members(config: &Config, directory: &dyn MemberStore) -> Result<(), BuildError> {
     members::seed_missing(directory, &members::demo_members()).await?;
     let extra = config
         .demo_extra_members

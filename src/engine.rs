@@ -11,8 +11,9 @@ use crate::dialog::state::{
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, Reply, Session, State, Value,
 };
+use crate::identity::{Kpj, Nik};
 use crate::limits::{Attempt, Limits, MemberLimits};
-use crate::members::{DirectoryError, Member, MemberDirectory};
+use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory};
 use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
@@ -104,6 +105,30 @@ pub enum EngineError {
     /// A session could not be encoded.
     #[error("encoding a session: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+/// The dialog's view of a member found by a look-up for card `kpj` (and NIK `nik`).
+fn view(found: FoundMember, kpj: Kpj, nik: Option<Nik>) -> MemberView {
+    MemberView {
+        id: found.id,
+        login: found.login,
+        nik: nik.or(found.nik),
+        kpj,
+        email: found.email,
+        phone: found.phone,
+        cards: Vec::new(),
+    }
+}
+
+/// The dialog's view of a card.
+fn card_view(card: Card) -> CardView {
+    CardView {
+        kpj: card.kpj,
+        balance_rupiah: card.balance_rupiah,
+        as_of: card.as_of,
+        employer: card.employer,
+        current: card.current,
+    }
 }
 
 /// The services the engine uses, behind narrow traits.
@@ -368,6 +393,7 @@ impl Engine {
                 Event::Message(_)
                 | Event::PasswordHashed(_)
                 | Event::LookUpRefused
+                | Event::CardsLoaded(_)
                 | Event::CodeAdmission { .. } => session.state.member(),
             };
             let standing = match member {
@@ -665,7 +691,7 @@ impl Engine {
                     };
                     next = Some(if self.services.member_limits.admit(attempt, now).await {
                         let found = self.services.members.find_by_kpj_nik(&kpj, &nik).await?;
-                        Event::LookedUp(self.view(found)?)
+                        Event::LookedUp(found.map(|found| view(found, kpj, Some(nik))))
                     } else {
                         Event::LookUpRefused
                     });
@@ -681,7 +707,7 @@ impl Engine {
                             .members
                             .find_by_email_kpj(&email, &kpj)
                             .await?;
-                        Event::LookedUp(self.view(found)?)
+                        Event::LookedUp(found.map(|found| view(found, kpj, None)))
                     } else {
                         Event::LookUpRefused
                     });
@@ -692,6 +718,12 @@ impl Engine {
                     };
                     let admitted = self.services.member_limits.admit(attempt, now).await;
                     next = Some(Event::CodeAdmission { admitted, request });
+                }
+                Effect::LoadCards { member_id } => {
+                    let cards = self.services.members.cards(&member_id).await?;
+                    next = Some(Event::CardsLoaded(
+                        cards.into_iter().map(card_view).collect(),
+                    ));
                 }
                 Effect::SendCode {
                     member,
@@ -771,31 +803,6 @@ impl Engine {
             SecretString::new(typed.expose().to_string()),
         );
         Ok(tokio::task::spawn_blocking(move || password::verify_password(&typed, &phc)).await?)
-    }
-
-    /// The dialog's view of a directory record.
-    fn view(&self, member: Option<Member>) -> Result<Option<MemberView>, EngineError> {
-        let Some(member) = member else {
-            return Ok(None);
-        };
-        Ok(Some(MemberView {
-            id: member.id.clone(),
-            login: member.login(),
-            nik: member.nik,
-            email: member.email,
-            phone: member.phone,
-            cards: member
-                .cards
-                .into_iter()
-                .map(|c| CardView {
-                    kpj: c.kpj,
-                    balance_rupiah: c.balance_rupiah,
-                    as_of: c.as_of,
-                    employer: c.employer,
-                    current: c.current,
-                })
-                .collect(),
-        }))
     }
 
     /// What a reply says, with its placeholder values rendered to strings; a key without a
@@ -1061,7 +1068,7 @@ mod tests {
             Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
         let nlu = Arc::new(Nlu::train(&content, crate::nlu::Thresholds::default()));
         let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
-        let members = Arc::new(crate::members::MemoryMemberDirectory::default());
+        let members = Arc::new(crate::members::MemoryMemberStore::default());
         crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
             .await
             .expect("seed");
@@ -1070,7 +1077,7 @@ mod tests {
         let limits = crate::limits::LimitsConfig::off();
         let services = Services {
             store: store.clone(),
-            members,
+            members: Arc::new(crate::members::StoredMembers(members)),
             codes: Arc::new(crate::outbox::MemoryOutbox::default()),
             durability,
             clock: Arc::new(crate::clock::SystemClock),

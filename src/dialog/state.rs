@@ -73,9 +73,14 @@ pub struct CardView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberView {
     pub id: MemberId,
-    pub nik: Nik,
+    /// The NIK the member typed, when the look-up was by KPJ + NIK.
+    pub nik: Option<Nik>,
+    /// The card the member named in the look-up.
+    pub kpj: Kpj,
     pub email: Option<Email>,
     pub phone: Option<Phone>,
+    /// The cards with their balances: empty until loaded after a valid code
+    /// (`Effect::LoadCards`), since the directory gives them out only then.
     pub cards: Vec<CardView>,
     /// The JMO login: the e-mail, or the phone for members without one.
     pub login: String,
@@ -84,7 +89,8 @@ pub struct MemberView {
 impl MemberView {
     /// Personal strings a new password must not contain (SPEC §6).
     pub fn personal_strings(&self) -> Vec<&str> {
-        let mut strings = vec![self.nik.as_str()];
+        let mut strings: Vec<&str> = self.nik.iter().map(Nik::as_str).collect();
+        strings.push(self.kpj.as_str());
         strings.extend(self.cards.iter().map(|c| c.kpj.as_str()));
         if let Some(email) = &self.email {
             strings.push(email.as_str().split('@').next().unwrap_or_default());
@@ -140,6 +146,9 @@ pub enum State {
         member: MemberView,
         draft_phc: String,
     },
+    /// check_jht_balance: the member is verified and their cards are being loaded (within
+    /// the turn: `Effect::LoadCards` is answered by `Event::CardsLoaded`).
+    LoadCards { member: MemberView },
     /// check_jht_balance with several cards: which one.
     ChooseCard { member: MemberView },
 }
@@ -155,6 +164,7 @@ impl State {
             State::AwaitCode { .. } => "await_code",
             State::NewPassword { .. } => "new_password",
             State::ConfirmPassword { .. } => "confirm_password",
+            State::LoadCards { .. } => "load_cards",
             State::ChooseCard { .. } => "choose_card",
         }
     }
@@ -169,7 +179,7 @@ impl State {
             | State::NewPassword { flow, .. } => Some(*flow),
             State::CollectEmailKpj { .. } => Some(Flow::ForgotPassword),
             State::ConfirmPassword { .. } => Some(Flow::ForgotAccount),
-            State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
+            State::LoadCards { .. } | State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
         }
     }
 
@@ -180,6 +190,7 @@ impl State {
             | State::AwaitCode { member, .. }
             | State::NewPassword { member, .. }
             | State::ConfirmPassword { member, .. }
+            | State::LoadCards { member }
             | State::ChooseCard { member } => Some(member),
             State::Idle | State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => None,
         }

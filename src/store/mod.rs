@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::members::{DirectoryError, MemberDirectory};
+use crate::members::{DirectoryError, MemberStore};
 use crate::outbox::{CodeOutbox, OutboxError};
 use channel_queue::ChannelQueue;
 
@@ -43,7 +43,7 @@ use channel_queue::ChannelQueue;
 pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub guard: Arc<dyn MemberGuardStore>,
-    pub members: Arc<dyn MemberDirectory>,
+    pub members: Arc<dyn MemberStore>,
     pub codes: Arc<dyn CodeOutbox>,
     pub channel_queue: Arc<dyn ChannelQueue>,
     /// Makes the writes of all the stores above durable.
