@@ -89,6 +89,9 @@ pub struct DirectoryConfig {
     pub ca_cert: Option<PathBuf>,
     /// `TANYA_DIRECTORY_TIMEOUT_MS`: the longest one call may take.
     pub timeout: Duration,
+    /// `TANYA_DIRECTORY_COOLDOWN_MS`: how long the directory is left alone after a run of
+    /// failed calls, before one call probes whether it is back.
+    pub cooldown: Duration,
 }
 
 /// E-mail code delivery over SMTP (SPEC §12).
@@ -507,6 +510,14 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             ),
         )
         .map(Duration::from_millis);
+        let cooldown = kept(
+            &mut problems,
+            self.parsed(
+                "TANYA_DIRECTORY_COOLDOWN_MS",
+                DEFAULT_DIRECTORY_COOLDOWN.as_millis() as u64,
+            ),
+        )
+        .map(Duration::from_millis);
         let client_cert = self.get("TANYA_DIRECTORY_CLIENT_CERT").map(PathBuf::from);
         let ca_cert = self.get("TANYA_DIRECTORY_CA_CERT").map(PathBuf::from);
         match (
@@ -516,7 +527,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             smtp_from,
             sms_url,
             sms_token,
-            timeout,
+            timeout.zip(cooldown),
         ) {
             (
                 Some(url),
@@ -525,7 +536,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 Some(from),
                 Some(sms),
                 Some(sms_token),
-                Some(timeout),
+                Some((timeout, cooldown)),
             ) if problems.is_empty() => Ok(ProductionConfig {
                 directory: DirectoryConfig {
                     url,
@@ -533,6 +544,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                     client_cert,
                     ca_cert,
                     timeout,
+                    cooldown,
                 },
                 smtp: SmtpConfig { url: smtp, from },
                 sms: SmsConfig {
@@ -684,6 +696,10 @@ fn kept<T>(problems: &mut Vec<String>, result: Result<T, ConfigError>) -> Option
         .map_err(|error| problems.push(error.to_string()))
         .ok()
 }
+
+/// How long the directory is left alone after a run of failures: long enough not to hammer
+/// a directory that is restarting, short enough that members notice little of its return.
+pub const DEFAULT_DIRECTORY_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// The longest one directory call may take: a look-up is a key read on the agency's side.
 pub const DEFAULT_DIRECTORY_TIMEOUT: Duration = Duration::from_secs(3);

@@ -384,6 +384,7 @@ impl Engine {
         }
         let ranking = message.ranking.clone();
 
+        let before_turn = session.clone();
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
@@ -423,10 +424,20 @@ impl Engine {
             }
             match self
                 .run_effects(&incoming.session, transition.effects, now)
-                .await?
+                .await
             {
-                Some(next) => event = next,
-                None => break,
+                Ok(Some(next)) => event = next,
+                Ok(None) => break,
+                Err(EngineError::Directory(error)) if error.is_outage() => {
+                    // Never a wrong answer: the turn's progress is dropped, so the member
+                    // can send the same message again once the directory is back.
+                    tracing::warn!(session = %incoming.session.redacted(), %error, "member directory unavailable");
+                    self.metrics.directory_unavailable();
+                    session = before_turn;
+                    replies = vec![Reply::key("service_unavailable")];
+                    break;
+                }
+                Err(error) => return Err(error),
             }
         }
 

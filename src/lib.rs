@@ -16,6 +16,7 @@ pub mod config;
 pub mod content;
 pub mod convo;
 pub mod dialog;
+pub mod directory;
 pub mod engine;
 pub mod http;
 pub mod identity;

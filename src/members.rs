@@ -135,6 +135,17 @@ pub enum DirectoryError {
     KpjTaken { new: MemberId, holder: MemberId },
 }
 
+impl DirectoryError {
+    /// Whether the directory could not answer (down, slow, broken answers) rather than
+    /// answering: the member is told the service is unavailable.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            DirectoryError::Unavailable(_) | DirectoryError::Contract(_)
+        )
+    }
+}
+
 impl Member {
     /// The member as a store keeps it (JSON).
     pub fn to_record(&self) -> Result<Vec<u8>, DirectoryError> {
