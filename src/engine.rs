@@ -339,6 +339,56 @@ impl Engine {
         result
     }
 
+    /// The code sent to `channel` for `session` could not be delivered (production code
+    /// delivery gave up on it): the dialog decides what the member is told. With `pushed`,
+    /// the caller sends the returned messages to the member now (a messaging channel);
+    /// otherwise they are kept and shown first in the session's next answer (the web chat,
+    /// which cannot be pushed to). Nothing happens for a session that no longer exists.
+    pub async fn code_undelivered(
+        &self,
+        key: &SessionKey,
+        channel: CodeChannel,
+        pushed: bool,
+    ) -> Result<Vec<OutgoingMessage>, EngineError> {
+        let _turn = self.locks[stripe(key)].lock().await;
+        let now = self.services.clock.now();
+        let (stored, store_turn) = self.services.store.begin_turn(key).await?;
+        let Some(stored) = stored else {
+            store_turn.finish(TurnWrites::default()).await?;
+            return Ok(Vec::new());
+        };
+        let session = decode(key, &stored, now);
+        let context = Context {
+            now,
+            fresh_code: "",
+            key: &self.services.key,
+            standing: Standing::default(),
+        };
+        let transition = dialog::step(session, Event::CodeUndelivered { channel }, &context);
+        let mut session = transition.session;
+        let pick = session.turns as usize;
+        let said: Vec<Said> = transition
+            .replies
+            .iter()
+            .map(|r| self.said(r, pick))
+            .collect();
+        let messages = said.iter().map(|s| self.render_said(s)).collect();
+        if !pushed {
+            session.notices.extend(said);
+        }
+        let writes = TurnWrites {
+            transcript: None,
+            session: Some(StoredSession {
+                // The member's last activity is unchanged: this was not their turn.
+                updated_at: stored.updated_at,
+                data: serde_json::to_vec(&session)?,
+            }),
+        };
+        store_turn.finish(writes).await?;
+        self.services.durability.make_durable().await?;
+        Ok(messages)
+    }
+
     fn note_failure<T>(&self, incoming: &IncomingMessage, result: &Result<T, EngineError>) {
         if let Err(error) = result {
             self.metrics.turn_failed(incoming.session.channel());
@@ -395,6 +445,7 @@ impl Engine {
                 | Event::PasswordHashed(_)
                 | Event::LookUpRefused
                 | Event::CardsLoaded(_)
+                | Event::CodeUndelivered { .. }
                 | Event::CodeAdmission { .. } => session.state.member(),
             };
             let standing = match member {
@@ -442,7 +493,8 @@ impl Engine {
         }
 
         let pick = session.turns as usize;
-        let answer: Vec<Said> = replies.iter().map(|r| self.said(r, pick)).collect();
+        let mut answer: Vec<Said> = std::mem::take(&mut session.notices);
+        answer.extend(replies.iter().map(|r| self.said(r, pick)));
         let messages: Vec<OutgoingMessage> = answer.iter().map(|s| self.render_said(s)).collect();
         session.recent.push(Exchange {
             at: now,
@@ -766,6 +818,7 @@ impl Engine {
                         to,
                         masked_to,
                         text,
+                        subject: self.render_text("code_email_subject", 0, &[]),
                         code,
                     };
                     self.services.codes.send(session, message, now).await?;

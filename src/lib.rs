@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod content;
 pub mod convo;
+pub mod delivery;
 pub mod dialog;
 pub mod directory;
 pub mod engine;

@@ -341,6 +341,10 @@ pub struct Session {
     /// The turns among `recent` that carried a `client_message_id`, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answered: Vec<Answered>,
+    /// Bot messages that arose between the member's messages (a code that could not be
+    /// delivered) and could not be pushed to them: shown first in the next answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Said>,
 }
 
 impl Session {
@@ -363,6 +367,7 @@ impl Session {
             topic: None,
             next: None,
             answered: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

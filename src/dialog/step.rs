@@ -171,6 +171,9 @@ pub enum Event {
     },
     /// The answer to `Effect::LoadCards`: the member's cards, primary first.
     CardsLoaded(Vec<super::state::CardView>),
+    /// The code sent to `channel` could not be delivered after every retry (production
+    /// code delivery); comes between the member's messages.
+    CodeUndelivered { channel: CodeChannel },
 }
 
 /// The values a step may use besides the session and the event.
@@ -219,6 +222,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         Event::PasswordHashed(draft_phc) => password::on_draft_hashed(state, draft_phc, &mut out),
         Event::LookUpRefused => identity::on_lookup_refused(state, &mut out),
         Event::CardsLoaded(cards) => balance::on_cards_loaded(state, cards, &mut session, &mut out),
+        Event::CodeUndelivered { channel } => code::on_undelivered(state, channel, &mut out),
         Event::CodeAdmission { admitted, request } => {
             code::on_admission(admitted, request, &mut out, ctx)
         }
