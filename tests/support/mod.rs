@@ -3,6 +3,7 @@
 //! of `tanya serve` (connection info for the per-client-IP limit, timeouts, the cap).
 #![allow(dead_code)]
 
+pub mod directory;
 pub mod node;
 pub mod postgres;
 pub mod process;
