@@ -8,6 +8,8 @@ pub mod node;
 pub mod postgres;
 pub mod process;
 pub mod scripted;
+pub mod sms_gateway;
+pub mod smtp;
 
 use serde_json::{Value, json};
 use std::net::SocketAddr;
