@@ -264,6 +264,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 ));
             }
         };
+        let (public_url, production) = settings.public_url_and_production(mode)?;
         let defaults = Thresholds::default();
         Ok(Config {
             bind: settings.parsed(
@@ -341,16 +342,8 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             database_url: settings.database_url()?,
             db_pool_size: settings.pool_size()?,
             server_key: settings.server_key()?,
-            public_url: settings.public_url(mode)?,
-            production: match mode {
-                Mode::Production => Some(settings.production()?),
-                Mode::Demo => {
-                    // Known keys, read so they are not reported as unknown: a demo run may
-                    // share its file with a production one.
-                    settings.production().ok();
-                    None
-                }
-            },
+            public_url,
+            production,
         })
     }
 }
@@ -450,6 +443,30 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             Ok(())
         } else {
             Err(ConfigError::Unknown(unknown))
+        }
+    }
+
+    /// `TANYA_PUBLIC_URL` and, in production, everything production needs: one error
+    /// listing every problem of both.
+    fn public_url_and_production(
+        &self,
+        mode: Mode,
+    ) -> Result<(String, Option<ProductionConfig>), ConfigError> {
+        let public_url = self.public_url(mode);
+        let production = self.production();
+        match (mode, public_url, production) {
+            (Mode::Demo, public_url, _) => Ok((public_url?, None)),
+            (Mode::Production, Ok(url), Ok(production)) => Ok((url, Some(production))),
+            (Mode::Production, public_url, production) => {
+                let mut problems = Vec::new();
+                for error in [public_url.err(), production.err()].into_iter().flatten() {
+                    match error {
+                        ConfigError::Production(more) => problems.extend(more),
+                        other => problems.push(other.to_string()),
+                    }
+                }
+                Err(ConfigError::Production(problems))
+            }
         }
     }
 

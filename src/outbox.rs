@@ -198,6 +198,7 @@ pub(crate) mod tests {
             to: "081234567890".into(),
             masked_to: "0812****7890".into(),
             text: format!("Kode JMO Anda: {code}"),
+            subject: String::new(),
             code: code.into(),
         }
     }
@@ -273,6 +274,7 @@ pub(crate) mod tests {
                 to: "budi.santoso@example.com".into(),
                 masked_to: "b***@example.com".into(),
                 text: "kode".into(),
+                subject: "Kode verifikasi JMO".into(),
                 code: "123456".into(),
             },
             Timestamp(5),

@@ -21,6 +21,8 @@ pub enum SmtpMode {
     Accept,
     /// `550 5.7.1 refused`: a permanent failure; only the attempt is counted.
     Refuse,
+    /// `451 4.3.0 try again later`: a temporary refusal; only the attempt is counted.
+    Defer,
 }
 
 /// One message the server accepted.
@@ -79,6 +81,7 @@ impl SmtpServer {
         let mode_name = match mode {
             SmtpMode::Accept => "accept",
             SmtpMode::Refuse => "refuse",
+            SmtpMode::Defer => "defer",
         };
         let mut child = Command::new("python3")
             .arg(SCRIPT)

@@ -1,12 +1,13 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for tanya's code-delivery tests (tests/support/smtp.rs).
 
-    python3 smtp_server.py --mode accept|refuse --dir DIR [--port N]
+    python3 smtp_server.py --mode accept|refuse|defer --dir DIR [--port N]
 
 Prints `listening on PORT` as its first stdout line once it accepts connections (port 0, the
 default, picks a free port). Every message that reaches the end of DATA adds a line to
 DIR/attempts. In mode `accept` each message is written to DIR/messages/NNNNNN.json as
 {"from": envelope sender, "to": [recipients], "data": the raw message}; in mode `refuse` every
-message is answered `550 5.7.1 refused` and nothing is kept. No TLS, no AUTH: loopback only.
+message is answered `550 5.7.1 refused` (permanent) and in mode `defer` `451 4.3.0 try again
+later` (temporary), and nothing is kept. No TLS, no AUTH: loopback only.
 """
 
 import argparse
@@ -29,6 +30,8 @@ class Handler:
             attempts.write("%d\n" % self.count)
         if self.mode == "refuse":
             return "550 5.7.1 refused"
+        if self.mode == "defer":
+            return "451 4.3.0 try again later"
         mail = {
             "from": envelope.mail_from,
             "to": list(envelope.rcpt_tos),
@@ -46,7 +49,7 @@ class Handler:
 
 async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["accept", "refuse"], required=True)
+    parser.add_argument("--mode", choices=["accept", "refuse", "defer"], required=True)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
