@@ -1,17 +1,22 @@
 //! Building the application from configuration: one function used by the server, the CLI
 //! chat, the conversation runner and the tests, so they all run the same thing.
 
-use crate::channels::Channels;
+use crate::channels::delivery::Outbox;
 use crate::channels::demo_codes::DemoCodes;
+use crate::channels::{Channels, CodeDelivery};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Mode};
+use crate::config::{Config, ProductionConfig};
 use crate::content::{self, Content, ContentErrors};
+use crate::delivery::{CodeQueue, CodeTransport};
 use crate::dialog::keys;
+use crate::directory::HttpDirectory;
 use crate::engine::{Engine, PageLinks, Services};
 use crate::limits::{Limits, MemberLimits};
-use crate::members::{self, DirectoryError, MemberDirectory, MemoryMemberDirectory};
+use crate::members::{
+    self, DirectoryError, MemberDirectory, MemberStore, MemoryMemberStore, StoredMembers,
+};
 use crate::nlu::Nlu;
-use crate::outbox::{DemoOutbox, MemoryOutbox, OutboxError};
+use crate::outbox::{CodeSender, DemoOutbox, MemoryOutbox, OutboxError};
 use crate::security::otp::{KeyError, ServerKey};
 use crate::store::{
     self, Durability, EmbeddedDatabase, EmbeddedOptions, MemberGuardStore, MemoryMemberGuard,
@@ -48,11 +53,17 @@ pub enum BuildError {
     /// The server key for codes could not be read or created.
     #[error("server key: {0}")]
     Key(#[from] KeyError),
-    /// Production mode needs a real code delivery backend, which this build does not have.
+    /// The member directory's client could not be set up (a certificate file).
+    #[error("{0}")]
+    DirectorySetup(#[from] crate::directory::SetupError),
+    /// The member directory does not answer its health check at start-up.
     #[error(
-        "TANYA_MODE=production needs a real member directory and SMS/e-mail code delivery; this build only has the demo ones (use TANYA_MODE=demo)"
+        "TANYA_DIRECTORY_URL: the member directory does not answer GET /health ({0}); check the URL, TANYA_DIRECTORY_TOKEN and the network"
     )]
-    ProductionUnavailable,
+    DirectoryUnreachable(DirectoryError),
+    /// The code transports could not be set up.
+    #[error("{0}")]
+    CodeDelivery(#[from] crate::delivery::SetupError),
 }
 
 /// The assembled application.
@@ -79,9 +90,6 @@ impl App {
     /// The real application: the embedded stores in `TANYA_DATA_DIR`, the system clock, demo
     /// members seeded.
     pub async fn build(config: Config) -> Result<App, BuildError> {
-        if config.mode == Mode::Production {
-            return Err(BuildError::ProductionUnavailable);
-        }
         // Training the NLU and opening the database are the two slow parts of start-up and
         // share nothing: on two cores, doing them side by side makes start-up the longer of
         // the two instead of their sum.
@@ -110,15 +118,17 @@ impl App {
         let (content, nlu) = trained?;
         let (content, nlu) = (Arc::new(content), Arc::new(nlu));
         let stores = opened?;
-        seed_demo_members(&config, stores.members.as_ref()).await?;
         let store = stores.sessions.clone();
-        let outbox = stores.codes.clone();
         let key = Arc::new(server_key(&config, &stores)?);
         let guard = stores.guard.clone();
+        let backends = match &config.production {
+            Some(production) => Backends::production(production, &stores).await?,
+            None => Backends::demo(&config, &stores).await?,
+        };
         let services = Services {
             store: store.clone(),
-            members: stores.members.clone(),
-            codes: outbox.clone(),
+            members: backends.members,
+            codes: backends.codes,
             durability: stores.durability.clone(),
             clock: Arc::new(SystemClock),
             key: key.clone(),
@@ -131,12 +141,16 @@ impl App {
             },
         };
         let engine = Arc::new(Engine::new(nlu.clone(), content.clone(), services));
-        let demo_codes = DemoCodes::new(outbox.clone(), content.clone());
+        let demo_codes = backends
+            .demo_outbox
+            .clone()
+            .map(|outbox| DemoCodes::new(outbox, content.clone()));
         let channels = Arc::new(Channels::new(
             &config,
             engine.clone(),
             Some(&stores),
-            Some(demo_codes),
+            demo_codes,
+            backends.code_delivery,
         )?);
         Ok(App {
             engine,
@@ -145,7 +159,7 @@ impl App {
             nlu,
             store,
             guard,
-            outbox: Some(outbox),
+            outbox: backends.demo_outbox,
             durability: stores.durability,
             embedded: stores.embedded,
             channels,
@@ -162,10 +176,10 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, BuildError> {
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
-        let directory = Arc::new(MemoryMemberDirectory::default());
+        let directory = Arc::new(MemoryMemberStore::default());
         seed_demo_members(&config, directory.as_ref()).await?;
         let outbox = Arc::new(MemoryOutbox::default());
-        let members: Arc<dyn MemberDirectory> = directory;
+        let members: Arc<dyn MemberDirectory> = Arc::new(StoredMembers(directory));
         let key = Arc::new(ServerKey::from_bytes(rand_key()));
         let guard: Arc<dyn MemberGuardStore> = Arc::new(MemoryMemberGuard::default());
         let services = Services {
@@ -191,6 +205,7 @@ impl App {
             engine.clone(),
             None,
             Some(demo_codes),
+            None,
         )?);
         Ok(App {
             engine,
@@ -314,10 +329,7 @@ fn server_key(config: &Config, stores: &Stores) -> Result<ServerKey, KeyError> {
 
 /// Seeds the demo members, and any synthetic ones asked for, into `directory`; members
 /// already there (and passwords they changed) are kept.
-async fn seed_demo_members(
-    config: &Config,
-    directory: &dyn MemberDirectory,
-) -> Result<(), BuildError> {
+async fn seed_demo_members(config: &Config, directory: &dyn MemberStore) -> Result<(), BuildError> {
     members::seed_missing(directory, &members::demo_members()).await?;
     let extra = config
         .demo_extra_members
@@ -330,6 +342,53 @@ async fn seed_demo_members(
 }
 
 /// Loads `intents/` and checks it against what this engine needs (`tanya check`).
+/// Where members are looked up and codes go: the demo members and the demo outbox, or the
+/// agency's directory and the real code transports (SPEC §12).
+struct Backends {
+    members: Arc<dyn MemberDirectory>,
+    codes: Arc<dyn CodeSender>,
+    /// Demo mode: the outbox the demo routes and demo chats read codes from.
+    demo_outbox: Option<Arc<dyn DemoOutbox>>,
+    /// Production: the outbox codes are queued in and their transports.
+    code_delivery: Option<CodeDelivery>,
+}
+
+impl Backends {
+    /// The demo members (seeded now) and the demo outbox of `stores`.
+    async fn demo(config: &Config, stores: &Stores) -> Result<Backends, BuildError> {
+        seed_demo_members(config, stores.members.as_ref()).await?;
+        Ok(Backends {
+            members: Arc::new(StoredMembers(stores.members.clone())),
+            codes: stores.codes.clone(),
+            demo_outbox: Some(stores.codes.clone()),
+            code_delivery: None,
+        })
+    }
+
+    /// The agency's directory, checked now (a wrong URL or token stops the start-up), and the
+    /// SMTP and SMS transports behind the durable outbox of `stores`.
+    async fn production(
+        config: &ProductionConfig,
+        stores: &Stores,
+    ) -> Result<Backends, BuildError> {
+        let directory = HttpDirectory::new(&config.directory)?;
+        directory
+            .check()
+            .await
+            .map_err(BuildError::DirectoryUnreachable)?;
+        let outbox = Outbox::new(stores.channel_queue.clone(), stores.durability.clone());
+        Ok(Backends {
+            members: Arc::new(directory),
+            codes: Arc::new(CodeQueue::new(outbox.clone())),
+            demo_outbox: None,
+            code_delivery: Some(CodeDelivery {
+                outbox,
+                transport: Arc::new(CodeTransport::new(config)?),
+            }),
+        })
+    }
+}
+
 pub fn load_content(config: &Config) -> Result<Content, ContentErrors> {
     content::load(&config.intents_dir, &keys::requirements())
 }

@@ -89,6 +89,9 @@ pub struct DirectoryConfig {
     pub ca_cert: Option<PathBuf>,
     /// `TANYA_DIRECTORY_TIMEOUT_MS`: the longest one call may take.
     pub timeout: Duration,
+    /// `TANYA_DIRECTORY_COOLDOWN_MS`: how long the directory is left alone after a run of
+    /// failed calls, before one call probes whether it is back.
+    pub cooldown: Duration,
 }
 
 /// E-mail code delivery over SMTP (SPEC §12).
@@ -261,6 +264,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 ));
             }
         };
+        let (public_url, production) = settings.public_url_and_production(mode)?;
         let defaults = Thresholds::default();
         Ok(Config {
             bind: settings.parsed(
@@ -338,16 +342,8 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             database_url: settings.database_url()?,
             db_pool_size: settings.pool_size()?,
             server_key: settings.server_key()?,
-            public_url: settings.public_url(mode)?,
-            production: match mode {
-                Mode::Production => Some(settings.production()?),
-                Mode::Demo => {
-                    // Known keys, read so they are not reported as unknown: a demo run may
-                    // share its file with a production one.
-                    settings.production().ok();
-                    None
-                }
-            },
+            public_url,
+            production,
         })
     }
 }
@@ -450,6 +446,30 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         }
     }
 
+    /// `TANYA_PUBLIC_URL` and, in production, everything production needs: one error
+    /// listing every problem of both.
+    fn public_url_and_production(
+        &self,
+        mode: Mode,
+    ) -> Result<(String, Option<ProductionConfig>), ConfigError> {
+        let public_url = self.public_url(mode);
+        let production = self.production();
+        match (mode, public_url, production) {
+            (Mode::Demo, public_url, _) => Ok((public_url?, None)),
+            (Mode::Production, Ok(url), Ok(production)) => Ok((url, Some(production))),
+            (Mode::Production, public_url, production) => {
+                let mut problems = Vec::new();
+                for error in [public_url.err(), production.err()].into_iter().flatten() {
+                    match error {
+                        ConfigError::Production(more) => problems.extend(more),
+                        other => problems.push(other.to_string()),
+                    }
+                }
+                Err(ConfigError::Production(problems))
+            }
+        }
+    }
+
     /// `TANYA_PUBLIC_URL`: HTTPS (HTTP only to a loopback address), required in production.
     fn public_url(&self, mode: Mode) -> Result<String, ConfigError> {
         const NAME: &str = "TANYA_PUBLIC_URL";
@@ -507,6 +527,14 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             ),
         )
         .map(Duration::from_millis);
+        let cooldown = kept(
+            &mut problems,
+            self.parsed(
+                "TANYA_DIRECTORY_COOLDOWN_MS",
+                DEFAULT_DIRECTORY_COOLDOWN.as_millis() as u64,
+            ),
+        )
+        .map(Duration::from_millis);
         let client_cert = self.get("TANYA_DIRECTORY_CLIENT_CERT").map(PathBuf::from);
         let ca_cert = self.get("TANYA_DIRECTORY_CA_CERT").map(PathBuf::from);
         match (
@@ -516,7 +544,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             smtp_from,
             sms_url,
             sms_token,
-            timeout,
+            timeout.zip(cooldown),
         ) {
             (
                 Some(url),
@@ -525,7 +553,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 Some(from),
                 Some(sms),
                 Some(sms_token),
-                Some(timeout),
+                Some((timeout, cooldown)),
             ) if problems.is_empty() => Ok(ProductionConfig {
                 directory: DirectoryConfig {
                     url,
@@ -533,6 +561,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                     client_cert,
                     ca_cert,
                     timeout,
+                    cooldown,
                 },
                 smtp: SmtpConfig { url: smtp, from },
                 sms: SmsConfig {
@@ -684,6 +713,10 @@ fn kept<T>(problems: &mut Vec<String>, result: Result<T, ConfigError>) -> Option
         .map_err(|error| problems.push(error.to_string()))
         .ok()
 }
+
+/// How long the directory is left alone after a run of failures: long enough not to hammer
+/// a directory that is restarting, short enough that members notice little of its return.
+pub const DEFAULT_DIRECTORY_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// The longest one directory call may take: a look-up is a key read on the agency's side.
 pub const DEFAULT_DIRECTORY_TIMEOUT: Duration = Duration::from_secs(3);

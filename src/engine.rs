@@ -17,8 +17,9 @@ use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, PasswordEntry, Reply,
     Session, State, Value,
 };
+use crate::identity::{Kpj, Nik};
 use crate::limits::{Attempt, Limits, MemberLimits};
-use crate::members::{DirectoryError, Member, MemberDirectory};
+use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory};
 use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
@@ -133,6 +134,30 @@ pub enum EngineError {
     /// A session could not be encoded.
     #[error("encoding a session: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+/// The dialog's view of a member found by a look-up for card `kpj` (and NIK `nik`).
+fn view(found: FoundMember, kpj: Kpj, nik: Option<Nik>) -> MemberView {
+    MemberView {
+        id: found.id,
+        login: found.login,
+        nik: nik.or(found.nik),
+        kpj,
+        email: found.email,
+        phone: found.phone,
+        cards: Vec::new(),
+    }
+}
+
+/// The dialog's view of a card.
+fn card_view(card: Card) -> CardView {
+    CardView {
+        kpj: card.kpj,
+        balance_rupiah: card.balance_rupiah,
+        as_of: card.as_of,
+        employer: card.employer,
+        current: card.current,
+    }
 }
 
 /// The services the engine uses, behind narrow traits.
@@ -345,6 +370,58 @@ impl Engine {
         result
     }
 
+    /// The code sent to `channel` for `session` could not be delivered (production code
+    /// delivery gave up on it): the dialog decides what the member is told. With `pushed`,
+    /// the caller sends the returned messages to the member now (a messaging channel);
+    /// otherwise they are kept and shown first in the session's next answer (the web chat,
+    /// which cannot be pushed to). Nothing happens for a session that no longer exists.
+    pub async fn code_undelivered(
+        &self,
+        key: &SessionKey,
+        channel: CodeChannel,
+        pushed: bool,
+    ) -> Result<Vec<OutgoingMessage>, EngineError> {
+        let _turn = self.locks[stripe(key)].lock().await;
+        let now = self.services.clock.now();
+        let (stored, store_turn) = self.services.store.begin_turn(key).await?;
+        let Some(stored) = stored else {
+            store_turn.finish(TurnWrites::default()).await?;
+            return Ok(Vec::new());
+        };
+        let session = decode(key, &stored, now);
+        let context = Context {
+            now,
+            fresh_code: "",
+            key: &self.services.key,
+            standing: Standing::default(),
+            // This step tells of a code; it never asks for a password.
+            password_entry: PasswordEntry::Chat,
+        };
+        let transition = dialog::step(session, Event::CodeUndelivered { channel }, &context);
+        let mut session = transition.session;
+        let pick = session.turns as usize;
+        let said: Vec<Said> = transition
+            .replies
+            .iter()
+            .map(|r| self.said(r, pick, Links::Hidden))
+            .collect();
+        let messages = said.iter().map(|s| self.render_said(s)).collect();
+        if !pushed {
+            session.notices.extend(said);
+        }
+        let writes = TurnWrites {
+            transcript: None,
+            session: Some(StoredSession {
+                // The member's last activity is unchanged: this was not their turn.
+                updated_at: stored.updated_at,
+                data: serde_json::to_vec(&session)?,
+            }),
+        };
+        store_turn.finish(writes).await?;
+        self.services.durability.make_durable().await?;
+        Ok(messages)
+    }
+
     fn note_failure<T>(&self, incoming: &IncomingMessage, result: &Result<T, EngineError>) {
         if let Err(error) = result {
             self.metrics.turn_failed(incoming.session.channel());
@@ -390,6 +467,7 @@ impl Engine {
         }
         let ranking = message.ranking.clone();
 
+        let before_turn = session.clone();
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
@@ -410,10 +488,20 @@ impl Engine {
             }
             match self
                 .run_effects(&incoming.session, transition.effects, now)
-                .await?
+                .await
             {
-                Some(next) => event = next,
-                None => break,
+                Ok(Some(next)) => event = next,
+                Ok(None) => break,
+                Err(EngineError::Directory(error)) if error.is_outage() => {
+                    // Never a wrong answer: the turn's progress is dropped, so the member
+                    // can send the same message again once the directory is back.
+                    tracing::warn!(session = %incoming.session.redacted(), %error, "member directory unavailable");
+                    self.metrics.directory_unavailable();
+                    session = before_turn;
+                    replies = vec![Reply::key("service_unavailable")];
+                    break;
+                }
+                Err(error) => return Err(error),
             }
         }
 
@@ -456,6 +544,8 @@ impl Engine {
             | Event::PasswordHashed(_)
             | Event::PasswordFromPage(_)
             | Event::LookUpRefused
+            | Event::CardsLoaded(_)
+            | Event::CodeUndelivered { .. }
             | Event::CodeAdmission { .. } => session.state.member(),
         };
         let standing = match member {
@@ -485,24 +575,20 @@ impl Engine {
         turn: Conclusion<'_>,
     ) -> Result<(Session, Vec<OutgoingMessage>), EngineError> {
         let pick = session.turns as usize;
-        let answer: Vec<Said> = turn
-            .replies
-            .iter()
-            .map(|r| self.said(r, pick, Links::Hidden))
-            .collect();
-        // A page link goes to the member, and only to the member: the kept answer hides it.
-        let messages: Vec<OutgoingMessage> = turn
-            .replies
-            .iter()
-            .zip(&answer)
-            .map(|(reply, kept)| {
-                if reply.carries_secret() {
-                    self.render_said(&self.said(reply, pick, Links::Shown))
-                } else {
-                    self.render_said(kept)
-                }
-            })
-            .collect();
+        // Notices kept for this session (a code that could not be delivered) come first.
+        let mut answer: Vec<Said> = std::mem::take(&mut session.notices);
+        let mut messages: Vec<OutgoingMessage> =
+            answer.iter().map(|said| self.render_said(said)).collect();
+        for reply in &turn.replies {
+            let kept = self.said(reply, pick, Links::Hidden);
+            // A page link goes to the member, and only to the member: the kept answer hides it.
+            messages.push(if reply.carries_secret() {
+                self.render_said(&self.said(reply, pick, Links::Shown))
+            } else {
+                self.render_said(&kept)
+            });
+            answer.push(kept);
+        }
         session.recent.push(Exchange {
             at: turn.now,
             user: turn.user_line,
@@ -764,7 +850,7 @@ impl Engine {
                     };
                     next = Some(if self.services.member_limits.admit(attempt, now).await {
                         let found = self.services.members.find_by_kpj_nik(&kpj, &nik).await?;
-                        Event::LookedUp(self.view(found)?)
+                        Event::LookedUp(found.map(|found| view(found, kpj, Some(nik))))
                     } else {
                         Event::LookUpRefused
                     });
@@ -780,7 +866,7 @@ impl Engine {
                             .members
                             .find_by_email_kpj(&email, &kpj)
                             .await?;
-                        Event::LookedUp(self.view(found)?)
+                        Event::LookedUp(found.map(|found| view(found, kpj, None)))
                     } else {
                         Event::LookUpRefused
                     });
@@ -791,6 +877,12 @@ impl Engine {
                     };
                     let admitted = self.services.member_limits.admit(attempt, now).await;
                     next = Some(Event::CodeAdmission { admitted, request });
+                }
+                Effect::LoadCards { member_id } => {
+                    let cards = self.services.members.cards(&member_id).await?;
+                    next = Some(Event::CardsLoaded(
+                        cards.into_iter().map(card_view).collect(),
+                    ));
                 }
                 Effect::SendCode {
                     member,
@@ -822,6 +914,7 @@ impl Engine {
                         to,
                         masked_to,
                         text,
+                        subject: self.render_text("code_email_subject", 0, &[]),
                         code,
                     };
                     self.services.codes.send(session, message, now).await?;
@@ -891,31 +984,6 @@ impl Engine {
             SecretString::new(typed.expose().to_string()),
         );
         Ok(tokio::task::spawn_blocking(move || password::verify_password(&typed, &phc)).await?)
-    }
-
-    /// The dialog's view of a directory record.
-    fn view(&self, member: Option<Member>) -> Result<Option<MemberView>, EngineError> {
-        let Some(member) = member else {
-            return Ok(None);
-        };
-        Ok(Some(MemberView {
-            id: member.id.clone(),
-            login: member.login(),
-            nik: member.nik,
-            email: member.email,
-            phone: member.phone,
-            cards: member
-                .cards
-                .into_iter()
-                .map(|c| CardView {
-                    kpj: c.kpj,
-                    balance_rupiah: c.balance_rupiah,
-                    as_of: c.as_of,
-                    employer: c.employer,
-                    current: c.current,
-                })
-                .collect(),
-        }))
     }
 
     /// What a reply says, with its placeholder values rendered to strings (a page link shown
@@ -1189,7 +1257,7 @@ mod tests {
             Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
         let nlu = Arc::new(Nlu::train(&content, crate::nlu::Thresholds::default()));
         let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
-        let members = Arc::new(crate::members::MemoryMemberDirectory::default());
+        let members = Arc::new(crate::members::MemoryMemberStore::default());
         crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
             .await
             .expect("seed");
@@ -1198,7 +1266,7 @@ mod tests {
         let limits = crate::limits::LimitsConfig::off();
         let services = Services {
             store: store.clone(),
-            members,
+            members: Arc::new(crate::members::StoredMembers(members)),
             codes: Arc::new(crate::outbox::MemoryOutbox::default()),
             durability,
             clock: Arc::new(crate::clock::SystemClock),

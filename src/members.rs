@@ -1,9 +1,11 @@
-//! Members and their JMO accounts: the narrow `MemberDirectory` the flows look members up in,
-//! its in-memory implementation (sled's is in `store/sled/`), and the built-in demo members of SPEC §4.
+//! Members and their JMO accounts: the narrow `MemberDirectory` the flows look members up in
+//! (the agency's over HTTP in production, `directory/`), the `MemberStore` tanya keeps members
+//! in itself in demo mode (in memory here; sled's and PostgreSQL's under `store/`), and the
+//! built-in demo members of SPEC §4.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -120,9 +122,28 @@ pub enum DirectoryError {
     /// The member to change does not exist.
     #[error("no member {0:?}")]
     UnknownMember(MemberId),
+    /// The directory cannot answer now (down, too slow, its circuit open): the member is told
+    /// the service is unavailable, never given a wrong answer.
+    #[error("member directory unavailable: {0}")]
+    Unavailable(String),
+    /// The directory answered something its contract does not allow (the reason names the
+    /// call and the broken rule, never a value: values may be personal data).
+    #[error("member directory broke its contract: {0}")]
+    Contract(String),
     /// A new member holds a card that already belongs to another member.
     #[error("a card of {new:?} already belongs to {holder:?}")]
     KpjTaken { new: MemberId, holder: MemberId },
+}
+
+impl DirectoryError {
+    /// Whether the directory could not answer (down, slow, broken answers) rather than
+    /// answering: the member is told the service is unavailable.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            DirectoryError::Unavailable(_) | DirectoryError::Contract(_)
+        )
+    }
 }
 
 impl Member {
@@ -148,9 +169,70 @@ impl Member {
     }
 }
 
-/// Where the flows find members and change their accounts.
+/// A member as a look-up finds them (SPEC §12): who they are and where a code can go. Their
+/// cards and balances are asked for only after a valid code (`MemberDirectory::cards`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct FoundMember {
+    pub id: MemberId,
+    pub name: String,
+    /// The JMO account's login (the e-mail, or the phone for members without one).
+    pub login: String,
+    /// The member's NIK when the directory gives it (tanya's own store does; the agency's
+    /// answers without it, SPEC §12): the password policy refuses passwords containing it.
+    pub nik: Option<Nik>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+}
+
+impl fmt::Debug for FoundMember {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FoundMember")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("phone", &self.phone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Member> for FoundMember {
+    fn from(member: Member) -> FoundMember {
+        FoundMember {
+            login: member.login(),
+            id: member.id,
+            name: member.name,
+            nik: Some(member.nik),
+            email: member.email,
+            phone: member.phone,
+        }
+    }
+}
+
+/// Where the flows find members and change their accounts: the agency's directory in
+/// production, the stored demo members otherwise.
 #[async_trait::async_trait]
 pub trait MemberDirectory: Send + Sync {
+    /// The member holding card `kpj` (any of their cards) whose NIK is `nik`.
+    async fn find_by_kpj_nik(
+        &self,
+        kpj: &Kpj,
+        nik: &Nik,
+    ) -> Result<Option<FoundMember>, DirectoryError>;
+    /// The member whose login e-mail is `email` and who holds card `kpj`.
+    async fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<FoundMember>, DirectoryError>;
+    /// The member's cards with their balances, the primary one first. Asked only after the
+    /// member entered a valid code.
+    async fn cards(&self, id: &MemberId) -> Result<Vec<Card>, DirectoryError>;
+    /// Replaces the member's password with `phc` (an argon2id PHC string).
+    async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
+}
+
+/// Members kept by tanya itself (the demo members and the synthetic ones of load tests).
+#[async_trait::async_trait]
+pub trait MemberStore: Send + Sync {
     /// The member holding card `kpj` (any of their cards) whose NIK is `nik`.
     async fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik)
     -> Result<Option<Member>, DirectoryError>;
@@ -160,6 +242,8 @@ pub trait MemberDirectory: Send + Sync {
         email: &Email,
         kpj: &Kpj,
     ) -> Result<Option<Member>, DirectoryError>;
+    /// The member `id`.
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError>;
     /// Replaces the member's password with `phc` (an argon2id PHC string).
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
     /// Adds `member` unless a member with its id exists; returns whether it was added.
@@ -178,12 +262,53 @@ pub trait MemberDirectory: Send + Sync {
     }
 }
 
+/// The members of a `MemberStore` as the flows see a directory.
+pub struct StoredMembers(pub Arc<dyn MemberStore>);
+
+#[async_trait::async_trait]
+impl MemberDirectory for StoredMembers {
+    async fn find_by_kpj_nik(
+        &self,
+        kpj: &Kpj,
+        nik: &Nik,
+    ) -> Result<Option<FoundMember>, DirectoryError> {
+        Ok(self
+            .0
+            .find_by_kpj_nik(kpj, nik)
+            .await?
+            .map(FoundMember::from))
+    }
+
+    async fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<FoundMember>, DirectoryError> {
+        Ok(self
+            .0
+            .find_by_email_kpj(email, kpj)
+            .await?
+            .map(FoundMember::from))
+    }
+
+    async fn cards(&self, id: &MemberId) -> Result<Vec<Card>, DirectoryError> {
+        match self.0.member(id).await? {
+            Some(member) => Ok(member.cards),
+            None => Err(DirectoryError::UnknownMember(id.clone())),
+        }
+    }
+
+    async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+        self.0.set_password(id, phc).await
+    }
+}
+
 /// Adds every member of `members` that the directory does not hold yet; returns how many.
 ///
 /// Safe to run at every start-up: members already present, and passwords they changed since,
 /// are kept.
 pub async fn seed_missing(
-    directory: &dyn MemberDirectory,
+    directory: &dyn MemberStore,
     members: &[Member],
 ) -> Result<usize, DirectoryError> {
     let mut added = 0;
@@ -197,7 +322,7 @@ pub async fn seed_missing(
 
 /// Members in memory: for tests and the conversation runner.
 #[derive(Debug, Default)]
-pub struct MemoryMemberDirectory {
+pub struct MemoryMemberStore {
     state: Mutex<MemoryState>,
 }
 
@@ -208,7 +333,7 @@ struct MemoryState {
     by_kpj: HashMap<String, MemberId>,
 }
 
-impl MemoryMemberDirectory {
+impl MemoryMemberStore {
     fn state(&self) -> MutexGuard<'_, MemoryState> {
         // Every operation completes its changes before returning, so the maps stay consistent
         // even if a holder panicked.
@@ -223,7 +348,11 @@ impl MemoryMemberDirectory {
 }
 
 #[async_trait::async_trait]
-impl MemberDirectory for MemoryMemberDirectory {
+impl MemberStore for MemoryMemberStore {
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError> {
+        Ok(self.state().members.get(id).cloned())
+    }
+
     async fn find_by_kpj_nik(
         &self,
         kpj: &Kpj,
@@ -461,7 +590,7 @@ pub(crate) mod tests {
     }
 
     /// The behaviour every `MemberDirectory` must share.
-    pub(crate) async fn contract(directory: &dyn MemberDirectory) {
+    pub(crate) async fn contract(directory: &dyn MemberStore) {
         let demo = demo_members();
         assert_eq!(seed_missing(directory, &demo).await.expect("seed"), 4);
 
@@ -565,7 +694,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn the_memory_directory_meets_the_member_directory_contract() {
-        contract(&MemoryMemberDirectory::default()).await;
+        contract(&MemoryMemberStore::default()).await;
     }
 
     #[test]

@@ -145,6 +145,10 @@ pub struct Metrics {
     delivery_given_up: Family,
     delivery_backlog: AtomicI64,
     sessions_stored: AtomicI64,
+    directory_unavailable: AtomicU64,
+    code_deliveries: Family,
+    code_delivery_retries: Family,
+    code_deliveries_failed: Family,
 }
 
 impl Default for Metrics {
@@ -166,6 +170,10 @@ impl Default for Metrics {
             delivery_given_up: Family::default(),
             delivery_backlog: AtomicI64::new(0),
             sessions_stored: AtomicI64::new(0),
+            directory_unavailable: AtomicU64::new(0),
+            code_deliveries: Family::default(),
+            code_delivery_retries: Family::default(),
+            code_deliveries_failed: Family::default(),
         }
     }
 }
@@ -202,6 +210,31 @@ impl Metrics {
     /// A turn that failed (store, directory, hashing): the member got an error.
     pub fn turn_failed(&self, channel: &str) {
         self.turn_errors.add(channel, 1);
+    }
+
+    /// A turn answered `service_unavailable` because the member directory could not answer.
+    pub fn directory_unavailable(&self) {
+        self.directory_unavailable.fetch_add(1, Relaxed);
+    }
+
+    /// A code delivered (`channel`: `sms` or `email`).
+    pub fn code_delivered(&self, channel: &str) {
+        self.code_deliveries.add(channel, 1);
+    }
+
+    /// A code delivery that failed and will be tried again.
+    pub fn code_delivery_retried(&self, channel: &str) {
+        self.code_delivery_retries.add(channel, 1);
+    }
+
+    /// A code that could not be delivered after its retries (the member was told).
+    pub fn code_delivery_failed(&self, channel: &str) {
+        self.code_deliveries_failed.add(channel, 1);
+    }
+
+    /// Codes that could not be delivered on `channel` so far (for tests).
+    pub fn code_deliveries_failed(&self, channel: &str) -> u64 {
+        self.code_deliveries_failed.get(channel)
     }
 
     /// A request or message refused by a rate limit; `scope` is `web_session`, `client_ip`,
@@ -341,6 +374,34 @@ impl Metrics {
             "Webhook calls refused for a missing or wrong signature or secret, by channel.",
             "channel",
             &self.webhook_verification_failures.snapshot(),
+        );
+        scalar(
+            &mut out,
+            "tanya_directory_unavailable_total",
+            "Turns answered service_unavailable because the member directory could not answer.",
+            "counter",
+            self.directory_unavailable.load(Relaxed) as f64,
+        );
+        family(
+            &mut out,
+            "tanya_code_deliveries_total",
+            "Codes handed to the SMS gateway or the SMTP server, by channel.",
+            "channel",
+            &self.code_deliveries.snapshot(),
+        );
+        family(
+            &mut out,
+            "tanya_code_delivery_retries_total",
+            "Code deliveries that failed and were scheduled again, by channel.",
+            "channel",
+            &self.code_delivery_retries.snapshot(),
+        );
+        family(
+            &mut out,
+            "tanya_code_deliveries_failed_total",
+            "Codes that could not be delivered after their retries (the member was told), by channel.",
+            "channel",
+            &self.code_deliveries_failed.snapshot(),
         );
         family(
             &mut out,

@@ -19,6 +19,16 @@ pub enum CodeChannel {
     Email,
 }
 
+impl CodeChannel {
+    /// `sms` or `email`: the metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeChannel::Sms => "sms",
+            CodeChannel::Email => "email",
+        }
+    }
+}
+
 /// A code message to deliver.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OutboundCode {
@@ -28,6 +38,8 @@ pub struct OutboundCode {
     /// The destination as the member may see it before proving who they are.
     pub masked_to: String,
     pub text: String,
+    /// The e-mail's subject (unused for SMS).
+    pub subject: String,
     pub code: String,
 }
 
@@ -80,6 +92,9 @@ pub enum OutboxError {
     /// The underlying database failed.
     #[error("outbox database failed")]
     Database(#[from] DbError),
+    /// A code could not be queued for delivery (production).
+    #[error("queueing a code for delivery failed: {0}")]
+    Queue(String),
     /// An entry could not be serialized for storage.
     #[error("cannot encode an outbox entry")]
     Encode(#[source] serde_json::Error),
@@ -183,6 +198,7 @@ pub(crate) mod tests {
             to: "081234567890".into(),
             masked_to: "0812****7890".into(),
             text: format!("Kode JMO Anda: {code}"),
+            subject: String::new(),
             code: code.into(),
         }
     }
@@ -258,6 +274,7 @@ pub(crate) mod tests {
                 to: "budi.santoso@example.com".into(),
                 masked_to: "b***@example.com".into(),
                 text: "kode".into(),
+                subject: "Kode verifikasi JMO".into(),
                 code: "123456".into(),
             },
             Timestamp(5),

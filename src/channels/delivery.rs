@@ -51,6 +51,15 @@ pub trait Sender: Send + Sync + 'static {
         &'a self,
         request: &'a Request,
     ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
+    /// Called once when `request` is given up (refused for good, or out of tries), after it
+    /// left the outbox.
+    fn given_up<'a>(
+        &'a self,
+        _request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// When failed calls are tried again.
@@ -146,7 +155,7 @@ impl Outbox {
 
     /// Queues `requests` for `session` and marks `seen_id` as processed, in one transaction,
     /// and returns once both are on disk: the webhook may then answer 200.
-    pub(super) async fn enqueue(
+    pub(crate) async fn enqueue(
         &self,
         session: &SessionKey,
         requests: &[Request],
@@ -346,12 +355,16 @@ async fn attempt(
         Err(SendError::Permanent { reason }) => {
             tracing::warn!(session, attempts, %reason, "delivery refused by the platform; given up");
             metrics.delivery_given_up(&channel);
-            outbox.remove(&key).await.map_err(ChannelError::from)
+            let removed = outbox.remove(&key).await.map_err(ChannelError::from);
+            sender.given_up(&item.request).await;
+            removed
         }
         Err(SendError::Retry { reason, .. }) if attempts >= policy.max_attempts => {
             tracing::warn!(session, attempts, %reason, "delivery given up after the last attempt");
             metrics.delivery_given_up(&channel);
-            outbox.remove(&key).await.map_err(ChannelError::from)
+            let removed = outbox.remove(&key).await.map_err(ChannelError::from);
+            sender.given_up(&item.request).await;
+            removed
         }
         Err(SendError::Retry { after, reason }) => {
             let delay = policy.delay(attempts, after);

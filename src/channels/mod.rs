@@ -39,6 +39,7 @@ pub mod whatsapp;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::config::{Config, LineConfig, TelegramConfig, WhatsAppConfig};
 use crate::content::Button;
+use crate::delivery::CodeTransport;
 use crate::engine::{Engine, EngineError, IncomingMessage, Input, OutgoingMessage};
 use crate::http::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 use crate::store::SessionKey;
@@ -186,6 +187,8 @@ pub enum Request {
     #[serde(rename = "whatsapp")]
     WhatsApp(whatsapp::Request),
     Line(line::Request),
+    /// A code SMS or e-mail (production), sent by `delivery::CodeTransport`.
+    Code(crate::delivery::CodeCall),
 }
 
 /// What a member sent, translated from the platform's JSON.
@@ -261,24 +264,40 @@ struct Storage {
     sender: Arc<HttpSender>,
 }
 
+/// Production code delivery: the outbox the engine's `CodeQueue` writes codes into (the one
+/// this module's worker sends from) and the transports that send them.
+pub struct CodeDelivery {
+    pub outbox: Outbox,
+    pub transport: Arc<CodeTransport>,
+}
+
 impl Channels {
     /// The channels configured in `config`, storing their outbox and seen-ids in `stores`
-    /// (temporary ones when the application runs in memory); `demo_codes` in demo mode.
+    /// (temporary ones when the application runs in memory); `demo_codes` in demo mode,
+    /// `codes` in production (whose outbox is then this module's).
     pub fn new(
         config: &Config,
         engine: Arc<Engine>,
         stores: Option<&Stores>,
         demo_codes: Option<DemoCodes>,
+        codes: Option<CodeDelivery>,
     ) -> Result<Channels, OpenError> {
         let any = config.telegram.is_some() || config.whatsapp.is_some() || config.line.is_some();
-        let storage = if any {
+        let storage = if any || codes.is_some() {
             let stores = match stores {
                 Some(stores) => stores.clone(),
                 None => store::temporary()?,
             };
+            let (outbox, transport) = match codes {
+                Some(codes) => (codes.outbox, Some(codes.transport)),
+                None => (
+                    Outbox::new(stores.channel_queue.clone(), stores.durability),
+                    None,
+                ),
+            };
             Some(Storage {
-                seen: Dedup::new(stores.channel_queue.clone()),
-                outbox: Outbox::new(stores.channel_queue, stores.durability),
+                seen: Dedup::new(stores.channel_queue),
+                outbox,
                 sender: Arc::new(HttpSender {
                     client: reqwest::Client::builder()
                         .timeout(SEND_TIMEOUT)
@@ -287,6 +306,8 @@ impl Channels {
                     telegram: config.telegram.clone(),
                     whatsapp: config.whatsapp.clone(),
                     line: config.line.clone(),
+                    codes: transport,
+                    engine: engine.clone(),
                 }),
             })
         } else {
@@ -591,12 +612,16 @@ pub fn router<S: Clone + Send + Sync + 'static>(channels: Arc<Channels>) -> Rout
         .with_state(channels)
 }
 
-/// Sends outbox requests over HTTP with the configured tokens.
+/// Sends outbox requests over HTTP with the configured tokens, and codes through the code
+/// transports in production.
 struct HttpSender {
     client: reqwest::Client,
     telegram: Option<TelegramConfig>,
     whatsapp: Option<WhatsAppConfig>,
     line: Option<LineConfig>,
+    codes: Option<Arc<CodeTransport>>,
+    /// Tells members about codes given up.
+    engine: Arc<Engine>,
 }
 
 impl Sender for HttpSender {
@@ -621,8 +646,43 @@ impl Sender for HttpSender {
                     let config = self.line.as_ref().ok_or_else(disabled)?;
                     line::send(&self.client, config, request).await
                 }
+                Request::Code(call) => {
+                    let transport = self.codes.as_ref().ok_or_else(disabled)?;
+                    transport.send(call).await?;
+                    self.engine.metrics().code_delivered(call.via.name());
+                    Ok(())
+                }
             }
         })
+    }
+
+    fn given_up<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if let Request::Code(call) = request {
+                self.report_undelivered(call).await;
+            }
+        })
+    }
+}
+
+impl HttpSender {
+    /// A code given up: counted, and the member told (SPEC §12: never silently lost).
+    async fn report_undelivered(&self, call: &crate::delivery::CodeCall) {
+        self.engine.metrics().code_delivery_failed(call.via.name());
+        let Some(key) = call
+            .session
+            .split_once(':')
+            .and_then(|(channel, id)| SessionKey::new(channel, id).ok())
+        else {
+            tracing::error!("an undelivered code names no session");
+            return;
+        };
+        if let Err(error) = self.engine.code_undelivered(&key, call.via, false).await {
+            tracing::error!(session = %key.redacted(), %error, "telling the member about an undelivered code failed");
+        }
     }
 }
 

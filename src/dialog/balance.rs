@@ -4,9 +4,9 @@
 
 use super::answers::{self, CardChoice};
 use super::format;
-use super::reply::{Choice, Reply, Value};
+use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
-use super::state::{MemberView, Session, State, Topic};
+use super::state::{CardView, MemberView, Session, State, Topic};
 use super::step::{Command, Context, Message, Output, VERIFIED_WINDOW, interrupt, start_flow};
 use crate::clock::Timestamp;
 use crate::security::mask;
@@ -24,8 +24,44 @@ pub(super) fn verified_member(session: &Session, now: Timestamp) -> Option<Membe
         .map(|v| v.member.clone())
 }
 
-/// Shows the balance of a verified member: the only card, or the question which one.
+/// Shows the balance of a verified member: the only card, or the question which one. The
+/// cards are loaded first when this verification has not loaded them yet.
 pub(super) fn show(member: MemberView, session: &mut Session, out: &mut Output) -> State {
+    if member.cards.is_empty() {
+        out.effects.push(Effect::LoadCards {
+            member_id: member.id.clone(),
+        });
+        return State::LoadCards { member };
+    }
+    show_loaded(member, session, out)
+}
+
+/// The answer to `Effect::LoadCards`. The cards are also kept with the verification, so a
+/// follow-up within its window ("kartu lainnya") needs no second load.
+pub(super) fn on_cards_loaded(
+    state: State,
+    cards: Vec<CardView>,
+    session: &mut Session,
+    out: &mut Output,
+) -> State {
+    let State::LoadCards { mut member } = state else {
+        // No load pending: nothing the engine could have answered.
+        return state;
+    };
+    member.cards = cards;
+    if let Some(verified) = session
+        .verified
+        .as_mut()
+        .filter(|v| v.member.id == member.id)
+    {
+        verified.member.cards.clone_from(&member.cards);
+    }
+    show_loaded(member, session, out)
+}
+
+/// The balance of the only card, the question which one, or a handoff for a member without
+/// cards.
+fn show_loaded(member: MemberView, session: &mut Session, out: &mut Output) -> State {
     match member.cards.len() {
         0 => {
             out.reply(Reply::key("handoff"));

@@ -79,6 +79,32 @@ fn code_sent(member: &MemberView, channel: CodeChannel) -> Reply {
         .with("minutes", (otp::CODE_TTL.as_secs() / 60).to_string())
 }
 
+/// The code sent to `channel` could not be delivered. A member still waiting for it is told,
+/// and offered the other channel when they have one (forgot_password proves the e-mail, so
+/// its code has no other way), a new try, or a person; a member who moved on hears nothing.
+pub(super) fn on_undelivered(state: State, channel: CodeChannel, out: &mut Output) -> State {
+    let State::AwaitCode { flow, member, code } = state else {
+        return state;
+    };
+    if code.channel != channel {
+        return State::AwaitCode { flow, member, code };
+    }
+    let other = match channel {
+        CodeChannel::Sms => CodeChannel::Email,
+        CodeChannel::Email => CodeChannel::Sms,
+    };
+    let mut choices = Vec::new();
+    if flow != Flow::ForgotPassword && channels_of(&member).contains(&other) {
+        choices.push(channel_choice(&member, other));
+    }
+    out.reply(
+        Reply::key("code_undelivered")
+            .with("destination", destination(&member, channel))
+            .with_choices(choices),
+    );
+    State::AwaitCode { flow, member, code }
+}
+
 /// "Locked for N minutes", and a person to talk to; the flow ends. No code is tried or sent
 /// while the member is locked, whichever session or channel asks.
 pub(super) fn refuse_locked(remaining: Duration, out: &mut Output) -> State {

@@ -53,8 +53,11 @@ pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
     ("otp_resend_wait", &["wait"]),
     ("otp_not_received", &["destination"]),
     ("no_whatsapp_code", &[]),
+    // production code delivery gave up on a code (SPEC §12)
+    ("code_undelivered", &["destination"]),
     // the SMS / e-mail carrying a code
     ("code_message", &["code", "minutes"]),
+    ("code_email_subject", &[]),
     // demo mode on a messaging channel: that SMS / e-mail shown in the chat
     ("demo_code_sms", &["destination", "message"]),
     ("demo_code_email", &["destination", "message"]),

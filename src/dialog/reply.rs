@@ -103,6 +103,9 @@ pub enum Effect {
     /// Ask the member's code budget (SPEC §6) for one code; the answer comes back as
     /// `Event::CodeAdmission` carrying `request` unchanged, so the dialog goes on from there.
     AdmitCode { request: CodeRequest },
+    /// Load the verified member's cards and balances; they come back as
+    /// `Event::CardsLoaded`.
+    LoadCards { member_id: MemberId },
     /// Deliver a verification code.
     SendCode {
         member: MemberView,

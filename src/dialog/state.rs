@@ -73,9 +73,14 @@ pub struct CardView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberView {
     pub id: MemberId,
-    pub nik: Nik,
+    /// The NIK the member typed, when the look-up was by KPJ + NIK.
+    pub nik: Option<Nik>,
+    /// The card the member named in the look-up.
+    pub kpj: Kpj,
     pub email: Option<Email>,
     pub phone: Option<Phone>,
+    /// The cards with their balances: empty until loaded after a valid code
+    /// (`Effect::LoadCards`), since the directory gives them out only then.
     pub cards: Vec<CardView>,
     /// The JMO login: the e-mail, or the phone for members without one.
     pub login: String,
@@ -84,7 +89,8 @@ pub struct MemberView {
 impl MemberView {
     /// Personal strings a new password must not contain (SPEC §6).
     pub fn personal_strings(&self) -> Vec<&str> {
-        let mut strings = vec![self.nik.as_str()];
+        let mut strings: Vec<&str> = self.nik.iter().map(Nik::as_str).collect();
+        strings.push(self.kpj.as_str());
         strings.extend(self.cards.iter().map(|c| c.kpj.as_str()));
         if let Some(email) = &self.email {
             strings.push(email.as_str().split('@').next().unwrap_or_default());
@@ -143,6 +149,9 @@ pub enum State {
         member: MemberView,
         draft_phc: String,
     },
+    /// check_jht_balance: the member is verified and their cards are being loaded (within
+    /// the turn: `Effect::LoadCards` is answered by `Event::CardsLoaded`).
+    LoadCards { member: MemberView },
     /// check_jht_balance with several cards: which one.
     ChooseCard { member: MemberView },
 }
@@ -159,6 +168,7 @@ impl State {
             State::NewPassword { .. } => "new_password",
             State::AwaitPasswordPage { .. } => "await_password_page",
             State::ConfirmPassword { .. } => "confirm_password",
+            State::LoadCards { .. } => "load_cards",
             State::ChooseCard { .. } => "choose_card",
         }
     }
@@ -174,7 +184,7 @@ impl State {
             | State::AwaitPasswordPage { flow, .. } => Some(*flow),
             State::CollectEmailKpj { .. } => Some(Flow::ForgotPassword),
             State::ConfirmPassword { .. } => Some(Flow::ForgotAccount),
-            State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
+            State::LoadCards { .. } | State::ChooseCard { .. } => Some(Flow::CheckJhtBalance),
         }
     }
 
@@ -186,6 +196,7 @@ impl State {
             | State::NewPassword { member, .. }
             | State::AwaitPasswordPage { member, .. }
             | State::ConfirmPassword { member, .. }
+            | State::LoadCards { member }
             | State::ChooseCard { member } => Some(member),
             State::Idle | State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => None,
         }
@@ -355,6 +366,10 @@ pub struct Session {
     /// The turns among `recent` that carried a `client_message_id`, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answered: Vec<Answered>,
+    /// Bot messages that arose between the member's messages (a code that could not be
+    /// delivered) and could not be pushed to them: shown first in the next answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Said>,
 }
 
 impl Session {
@@ -377,6 +392,7 @@ impl Session {
             topic: None,
             next: None,
             answered: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

@@ -177,6 +177,11 @@ pub enum Event {
         admitted: bool,
         request: super::reply::CodeRequest,
     },
+    /// The answer to `Effect::LoadCards`: the member's cards, primary first.
+    CardsLoaded(Vec<super::state::CardView>),
+    /// The code sent to `channel` could not be delivered after every retry (production
+    /// code delivery); comes between the member's messages.
+    CodeUndelivered { channel: CodeChannel },
 }
 
 /// A new password set on the password page: whose, for which flow, as an argon2id PHC string.
@@ -245,6 +250,8 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         Event::LookedUp(member) => identity::on_lookup(state, member, &mut out, ctx),
         Event::PasswordHashed(draft_phc) => password::on_draft_hashed(state, draft_phc, &mut out),
         Event::LookUpRefused => identity::on_lookup_refused(state, &mut out),
+        Event::CardsLoaded(cards) => balance::on_cards_loaded(state, cards, &mut session, &mut out),
+        Event::CodeUndelivered { channel } => code::on_undelivered(state, channel, &mut out),
         Event::CodeAdmission { admitted, request } => {
             code::on_admission(admitted, request, &mut out, ctx)
         }
@@ -385,6 +392,9 @@ fn on_message(
             password::confirm_password(member, draft_phc, message, session, out, ctx)
         }
         State::ChooseCard { member } => balance::choose_card(member, message, session, out, ctx),
+        // Never stored (the cards come back within the turn that asked for them); a message
+        // here can only follow a turn that failed, and starts afresh.
+        State::LoadCards { .. } => idle(message, session, out, ctx),
     }
 }
 
@@ -622,7 +632,10 @@ fn awaiting(state: &State, out: &mut Output) {
         State::AwaitCode { .. } => Some("awaiting_code"),
         State::ChooseCard { .. } => Some("awaiting_card"),
         State::AwaitPasswordPage { .. } => Some("awaiting_password_page"),
-        State::Idle | State::NewPassword { .. } | State::ConfirmPassword { .. } => None,
+        State::Idle
+        | State::LoadCards { .. }
+        | State::NewPassword { .. }
+        | State::ConfirmPassword { .. } => None,
     };
     match what {
         Some(what) => {
@@ -641,7 +654,7 @@ fn awaiting(state: &State, out: &mut Output) {
 /// Asks the pending question of `state` again.
 pub(super) fn reask(state: &State, out: &mut Output) {
     match state {
-        State::Idle => {}
+        State::Idle | State::LoadCards { .. } => {}
         State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => identity::reask(state, out),
         State::ChooseCodeChannel { member, .. } => out.reply(code::ask_channel(member)),
         State::AwaitCode { .. } => out.reply(Reply::key("ask_otp")),

@@ -27,7 +27,8 @@ fn key() -> ServerKey {
 pub(super) fn budi() -> MemberView {
     MemberView {
         id: MemberId::from_kpj(&Kpj::parse("12345678901").unwrap()),
-        nik: Nik::parse("3174011203880001").unwrap(),
+        nik: Some(Nik::parse("3174011203880001").unwrap()),
+        kpj: Kpj::parse("12345678901").unwrap(),
         email: Some(Email::parse("budi.santoso@example.com").unwrap()),
         phone: Some(Phone::parse("081234567890").unwrap()),
         cards: vec![CardView {
@@ -552,6 +553,52 @@ fn balance_verified_at_t0() -> Transition {
     let t = run(t.session, Event::LookedUp(Some(budi())), T0);
     let t = run(t.session, presses("/otp_channel email"), T0);
     run(t.session, says("out_of_scope", CODE), T0)
+}
+
+#[test]
+fn cards_are_loaded_only_after_the_code_and_kept_for_the_verified_window() {
+    let looked_up = MemberView {
+        cards: Vec::new(),
+        ..budi()
+    };
+    let t = run(
+        Session::new(T0),
+        says(
+            "check_jht_balance",
+            "saldo kpj 12345678901 nik 3174011203880001",
+        ),
+        T0,
+    );
+    let t = run(t.session, Event::LookedUp(Some(looked_up)), T0);
+    assert!(
+        !t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadCards { .. })),
+        "no balance is asked for before the code"
+    );
+    let t = run(t.session, presses("/otp_channel email"), T0);
+    let t = run(t.session, says("out_of_scope", CODE), T0);
+    assert!(keys(&t).is_empty(), "{:?}", keys(&t));
+    assert_eq!(t.session.state.name(), "load_cards");
+    assert!(
+        t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadCards { member_id } if *member_id == budi().id))
+    );
+    let t = run(t.session, Event::CardsLoaded(budi().cards), T0);
+    assert_eq!(keys(&t), ["jht_balance"]);
+    let soon = T0.plus(Duration::from_secs(60));
+    let t = run(t.session, says("check_jht_balance", "cek saldo lagi"), soon);
+    assert_eq!(
+        keys(&t),
+        ["jht_balance"],
+        "no second load within the window"
+    );
+    assert!(
+        t.effects
+            .iter()
+            .all(|e| !matches!(e, Effect::LoadCards { .. }))
+    );
 }
 
 #[test]

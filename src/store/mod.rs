@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::members::{DirectoryError, MemberDirectory};
+use crate::members::{DirectoryError, MemberStore};
 use crate::outbox::{CodeOutbox, OutboxError};
 use channel_queue::ChannelQueue;
 
@@ -46,7 +46,7 @@ use channel_queue::ChannelQueue;
 pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub guard: Arc<dyn MemberGuardStore>,
-    pub members: Arc<dyn MemberDirectory>,
+    pub members: Arc<dyn MemberStore>,
     pub codes: Arc<dyn CodeOutbox>,
     pub channel_queue: Arc<dyn ChannelQueue>,
     /// The password page's links.

@@ -3,10 +3,13 @@
 //! of `tanya serve` (connection info for the per-client-IP limit, timeouts, the cap).
 #![allow(dead_code)]
 
+pub mod directory;
 pub mod node;
 pub mod postgres;
 pub mod process;
 pub mod scripted;
+pub mod sms_gateway;
+pub mod smtp;
 
 use serde_json::{Value, json};
 use std::net::SocketAddr;

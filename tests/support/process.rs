@@ -12,8 +12,8 @@ use std::time::Duration;
 pub struct TanyaProcess {
     pub child: Child,
     pub address: SocketAddr,
-    /// Collects the log's messages until the process ends.
-    log: Option<std::thread::JoinHandle<Vec<String>>>,
+    /// Collects the log until the process ends: its messages, and its whole lines.
+    log: Option<std::thread::JoinHandle<(Vec<String>, Vec<String>)>>,
 }
 
 impl TanyaProcess {
@@ -47,8 +47,10 @@ impl TanyaProcess {
         let log = std::thread::spawn(move || {
             let mut found = Some(found);
             let mut messages = Vec::new();
+            let mut lines = Vec::new();
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                lines.push(line.clone());
                 let Ok(entry) = serde_json::from_str::<Value>(&line) else {
                     eprintln!("tanya: {line}");
                     continue;
@@ -62,7 +64,7 @@ impl TanyaProcess {
                     messages.push(message.to_string());
                 }
             }
-            messages
+            (messages, lines)
         });
         let address = address
             .recv_timeout(Duration::from_secs(120))
@@ -80,12 +82,21 @@ impl TanyaProcess {
     /// Waits for the process to end; its exit status and the messages it logged.
     pub fn wait_for_exit(&mut self) -> (std::process::ExitStatus, Vec<String>) {
         let exit = self.child.wait().expect("exit status");
-        let messages = self
-            .log
+        let (messages, _) = self.log_until_exit();
+        (exit, messages)
+    }
+
+    /// Kills the process; every line it logged.
+    pub fn kill_and_read_log(&mut self) -> Vec<String> {
+        self.kill();
+        self.log_until_exit().1
+    }
+
+    fn log_until_exit(&mut self) -> (Vec<String>, Vec<String>) {
+        self.log
             .take()
             .map(|log| log.join().expect("log reader"))
-            .unwrap_or_default();
-        (exit, messages)
+            .unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,7 +6,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{bigint, connection, unsigned};
 use crate::identity::{Email, Kpj, Nik};
-use crate::members::{DirectoryError, Member, MemberDirectory, MemberId, synthetic_member};
+use crate::members::{DirectoryError, Member, MemberId, MemberStore, synthetic_member};
 
 /// The table named in errors about a record that does not decode.
 const MEMBERS_TABLE: &str = "members";
@@ -16,13 +16,13 @@ const SYNTHETIC_SEEDED: &str = "synthetic_seeded";
 const SEED_BATCH: u32 = 10_000;
 
 /// Members in PostgreSQL.
-pub struct PgMemberDirectory {
+pub struct PgMemberStore {
     pool: Pool,
 }
 
-impl PgMemberDirectory {
-    pub(super) fn new(pool: Pool) -> PgMemberDirectory {
-        PgMemberDirectory { pool }
+impl PgMemberStore {
+    pub(super) fn new(pool: Pool) -> PgMemberStore {
+        PgMemberStore { pool }
     }
 
     async fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
@@ -45,7 +45,18 @@ impl PgMemberDirectory {
 }
 
 #[async_trait::async_trait]
-impl MemberDirectory for PgMemberDirectory {
+impl MemberStore for PgMemberStore {
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError> {
+        let client = connection(&self.pool).await?;
+        let read = client
+            .prepare_cached("SELECT record FROM members WHERE id = $1")
+            .await?;
+        match client.query_opt(&read, &[&id.as_str()]).await? {
+            Some(row) => Ok(Some(Member::from_record(id, row.get(0), MEMBERS_TABLE)?)),
+            None => Ok(None),
+        }
+    }
+
     async fn find_by_kpj_nik(
         &self,
         kpj: &Kpj,

@@ -91,7 +91,7 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
     Ok(Stores {
         sessions: Arc::new(sessions::PgSessionStore::new(pools.clone())),
         guard: Arc::new(member_guard::PgMemberGuard::new(pools.general.clone())),
-        members: Arc::new(members::PgMemberDirectory::new(pools.general.clone())),
+        members: Arc::new(members::PgMemberStore::new(pools.general.clone())),
         codes: Arc::new(codes::PgOutbox::new(pools.general.clone())),
         channel_queue: Arc::new(channel_queue::PgChannelQueue::new(pools.general.clone())),
         page_tokens: Arc::new(page_tokens::PgPageTokens::new(pools.general.clone())),

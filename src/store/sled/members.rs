@@ -6,7 +6,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::Database;
 use crate::identity::{Email, Kpj, Nik};
-use crate::members::{DirectoryError, Member, MemberDirectory, MemberId, synthetic_member};
+use crate::members::{DirectoryError, Member, MemberId, MemberStore, synthetic_member};
 
 const MEMBERS_TREE: &str = "members";
 const KPJ_INDEX_TREE: &str = "member_by_kpj";
@@ -19,15 +19,15 @@ const SEED_BATCH: u32 = 10_000;
 /// Members in sled: records by id in "members", and an index from every card's KPJ to its
 /// holder in "member_by_kpj", so every look-up is a couple of B-tree reads, not a scan.
 #[derive(Debug, Clone)]
-pub struct SledMemberDirectory {
+pub struct SledMemberStore {
     members: sled::Tree,
     by_kpj: sled::Tree,
     meta: sled::Tree,
 }
 
-impl SledMemberDirectory {
-    pub fn new(db: &Database) -> Result<SledMemberDirectory, DirectoryError> {
-        Ok(SledMemberDirectory {
+impl SledMemberStore {
+    pub fn new(db: &Database) -> Result<SledMemberStore, DirectoryError> {
+        Ok(SledMemberStore {
             members: db.tree(MEMBERS_TREE)?,
             by_kpj: db.tree(KPJ_INDEX_TREE)?,
             meta: db.tree(META_TREE)?,
@@ -91,7 +91,14 @@ impl SledMemberDirectory {
 }
 
 #[async_trait::async_trait]
-impl MemberDirectory for SledMemberDirectory {
+impl MemberStore for SledMemberStore {
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError> {
+        match self.members.get(id.as_str())? {
+            Some(record) => Ok(Some(Member::from_record(id, &record, MEMBERS_TREE)?)),
+            None => Ok(None),
+        }
+    }
+
     async fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
         self.seed_synthetic_in_batches(count)
     }
@@ -174,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn the_sled_directory_meets_the_member_directory_contract() {
         let db = Database::temporary().expect("db");
-        contract(&SledMemberDirectory::new(&db).expect("directory")).await;
+        contract(&SledMemberStore::new(&db).expect("directory")).await;
     }
 
     #[tokio::test]
@@ -182,12 +189,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         {
             let db = Database::open(dir.path()).expect("open");
-            let directory = SledMemberDirectory::new(&db).expect("directory");
+            let directory = SledMemberStore::new(&db).expect("directory");
             seed_missing(&directory, &demo_members())
                 .await
                 .expect("demo");
             assert_eq!(
-                MemberDirectory::seed_synthetic(&directory, 25_000)
+                MemberStore::seed_synthetic(&directory, 25_000)
                     .await
                     .expect("seed"),
                 25_000
@@ -199,15 +206,15 @@ mod tests {
                 .expect("set");
         }
         let db = Database::reopen(dir.path());
-        let directory = SledMemberDirectory::new(&db).expect("directory");
+        let directory = SledMemberStore::new(&db).expect("directory");
         assert_eq!(
-            MemberDirectory::seed_synthetic(&directory, 25_000)
+            MemberStore::seed_synthetic(&directory, 25_000)
                 .await
                 .expect("again"),
             0
         );
         assert_eq!(
-            MemberDirectory::seed_synthetic(&directory, 25_010)
+            MemberStore::seed_synthetic(&directory, 25_010)
                 .await
                 .expect("more"),
             10
@@ -235,7 +242,7 @@ mod tests {
         let budi = MemberId::from_kpj(&kpj("12345678901"));
         {
             let db = Database::open(dir.path()).expect("open");
-            let directory = SledMemberDirectory::new(&db).expect("directory");
+            let directory = SledMemberStore::new(&db).expect("directory");
             seed_missing(&directory, &demo_members())
                 .await
                 .expect("seed");
@@ -245,7 +252,7 @@ mod tests {
                 .expect("set");
         }
         let db = Database::reopen(dir.path());
-        let directory = SledMemberDirectory::new(&db).expect("directory");
+        let directory = SledMemberStore::new(&db).expect("directory");
         assert_eq!(
             seed_missing(&directory, &demo_members())
                 .await

@@ -13,7 +13,7 @@ pub use channel_queue::SledChannelQueue;
 pub use codes::SledOutbox;
 pub use db::{DEFAULT_CACHE_BYTES, DEFAULT_COMMIT_DELAY, Database, Options};
 pub use member_guard::SledMemberGuard;
-pub use members::SledMemberDirectory;
+pub use members::SledMemberStore;
 pub use page_tokens::SledPageTokens;
 pub use sessions::SledSessionStore;
 
@@ -42,7 +42,7 @@ pub(super) fn stores(database: Database) -> Result<Stores, OpenError> {
     Ok(Stores {
         sessions: Arc::new(SledSessionStore::new(&database)?),
         guard: Arc::new(SledMemberGuard::new(&database)?),
-        members: Arc::new(SledMemberDirectory::new(&database)?),
+        members: Arc::new(SledMemberStore::new(&database)?),
         codes: Arc::new(SledOutbox::new(&database)?),
         channel_queue: Arc::new(SledChannelQueue::new(&database)?),
         page_tokens: Arc::new(SledPageTokens::new(&database)?),
