@@ -221,6 +221,9 @@ pub struct Requirements<'a> {
     pub response_keys: &'a [(&'a str, &'a [&'a str])],
     /// Every concept the dialog's readers look for; `answers.toml` must define exactly these.
     pub concepts: &'a [&'a str],
+    /// Whether the dialog understands a button or command payload, given the intents the
+    /// content defines (`/forgot_acount` is a typo, not a payload).
+    pub understands_payload: fn(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool,
 }
 
 /// Loads `dir` and validates it against `requirements`.
@@ -240,6 +243,8 @@ struct Loader {
     responses: HashMap<String, (ResponseTemplate, PathBuf, usize)>,
     lexicon: Vec<(String, String)>,
     commands: Vec<(String, String)>,
+    /// Every button and command payload, with where it is written and what holds it.
+    payloads: Vec<(String, PathBuf, usize, String)>,
     /// (concept, phrase, file, line) as written.
     concepts: Vec<(String, String, PathBuf, usize)>,
     words: Vec<String>,
@@ -446,6 +451,13 @@ impl Loader {
                         line,
                         format!("response {key}: button payload is empty"),
                     );
+                } else {
+                    self.payloads.push((
+                        button.payload.clone(),
+                        path.to_path_buf(),
+                        line,
+                        format!("response {key}: button {:?}", button.title),
+                    ));
                 }
             }
             if variants.is_empty() {
@@ -498,6 +510,12 @@ impl Loader {
                 );
                 continue;
             }
+            self.payloads.push((
+                payload.clone(),
+                path.to_path_buf(),
+                line,
+                format!("command {phrase:?}"),
+            ));
             self.commands.push((phrase.to_lowercase(), payload));
         }
         for (concept, phrases) in file.concepts {
@@ -543,6 +561,22 @@ impl Loader {
             }
         }
         self.errors.extend(placeholder_errors);
+        let intent_names: std::collections::HashSet<&str> =
+            self.intents.iter().map(|i| i.name.as_str()).collect();
+        let is_intent = |name: &str| intent_names.contains(name);
+        let unknown_payloads: Vec<ContentError> = self
+            .payloads
+            .iter()
+            .filter(|(payload, ..)| !(requirements.understands_payload)(payload, &is_intent))
+            .map(|(payload, file, line, holder)| ContentError {
+                file: file.clone(),
+                line: *line,
+                message: format!(
+                    "{holder}: the payload {payload:?} is no command the dialog knows (an intent's /name, /otp_channel sms|email, /card N, /resend_otp, /other_card)"
+                ),
+            })
+            .collect();
+        self.errors.extend(unknown_payloads);
         for (concept, _, file, line) in &self.concepts {
             if !requirements.concepts.contains(&concept.as_str()) {
                 self.errors.push(ContentError {
@@ -700,7 +734,12 @@ mod tests {
     const NO_REQUIREMENTS: Requirements = Requirements {
         response_keys: &[],
         concepts: &[],
+        understands_payload: any_payload,
     };
+
+    fn any_payload(_: &str, _: &dyn Fn(&str) -> bool) -> bool {
+        true
+    }
 
     fn write(dir: &Path, name: &str, text: &str) {
         let path = dir.join(name);
@@ -729,6 +768,7 @@ mod tests {
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"])],
             concepts: &[],
+            understands_payload: any_payload,
         };
         let content = load(dir.path(), &requirements).unwrap();
         assert_eq!(content.intents.len(), 1);
@@ -833,6 +873,7 @@ mod tests {
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"]), ("greet", &[])],
             concepts: &[],
+            understands_payload: any_payload,
         };
         let shown = load(dir.path(), &requirements).unwrap_err().to_string();
         assert!(shown.contains("placeholder {code}"), "{shown}");

@@ -132,12 +132,63 @@ pub fn requirements() -> crate::content::Requirements<'static> {
     crate::content::Requirements {
         response_keys: RESPONSE_KEYS,
         concepts: &CONCEPT_NAMES,
+        understands_payload,
+    }
+}
+
+/// Whether the dialog acts on `payload`: one of its commands, or an intent the content defines.
+fn understands_payload(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool {
+    match super::step::Command::from_payload(payload) {
+        Some(super::step::Command::Intent(name)) => is_intent(&name),
+        Some(_) => true,
+        None => false,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::RESPONSE_KEYS;
+
+    #[test]
+    fn a_misspelt_button_or_command_payload_is_a_content_error_with_its_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("greet.toml"),
+            "examples = [\"halo\"]\n\n[responses.greet]\ntext = [\"Halo\"]\nbuttons = [\n  { title = \"Lupa akun\", payload = \"/forgot_acount\" },\n  { title = \"Kode\", payload = \"/otp_channel fax\" },\n  { title = \"Sapa\", payload = \"/greet\" },\n]\n",
+        )
+        .expect("intent file");
+        std::fs::create_dir(dir.path().join("lexicon")).expect("lexicon dir");
+        std::fs::write(
+            dir.path().join("lexicon/commands.toml"),
+            "[commands]\n\"kirim ulang\" = \"/resend_otp\"\n\"ulang dong\" = \"/resend_code\"\n",
+        )
+        .expect("lexicon file");
+        let errors = crate::content::load(dir.path(), &super::requirements())
+            .expect_err("invalid content")
+            .to_string();
+        let payload_errors: Vec<&str> = errors
+            .lines()
+            .filter(|line| line.contains("no command the dialog knows"))
+            .collect();
+        assert_eq!(payload_errors.len(), 3, "{errors}");
+        assert!(
+            payload_errors[0].contains("greet.toml:3"),
+            "the response's line: {errors}"
+        );
+        assert!(payload_errors[0].contains("/forgot_acount"), "{errors}");
+        assert!(
+            payload_errors
+                .iter()
+                .any(|e| e.contains("/otp_channel fax")),
+            "{errors}"
+        );
+        assert!(
+            payload_errors
+                .iter()
+                .any(|e| e.contains("commands.toml:3") && e.contains("/resend_code")),
+            "{errors}"
+        );
+    }
 
     fn declared(key: &str) -> bool {
         RESPONSE_KEYS.iter().any(|(k, _)| *k == key)
