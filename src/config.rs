@@ -45,6 +45,10 @@ pub struct WhatsAppConfig {
     pub app_secret: Secret,
     pub verify_token: Secret,
     pub api_base: String,
+    /// `TANYA_WHATSAPP_PHONE_NUMBER_ID`: the business number messages pushed outside a reply
+    /// are sent from (a password-page confirmation, an undelivered code). Unset: the number
+    /// the latest incoming message used.
+    pub phone_number_id: Option<String>,
 }
 
 /// LINE Messaging API settings; present only when both secrets are configured.
@@ -265,6 +269,16 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             }
         };
         let (public_url, production) = settings.public_url_and_production(mode)?;
+        // Read whether or not their channel is configured: a channel's optional settings are
+        // known names even while its secrets are missing.
+        let telegram_api_base =
+            settings.base("TANYA_TELEGRAM_API_BASE", "https://api.telegram.org");
+        let whatsapp_api_base = settings.base(
+            "TANYA_WHATSAPP_API_BASE",
+            "https://graph.facebook.com/v21.0",
+        );
+        let whatsapp_number = settings.get("TANYA_WHATSAPP_PHONE_NUMBER_ID");
+        let line_api_base = settings.base("TANYA_LINE_API_BASE", "https://api.line.me");
         let defaults = Thresholds::default();
         Ok(Config {
             bind: settings.parsed(
@@ -293,7 +307,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 (Some(bot_token), Some(secret_token)) => Some(TelegramConfig {
                     bot_token,
                     secret_token,
-                    api_base: settings.base("TANYA_TELEGRAM_API_BASE", "https://api.telegram.org"),
+                    api_base: telegram_api_base,
                 }),
                 _ => None,
             },
@@ -306,10 +320,8 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                     token,
                     app_secret,
                     verify_token,
-                    api_base: settings.base(
-                        "TANYA_WHATSAPP_API_BASE",
-                        "https://graph.facebook.com/v21.0",
-                    ),
+                    api_base: whatsapp_api_base,
+                    phone_number_id: whatsapp_number,
                 }),
                 _ => None,
             },
@@ -320,7 +332,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 (Some(channel_secret), Some(channel_access_token)) => Some(LineConfig {
                     channel_secret,
                     channel_access_token,
-                    api_base: settings.base("TANYA_LINE_API_BASE", "https://api.line.me"),
+                    api_base: line_api_base,
                 }),
                 _ => None,
             },
@@ -1027,6 +1039,10 @@ mod tests {
             "unknown setting TANYA_BNID in the environment"
         );
         assert!(vars(&[("TANYA_LOG", "debug"), ("PATH", "/bin")]).is_ok());
+        assert!(
+            vars(&[("TANYA_TELEGRAM_API_BASE", "http://127.0.0.1:9")]).is_ok(),
+            "a disabled channel's optional setting is still a known name"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tanya.toml");
         std::fs::write(&path, "bind = \"127.0.0.1:9999\"\ndata_dri = \"/tmp/x\"\n").unwrap();

@@ -495,3 +495,168 @@ async fn wait_for_metric(server: &Server, line: &str) -> bool {
     }
     false
 }
+
+/// A Telegram Bot API stand-in: records every `sendMessage` text and answers `ok`.
+struct TelegramMock {
+    url: String,
+    texts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TelegramMock {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TelegramMock {
+    async fn start() -> TelegramMock {
+        let texts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = texts.clone();
+        let router = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let recorded = recorded.clone();
+            async move {
+                let call: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if let Some(text) = call["text"].as_str() {
+                    recorded.lock().unwrap().push(text.to_string());
+                }
+                axum::Json(serde_json::json!({"ok": true, "result": {"message_id": 1}}))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("mock serves");
+        });
+        TelegramMock { url, texts, task }
+    }
+
+    /// Waits until a sent text contains `part`; every text sent so far.
+    async fn wait_for(&self, part: &str) -> Vec<String> {
+        self.wait_until(|t| t.contains(part)).await
+    }
+
+    /// Waits until a sent text passes `test`; every text sent so far.
+    async fn wait_until(&self, test: impl Fn(&String) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + ARRIVES_WITHIN;
+        loop {
+            let texts = self.texts.lock().unwrap().clone();
+            if texts.iter().any(&test) || Instant::now() > deadline {
+                return texts;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+const TELEGRAM_SECRET: &str = "fake-telegram-secret";
+
+/// A private Telegram message from chat 4242.
+async fn telegram_says(server: &Server, update_id: i64, text: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let update = serde_json::json!({"update_id": update_id, "message": {
+        "message_id": update_id, "date": now,
+        "from": {"id": 4242, "is_bot": false, "first_name": "Agus"},
+        "chat": {"id": 4242, "type": "private", "first_name": "Agus"},
+        "text": text
+    }});
+    let status = server
+        .client
+        .post(server.url("/webhooks/telegram"))
+        .header("X-Telegram-Bot-Api-Secret-Token", TELEGRAM_SECRET)
+        .json(&update)
+        .send()
+        .await
+        .expect("webhook")
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_telegram_an_undelivered_code_is_pushed_to_the_chat() {
+    if skip_without_smtp() {
+        return;
+    }
+    let agency = Agency::start(SmtpMode::Refuse).await;
+    let telegram = TelegramMock::start().await;
+    let mut settings = agency.settings(&[]);
+    settings.push(("TANYA_TELEGRAM_BOT_TOKEN", "123:fake-bot-token".to_string()));
+    settings.push(("TANYA_TELEGRAM_SECRET_TOKEN", TELEGRAM_SECRET.to_string()));
+    settings.push(("TANYA_TELEGRAM_API_BASE", telegram.url.clone()));
+    let server = Running::start(&settings).await;
+    telegram_says(
+        &server,
+        1,
+        "lupa password agus.wijaya@example.com 55566677788",
+    )
+    .await;
+    // Either wording of code_undelivered.
+    let told = |t: &String| t.contains("gagal terkirim") || t.contains("tidak berhasil kami kirim");
+    let texts = telegram.wait_until(told).await;
+    let undelivered: Vec<&String> = texts.iter().filter(|t| told(t)).collect();
+    assert!(
+        undelivered
+            .first()
+            .is_some_and(|t| t.contains("a***@example.com")),
+        "{texts:#?}"
+    );
+    assert_eq!(undelivered.len(), 1, "told once, in the chat: {texts:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_reset_ends_on_the_password_page_and_the_directory_gets_the_hash() {
+    if skip_without_smtp() {
+        return;
+    }
+    let agency = Agency::start(SmtpMode::Accept).await;
+    let telegram = TelegramMock::start().await;
+    let mut settings = agency.settings(&[]);
+    settings.push(("TANYA_TELEGRAM_BOT_TOKEN", "123:fake-bot-token".to_string()));
+    settings.push(("TANYA_TELEGRAM_SECRET_TOKEN", TELEGRAM_SECRET.to_string()));
+    settings.push(("TANYA_TELEGRAM_API_BASE", telegram.url.clone()));
+    let server = Running::start(&settings).await;
+    telegram_says(
+        &server,
+        1,
+        "lupa password agus.wijaya@example.com 55566677788",
+    )
+    .await;
+    let mails = agency.smtp.wait_for_messages(1, ARRIVES_WITHIN).await;
+    telegram_says(&server, 2, &code_in(&mails[0].data)).await;
+    let texts = telegram.wait_for("/password/").await;
+    let link = texts
+        .iter()
+        .find_map(|t| {
+            regex::Regex::new(r"http://127\.0\.0\.1:8080(/password/[A-Za-z0-9_-]+)")
+                .expect("regex")
+                .captures(t)
+                .map(|c| c[1].to_string())
+        })
+        .unwrap_or_else(|| panic!("a password link in {texts:#?}"));
+    let page = server
+        .client
+        .post(server.url(&link))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("new_password=Kopi%21Susu2026&confirm_password=Kopi%21Susu2026")
+        .send()
+        .await
+        .expect("page");
+    assert!(page.status().is_success(), "{}", page.status());
+    let phc = agency.directory.password_phc("55566677788").await;
+    assert!(
+        phc.is_some_and(|p| p.starts_with("$argon2id$")),
+        "stored in the directory"
+    );
+    // Either wording of password_changed.
+    let changed = |t: &String| t.contains("berhasil diganti") || t.contains("sudah diperbarui");
+    let texts = telegram.wait_until(changed).await;
+    assert!(
+        texts.iter().any(changed),
+        "password_changed pushed to the chat: {texts:#?}"
+    );
+}

@@ -250,10 +250,10 @@ pub struct Channels {
     locks: Vec<tokio::sync::Mutex<()>>,
     /// Demo mode only: codes also shown in the chat (see `demo_codes`).
     demo_codes: Option<DemoCodes>,
-    /// The WhatsApp business number (`phone_number_id`) the latest message came in on: the
-    /// session key names the member, not the number a push is sent from. A deployment has one
-    /// number per access token; until this process has seen a message (just after a restart)
-    /// a WhatsApp push has no destination.
+    /// The WhatsApp business number (`phone_number_id`) pushes are sent from: the session key
+    /// names the member, not the number. `TANYA_WHATSAPP_PHONE_NUMBER_ID` when set; otherwise
+    /// the number the latest message came in on (a deployment has one number per access
+    /// token), so until this process has seen a message a WhatsApp push has no destination.
     whatsapp_number: Mutex<Option<String>>,
 }
 
@@ -307,7 +307,7 @@ impl Channels {
                     whatsapp: config.whatsapp.clone(),
                     line: config.line.clone(),
                     codes: transport,
-                    engine: engine.clone(),
+                    metrics: engine.metrics().clone(),
                 }),
             })
         } else {
@@ -329,15 +329,23 @@ impl Channels {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             demo_codes,
-            whatsapp_number: Mutex::new(None),
+            whatsapp_number: Mutex::new(
+                config
+                    .whatsapp
+                    .as_ref()
+                    .and_then(|whatsapp| whatsapp.phone_number_id.clone()),
+            ),
         })
     }
 
     /// Starts the delivery worker (and the sweeper of old seen-ids); `None` when no channel is
     /// configured. Replies left pending by a previous run are sent first.
-    pub fn spawn_worker(&self) -> Option<DeliveryWorker> {
+    pub fn spawn_worker(self: &Arc<Self>) -> Option<DeliveryWorker> {
         let storage = self.storage.as_ref()?;
-        let sender: Arc<dyn Sender> = storage.sender.clone();
+        let sender: Arc<dyn Sender> = Arc::new(ReportingSender {
+            inner: storage.sender.clone(),
+            channels: Arc::downgrade(self),
+        });
         let seen = storage.seen.clone();
         Some(
             DeliveryWorker::spawn_observed(
@@ -620,8 +628,7 @@ struct HttpSender {
     whatsapp: Option<WhatsAppConfig>,
     line: Option<LineConfig>,
     codes: Option<Arc<CodeTransport>>,
-    /// Tells members about codes given up.
-    engine: Arc<Engine>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Sender for HttpSender {
@@ -649,11 +656,28 @@ impl Sender for HttpSender {
                 Request::Code(call) => {
                     let transport = self.codes.as_ref().ok_or_else(disabled)?;
                     transport.send(call).await?;
-                    self.engine.metrics().code_delivered(call.via.name());
+                    self.metrics.code_delivered(call.via.name());
                     Ok(())
                 }
             }
         })
+    }
+}
+
+/// The worker's sender: the platforms' and code transports' calls, and what follows when a
+/// code is given up (the channels are needed for that: the member may have to be pushed to).
+struct ReportingSender {
+    inner: Arc<HttpSender>,
+    /// Weak: the worker must not keep the channels (and the engine) alive.
+    channels: std::sync::Weak<Channels>,
+}
+
+impl Sender for ReportingSender {
+    fn send<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>> {
+        self.inner.send(request)
     }
 
     fn given_up<'a>(
@@ -661,15 +685,16 @@ impl Sender for HttpSender {
         request: &'a Request,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
-            if let Request::Code(call) = request {
-                self.report_undelivered(call).await;
+            if let (Request::Code(call), Some(channels)) = (request, self.channels.upgrade()) {
+                channels.report_undelivered(call).await;
             }
         })
     }
 }
 
-impl HttpSender {
-    /// A code given up: counted, and the member told (SPEC §12: never silently lost).
+impl Channels {
+    /// A code given up: counted, and the member told (SPEC §12: never silently lost): in
+    /// their chat at once on a messaging channel, first in the next answer on the web.
     async fn report_undelivered(&self, call: &crate::delivery::CodeCall) {
         self.engine.metrics().code_delivery_failed(call.via.name());
         let Some(key) = call
@@ -680,8 +705,25 @@ impl HttpSender {
             tracing::error!("an undelivered code names no session");
             return;
         };
-        if let Err(error) = self.engine.code_undelivered(&key, call.via, false).await {
-            tracing::error!(session = %key.redacted(), %error, "telling the member about an undelivered code failed");
+        let push = is_messaging(&key) && self.destination(&key).is_ok();
+        let messages = match self.engine.code_undelivered(&key, call.via, push).await {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::error!(session = %key.redacted(), %error, "telling the member about an undelivered code failed");
+                return;
+            }
+        };
+        if push && !messages.is_empty() {
+            let outbound: Vec<OutboundMessage> = messages
+                .into_iter()
+                .map(|m| OutboundMessage {
+                    text: m.text,
+                    buttons: m.buttons,
+                })
+                .collect();
+            if let Err(error) = self.push(&key, &outbound).await {
+                tracing::error!(session = %key.redacted(), %error, "pushing the undelivered-code notice failed");
+            }
         }
     }
 }
