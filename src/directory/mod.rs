@@ -72,23 +72,22 @@ impl HttpDirectory {
             .redirect(reqwest::redirect::Policy::none())
             .https_only(config.url.scheme() == "https");
         if let Some(path) = &config.client_cert {
-            let fail = |message: String| SetupError::ClientCert {
-                path: path.display().to_string(),
-                message,
-            };
-            let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-            let identity = reqwest::Identity::from_pem(&pem)
-                .map_err(|e| fail(format!("not a PEM certificate and key: {e}")))?;
+            let identity = read_pem(path, reqwest::Identity::from_pem).map_err(|message| {
+                SetupError::ClientCert {
+                    path: path.display().to_string(),
+                    message,
+                }
+            })?;
             builder = builder.identity(identity);
         }
         if let Some(path) = &config.ca_cert {
-            let fail = |message: String| SetupError::CaCert {
-                path: path.display().to_string(),
-                message,
-            };
-            let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-            let certificate = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| fail(format!("not a PEM certificate: {e}")))?;
+            let certificate =
+                read_pem(path, reqwest::Certificate::from_pem).map_err(|message| {
+                    SetupError::CaCert {
+                        path: path.display().to_string(),
+                        message,
+                    }
+                })?;
             builder = builder.add_root_certificate(certificate);
         }
         Ok(HttpDirectory {
@@ -271,6 +270,15 @@ impl MemberDirectory for HttpDirectory {
             other => Err(unexpected(Call::SetPassword, other)),
         }
     }
+}
+
+/// The PEM file at `path`, parsed by `parse`; the error says which step failed.
+fn read_pem<T>(
+    path: &std::path::Path,
+    parse: fn(&[u8]) -> reqwest::Result<T>,
+) -> Result<T, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    parse(&pem).map_err(|e| format!("not usable PEM: {e}"))
 }
 
 /// A contract error, logged once here with the call and the rule (never a value).
