@@ -34,6 +34,7 @@ use crate::store::{
     MemberGuardStore, SessionKey, SessionStore, StoreError, StoredSession, TranscriptLines,
     TurnWrites,
 };
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -770,7 +771,7 @@ impl Engine {
                     (!password::could_be_password(text)).then(|| self.nlu.parse(text).intent.name);
                 let message = Message {
                     intent,
-                    secret: Some(SecretString::new(text.clone())),
+                    secret: Some(SecretString::from(text.clone())),
                     ..Message::default()
                 };
                 (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
@@ -781,7 +782,7 @@ impl Engine {
                 // A password typed into a messaging chat while its page is open: it is in the
                 // platform's history already, and goes no further — never parsed, never kept.
                 let message = Message {
-                    secret: Some(SecretString::new(text.clone())),
+                    secret: Some(SecretString::from(text.clone())),
                     ..Message::default()
                 };
                 (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
@@ -975,13 +976,13 @@ impl Engine {
         draft_phc: &str,
         typed: &SecretString,
     ) -> Result<bool, EngineError> {
-        if !password::could_be_password(typed.expose()) {
+        if !password::could_be_password(typed.expose_secret()) {
             return Ok(false);
         }
         let _permit = self.hashing.acquire().await.ok();
         let (phc, typed) = (
             draft_phc.to_string(),
-            SecretString::new(typed.expose().to_string()),
+            SecretString::from(typed.expose_secret().to_string()),
         );
         Ok(tokio::task::spawn_blocking(move || password::verify_password(&typed, &phc)).await?)
     }

@@ -763,7 +763,8 @@ pub(crate) mod tests {
     fn the_synthetic_password_hash_is_of_the_documented_password() {
         let phc = synthetic_member(7).password_phc.expect("a password");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        let password = crate::security::password::SecretString::new("Anggota#Lama2024".into());
+        let password =
+            crate::security::password::SecretString::from("Anggota#Lama2024".to_string());
         assert!(crate::security::password::verify_password(&password, &phc));
     }
 

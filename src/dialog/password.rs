@@ -10,6 +10,7 @@ use super::state::{Flow, MemberView, Session, State};
 use super::step::{Command, Context, Message, Output, PagePassword, PasswordEntry, interrupt};
 use crate::security::page_token::{PAGE_TOKEN_TTL, PageToken};
 use crate::security::password;
+use secrecy::ExposeSecret;
 
 /// After a valid code: the new password is asked for in the chat, or on the password page.
 pub(super) fn ask(flow: Flow, member: MemberView, out: &mut Output, ctx: &Context) -> State {
@@ -146,9 +147,9 @@ pub(super) fn new_password(
             ctx,
         );
     };
-    let broken = password::check_policy(secret.expose(), &member.personal_strings());
+    let broken = password::check_policy(secret.expose_secret(), &member.personal_strings());
     if !broken.is_empty() {
-        if is_escape(&message, secret.expose()) {
+        if is_escape(&message, secret.expose_secret()) {
             return interrupt(
                 State::NewPassword { flow, member },
                 message,
@@ -219,7 +220,7 @@ pub(super) fn confirm_password(
         out.reply(finished(Flow::ForgotAccount, &member));
         return State::Idle;
     }
-    if is_escape(&message, secret.expose()) {
+    if is_escape(&message, secret.expose_secret()) {
         return interrupt(
             State::ConfirmPassword { member, draft_phc },
             message,

@@ -15,6 +15,7 @@ use crate::security::lockout::{CodeEvent, Standing};
 use crate::security::otp::{LOCKOUT, ServerKey};
 use crate::security::page_token::{PAGE_TOKEN_TTL, PageToken};
 use crate::security::password::SecretString;
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 const T0: Timestamp = Timestamp(1_795_000_000_000);
@@ -63,7 +64,7 @@ fn presses(payload: &str) -> Event {
 fn types_password(text: &str) -> Event {
     Event::Message(Message {
         intent: Some("out_of_scope".into()),
-        secret: Some(SecretString::new(text.to_string())),
+        secret: Some(SecretString::from(text.to_string())),
         ..Message::default()
     })
 }
@@ -423,7 +424,7 @@ fn a_weak_password_lists_its_reasons_and_a_good_one_is_set() {
 fn types_confirmation(text: &str, matches: bool) -> Event {
     Event::Message(Message {
         intent: Some("out_of_scope".into()),
-        secret: Some(SecretString::new(text.to_string())),
+        secret: Some(SecretString::from(text.to_string())),
         confirms_draft: matches,
         ..Message::default()
     })
@@ -447,7 +448,7 @@ fn the_first_password_is_kept_only_as_an_argon2id_hash_between_the_two_entries()
     assert!(t.replies.is_empty(), "{:?}", keys(&t));
     match &t.effects[..] {
         [Effect::HashPasswordDraft { password }] => {
-            assert_eq!(password.expose(), "Rahasia#Baru2026");
+            assert_eq!(password.expose_secret(), "Rahasia#Baru2026");
         }
         other => panic!("expected the draft to be hashed, got {other:?}"),
     }

@@ -10,6 +10,7 @@ use crate::dialog::{Event, PagePassword, Session};
 use crate::security::page_token::{PAGE_TOKEN_ATTEMPTS, PageToken};
 use crate::security::password::{self, PasswordRule, SecretString};
 use crate::store::{PageGrant, PageTokenStore, SessionKey, TurnWrites};
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -134,8 +135,9 @@ impl Engine {
             store_turn.finish(TurnWrites::default()).await?;
             return Ok(PageOutcome::Gone);
         };
-        let broken = password::check_policy(entry.password.expose(), &member.personal_strings());
-        let mismatch = entry.password != entry.confirmation;
+        let broken =
+            password::check_policy(entry.password.expose_secret(), &member.personal_strings());
+        let mismatch = !password::same_secret(&entry.password, &entry.confirmation);
         if !broken.is_empty() || mismatch {
             // Nothing of a refused submission is kept.
             store_turn.finish(TurnWrites::default()).await?;

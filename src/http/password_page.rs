@@ -79,8 +79,8 @@ async fn submit(
         Err(rejection) => return failed(engine, rejection.status()),
     };
     let entry = PageEntry {
-        password: SecretString::new(submitted.new_password),
-        confirmation: SecretString::new(submitted.confirm_password),
+        password: SecretString::from(submitted.new_password),
+        confirmation: SecretString::from(submitted.confirm_password),
     };
     match engine.submit_password_page(&token, entry).await {
         Ok(PageOutcome::Done { session, messages }) => {

@@ -2,7 +2,6 @@
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::fmt;
 use subtle::ConstantTimeEq;
 
 /// Fewest characters a password may have.
@@ -21,59 +20,18 @@ const ARGON2_PARAMS: Params = match Params::new(19 * 1024, 2, 1, None) {
     Err(_) => panic!("invalid argon2 parameters"),
 };
 
-/// A password (or any secret text) that prints as `***` and cannot be serialized, so it never
-/// reaches a log, a transcript or the session store by accident.
-///
-/// Equality is constant-time (only the length may leak). The bytes are overwritten on drop, as
-/// a best effort: copies made before it was wrapped (the request body) are out of its reach.
-pub struct SecretString(String);
+/// A password (or any secret text) as `secrecy` holds it: its `Debug` prints `[REDACTED]`, it
+/// cannot be serialized, and its bytes are zeroized on drop (copies made before it was wrapped,
+/// such as the request body, are out of its reach). Read with `ExposeSecret::expose_secret`.
+pub use secrecy::{ExposeSecret, SecretString};
 
-impl SecretString {
-    /// Wraps a secret.
-    pub fn new(secret: String) -> SecretString {
-        SecretString(secret)
-    }
-
-    /// The secret itself, for the few places that must read it (policy check, hashing).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for SecretString {
-    fn from(secret: String) -> SecretString {
-        SecretString(secret)
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl PartialEq for SecretString {
-    fn eq(&self, other: &SecretString) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for SecretString {}
-
-impl Drop for SecretString {
-    fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.clear();
-        bytes.resize(bytes.capacity(), 0);
-        // Without this the compiler may drop the writes as dead stores to memory about to be freed.
-        std::hint::black_box(&bytes);
-    }
+/// Whether `a` and `b` hold the same secret, in time independent of where they differ (only
+/// the length may leak).
+pub fn same_secret(a: &SecretString, b: &SecretString) -> bool {
+    a.expose_secret()
+        .as_bytes()
+        .ct_eq(b.expose_secret().as_bytes())
+        .into()
 }
 
 /// One rule of the password policy that a password breaks.
@@ -190,7 +148,7 @@ pub enum PasswordError {
 /// Slow by design (tens of milliseconds): call it from `spawn_blocking`.
 pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
     let hash = argon2id()
-        .hash_password(password.expose().as_bytes())
+        .hash_password(password.expose_secret().as_bytes())
         .map_err(PasswordError::Hash)?;
     Ok(hash.to_string())
 }
@@ -201,7 +159,7 @@ pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
 /// design: call it from `spawn_blocking`.
 pub fn verify_password(password: &SecretString, phc: &str) -> bool {
     argon2id()
-        .verify_password(password.expose().as_bytes(), phc)
+        .verify_password(password.expose_secret().as_bytes(), phc)
         .is_ok()
 }
 
@@ -353,19 +311,21 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_prints_as_stars() {
+    fn a_secret_never_prints() {
         let secret = SecretString::from(GOOD.to_string());
-        assert_eq!(format!("{secret:?}"), "***");
-        assert_eq!(format!("{secret}"), "***");
-        assert_eq!(format!("{:?}", Some(&secret)), "Some(***)");
+        assert!(!format!("{secret:?}").contains(GOOD));
+        assert!(!format!("{:?}", Some(&secret)).contains(GOOD));
     }
 
     #[test]
     fn secrets_compare_by_content() {
-        let a = SecretString::new(GOOD.to_string());
-        assert_eq!(a, SecretString::new(GOOD.to_string()));
-        assert_ne!(a, SecretString::new("Jmo#Aman2025".to_string()));
-        assert_ne!(a, SecretString::new(String::new()));
+        let a = SecretString::from(GOOD.to_string());
+        assert!(same_secret(&a, &SecretString::from(GOOD.to_string())));
+        assert!(!same_secret(
+            &a,
+            &SecretString::from("Jmo#Aman2025".to_string())
+        ));
+        assert!(!same_secret(&a, &SecretString::from(String::new())));
     }
 
     /// argon2 at OWASP's parameters is slow in a debug build: hash once for all tests.
