@@ -121,8 +121,9 @@ impl App {
         let store = stores.sessions.clone();
         let key = Arc::new(server_key(&config, &stores)?);
         let guard = stores.guard.clone();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let backends = match &config.production {
-            Some(production) => Backends::production(production, &stores).await?,
+            Some(production) => Backends::production(production, &stores, clock.clone()).await?,
             None => Backends::demo(&config, &stores).await?,
         };
         let services = Services {
@@ -130,7 +131,7 @@ impl App {
             members: backends.members,
             codes: backends.codes,
             durability: stores.durability.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
             key: key.clone(),
             limits: Arc::new(Limits::new(&config.limits)),
             member_limits: Arc::new(MemberLimits::new(&config.limits, guard.clone(), key)),
@@ -221,9 +222,25 @@ impl App {
         })
     }
 
+    /// What the HTTP handlers can reach: the wiring hands its parts to the HTTP shell, which
+    /// knows nothing of `App`.
+    pub fn http_state(&self) -> crate::http::AppState {
+        crate::http::AppState {
+            nlu: self.nlu.clone(),
+            engine: self.engine.clone(),
+            outbox: self.outbox.clone(),
+            store: self.store.clone(),
+            guard: self.guard.clone(),
+            cors_origins: self.config.cors_origins.clone().into(),
+            channels: self.channels.clone(),
+            client_ip_header: self.config.client_ip_header.clone(),
+            request_timeout: self.config.request_timeout,
+        }
+    }
+
     /// The HTTP router for this application.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(crate::http::AppState::new(self))
+        crate::http::router(self.http_state())
     }
 
     /// Deletes sessions idle for more than `SESSION_RETENTION`, and demo outbox entries sent
@@ -370,13 +387,18 @@ impl Backends {
     async fn production(
         config: &ProductionConfig,
         stores: &Stores,
+        clock: Arc<dyn Clock>,
     ) -> Result<Backends, BuildError> {
         let directory = HttpDirectory::new(&config.directory)?;
         directory
             .check()
             .await
             .map_err(BuildError::DirectoryUnreachable)?;
-        let outbox = Outbox::new(stores.channel_queue.clone(), stores.durability.clone());
+        let outbox = Outbox::new(
+            stores.channel_queue.clone(),
+            stores.durability.clone(),
+            clock,
+        );
         Ok(Backends {
             members: Arc::new(directory),
             codes: Arc::new(CodeQueue::new(outbox.clone())),

@@ -10,11 +10,12 @@
 use crate::app::{self, App, BuildError};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::dialog::state::CodeChannel;
 use crate::dialog::state::Expects;
 use crate::engine::{EngineError, HIDDEN_PASSWORD, IncomingMessage, Input, TurnResult};
-use crate::http::MAX_TEXT_CHARS;
+use crate::input::MAX_TEXT_CHARS;
 use crate::nlu::Nlu;
-use crate::outbox::{CodeChannel, OutboxError};
+use crate::outbox::OutboxError;
 use crate::store::SessionKey;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::{Command, Stdio};

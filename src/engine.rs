@@ -9,9 +9,10 @@ pub use page::{PageAccess, PageEntry, PageLinks, PageOutcome};
 
 use crate::clock::{Clock, Timestamp};
 use crate::content::{Button, Content};
+use crate::dialog::state::CodeChannel;
 use crate::dialog::state::{
-    Answered, CardView, Exchange, Expects, HISTORY_LIMIT, HistoryEntry, RECENT_EXCHANGES, Said,
-    SaidChoice, Speaker,
+    Answered, CardView, Exchange, Expects, HISTORY_LIMIT, RECENT_EXCHANGES, Said, SaidChoice,
+    Speaker,
 };
 use crate::dialog::{
     self, Command, Context, Effect, Event, Flow, MemberView, Message, PasswordEntry, Reply,
@@ -23,7 +24,7 @@ use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory};
 use crate::metrics::{Abandon, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
-use crate::outbox::{CodeChannel, CodeSender, OutboundCode, OutboxError};
+use crate::outbox::{CodeSender, OutboundCode, OutboxError};
 use crate::security::lockout::Standing;
 use crate::security::mask;
 use crate::security::otp::{self, ServerKey};
@@ -35,10 +36,22 @@ use crate::store::{
     TurnWrites,
 };
 use secrecy::ExposeSecret;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// One visible line of the conversation (passwords already replaced by `••••`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub from: Speaker,
+    pub text: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+}
 
 /// How a password is shown in transcripts.
 pub const HIDDEN_PASSWORD: &str = "••••";

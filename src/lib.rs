@@ -21,6 +21,7 @@ pub mod directory;
 pub mod engine;
 pub mod http;
 pub mod identity;
+pub mod input;
 pub mod limits;
 pub mod members;
 pub mod metrics;

@@ -9,25 +9,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::clock::Timestamp;
+use crate::dialog::state::CodeChannel;
 use crate::store::{DbError, SessionKey};
-
-/// How a code reaches the member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CodeChannel {
-    Sms,
-    Email,
-}
-
-impl CodeChannel {
-    /// `sms` or `email`: the metrics label.
-    pub fn name(self) -> &'static str {
-        match self {
-            CodeChannel::Sms => "sms",
-            CodeChannel::Email => "email",
-        }
-    }
-}
 
 /// A code message to deliver.
 #[derive(Clone, PartialEq, Eq)]

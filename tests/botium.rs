@@ -239,7 +239,7 @@ async fn the_reset_route_is_not_found_outside_demo_mode() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = support::config(dir.path().to_str().expect("UTF-8 path"), &[]);
     let app = tanya::app::App::build(config).await.expect("app builds");
-    let mut state = tanya::http::AppState::new(&app);
+    let mut state = app.http_state();
     state.outbox = None;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

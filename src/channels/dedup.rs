@@ -2,7 +2,7 @@
 //! id>`, `line:<webhookEventId>`), kept by the backend so a redelivery is processed once, even
 //! after a restart. Entries expire after `RETENTION`.
 
-use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::clock::{Clock, Timestamp};
 use crate::store::DbError;
 use crate::store::channel_queue::{ChannelQueue, DeliveryClaim};
 use std::sync::Arc;
@@ -53,11 +53,11 @@ fn expiry(now: Timestamp) -> Timestamp {
 }
 
 /// Sweeps every `SWEEP_INTERVAL` (the first right away) until the task is aborted.
-pub(super) async fn sweep_forever(dedup: Dedup) {
+pub(super) async fn sweep_forever(dedup: Dedup, clock: Arc<dyn Clock>) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         interval.tick().await;
-        match dedup.sweep(SystemClock.now()).await {
+        match dedup.sweep(clock.now()).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "expired delivery ids deleted"),
             Err(error) => tracing::warn!(%error, "sweeping delivery ids failed"),

@@ -9,7 +9,7 @@
 //! worker started on the next boot sends whatever is pending.
 
 use super::{ChannelError, Request};
-use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::clock::{Clock, Timestamp};
 use crate::config::DeliveryConfig;
 use crate::metrics::Metrics;
 use crate::store::SessionKey;
@@ -127,6 +127,8 @@ pub struct Outbox {
     queue: Arc<dyn ChannelQueue>,
     durability: Arc<dyn Durability>,
     wake: Arc<Notify>,
+    /// The engine's clock: due times and backoffs are measured on it.
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for Outbox {
@@ -136,12 +138,22 @@ impl fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    pub fn new(queue: Arc<dyn ChannelQueue>, durability: Arc<dyn Durability>) -> Outbox {
+    pub fn new(
+        queue: Arc<dyn ChannelQueue>,
+        durability: Arc<dyn Durability>,
+        clock: Arc<dyn Clock>,
+    ) -> Outbox {
         Outbox {
             queue,
             durability,
             wake: Arc::new(Notify::new()),
+            clock,
         }
+    }
+
+    /// Now, on the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// How many calls are pending.
@@ -181,7 +193,7 @@ impl Outbox {
     /// The first pending call of every member that no other instance is sending.
     async fn heads(&self) -> Result<Vec<(QueuedKey, Item)>, DbError> {
         let mut heads = Vec::new();
-        for queued in self.queue.claim_heads(Timestamp(now_ms())).await? {
+        for queued in self.queue.claim_heads(self.now()).await? {
             match serde_json::from_slice::<Item>(&queued.item) {
                 Ok(item) => heads.push((queued.key, item)),
                 Err(error) => {
@@ -205,10 +217,6 @@ impl Outbox {
         self.queue.replace(key, &serde_json::to_vec(item)?).await?;
         Ok(())
     }
-}
-
-fn now_ms() -> u64 {
-    SystemClock.now().0
 }
 
 /// The running delivery worker (and its companion tasks). Dropping it stops them.
@@ -271,7 +279,7 @@ async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy, metri
         let mut next_due: Option<u64> = None;
         match outbox.heads().await {
             Ok(heads) => {
-                let now = now_ms();
+                let now = outbox.now().0;
                 for (key, item) in heads {
                     if busy.values().any(|session| *session == item.session) {
                         continue;
@@ -298,11 +306,11 @@ async fn run(outbox: Outbox, sender: Arc<dyn Sender>, policy: RetryPolicy, metri
             }
             Err(error) => {
                 tracing::error!(%error, "reading the channel outbox failed");
-                next_due = Some(now_ms() + 1000);
+                next_due = Some(outbox.now().0 + 1000);
             }
         }
         let sleep = next_due.map_or(IDLE_POLL, |due| {
-            Duration::from_millis(due.saturating_sub(now_ms())).min(IDLE_POLL)
+            Duration::from_millis(due.saturating_sub(outbox.now().0)).min(IDLE_POLL)
         });
         tokio::select! {
             () = outbox.wake.notified() => {}
@@ -368,7 +376,7 @@ async fn attempt(
         }
         Err(SendError::Retry { after, reason }) => {
             let delay = policy.delay(attempts, after);
-            item.not_before = now_ms() + delay.as_millis() as u64;
+            item.not_before = outbox.now().0 + delay.as_millis() as u64;
             tracing::info!(session, attempts, delay_ms = delay.as_millis() as u64, %reason, "delivery failed; will retry");
             metrics.delivery_retried(&channel);
             outbox.update(&key, &item).await
@@ -384,6 +392,7 @@ mod tests {
     use super::*;
     use crate::channels::dedup::Dedup;
     use crate::channels::telegram;
+    use crate::clock::SystemClock;
     use std::collections::VecDeque;
     use std::sync::Mutex;
 
@@ -459,7 +468,11 @@ mod tests {
 
     async fn setup() -> (crate::store::Stores, Outbox, Dedup) {
         let stores = crate::store::temporary().unwrap();
-        let outbox = Outbox::new(stores.channel_queue.clone(), stores.durability.clone());
+        let outbox = Outbox::new(
+            stores.channel_queue.clone(),
+            stores.durability.clone(),
+            Arc::new(SystemClock),
+        );
         let dedup = Dedup::new(stores.channel_queue.clone());
         (stores, outbox, dedup)
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::channels::OutboundMessage;
 use crate::content::Content;
-use crate::outbox::{CodeChannel, DemoOutbox, OutboxEntry};
+use crate::dialog::state::CodeChannel;
+use crate::outbox::{DemoOutbox, OutboxEntry};
 use crate::store::SessionKey;
 
 /// The demo outbox and the wording of the chat message that shows a code from it.

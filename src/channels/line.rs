@@ -9,7 +9,7 @@ use super::{
     ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
     member_text, numbered, retry_after_header, split_text, status_error, text_len, transport_error,
 };
-use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::clock::Timestamp;
 use crate::config::LineConfig;
 use crate::store::SessionKey;
 use axum::body::Bytes;
@@ -106,7 +106,7 @@ pub async fn webhook(
         serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
     // The console's "Verify" button sends no events: answered 200 like any other webhook.
     channels
-        .process_all(parse(webhook, SystemClock.now())?)
+        .process_all(parse(webhook, channels.engine.clock().now())?)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -273,9 +273,10 @@ pub(super) async fn send(
     client: &reqwest::Client,
     config: &LineConfig,
     request: &Request,
+    now: Timestamp,
 ) -> Result<(), SendError> {
     if let Some(token) = &request.reply_token
-        && SystemClock.now().0 < request.reply_until
+        && now.0 < request.reply_until
     {
         let url = format!("{}/v2/bot/message/reply", config.api_base);
         let body = json!({ "replyToken": token, "messages": request.messages });

@@ -14,7 +14,7 @@ use std::fmt;
 
 use crate::channels::delivery::SendError;
 use crate::config::ProductionConfig;
-use crate::outbox::CodeChannel;
+use crate::dialog::state::CodeChannel;
 
 /// One code message to deliver, as the outbox keeps it until it is sent.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

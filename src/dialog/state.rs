@@ -7,9 +7,26 @@
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
 use crate::members::MemberId;
-pub use crate::outbox::CodeChannel;
 use crate::security::otp::Challenge;
 use serde::{Deserialize, Serialize};
+
+/// How a code reaches the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeChannel {
+    Sms,
+    Email,
+}
+
+impl CodeChannel {
+    /// `sms` or `email`: the metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeChannel::Sms => "sms",
+            CodeChannel::Email => "email",
+        }
+    }
+}
 
 /// Bumped whenever `Session` changes shape; older records reset to idle instead of failing.
 /// Version 3 moved the transcript out of the session record and keeps bot messages as
@@ -246,9 +263,6 @@ pub enum Expects {
     Password,
 }
 
-/// The longest `client_message_id` accepted, in characters (SPEC §7).
-pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 64;
-
 /// What a turn with a `client_message_id` answered, so a retry with the same id gets the
 /// same answer without being processed again. The bot's messages are those of exchange
 /// number `exchange`, which the session still carries in `recent`.
@@ -321,24 +335,12 @@ fn is_zero(n: &usize) -> bool {
 /// by `••••`, a button by its title) and what the bot answered. One record per turn rather
 /// than per line: sled splits its pages by record count, so half the records is half the
 /// pages, and each page costs memory for as long as the database is open.
-/// (`HistoryEntry` is how each line is shown.)
+/// (`engine::HistoryEntry` is how each line is shown.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
     pub at: Timestamp,
     pub user: String,
     pub bot: Vec<Said>,
-}
-
-/// One visible line of the conversation (passwords already replaced by `••••`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub from: Speaker,
-    pub text: String,
-    pub at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub buttons: Vec<crate::content::Button>,
 }
 
 /// Everything stored for one conversation.

@@ -1,10 +1,13 @@
 //! The web chat API (SPEC §7): `POST /api/v1/chat`, the transcript for the widget
 //! (`GET /api/v1/chat/{session_id}/history`) and, in demo mode, the demo outbox.
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, MAX_TEXT_CHARS};
-use crate::dialog::state::{Expects, HistoryEntry, MAX_CLIENT_MESSAGE_ID_CHARS};
+use crate::dialog::state::Expects;
+use crate::engine::HistoryEntry;
 use crate::engine::{IncomingMessage, Input, OutgoingMessage};
+use crate::input::MAX_CLIENT_MESSAGE_ID_CHARS;
+use crate::input::MAX_TEXT_CHARS;
 use crate::nlu::IntentScore;
 use crate::outbox::OutboxEntry;
 use crate::store::SessionKey;

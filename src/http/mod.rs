@@ -12,8 +12,8 @@ mod web;
 
 pub use error::ApiError;
 
-use crate::app::App;
 use crate::engine::Engine;
+use crate::input::MAX_BODY_BYTES;
 use crate::nlu::Nlu;
 use crate::outbox::DemoOutbox;
 use axum::Router;
@@ -25,11 +25,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::set_header::SetResponseHeaderLayer;
-
-/// Largest request body accepted (SPEC §6).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Longest message text accepted (SPEC §6).
-pub const MAX_TEXT_CHARS: usize = 2000;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -49,22 +44,6 @@ pub struct AppState {
     pub client_ip_header: Option<HeaderName>,
     /// How long a request may take (`TANYA_REQUEST_TIMEOUT_MS`).
     pub request_timeout: Duration,
-}
-
-impl AppState {
-    pub fn new(app: &App) -> AppState {
-        AppState {
-            nlu: app.nlu.clone(),
-            engine: app.engine.clone(),
-            outbox: app.outbox.clone(),
-            store: app.store.clone(),
-            guard: app.guard.clone(),
-            cors_origins: app.config.cors_origins.clone().into(),
-            channels: app.channels.clone(),
-            client_ip_header: app.config.client_ip_header.clone(),
-            request_timeout: app.config.request_timeout,
-        }
-    }
 }
 
 /// The full router.

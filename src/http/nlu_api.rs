@@ -1,7 +1,8 @@
 //! `POST /api/v1/nlu/parse`: the NLU's reading of a text, as JSON (same as `tanya nlu parse`).
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, MAX_TEXT_CHARS};
+use crate::input::MAX_TEXT_CHARS;
 use crate::nlu::Parse;
 use axum::Json;
 use axum::extract::State;
