@@ -21,7 +21,7 @@ use crate::dialog::{
 use crate::identity::{Kpj, Nik};
 use crate::limits::{Attempt, Limits, MemberLimits};
 use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory};
-use crate::metrics::{Abandon, Metrics, TurnRecord};
+use crate::metrics::{Abandon, Channel, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
 use crate::outbox::{CodeSender, OutboundCode, OutboxError};
@@ -438,7 +438,8 @@ impl Engine {
 
     fn note_failure<T>(&self, incoming: &IncomingMessage, result: &Result<T, EngineError>) {
         if let Err(error) = result {
-            self.metrics.turn_failed(incoming.session.channel());
+            self.metrics
+                .turn_failed(Channel::of(incoming.session.channel()));
             tracing::warn!(session = %incoming.session.redacted(), %error, "turn failed");
         }
     }
@@ -725,15 +726,15 @@ impl Engine {
                 } else {
                     Abandon::Other
                 };
-                (flow.intent(), reason)
+                (flow, reason)
             });
         let elapsed = started.elapsed();
         self.metrics.turn(&TurnRecord {
-            channel: session.channel(),
+            channel: Channel::of(session.channel()),
             intent,
             response_keys: &keys,
-            started: started_flow.map(Flow::intent),
-            completed: completed.map(Flow::intent),
+            started: started_flow,
+            completed,
             abandoned,
             new_session,
             elapsed,

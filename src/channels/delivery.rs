@@ -11,7 +11,7 @@
 use super::{ChannelError, Request};
 use crate::clock::{Clock, Timestamp};
 use crate::config::DeliveryConfig;
-use crate::metrics::Metrics;
+use crate::metrics::{Channel, Metrics};
 use crate::store::SessionKey;
 use crate::store::channel_queue::{ChannelQueue, QueuedKey};
 use crate::store::{DbError, Durability};
@@ -348,12 +348,7 @@ async fn attempt(
         .and_then(|(channel, id)| SessionKey::new(channel, id).ok())
         .map_or_else(|| "?".to_string(), |key| key.redacted().to_string());
     let session = session.as_str();
-    let channel = item
-        .session
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let channel = Channel::of(item.session.split(':').next().unwrap_or_default());
     let attempts = item.attempts;
     let stored = match outcome {
         Ok(()) => {
@@ -362,14 +357,14 @@ async fn attempt(
         }
         Err(SendError::Permanent { reason }) => {
             tracing::warn!(session, attempts, %reason, "delivery refused by the platform; given up");
-            metrics.delivery_given_up(&channel);
+            metrics.delivery_given_up(channel);
             let removed = outbox.remove(&key).await.map_err(ChannelError::from);
             sender.given_up(&item.request).await;
             removed
         }
         Err(SendError::Retry { reason, .. }) if attempts >= policy.max_attempts => {
             tracing::warn!(session, attempts, %reason, "delivery given up after the last attempt");
-            metrics.delivery_given_up(&channel);
+            metrics.delivery_given_up(channel);
             let removed = outbox.remove(&key).await.map_err(ChannelError::from);
             sender.given_up(&item.request).await;
             removed
@@ -378,7 +373,7 @@ async fn attempt(
             let delay = policy.delay(attempts, after);
             item.not_before = outbox.now().0 + delay.as_millis() as u64;
             tracing::info!(session, attempts, delay_ms = delay.as_millis() as u64, %reason, "delivery failed; will retry");
-            metrics.delivery_retried(&channel);
+            metrics.delivery_retried(channel);
             outbox.update(&key, &item).await
         }
     };

@@ -463,7 +463,9 @@ impl Channels {
         let limited = inbound.content.is_some()
             && self.engine.limits().channel_user(&inbound.session).is_err();
         if limited {
-            self.engine.metrics().rate_limited("channel_user");
+            self.engine
+                .metrics()
+                .rate_limited(crate::metrics::RateLimitScope::ChannelUser);
         }
         let messages = match inbound.content {
             _ if limited => self
@@ -666,7 +668,7 @@ impl Sender for HttpSender {
                 Request::Code(call) => {
                     let transport = self.codes.as_ref().ok_or_else(disabled)?;
                     transport.send(call).await?;
-                    self.metrics.code_delivered(call.via.name());
+                    self.metrics.code_delivered(call.via);
                     Ok(())
                 }
             }
@@ -706,7 +708,7 @@ impl Channels {
     /// A code given up: counted, and the member told (SPEC §12: never silently lost): in
     /// their chat at once on a messaging channel, first in the next answer on the web.
     async fn report_undelivered(&self, call: &crate::delivery::CodeCall) {
-        self.engine.metrics().code_delivery_failed(call.via.name());
+        self.engine.metrics().code_delivery_failed(call.via);
         let Some(key) = call
             .session
             .split_once(':')

@@ -41,7 +41,7 @@ pub const HISTORY_LIMIT: u64 = 50;
 pub const RECENT_EXCHANGES: usize = 4;
 
 /// One of the three self-service flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flow {
     ForgotAccount,

@@ -110,7 +110,8 @@ impl Engine {
         };
         let result = self.finish_on_page(&grant, entry).await;
         if let Err(error) = &result {
-            self.metrics.turn_failed(grant.session.channel());
+            self.metrics
+                .turn_failed(crate::metrics::Channel::of(grant.session.channel()));
             tracing::warn!(session = %grant.session.redacted(), %error, "password page failed");
         }
         result

@@ -8,6 +8,7 @@ use crate::engine::HistoryEntry;
 use crate::engine::{IncomingMessage, Input, OutgoingMessage};
 use crate::input::MAX_CLIENT_MESSAGE_ID_CHARS;
 use crate::input::MAX_TEXT_CHARS;
+use crate::metrics::RateLimitScope;
 use crate::nlu::IntentScore;
 use crate::outbox::OutboxEntry;
 use crate::store::SessionKey;
@@ -88,7 +89,10 @@ pub async fn chat(
     let existing = match request.session_id.filter(|id| is_web_session_id(id)) {
         Some(id) => {
             if let Err(refused) = state.engine.limits().web_session(&id) {
-                state.engine.metrics().rate_limited("web_session");
+                state
+                    .engine
+                    .metrics()
+                    .rate_limited(RateLimitScope::WebSession);
                 return Err(ApiError::RateLimited {
                     retry_after: refused.retry_after,
                 });

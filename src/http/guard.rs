@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::metrics::Metrics;
+use crate::metrics::{Channel, Metrics, RateLimitScope};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::middleware::Next;
@@ -25,14 +25,20 @@ pub async fn client_ip_limit(
         let ip = match client_ip(&request, state.client_ip_header.as_ref()) {
             Ok(ip) => ip,
             Err(refusal) => {
-                state.engine.metrics().rate_limited("client_ip_unknown");
+                state
+                    .engine
+                    .metrics()
+                    .rate_limited(RateLimitScope::ClientIpUnknown);
                 return refusal.into_response();
             }
         };
         if let Some(ip) = ip
             && let Err(refused) = state.engine.limits().client_ip(ip)
         {
-            state.engine.metrics().rate_limited("client_ip");
+            state
+                .engine
+                .metrics()
+                .rate_limited(RateLimitScope::ClientIp);
             return ApiError::RateLimited {
                 retry_after: refused.retry_after,
             }
@@ -93,9 +99,9 @@ pub async fn count_webhook_refusals(
     next: Next,
 ) -> Response {
     let channel = match request.uri().path() {
-        "/webhooks/telegram" => "telegram",
-        "/webhooks/whatsapp" => "whatsapp",
-        "/webhooks/line" => "line",
+        "/webhooks/telegram" => Channel::Telegram,
+        "/webhooks/whatsapp" => Channel::Whatsapp,
+        "/webhooks/line" => Channel::Line,
         _ => return next.run(request).await,
     };
     let response = next.run(request).await;
@@ -108,16 +114,13 @@ pub async fn count_webhook_refusals(
     response
 }
 
-/// `GET /metrics`: the Prometheus text format.
+/// `GET /metrics`: the OpenMetrics text format, which Prometheus reads.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // The delivery outbox is small unless a platform is down: counting it is cheap.
     let pending = state.channels.pending_deliveries().await;
     state.engine.metrics().set_delivery_backlog(pending);
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.engine.metrics().render(),
     )
         .into_response()
