@@ -458,10 +458,12 @@ impl Engine {
             return Ok(None);
         }
         let new_session = stored.is_none();
-        let mut session = match stored {
-            Some(stored) => decode(&incoming.session, &stored, now),
+        // The stored record is kept: a turn dropped for a directory outage goes back to it.
+        let as_stored = |stored: &Option<StoredSession>| match stored {
+            Some(stored) => decode(&incoming.session, stored, now),
             None => Session::new(now),
         };
+        let mut session = as_stored(&stored);
         // A retry is answered before anything of it is read: a retried password is neither
         // parsed nor kept, whatever state the first attempt left behind.
         if let Some(replayed) = incoming
@@ -482,7 +484,6 @@ impl Engine {
         }
         let ranking = message.ranking.clone();
 
-        let before_turn = session.clone();
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
@@ -512,7 +513,7 @@ impl Engine {
                     // can send the same message again once the directory is back.
                     tracing::warn!(session = %incoming.session.redacted(), %error, "member directory unavailable");
                     self.metrics.directory_unavailable();
-                    session = before_turn;
+                    session = as_stored(&stored);
                     replies = vec![Reply::key("service_unavailable")];
                     break;
                 }
