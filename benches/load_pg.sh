@@ -78,5 +78,9 @@ if [ -n "${PG_STATS:-}" ]; then
     -c "SELECT calls, round(total_exec_time) AS ms, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
         FROM pg_stat_statements ORDER BY calls DESC LIMIT 20" \
     -c "SELECT count(*) AS sessions, round(avg(length(data))) AS avg_bytes,
-        round(avg(pg_column_size(data))) AS avg_stored, max(length(data)) AS max_bytes FROM sessions"
+        round(avg(pg_column_size(data))) AS avg_stored, max(length(data)) AS max_bytes FROM sessions" \
+    -c "SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal, wal_write, wal_sync,
+        round(wal_sync_time) AS sync_ms FROM pg_stat_wal" \
+    -c "SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_checkpoint,
+        buffers_backend, buffers_backend_fsync FROM pg_stat_bgwriter"
 fi

@@ -206,19 +206,45 @@ mod tests {
         })
         .await
         .expect("finish");
-        let (loaded, turn) = second.sessions.begin_turn(&key).await.expect("begin");
+        let (loaded, held) = second.sessions.begin_turn(&key).await.expect("begin");
         assert_eq!(loaded, Some(crate::store::tests::session(1, b"saved")));
+
+        // Now the session has a row (locked, not the key): the other instance waits again,
+        // then reads what the turn wrote.
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            first.sessions.begin_turn(&key),
+        )
+        .await;
+        assert!(blocked.is_err(), "the other instance waits for the row");
+        held.finish(crate::store::TurnWrites {
+            transcript: Some(crate::store::TranscriptLines {
+                first: 0,
+                lines: crate::store::tests::lines(0..2),
+                keep: 5,
+            }),
+            session: Some(crate::store::tests::session(2, b"again")),
+        })
+        .await
+        .expect("finish");
+        let (loaded, turn) = first.sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(loaded, Some(crate::store::tests::session(2, b"again")));
+        assert_eq!(
+            first.sessions.transcript(&key, 2).await.expect("lines"),
+            crate::store::tests::lines(0..2),
+            "state and lines written together"
+        );
 
         // Dropped unfinished (a failed turn): nothing written, the session free again.
         drop(turn);
         let (loaded, turn) = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            first.sessions.begin_turn(&key),
+            second.sessions.begin_turn(&key),
         )
         .await
         .expect("not blocked by the dropped turn")
         .expect("begin");
-        assert_eq!(loaded, Some(crate::store::tests::session(1, b"saved")));
+        assert_eq!(loaded, Some(crate::store::tests::session(2, b"again")));
         turn.finish(crate::store::TurnWrites::default())
             .await
             .expect("finish");

@@ -1,7 +1,9 @@
 //! Sessions in PostgreSQL: the state in "sessions", transcript lines in "transcript_lines".
-//! A turn is one transaction that starts by taking a transaction-scoped advisory lock on the
-//! session key, so two instances given messages of one session at once run them one after
-//! the other, and the turn's state and transcript commit together.
+//! A turn is one transaction that starts by locking its session, so two instances given
+//! messages of one session at once run them one after the other, and the turn's state and
+//! transcript commit together.
+
+use std::sync::LazyLock;
 
 use deadpool_postgres::Object;
 use tokio_postgres::Row;
@@ -11,18 +13,36 @@ use super::{Pools, bigint, connection, unsigned};
 use crate::clock::Timestamp;
 use crate::store::{SessionKey, SessionStore, SessionTurn, StoreError, StoredSession, TurnWrites};
 
-/// The advisory lock of a session: 64 bits of the key's hash. Two sessions sharing a hash
-/// only wait for each other now and then; nothing else takes advisory locks in this space
-/// (the migrations lock is a two-key lock, a separate space).
-const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+/// The session's row, locked (`FOR UPDATE` waits for a turn of another instance holding it,
+/// then reads the row as that turn left it).
+const LOCK_ROW: &str = "SELECT updated_at, data FROM sessions WHERE key = $1 FOR UPDATE";
+/// A session with no row yet has nothing to lock: its first turns take an advisory lock on
+/// 64 bits of the key's hash instead, and read again under it (a turn that created the row
+/// meanwhile has committed). Two sessions sharing a hash only wait for each other now and
+/// then; nothing else takes advisory locks in this space (the migrations lock is a two-key
+/// lock, a separate space).
+const LOCK_KEY: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 const LOAD: &str = "SELECT updated_at, data FROM sessions WHERE key = $1";
 /// `idle_hour` is `updated_at` in whole hours (see the migration).
 const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
      VALUES ($1, $2, $2::bigint / 3600000, $3) \
      ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
      idle_hour = excluded.idle_hour, data = excluded.data";
-/// Writes transcript lines and forgets those below $4, in one statement (lines of the new
-/// ones below $4 are not written at all: the statement's parts share one snapshot).
+/// `SAVE` for a row the turn has locked: a plain update costs the database less.
+const UPDATE: &str = "UPDATE sessions SET updated_at = $2, idle_hour = $2::bigint / 3600000, \
+     data = $3 WHERE key = $1";
+/// Writes transcript lines ($4, numbered $5) and forgets those below $6; the statement it
+/// begins saves the session ($1–$3) too, so a turn's writes are one statement. Lines of the
+/// new ones below $6 are not written at all: the statement's parts share one snapshot.
+const WITH_LINES: &str = "WITH trimmed AS \
+     (DELETE FROM transcript_lines WHERE key = $1 AND number < $6), \
+     lines AS (INSERT INTO transcript_lines (key, number, line) \
+     SELECT $1, number, line FROM unnest($4::bigint[], $5::bytea[]) AS l (number, line) \
+     WHERE number >= $6 \
+     ON CONFLICT (key, number) DO UPDATE SET line = excluded.line) ";
+static SAVE_WITH_LINES: LazyLock<String> = LazyLock::new(|| format!("{WITH_LINES}{SAVE}"));
+static UPDATE_WITH_LINES: LazyLock<String> = LazyLock::new(|| format!("{WITH_LINES}{UPDATE}"));
+/// The transcript lines alone (`WITH_LINES` without the session), numbered as there.
 const WRITE_LINES: &str = "WITH trimmed AS \
      (DELETE FROM transcript_lines WHERE key = $1 AND number < $4) \
      INSERT INTO transcript_lines (key, number, line) \
@@ -152,69 +172,89 @@ impl SessionStore for PgSessionStore {
     ) -> Result<(Option<StoredSession>, Box<dyn SessionTurn + 'a>), StoreError> {
         // Held by the turn from here on: should anything fail, or the caller stop waiting,
         // dropping the turn closes the connection instead of pooling it mid-transaction.
-        let turn = PgTurn {
+        let mut turn = PgTurn {
             client: Some(connection(&self.pools.turns).await?),
             key: key.clone(),
+            row_locked: false,
         };
         let loaded = lock_and_load(turn.connection(), key).await?;
+        turn.row_locked = loaded.is_some();
         Ok((loaded, Box::new(turn)))
     }
 }
 
-/// Opens the turn's transaction on `client`, waits for the session's lock, and loads it.
+/// Opens the turn's transaction on `client`, locks the session and loads it.
 ///
-/// The three statements are pipelined (sent without waiting for each answer; the server
-/// still runs them in order): one round trip instead of three.
+/// The statements are pipelined (sent without waiting for each answer; the server still
+/// runs them in order): one round trip for a session that has a row, two for one that
+/// has none yet.
 async fn lock_and_load(
     client: &Object,
     key: &SessionKey,
 ) -> Result<Option<StoredSession>, StoreError> {
-    let lock = client.prepare_cached(LOCK).await?;
-    let load = client.prepare_cached(LOAD).await?;
+    let lock_row = client.prepare_cached(LOCK_ROW).await?;
     let key: [&(dyn ToSql + Sync); 1] = [&key.as_str()];
-    let (_, _, loaded) = tokio::try_join!(
+    let (_, locked) = tokio::try_join!(
         client.batch_execute("BEGIN"),
-        client.execute(&lock, &key),
-        client.query_opt(&load, &key),
+        client.query_opt(&lock_row, &key),
     )?;
-    Ok(loaded.map(|row| stored(&row)))
+    if let Some(row) = locked {
+        return Ok(Some(stored(&row)));
+    }
+    let lock_key = client.prepare_cached(LOCK_KEY).await?;
+    let (_, locked) = tokio::try_join!(
+        client.execute(&lock_key, &key),
+        client.query_opt(&lock_row, &key),
+    )?;
+    Ok(locked.map(|row| stored(&row)))
 }
 
-/// Writes what the turn wrote and commits, on the turn's `client`: pipelined, as
-/// `lock_and_load` is (should a write fail, the `COMMIT` after it only rolls back). The
-/// statements are prepared first, so that each request leaves in order when first polled.
+/// Writes what the turn wrote and commits, on the turn's `client`: one statement for the
+/// session and its transcript lines, pipelined with the `COMMIT` (should the write fail,
+/// the `COMMIT` after it only rolls back). The statement is prepared first, so that both
+/// requests leave in order when first polled.
 async fn write_and_commit(
     client: &Object,
     key: &SessionKey,
+    row_locked: bool,
     writes: &TurnWrites,
 ) -> Result<(), StoreError> {
-    let write_lines = client.prepare_cached(WRITE_LINES).await?;
-    let save = client.prepare_cached(SAVE).await?;
-    let transcript = async {
-        if let Some(transcript) = &writes.transcript {
-            let (numbers, trim_below) =
-                numbered(transcript.first, transcript.lines.len(), transcript.keep);
-            client
-                .execute(
-                    &write_lines,
-                    &[&key.as_str(), &numbers, &transcript.lines, &trim_below],
-                )
-                .await?;
+    let key = key.as_str();
+    let session = writes
+        .session
+        .as_ref()
+        .map(|session| (bigint(session.updated_at.0), &session.data));
+    let lines = writes.transcript.as_ref().map(|transcript| {
+        let (numbers, trim_below) =
+            numbered(transcript.first, transcript.lines.len(), transcript.keep);
+        (numbers, &transcript.lines, trim_below)
+    });
+    let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>) = match (&session, &lines) {
+        (Some((updated_at, data)), Some((numbers, lines, trim_below))) => (
+            if row_locked {
+                &UPDATE_WITH_LINES
+            } else {
+                &SAVE_WITH_LINES
+            },
+            vec![&key, updated_at, data, numbers, lines, trim_below],
+        ),
+        (Some((updated_at, data)), None) => (
+            if row_locked { UPDATE } else { SAVE },
+            vec![&key, updated_at, data],
+        ),
+        (None, Some((numbers, lines, trim_below))) => {
+            (WRITE_LINES, vec![&key, numbers, lines, trim_below])
         }
-        Ok::<_, tokio_postgres::Error>(())
-    };
-    let state = async {
-        if let Some(session) = &writes.session {
-            client
-                .execute(
-                    &save,
-                    &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
-                )
-                .await?;
+        (None, None) => {
+            client.batch_execute("COMMIT").await?;
+            return Ok(());
         }
-        Ok(())
     };
-    tokio::try_join!(transcript, state, client.batch_execute("COMMIT"))?;
+    let statement = client.prepare_cached(sql).await?;
+    tokio::try_join!(
+        client.execute(&statement, &params),
+        client.batch_execute("COMMIT")
+    )?;
     Ok(())
 }
 
@@ -223,6 +263,8 @@ struct PgTurn {
     /// `None` once committed (the connection is back in the pool).
     client: Option<Object>,
     key: SessionKey,
+    /// The session had a row, which the turn holds locked (its writes are updates).
+    row_locked: bool,
 }
 
 impl PgTurn {
@@ -237,7 +279,7 @@ impl PgTurn {
 #[async_trait::async_trait]
 impl SessionTurn for PgTurn {
     async fn finish(mut self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError> {
-        write_and_commit(self.connection(), &self.key, &writes).await?;
+        write_and_commit(self.connection(), &self.key, self.row_locked, &writes).await?;
         // Committed: the connection goes back to the pool, clean.
         self.client = None;
         Ok(())
