@@ -20,7 +20,7 @@ use crate::dialog::{
 };
 use crate::identity::{Kpj, Nik};
 use crate::limits::{Attempt, Limits, MemberLimits};
-use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory};
+use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory, MemberId};
 use crate::metrics::{Abandon, Channel, Metrics, TurnRecord};
 use crate::nlu::entities::Entity;
 use crate::nlu::{IntentScore, Nlu};
@@ -430,6 +430,7 @@ impl Engine {
                 updated_at: stored.updated_at,
                 data: serde_json::to_vec(&session)?,
             }),
+            member: session.state.member().map(|member| member.id.clone()),
         };
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
@@ -458,6 +459,7 @@ impl Engine {
             return Ok(None);
         }
         let new_session = stored.is_none();
+        let mut preloaded = store_turn.member_standing().cloned();
         // The stored record is kept: a turn dropped for a directory outage goes back to it.
         let as_stored = |stored: &Option<StoredSession>| match stored {
             Some(stored) => decode(&incoming.session, stored, now),
@@ -487,7 +489,9 @@ impl Engine {
         let mut replies = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
-            let transition = self.step(&incoming.session, session, event, now).await?;
+            let transition = self
+                .step(&incoming.session, session, event, &mut preloaded, now)
+                .await?;
             session = transition.session;
             replies.extend(transition.replies);
             if let Some(understood) = transition.understood {
@@ -544,14 +548,17 @@ impl Engine {
 
     /// One `dialog::step` with its context: the member's standing, a fresh code, and where
     /// this session takes a new password (on the page, with a fresh link token, for the
-    /// messaging channels).
+    /// messaging channels). `preloaded` is the standing the store read with the session;
+    /// it serves the turn's first step only, before any effect of the turn could change it.
     async fn step(
         &self,
         key: &SessionKey,
         session: Session,
         event: Event,
+        preloaded: &mut Option<(MemberId, Standing)>,
         now: Timestamp,
     ) -> Result<dialog::Transition, EngineError> {
+        let preloaded = preloaded.take();
         let fresh_code = otp::generate_code();
         let fresh_token = crate::channels::is_messaging(key).then(PageToken::generate);
         let member = match &event {
@@ -564,9 +571,10 @@ impl Engine {
             | Event::CodeUndelivered { .. }
             | Event::CodeAdmission { .. } => session.state.member(),
         };
-        let standing = match member {
-            Some(member) => self.services.guard.standing(&member.id).await?,
-            None => Standing::default(),
+        let standing = match (member, preloaded) {
+            (Some(member), Some((id, standing))) if id == member.id => standing,
+            (Some(member), _) => self.services.guard.standing(&member.id).await?,
+            (None, _) => Standing::default(),
         };
         let context = Context {
             now,
@@ -642,6 +650,7 @@ impl Engine {
             updated_at: turn.now,
             data: serde_json::to_vec(&session)?,
         });
+        writes.member = session.state.member().map(|member| member.id.clone());
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
         self.record(

@@ -9,13 +9,16 @@ use deadpool_postgres::Object;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{Pools, bigint, connection, unsigned};
+use super::{Pools, bigint, connection, member_guard, unsigned};
 use crate::clock::Timestamp;
+use crate::members::MemberId;
+use crate::security::lockout::Standing;
 use crate::store::{SessionKey, SessionStore, SessionTurn, StoreError, StoredSession, TurnWrites};
 
 /// The session's row, locked (`FOR UPDATE` waits for a turn of another instance holding it,
-/// then reads the row as that turn left it).
-const LOCK_ROW: &str = "SELECT updated_at, data FROM sessions WHERE key = $1 FOR UPDATE";
+/// then reads the row as that turn left it), with the standing of the member it concerns.
+const LOCK_ROW: &str = "SELECT s.updated_at, s.data, s.member, g.standing FROM sessions s \
+     LEFT JOIN member_standings g ON g.member = s.member WHERE s.key = $1 FOR UPDATE OF s";
 /// A session with no row yet has nothing to lock: its first turns take an advisory lock on
 /// 64 bits of the key's hash instead, and read again under it (a turn that created the row
 /// meanwhile has committed). Two sessions sharing a hash only wait for each other now and
@@ -24,21 +27,22 @@ const LOCK_ROW: &str = "SELECT updated_at, data FROM sessions WHERE key = $1 FOR
 const LOCK_KEY: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 const LOAD: &str = "SELECT updated_at, data FROM sessions WHERE key = $1";
 /// `idle_hour` is `updated_at` in whole hours (see the migration).
-const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
-     VALUES ($1, $2, $2::bigint / 3600000, $3) \
+/// $4 is the member the session concerns (NULL for none).
+const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data, member) \
+     VALUES ($1, $2, $2::bigint / 3600000, $3, $4) \
      ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
-     idle_hour = excluded.idle_hour, data = excluded.data";
+     idle_hour = excluded.idle_hour, data = excluded.data, member = excluded.member";
 /// `SAVE` for a row the turn has locked: a plain update costs the database less.
 const UPDATE: &str = "UPDATE sessions SET updated_at = $2, idle_hour = $2::bigint / 3600000, \
-     data = $3 WHERE key = $1";
-/// Writes transcript lines ($4, numbered $5) and forgets those below $6; the statement it
-/// begins saves the session ($1–$3) too, so a turn's writes are one statement. Lines of the
-/// new ones below $6 are not written at all: the statement's parts share one snapshot.
+     data = $3, member = $4 WHERE key = $1";
+/// Writes transcript lines ($5, numbered $6) and forgets those below $7; the statement it
+/// begins saves the session ($1–$4) too, so a turn's writes are one statement. Lines of the
+/// new ones below $7 are not written at all: the statement's parts share one snapshot.
 const WITH_LINES: &str = "WITH trimmed AS \
-     (DELETE FROM transcript_lines WHERE key = $1 AND number < $6), \
+     (DELETE FROM transcript_lines WHERE key = $1 AND number < $7), \
      lines AS (INSERT INTO transcript_lines (key, number, line) \
-     SELECT $1, number, line FROM unnest($4::bigint[], $5::bytea[]) AS l (number, line) \
-     WHERE number >= $6 \
+     SELECT $1, number, line FROM unnest($5::bigint[], $6::bytea[]) AS l (number, line) \
+     WHERE number >= $7 \
      ON CONFLICT (key, number) DO UPDATE SET line = excluded.line) ";
 static SAVE_WITH_LINES: LazyLock<String> = LazyLock::new(|| format!("{WITH_LINES}{SAVE}"));
 static UPDATE_WITH_LINES: LazyLock<String> = LazyLock::new(|| format!("{WITH_LINES}{UPDATE}"));
@@ -90,10 +94,17 @@ impl SessionStore for PgSessionStore {
     async fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
         let client = connection(&self.pools.general).await?;
         let save = client.prepare_cached(SAVE).await?;
+        // Outside a turn the member is not known: its next turn asks for the standing.
+        let member: Option<&str> = None;
         client
             .execute(
                 &save,
-                &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
+                &[
+                    &key.as_str(),
+                    &bigint(session.updated_at.0),
+                    &session.data,
+                    &member,
+                ],
             )
             .await?;
         Ok(())
@@ -176,37 +187,45 @@ impl SessionStore for PgSessionStore {
             client: Some(connection(&self.pools.turns).await?),
             key: key.clone(),
             row_locked: false,
+            standing: None,
         };
-        let loaded = lock_and_load(turn.connection(), key).await?;
-        turn.row_locked = loaded.is_some();
-        Ok((loaded, Box::new(turn)))
+        let Some(row) = lock_and_load(turn.connection(), key).await? else {
+            return Ok((None, Box::new(turn)));
+        };
+        turn.row_locked = true;
+        let member: Option<String> = row.get(2);
+        turn.standing = member.map(|member| {
+            let standing: Option<&str> = row.get(3);
+            (
+                MemberId::from_stored(member),
+                member_guard::decode(standing),
+            )
+        });
+        Ok((Some(stored(&row)), Box::new(turn)))
     }
 }
 
-/// Opens the turn's transaction on `client`, locks the session and loads it.
+/// Opens the turn's transaction on `client`, locks the session and loads its `LOCK_ROW`.
 ///
 /// The statements are pipelined (sent without waiting for each answer; the server still
 /// runs them in order): one round trip for a session that has a row, two for one that
 /// has none yet.
-async fn lock_and_load(
-    client: &Object,
-    key: &SessionKey,
-) -> Result<Option<StoredSession>, StoreError> {
+async fn lock_and_load(client: &Object, key: &SessionKey) -> Result<Option<Row>, StoreError> {
     let lock_row = client.prepare_cached(LOCK_ROW).await?;
     let key: [&(dyn ToSql + Sync); 1] = [&key.as_str()];
     let (_, locked) = tokio::try_join!(
         client.batch_execute("BEGIN"),
         client.query_opt(&lock_row, &key),
     )?;
-    if let Some(row) = locked {
-        return Ok(Some(stored(&row)));
+    if locked.is_some() {
+        return Ok(locked);
     }
     let lock_key = client.prepare_cached(LOCK_KEY).await?;
     let (_, locked) = tokio::try_join!(
         client.execute(&lock_key, &key),
         client.query_opt(&lock_row, &key),
     )?;
-    Ok(locked.map(|row| stored(&row)))
+    Ok(locked)
 }
 
 /// Writes what the turn wrote and commits, on the turn's `client`: one statement for the
@@ -220,6 +239,7 @@ async fn write_and_commit(
     writes: &TurnWrites,
 ) -> Result<(), StoreError> {
     let key = key.as_str();
+    let member = writes.member.as_ref().map(MemberId::as_str);
     let session = writes
         .session
         .as_ref()
@@ -236,11 +256,11 @@ async fn write_and_commit(
             } else {
                 &SAVE_WITH_LINES
             },
-            vec![&key, updated_at, data, numbers, lines, trim_below],
+            vec![&key, updated_at, data, &member, numbers, lines, trim_below],
         ),
         (Some((updated_at, data)), None) => (
             if row_locked { UPDATE } else { SAVE },
-            vec![&key, updated_at, data],
+            vec![&key, updated_at, data, &member],
         ),
         (None, Some((numbers, lines, trim_below))) => {
             (WRITE_LINES, vec![&key, numbers, lines, trim_below])
@@ -265,6 +285,8 @@ struct PgTurn {
     key: SessionKey,
     /// The session had a row, which the turn holds locked (its writes are updates).
     row_locked: bool,
+    /// The standing of the member the session concerns, read with it.
+    standing: Option<(MemberId, Standing)>,
 }
 
 impl PgTurn {
@@ -278,6 +300,10 @@ impl PgTurn {
 
 #[async_trait::async_trait]
 impl SessionTurn for PgTurn {
+    fn member_standing(&self) -> Option<&(MemberId, Standing)> {
+        self.standing.as_ref()
+    }
+
     async fn finish(mut self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError> {
         write_and_commit(self.connection(), &self.key, self.row_locked, &writes).await?;
         // Committed: the connection goes back to the pool, clean.
