@@ -7,7 +7,7 @@ use super::format;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
 use super::state::{CardView, MemberView, Session, State, Topic};
-use super::step::{Command, Context, Message, Output, VERIFIED_WINDOW, interrupt, start_flow};
+use super::step::{Command, Context, Message, Output, interrupt, start_flow};
 use crate::clock::Timestamp;
 
 /// How sure the classifier must be that a message after a balance means something else for
@@ -19,7 +19,7 @@ pub(super) fn verified_member(session: &Session, now: Timestamp) -> Option<Membe
     session
         .verified
         .as_ref()
-        .filter(|v| now.since(v.at) < VERIFIED_WINDOW)
+        .filter(|v| v.is_current(now))
         .map(|v| v.member.clone())
 }
 

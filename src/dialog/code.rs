@@ -60,16 +60,8 @@ pub(super) fn ask_channel(member: &MemberView) -> Reply {
 /// The masked phone or e-mail a code to `channel` goes to (empty when the member has none).
 fn destination(member: &MemberView, channel: CodeChannel) -> String {
     match channel {
-        CodeChannel::Sms => member
-            .phone
-            .as_ref()
-            .map(Phone::masked)
-            .unwrap_or_default(),
-        CodeChannel::Email => member
-            .email
-            .as_ref()
-            .map(Email::masked)
-            .unwrap_or_default(),
+        CodeChannel::Sms => member.phone.as_ref().map(Phone::masked).unwrap_or_default(),
+        CodeChannel::Email => member.email.as_ref().map(Email::masked).unwrap_or_default(),
     }
 }
 
