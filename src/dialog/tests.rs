@@ -159,6 +159,24 @@ fn keys(t: &Transition) -> Vec<&str> {
     t.replies.iter().map(|r| r.key.as_ref()).collect()
 }
 
+/// The member's limits refused: `rate_limited`, nothing done, the flow over.
+fn assert_refused_by_limits(t: &Transition) {
+    assert_eq!(keys(t), ["rate_limited"]);
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+    assert_eq!(t.session.state, State::Idle);
+}
+
+/// Drives forgot_account for Budi (phone and e-mail) up to the choice of the code's channel.
+fn choosing_channel_for_account() -> Transition {
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "12345678901 3174011203880001"),
+        T0,
+    );
+    run(t.session, Event::LookedUp(Some(budi())), T0)
+}
+
 /// Drives forgot_password for Budi up to the look-up of his e-mail and KPJ.
 fn looking_up_for_password_reset() -> Session {
     let t = run(
@@ -214,13 +232,7 @@ fn one_value_missing_asks_only_for_that_one() {
 
 #[test]
 fn a_member_with_phone_and_email_chooses_and_sees_only_masked_destinations() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     assert_eq!(keys(&t), ["ask_otp_channel"]);
     let shown = format!("{:?}", t.replies);
     assert!(shown.contains("0812****7890") && shown.contains("b***@example.com"));
@@ -326,13 +338,7 @@ fn the_right_code_is_refused_while_the_member_is_locked_by_another_session() {
 fn no_code_is_resent_or_switched_while_the_member_is_locked() {
     let later = T0.plus(Duration::from_secs(61));
     for payload in ["/resend_otp", "/otp_channel sms"] {
-        let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-        let t = run(
-            t.session,
-            says("out_of_scope", "12345678901 3174011203880001"),
-            T0,
-        );
-        let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+        let t = choosing_channel_for_account();
         let t = run(t.session, presses("/otp_channel email"), T0);
         assert_eq!(keys(&t), ["otp_sent"]);
         let t = run_as(t.session, presses(payload), later, locked_at_t0());
@@ -343,13 +349,7 @@ fn no_code_is_resent_or_switched_while_the_member_is_locked() {
 
 #[test]
 fn a_member_parked_at_the_channel_choice_gets_no_code_while_locked() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     assert_eq!(keys(&t), ["ask_otp_channel"]);
     let t = run_as(t.session, presses("/otp_channel sms"), T0, locked_at_t0());
     assert_eq!(keys(&t), ["otp_locked", "handoff"]);
@@ -672,21 +672,13 @@ fn a_look_up_over_the_member_limit_is_refused_and_ends_the_flow() {
             t.effects
         );
         let t = run(t.session, Event::LookUpRefused, T0);
-        assert_eq!(keys(&t), ["rate_limited"]);
-        assert!(t.effects.is_empty(), "{:?}", t.effects);
-        assert_eq!(t.session.state, State::Idle);
+        assert_refused_by_limits(&t);
     }
 }
 
 #[test]
 fn a_code_over_the_member_limit_is_not_sent() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     let t = run_admitting(
         t.session,
         presses("/otp_channel sms"),
@@ -696,9 +688,7 @@ fn a_code_over_the_member_limit_is_not_sent() {
         CODE,
         PasswordEntry::Chat,
     );
-    assert_eq!(keys(&t), ["rate_limited"]);
-    assert!(t.effects.is_empty(), "{:?}", t.effects);
-    assert_eq!(t.session.state, State::Idle);
+    assert_refused_by_limits(&t);
 }
 
 #[test]
@@ -867,13 +857,7 @@ fn the_page_s_password_ends_the_flow_as_the_chat_would() {
 #[test]
 fn forgot_account_on_the_page_names_the_account_as_the_chat_would() {
     let fresh = PageToken::generate();
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     let t = run(t.session, presses("/otp_channel email"), T0);
     let t = run_on_messaging(t.session, says("out_of_scope", CODE), T0, &fresh);
     assert_eq!(keys(&t), ["password_link_sent"]);
