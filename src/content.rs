@@ -339,7 +339,7 @@ impl Loader {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        if !is_valid_name(&name) {
+        if !is_intent_name(&name) {
             self.error(
                 path,
                 0,
@@ -668,7 +668,10 @@ fn line_of(text: &str, byte_offset: usize) -> usize {
         + 1
 }
 
-fn is_valid_name(name: &str) -> bool {
+/// Whether `name` can be an intent's name: lower_snake_case ASCII. The one home of the rule:
+/// content files are checked with it, and the dialog takes a `/name` payload for an intent
+/// only when it passes.
+pub fn is_intent_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

@@ -341,7 +341,7 @@ impl Engine {
         let now = self.services.clock.now();
         Ok(self.load(key).await?.map(|stored| {
             let session = decode(key, &stored, now);
-            if now.since(session.last_activity) > dialog::step::FLOW_TIMEOUT {
+            if session.is_stale(now) {
                 ("idle", Expects::Text)
             } else {
                 (session.state.name(), session.state.expects())
@@ -1148,11 +1148,7 @@ fn decode(key: &SessionKey, stored: &StoredSession, now: Timestamp) -> Session {
 }
 
 fn stripe(key: &SessionKey) -> usize {
-    // FNV-1a: stable and cheap; the stripe only spreads load.
-    let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % LOCK_STRIPES as u64) as usize
+    crate::stripes::stripe(key.as_str(), LOCK_STRIPES)
 }
 
 /// Placeholder values as `render_text` takes them.

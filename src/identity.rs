@@ -11,6 +11,8 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub mod mask;
+
 /// Why a string is not a valid member identifier.
 ///
 /// The messages never contain the rejected value: it is personal data.
@@ -105,7 +107,7 @@ impl Nik {
 
     /// The first 4 and last 2 digits, the rest starred (SPEC §6).
     pub fn masked(&self) -> String {
-        mask_middle(&self.0, 4, 2)
+        mask::mask_number(&self.0)
     }
 }
 
@@ -127,7 +129,7 @@ impl Kpj {
 
     /// The first 4 and last 2 digits, the rest starred (SPEC §6).
     pub fn masked(&self) -> String {
-        mask_middle(&self.0, 4, 2)
+        mask::mask_number(&self.0)
     }
 }
 
@@ -150,7 +152,7 @@ impl Email {
 
     /// The first letter of the local part and the whole domain: `b***@example.com` (SPEC §6).
     pub fn masked(&self) -> String {
-        mask_email(&self.0)
+        mask::mask_email(&self.0)
     }
 }
 
@@ -204,10 +206,9 @@ impl Phone {
         Ok(Phone(national))
     }
 
-    /// The first and last 4 digits around a fixed `****`: `0812****7890` (SPEC §6).
+    /// The first and last 4 digits, the rest starred: `0812****7890` (SPEC §6).
     pub fn masked(&self) -> String {
-        let n = &self.0;
-        format!("{}****{}", &n[..4], &n[n.len() - 4..])
+        mask::mask_phone(&self.0)
     }
 }
 
@@ -217,9 +218,9 @@ impl OtpCode {
         exact_digits(s, 6).map(OtpCode)
     }
 
-    /// Not even part of a code may be shown: it is a credential until it expires.
+    /// All of it starred: a code is a credential until it expires.
     fn masked(&self) -> String {
-        "******".to_owned()
+        mask::mask_code(&self.0)
     }
 }
 
@@ -245,30 +246,6 @@ fn exact_digits(s: &str, count: usize) -> Result<String, IdentityError> {
             expected: count..=count,
             found: digits.len(),
         })
-    }
-}
-
-/// Keeps `head` leading and `tail` trailing characters and stars the others, one star each;
-/// a value too short to hide at least four characters that way is starred entirely.
-pub(crate) fn mask_middle(s: &str, head: usize, tail: usize) -> String {
-    let n = s.chars().count();
-    if n < head + tail + 4 {
-        return "*".repeat(n);
-    }
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= n - tail { c } else { '*' })
-        .collect()
-}
-
-/// `b***@example.com`; anything without an `@` is starred entirely.
-pub(crate) fn mask_email(s: &str) -> String {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "*".repeat(s.chars().count()),
     }
 }
 
@@ -607,13 +584,6 @@ mod tests {
             Nik::parse("3174 0112 0388 0001").unwrap().to_string(),
             "3174011203880001"
         );
-    }
-
-    #[test]
-    fn masking_never_reveals_most_of_a_short_value() {
-        assert_eq!(mask_middle("12345", 4, 2), "*****");
-        assert_eq!(mask_middle("1234567890", 4, 2), "1234****90");
-        assert_eq!(mask_email("budi"), "****");
     }
 
     #[test]

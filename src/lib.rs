@@ -29,3 +29,4 @@ pub mod nlu;
 pub mod outbox;
 pub mod security;
 pub mod store;
+pub mod stripes;

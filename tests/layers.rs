@@ -96,8 +96,8 @@ fn channels_know_neither_the_http_shell_nor_the_wiring_nor_the_wall_clock() {
 }
 
 #[test]
-fn input_limits_content_identity_and_the_clock_are_leaves() {
-    for module in ["input", "content", "identity", "clock"] {
+fn input_limits_content_identity_the_clock_and_lock_striping_are_leaves() {
+    for module in ["input", "content", "identity", "clock", "stripes"] {
         let found = violations(module, &["crate::"]);
         assert!(found.is_empty(), "{found:#?}");
     }

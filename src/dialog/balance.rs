@@ -7,9 +7,8 @@ use super::format;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
 use super::state::{CardView, MemberView, Session, State, Topic};
-use super::step::{Command, Context, Message, Output, VERIFIED_WINDOW, interrupt, start_flow};
+use super::step::{Command, Context, Message, Output, interrupt, start_flow};
 use crate::clock::Timestamp;
-use crate::security::mask;
 
 /// How sure the classifier must be that a message after a balance means something else for
 /// a card named in it to be ignored ("kalo yg dulu?" looks a little like a goodbye).
@@ -20,7 +19,7 @@ pub(super) fn verified_member(session: &Session, now: Timestamp) -> Option<Membe
     session
         .verified
         .as_ref()
-        .filter(|v| now.since(v.at) < VERIFIED_WINDOW)
+        .filter(|v| v.is_current(now))
         .map(|v| v.member.clone())
 }
 
@@ -84,7 +83,7 @@ pub(super) fn ask_card(member: &MemberView) -> Reply {
         .map(|(i, card)| Choice {
             label: "label_card",
             values: vec![
-                ("card", Value::Text(mask::mask_number(card.kpj.as_str()))),
+                ("card", Value::Text(card.kpj.masked())),
                 ("employer", Value::Text(card.employer.clone())),
                 (
                     "status",
@@ -106,7 +105,7 @@ fn show_card(member: &MemberView, index: usize, session: &mut Session, out: &mut
     let card = &member.cards[index];
     let several = member.cards.len() > 1;
     let mut reply = Reply::key("jht_balance")
-        .with("card", mask::mask_number(card.kpj.as_str()))
+        .with("card", card.kpj.masked())
         .with("employer", card.employer.clone())
         .with("balance", format::rupiah(card.balance_rupiah))
         .with("as_of", format::long_date(&card.as_of))
@@ -133,7 +132,7 @@ fn show_all(member: &MemberView, session: &mut Session, out: &mut Output) -> Sta
         .iter()
         .map(|card| {
             vec![
-                ("card", mask::mask_number(card.kpj.as_str())),
+                ("card", card.kpj.masked()),
                 ("employer", card.employer.clone()),
                 ("balance", format::rupiah(card.balance_rupiah)),
             ]

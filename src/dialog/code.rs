@@ -9,8 +9,8 @@ use super::password;
 use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
 use super::step::{Context, Message, Output, human_choice, interrupt};
+use crate::identity::{Email, Phone};
 use crate::security::lockout::CodeEvent;
-use crate::security::mask;
 use crate::security::otp::{self, Challenge, Verdict};
 use std::time::Duration;
 
@@ -60,16 +60,8 @@ pub(super) fn ask_channel(member: &MemberView) -> Reply {
 /// The masked phone or e-mail a code to `channel` goes to (empty when the member has none).
 fn destination(member: &MemberView, channel: CodeChannel) -> String {
     match channel {
-        CodeChannel::Sms => member
-            .phone
-            .as_ref()
-            .map(|p| mask::mask_phone(p.as_str()))
-            .unwrap_or_default(),
-        CodeChannel::Email => member
-            .email
-            .as_ref()
-            .map(|e| mask::mask_email(e.as_str()))
-            .unwrap_or_default(),
+        CodeChannel::Sms => member.phone.as_ref().map(Phone::masked).unwrap_or_default(),
+        CodeChannel::Email => member.email.as_ref().map(Email::masked).unwrap_or_default(),
     }
 }
 

@@ -73,12 +73,9 @@ fn take_values(
             failures,
             prefer,
         } => {
-            let new_nik = message
-                .valid(EntityKind::Nik)
-                .and_then(|v| Nik::parse(v).ok());
+            let new_nik = parsed(&message, EntityKind::Nik, Nik::parse);
             let answered = new_kpj.is_some() || new_nik.is_some();
-            let kpj = new_kpj.or(kpj);
-            let nik = new_nik.or(nik);
+            let (kpj, nik) = (new_kpj.or(kpj), new_nik.or(nik));
             let invalid = if message.invalid(EntityKind::Nik) {
                 Some("invalid_nik")
             } else if message.invalid(EntityKind::Kpj) {
@@ -109,11 +106,9 @@ fn take_values(
             kpj,
             failures,
         } => {
-            let new_email = message
-                .valid(EntityKind::Email)
-                .and_then(|v| Email::parse(v).ok());
+            let new_email = parsed(&message, EntityKind::Email, Email::parse);
             let answered = new_email.is_some() || new_kpj.is_some();
-            let kpj = new_kpj.or(kpj);
+            let (email, kpj) = (new_email.or(email), new_kpj.or(kpj));
             let invalid = if message.invalid(EntityKind::Email) {
                 Some("invalid_email")
             } else if message.invalid(EntityKind::Kpj)
@@ -124,7 +119,7 @@ fn take_values(
                 None
             };
             let state = State::CollectEmailKpj {
-                email: new_email.or(email),
+                email,
                 kpj,
                 failures,
             };
@@ -166,6 +161,15 @@ fn kpj_in(message: &Message) -> Option<Kpj> {
         .valid(EntityKind::Kpj)
         .or_else(|| message.valid(EntityKind::Phone).filter(|p| p.len() == 11))
         .and_then(|v| Kpj::parse(v).ok())
+}
+
+/// The message's valid value of `kind` as its identifier type (the one reading of a slot).
+fn parsed<T, E>(
+    message: &Message,
+    kind: EntityKind,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Option<T> {
+    message.valid(kind).and_then(|v| parse(v).ok())
 }
 
 /// The look-up to run once both values are in, `None` while one is missing. The engine

@@ -130,48 +130,50 @@ fn is_escape(message: &Message, typed: &str) -> bool {
     }
 }
 
-pub(super) fn new_password(
-    flow: Flow,
-    member: MemberView,
+/// Reads a message at either password prompt (the new password, or the same again). A
+/// message with no password in it (a button), or one that is not acceptable here and clearly
+/// asks for something else (`is_escape`), goes to `interrupt` like any digression.
+pub(super) fn collect(
+    state: State,
     mut message: Message,
     session: &mut Session,
     out: &mut Output,
     ctx: &Context,
 ) -> State {
     let Some(secret) = message.secret.take() else {
-        return interrupt(
-            State::NewPassword { flow, member },
-            message,
-            session,
-            out,
-            ctx,
-        );
+        return interrupt(state, message, session, out, ctx);
     };
-    let broken = password::check_policy(secret.expose_secret(), &member.personal_strings());
-    if !broken.is_empty() {
-        if is_escape(&message, secret.expose_secret()) {
-            return interrupt(
-                State::NewPassword { flow, member },
-                message,
-                session,
-                out,
-                ctx,
-            );
+    let broken = match &state {
+        State::NewPassword { member, .. } => {
+            password::check_policy(secret.expose_secret(), &member.personal_strings())
         }
-        let reasons = broken.iter().map(|rule| rule.response_key()).collect();
-        out.reply(Reply::key("password_weak").with_value("reasons", Value::Lines(reasons)));
-        return State::NewPassword { flow, member };
+        _ => Vec::new(),
+    };
+    let acceptable = match &state {
+        State::ConfirmPassword { .. } => message.confirms_draft,
+        _ => broken.is_empty(),
+    };
+    if !acceptable && is_escape(&message, secret.expose_secret()) {
+        return interrupt(state, message, session, out, ctx);
     }
-    match flow {
-        Flow::ForgotPassword => {
+    match state {
+        State::NewPassword { flow, member } if !broken.is_empty() => {
+            let reasons = broken.iter().map(|rule| rule.response_key()).collect();
+            out.reply(Reply::key("password_weak").with_value("reasons", Value::Lines(reasons)));
+            State::NewPassword { flow, member }
+        }
+        State::NewPassword {
+            flow: Flow::ForgotPassword,
+            member,
+        } => {
             out.effects.push(Effect::SetPassword {
                 member_id: member.id.clone(),
                 password: secret,
             });
-            out.reply(finished(flow, &member));
+            out.reply(finished(Flow::ForgotPassword, &member));
             State::Idle
         }
-        _ => {
+        State::NewPassword { flow, member } => {
             // Hashed by the engine off the executor; `on_draft_hashed` asks for the second
             // entry. A keyed fast hash here (as before) left a derivative in the session that
             // costs a guesser one HMAC per try once the store and its key leak.
@@ -179,6 +181,24 @@ pub(super) fn new_password(
                 .push(Effect::HashPasswordDraft { password: secret });
             State::NewPassword { flow, member }
         }
+        State::ConfirmPassword { member, draft_phc } if acceptable => {
+            // The draft's hash is the new password's: no second argon2 run.
+            out.effects.push(Effect::SetPasswordHash {
+                member_id: member.id.clone(),
+                phc: draft_phc,
+            });
+            out.reply(finished(Flow::ForgotAccount, &member));
+            State::Idle
+        }
+        State::ConfirmPassword { member, .. } => {
+            out.reply(Reply::key("password_mismatch"));
+            State::NewPassword {
+                flow: Flow::ForgotAccount,
+                member,
+            }
+        }
+        // Only the two password prompts are read here.
+        other => other,
     }
 }
 
@@ -191,47 +211,5 @@ pub(super) fn on_draft_hashed(state: State, draft_phc: String, out: &mut Output)
         }
         // A hash with no first entry pending cannot come from the engine; ignore it.
         other => other,
-    }
-}
-
-pub(super) fn confirm_password(
-    member: MemberView,
-    draft_phc: String,
-    mut message: Message,
-    session: &mut Session,
-    out: &mut Output,
-    ctx: &Context,
-) -> State {
-    let Some(secret) = message.secret.take() else {
-        return interrupt(
-            State::ConfirmPassword { member, draft_phc },
-            message,
-            session,
-            out,
-            ctx,
-        );
-    };
-    if message.confirms_draft {
-        // The draft's hash is the new password's: no second argon2 run.
-        out.effects.push(Effect::SetPasswordHash {
-            member_id: member.id.clone(),
-            phc: draft_phc,
-        });
-        out.reply(finished(Flow::ForgotAccount, &member));
-        return State::Idle;
-    }
-    if is_escape(&message, secret.expose_secret()) {
-        return interrupt(
-            State::ConfirmPassword { member, draft_phc },
-            message,
-            session,
-            out,
-            ctx,
-        );
-    }
-    out.reply(Reply::key("password_mismatch"));
-    State::NewPassword {
-        flow: Flow::ForgotAccount,
-        member,
     }
 }

@@ -9,6 +9,13 @@ use crate::identity::{Email, Kpj, Nik, Phone};
 use crate::members::MemberId;
 use crate::security::otp::Challenge;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A flow left alone this long is over (SPEC §5, "session_expired"): the one home of that
+/// rule, read by the dialog and by the engine's answer to a reloaded widget.
+pub const FLOW_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// A member verified by a code may check balances again without a new code for this long.
+pub const VERIFIED_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// How a code reaches the member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -294,6 +301,13 @@ pub struct Verified {
     pub at: Timestamp,
 }
 
+impl Verified {
+    /// Whether the verification still lets the member in without a new code at `now`.
+    pub fn is_current(&self, now: Timestamp) -> bool {
+        now.since(self.at) < VERIFIED_WINDOW
+    }
+}
+
 /// Who said a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -375,6 +389,12 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether the session was left alone for longer than `FLOW_TIMEOUT` by `now`: a flow
+    /// still open in it is over, and the next message meets an idle dialog.
+    pub fn is_stale(&self, now: Timestamp) -> bool {
+        now.since(self.last_activity) > FLOW_TIMEOUT
+    }
+
     /// The bot's last answer: a button pressed (or its number typed) is looked up in it.
     pub fn answer(&self) -> &[Said] {
         self.recent.last().map_or(&[], |exchange| &exchange.bot)

@@ -13,6 +13,7 @@ use super::password;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, Session, State, Topic};
 use crate::clock::Timestamp;
+use crate::content;
 use crate::nlu::IntentScore;
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{Entity, EntityKind};
@@ -21,12 +22,7 @@ use crate::security::otp::ServerKey;
 use crate::security::page_token::PageToken;
 use crate::security::password::SecretString;
 use std::borrow::Cow;
-use std::time::Duration;
 
-/// A flow left alone this long is over (SPEC §5, "session_expired").
-pub const FLOW_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// A member verified by a code may check balances again without a new code for this long.
-pub const VERIFIED_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// Consecutive fallbacks before handing over to a person.
 const MAX_FALLBACKS: u8 = 2;
 /// A follow-up that stays on the topic is short: a longer message says what it is about.
@@ -68,17 +64,12 @@ impl Command {
             ("resend_otp", None) => Some(Command::ResendCode),
             ("other_card", None) => Some(Command::OtherCard),
             ("resend_link", None) => Some(Command::ResendLink),
-            (intent, None) if is_intent_name(intent) => Some(Command::Intent(intent.to_string())),
+            (intent, None) if content::is_intent_name(intent) => {
+                Some(Command::Intent(intent.to_string()))
+            }
             _ => None,
         }
     }
-}
-
-fn is_intent_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// What a message is made of, for the rules about emoji and punctuation (SPEC §5.1).
@@ -235,14 +226,14 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
     let next = match event {
         Event::Message(message) => {
             forget_stale_verification(&mut session, ctx.now);
-            let expired =
-                state != State::Idle && ctx.now.since(session.last_activity) > FLOW_TIMEOUT;
+            let expired = state.flow().is_some() && session.is_stale(ctx.now);
             session.last_activity = ctx.now;
             session.turns += 1;
             let counts = message.counts_as_words();
-            let next = match state.flow() {
-                Some(_) if expired => after_expiry(message, &mut session, &mut out, ctx),
-                _ => on_message(state, message, &mut session, &mut out, ctx),
+            let next = if expired {
+                after_expiry(message, &mut session, &mut out, ctx)
+            } else {
+                on_message(state, message, &mut session, &mut out, ctx)
             };
             count_fallbacks(&mut session, &mut out, counts);
             next
@@ -278,7 +269,7 @@ fn forget_stale_verification(session: &mut Session, now: Timestamp) {
     if session
         .verified
         .as_ref()
-        .is_some_and(|v| now.since(v.at) >= VERIFIED_WINDOW)
+        .is_some_and(|v| !v.is_current(now))
     {
         session.verified = None;
     }
@@ -382,14 +373,11 @@ fn on_message(
         State::AwaitCode { flow, member, code } => {
             code::await_code(flow, member, code, message, session, out, ctx)
         }
-        State::NewPassword { flow, member } => {
-            password::new_password(flow, member, message, session, out, ctx)
+        State::NewPassword { .. } | State::ConfirmPassword { .. } => {
+            password::collect(state, message, session, out, ctx)
         }
         State::AwaitPasswordPage { flow, member } => {
             password::await_page(flow, member, message, session, out, ctx)
-        }
-        State::ConfirmPassword { member, draft_phc } => {
-            password::confirm_password(member, draft_phc, message, session, out, ctx)
         }
         State::ChooseCard { member } => balance::choose_card(member, message, session, out, ctx),
         // Never stored (the cards come back within the turn that asked for them); a message

@@ -2,10 +2,9 @@
 //! look-up results), no store, clock or HTTP.
 
 use super::reply::{Effect, Value};
-use super::state::{CardView, Flow, MemberView, Session, State};
+use super::state::{CardView, FLOW_TIMEOUT, Flow, MemberView, Session, State, VERIFIED_WINDOW};
 use super::step::{
-    Command, Context, Event, FLOW_TIMEOUT, Message, PagePassword, PasswordEntry, Transition,
-    VERIFIED_WINDOW, step,
+    Command, Context, Event, Message, PagePassword, PasswordEntry, Transition, step,
 };
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
@@ -160,8 +159,26 @@ fn keys(t: &Transition) -> Vec<&str> {
     t.replies.iter().map(|r| r.key.as_ref()).collect()
 }
 
-/// Drives forgot_password for Budi up to the code being sent.
-fn code_sent_for_password_reset() -> Session {
+/// The member's limits refused: `rate_limited`, nothing done, the flow over.
+fn assert_refused_by_limits(t: &Transition) {
+    assert_eq!(keys(t), ["rate_limited"]);
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+    assert_eq!(t.session.state, State::Idle);
+}
+
+/// Drives forgot_account for Budi (phone and e-mail) up to the choice of the code's channel.
+fn choosing_channel_for_account() -> Transition {
+    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
+    let t = run(
+        t.session,
+        says("out_of_scope", "12345678901 3174011203880001"),
+        T0,
+    );
+    run(t.session, Event::LookedUp(Some(budi())), T0)
+}
+
+/// Drives forgot_password for Budi up to the look-up of his e-mail and KPJ.
+fn looking_up_for_password_reset() -> Session {
     let t = run(
         Session::new(T0),
         says("forgot_password", "lupa password"),
@@ -173,7 +190,16 @@ fn code_sent_for_password_reset() -> Session {
         T0,
     );
     assert!(matches!(t.effects[..], [Effect::LookUpByEmailKpj { .. }]));
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    t.session
+}
+
+/// Drives forgot_password for Budi up to the code being sent.
+fn code_sent_for_password_reset() -> Session {
+    let t = run(
+        looking_up_for_password_reset(),
+        Event::LookedUp(Some(budi())),
+        T0,
+    );
     assert_eq!(keys(&t), ["otp_sent"]);
     t.session
 }
@@ -206,13 +232,7 @@ fn one_value_missing_asks_only_for_that_one() {
 
 #[test]
 fn a_member_with_phone_and_email_chooses_and_sees_only_masked_destinations() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     assert_eq!(keys(&t), ["ask_otp_channel"]);
     let shown = format!("{:?}", t.replies);
     assert!(shown.contains("0812****7890") && shown.contains("b***@example.com"));
@@ -318,13 +338,7 @@ fn the_right_code_is_refused_while_the_member_is_locked_by_another_session() {
 fn no_code_is_resent_or_switched_while_the_member_is_locked() {
     let later = T0.plus(Duration::from_secs(61));
     for payload in ["/resend_otp", "/otp_channel sms"] {
-        let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-        let t = run(
-            t.session,
-            says("out_of_scope", "12345678901 3174011203880001"),
-            T0,
-        );
-        let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+        let t = choosing_channel_for_account();
         let t = run(t.session, presses("/otp_channel email"), T0);
         assert_eq!(keys(&t), ["otp_sent"]);
         let t = run_as(t.session, presses(payload), later, locked_at_t0());
@@ -335,13 +349,7 @@ fn no_code_is_resent_or_switched_while_the_member_is_locked() {
 
 #[test]
 fn a_member_parked_at_the_channel_choice_gets_no_code_while_locked() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     assert_eq!(keys(&t), ["ask_otp_channel"]);
     let t = run_as(t.session, presses("/otp_channel sms"), T0, locked_at_t0());
     assert_eq!(keys(&t), ["otp_locked", "handoff"]);
@@ -363,17 +371,12 @@ fn a_resend_does_not_give_back_the_tries_already_made() {
 
 #[test]
 fn a_locked_member_is_refused_before_any_code_is_sent() {
-    let t = run(
-        Session::new(T0),
-        says("forgot_password", "lupa password"),
+    let t = run_as(
+        looking_up_for_password_reset(),
+        Event::LookedUp(Some(budi())),
         T0,
+        locked_at_t0(),
     );
-    let t = run(
-        t.session,
-        says("out_of_scope", "budi.santoso@example.com 12345678901"),
-        T0,
-    );
-    let t = run_as(t.session, Event::LookedUp(Some(budi())), T0, locked_at_t0());
     assert_eq!(keys(&t), ["otp_locked", "handoff"]);
     assert!(t.effects.is_empty());
 }
@@ -669,21 +672,13 @@ fn a_look_up_over_the_member_limit_is_refused_and_ends_the_flow() {
             t.effects
         );
         let t = run(t.session, Event::LookUpRefused, T0);
-        assert_eq!(keys(&t), ["rate_limited"]);
-        assert!(t.effects.is_empty(), "{:?}", t.effects);
-        assert_eq!(t.session.state, State::Idle);
+        assert_refused_by_limits(&t);
     }
 }
 
 #[test]
 fn a_code_over_the_member_limit_is_not_sent() {
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     let t = run_admitting(
         t.session,
         presses("/otp_channel sms"),
@@ -693,9 +688,7 @@ fn a_code_over_the_member_limit_is_not_sent() {
         CODE,
         PasswordEntry::Chat,
     );
-    assert_eq!(keys(&t), ["rate_limited"]);
-    assert!(t.effects.is_empty(), "{:?}", t.effects);
-    assert_eq!(t.session.state, State::Idle);
+    assert_refused_by_limits(&t);
 }
 
 #[test]
@@ -864,13 +857,7 @@ fn the_page_s_password_ends_the_flow_as_the_chat_would() {
 #[test]
 fn forgot_account_on_the_page_names_the_account_as_the_chat_would() {
     let fresh = PageToken::generate();
-    let t = run(Session::new(T0), says("forgot_account", "lupa akun"), T0);
-    let t = run(
-        t.session,
-        says("out_of_scope", "12345678901 3174011203880001"),
-        T0,
-    );
-    let t = run(t.session, Event::LookedUp(Some(budi())), T0);
+    let t = choosing_channel_for_account();
     let t = run(t.session, presses("/otp_channel email"), T0);
     let t = run_on_messaging(t.session, says("out_of_scope", CODE), T0, &fresh);
     assert_eq!(keys(&t), ["password_link_sent"]);

@@ -31,7 +31,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::identity::{self, Email, IdentityError, Kpj, Nik, OtpCode, Phone};
+use crate::identity::{Email, IdentityError, Kpj, Nik, OtpCode, Phone, mask};
 
 /// What an extracted value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,20 +94,26 @@ pub struct Entity {
     pub problem: Option<Problem>,
 }
 
+impl Entity {
+    /// The value as the bot shows it (SPEC §6), by the rules of `identity::mask`: valid or
+    /// not, a value of this kind is personal data.
+    pub fn masked(&self) -> String {
+        match self.kind {
+            EntityKind::Nik | EntityKind::Kpj => mask::mask_number(&self.value),
+            EntityKind::Email => mask::mask_email(&self.value),
+            EntityKind::Phone => mask::mask_phone(&self.value),
+            EntityKind::Otp => mask::mask_code(&self.value),
+        }
+    }
+}
+
 impl fmt::Debug for Entity {
     /// Entities travel inside NLU results that get debug-printed; the value is personal data,
     /// so only a masked form is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = match self.kind {
-            EntityKind::Email => identity::mask_email(&self.value),
-            EntityKind::Otp => identity::mask_middle(&self.value, 0, 0),
-            EntityKind::Nik | EntityKind::Kpj | EntityKind::Phone => {
-                identity::mask_middle(&self.value, 4, 2)
-            }
-        };
         f.debug_struct("Entity")
             .field("kind", &self.kind)
-            .field("value", &value)
+            .field("value", &self.masked())
             .field("start", &self.start)
             .field("end", &self.end)
             .field("problem", &self.problem)
