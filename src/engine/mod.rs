@@ -1,9 +1,10 @@
 //! The conversational engine: the only place where NLU, dialog, store and services meet.
-//! `Engine` and its public API are here; one turn's work is split by job: `turn` (the lock,
+//! `Engine` and its public API are here; a turn's work is split by job: `turn` (the lock,
 //! load and decode, the turn's pipeline, a retried message answered again), `read` (a message
 //! into the dialog's input), `effects` (the dialog's effects run against the services),
 //! `render` (replies into messages), `history` (the transcript kept and shown), `report`
-//! (metrics and the log line of a turn) and `page` (the password page's way in).
+//! (metrics and the log line of a turn) and `page` (the password page's way in). The public
+//! methods that are one of those jobs (`history`, `code_undelivered`, the page's) live with it.
 
 mod effects;
 mod history;

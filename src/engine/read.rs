@@ -15,14 +15,33 @@ use std::collections::HashMap;
 /// How many digits of a message are kept for reading a code: a code has six.
 const MAX_DIGITS_READ: usize = 32;
 
+/// A member's message as read.
+pub(super) struct Reading {
+    /// What the dialog is given.
+    pub(super) message: Message,
+    /// The intent to report (`None` for passwords and buttons that are no intent).
+    pub(super) intent: Option<IntentScore>,
+    /// The entities found (empty for passwords and buttons).
+    pub(super) entities: Vec<Entity>,
+    /// The line the transcript keeps.
+    pub(super) line: String,
+}
+
+impl Reading {
+    /// A password: never reported, and kept only as `HIDDEN_PASSWORD`.
+    fn password(message: Message) -> Reading {
+        Reading {
+            message,
+            intent: None,
+            entities: Vec::new(),
+            line: HIDDEN_PASSWORD.to_string(),
+        }
+    }
+}
+
 impl Engine {
-    /// Turns raw input into the dialog's `Message`, the intent to report, the entities, and
-    /// the line the transcript keeps.
-    pub(super) fn read(
-        &self,
-        session: &Session,
-        input: &Input,
-    ) -> (Message, Option<IntentScore>, Vec<Entity>, String) {
+    /// Turns raw input into what the dialog, the report and the transcript take of it.
+    pub(super) fn read(&self, session: &Session, input: &Input) -> Reading {
         match input {
             Input::Payload(payload) => match Command::from_payload(payload) {
                 Some(command) => {
@@ -38,7 +57,12 @@ impl Engine {
                         command: Some(command),
                         ..Message::default()
                     };
-                    (message, intent, Vec::new(), line)
+                    Reading {
+                        message,
+                        intent,
+                        entities: Vec::new(),
+                        line,
+                    }
                 }
                 // An unknown payload is read like typed text.
                 None => self.read(session, &Input::Text(payload.clone())),
@@ -55,7 +79,7 @@ impl Engine {
                     secret: Some(SecretString::from(text.clone())),
                     ..Message::default()
                 };
-                (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
+                Reading::password(message)
             }
             Input::Text(text)
                 if session.state.awaits_password_page() && password::could_be_password(text) =>
@@ -66,7 +90,7 @@ impl Engine {
                     secret: Some(SecretString::from(text.clone())),
                     ..Message::default()
                 };
-                (message, None, Vec::new(), HIDDEN_PASSWORD.to_string())
+                Reading::password(message)
             }
             Input::Text(text) => {
                 // A button's number ("2") or title typed instead of pressed is that button,
@@ -104,7 +128,12 @@ impl Engine {
                 // The history shows the member's own identifiers masked (SPEC §6): whoever
                 // holds the session id must not read a NIK or a code back from it.
                 let line = mask::mask_typed_identifiers(text, &parse.entities);
-                (message, Some(parse.intent), parse.entities, line)
+                Reading {
+                    message,
+                    intent: Some(parse.intent),
+                    entities: parse.entities,
+                    line,
+                }
             }
         }
     }

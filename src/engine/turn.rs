@@ -135,7 +135,8 @@ impl Engine {
             store_turn.finish(TurnWrites::default()).await?;
             return Ok(Some(replayed));
         }
-        let (mut message, mut intent, entities, user_line) = self.read(&session, &incoming.input);
+        let read = self.read(&session, &incoming.input);
+        let (mut message, mut intent, entities) = (read.message, read.intent, read.entities);
         if let (State::ConfirmPassword { draft_phc, .. }, Some(typed)) =
             (&session.state, &message.secret)
         {
@@ -185,7 +186,7 @@ impl Engine {
 
         let concluded = Conclusion {
             key: &incoming.session,
-            user_line,
+            user_line: read.line,
             replies,
             client_message_id: incoming.client_message_id.as_deref(),
             intent: intent.as_ref(),
