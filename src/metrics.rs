@@ -17,8 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::dialog::Flow;
 use crate::dialog::state::CodeChannel;
+use crate::dialog::{Abandon, Flow, FlowOutcome};
 
 /// The media type of [`Metrics::render`]'s text, for the `Content-Type` of `GET /metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -113,21 +113,20 @@ impl RateLimitScope {
     }
 }
 
-/// How a flow that was in progress ended without completing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Abandon {
-    Cancelled,
-    Expired,
-    Handoff,
-    /// Another of the three flows was started.
-    Switched,
-    RateLimited,
-    /// Goodbye, or anything else that ended it.
-    Other,
+/// A flow's label is the intent that starts it; a code channel's is its own name; an
+/// abandonment's, its reason.
+trait AsLabel {
+    fn as_str(&self) -> &'static str;
 }
 
-impl Abandon {
-    fn as_str(self) -> &'static str {
+impl AsLabel for Flow {
+    fn as_str(&self) -> &'static str {
+        self.intent()
+    }
+}
+
+impl AsLabel for Abandon {
+    fn as_str(&self) -> &'static str {
         match self {
             Abandon::Cancelled => "cancelled",
             Abandon::Expired => "expired",
@@ -136,17 +135,6 @@ impl Abandon {
             Abandon::RateLimited => "rate_limited",
             Abandon::Other => "other",
         }
-    }
-}
-
-/// A flow's label is the intent that starts it; a code channel's is its own name.
-trait AsLabel {
-    fn as_str(&self) -> &'static str;
-}
-
-impl AsLabel for Flow {
-    fn as_str(&self) -> &'static str {
-        self.intent()
     }
 }
 
@@ -202,9 +190,8 @@ pub struct TurnRecord<'a> {
     /// The intent, already clamped to a known name (`None` for passwords and buttons).
     pub intent: Option<&'a str>,
     pub response_keys: &'a [&'a str],
-    pub started: Option<Flow>,
-    pub completed: Option<Flow>,
-    pub abandoned: Option<(Flow, Abandon)>,
+    /// What the turn's steps did to the flows, as the dialog said.
+    pub flows: &'a [FlowOutcome],
     pub new_session: bool,
     pub elapsed: Duration,
 }
@@ -376,18 +363,22 @@ impl Metrics {
         if turn.response_keys.contains(&"fallback") {
             self.fallback_turns.inc();
         }
-        if let Some(flow) = turn.started {
-            self.flows_started.get_or_create(&FlowLabels { flow }).inc();
-        }
-        if let Some(flow) = turn.completed {
-            self.flows_completed
-                .get_or_create(&FlowLabels { flow })
-                .inc();
-        }
-        if let Some((flow, reason)) = turn.abandoned {
-            self.flows_abandoned
-                .get_or_create(&AbandonLabels { flow, reason })
-                .inc();
+        for outcome in turn.flows {
+            match *outcome {
+                FlowOutcome::Started(flow) => {
+                    self.flows_started.get_or_create(&FlowLabels { flow }).inc();
+                }
+                FlowOutcome::Completed(flow) => {
+                    self.flows_completed
+                        .get_or_create(&FlowLabels { flow })
+                        .inc();
+                }
+                FlowOutcome::Abandoned(flow, reason) => {
+                    self.flows_abandoned
+                        .get_or_create(&AbandonLabels { flow, reason })
+                        .inc();
+                }
+            }
         }
         if turn.new_session {
             self.sessions_stored.inc();
@@ -518,9 +509,10 @@ mod tests {
             channel: Channel::Web,
             intent: Some("greet"),
             response_keys: &["greet", "fallback"],
-            started: Some(Flow::CheckJhtBalance),
-            completed: None,
-            abandoned: Some((Flow::ForgotAccount, Abandon::Switched)),
+            flows: &[
+                FlowOutcome::Started(Flow::CheckJhtBalance),
+                FlowOutcome::Abandoned(Flow::ForgotAccount, Abandon::Switched),
+            ],
             new_session: true,
             elapsed: Duration::from_micros(1_500),
         });

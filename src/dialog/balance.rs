@@ -121,6 +121,7 @@ fn show_card(member: &MemberView, index: usize, session: &mut Session, out: &mut
         }]);
     }
     out.reply(reply);
+    out.completed = Some(Flow::CheckJhtBalance);
     session.topic = Some(Topic::Balance { shown: index });
     State::Idle
 }

@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn the_code_message_the_engine_sends_is_declared() {
-        assert!(include_str!("../engine.rs").contains("\"code_message\""));
+        assert!(include_str!("../engine/effects.rs").contains("\"code_message\""));
         assert!(declared("code_message"));
     }
 }

@@ -102,17 +102,19 @@ pub(super) fn on_page(state: State, page: PagePassword, out: &mut Output) -> Sta
         member_id: member.id.clone(),
         phc: page.phc,
     });
-    out.reply(finished(page.flow, member));
+    finish(page.flow, member, out);
     State::Idle
 }
 
-/// What the member hears once the new password is stored, wherever it was set.
-fn finished(flow: Flow, member: &MemberView) -> Reply {
-    match flow {
+/// The flow is complete once the new password is stored, wherever it was set: what the member
+/// hears.
+fn finish(flow: Flow, member: &MemberView, out: &mut Output) {
+    out.reply(match flow {
         Flow::ForgotAccount => Reply::key("account_recovered").with("login", member.login.clone()),
         // forgot_password (check_jht_balance sets no password).
         _ => Reply::key("password_changed"),
-    }
+    });
+    out.completed = Some(flow);
 }
 
 /// A message in a password state that is not an acceptable password but clearly asks for
@@ -170,7 +172,7 @@ pub(super) fn collect(
                 member_id: member.id.clone(),
                 password: secret,
             });
-            out.reply(finished(Flow::ForgotPassword, &member));
+            finish(Flow::ForgotPassword, &member, out);
             State::Idle
         }
         State::NewPassword { flow, member } => {
@@ -187,7 +189,7 @@ pub(super) fn collect(
                 member_id: member.id.clone(),
                 phc: draft_phc,
             });
-            out.reply(finished(Flow::ForgotAccount, &member));
+            finish(Flow::ForgotAccount, &member, out);
             State::Idle
         }
         State::ConfirmPassword { member, .. } => {

@@ -9,6 +9,7 @@ use super::answers;
 use super::balance;
 use super::code;
 use super::identity;
+use super::outcome::{self, FlowOutcome};
 use super::password;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, Session, State, Topic};
@@ -216,6 +217,8 @@ pub struct Transition {
     /// The intent the step acted on when it is not the NLU's reading of the message alone:
     /// a follow-up on the topic, or the request inside a complaint.
     pub understood: Option<String>,
+    /// What the step did to the flows, for the metrics.
+    pub outcomes: Vec<FlowOutcome>,
 }
 
 /// Advances the conversation by one event.
@@ -223,6 +226,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
     let mut out = Output::default();
     let state = std::mem::replace(&mut session.state, State::Idle);
     let was_on_page = state.awaits_password_page();
+    let flow_before = state.flow();
     let next = match event {
         Event::Message(message) => {
             forget_stale_verification(&mut session, ctx.now);
@@ -254,12 +258,14 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         out.effects.push(Effect::WithdrawPasswordPage);
     }
     offer_next(&next, &mut session, &mut out);
+    let outcomes = outcome::outcomes(flow_before, &next, &out.replies, out.completed);
     session.state = next;
     Transition {
         session,
         replies: out.replies,
         effects: out.effects,
         understood: out.understood,
+        outcomes,
     }
 }
 
@@ -281,6 +287,8 @@ pub(super) struct Output {
     pub(super) replies: Vec<Reply>,
     pub(super) effects: Vec<Effect>,
     pub(super) understood: Option<String>,
+    /// The flow this step completed, if any.
+    pub(super) completed: Option<Flow>,
 }
 
 impl Output {

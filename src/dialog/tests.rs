@@ -1,6 +1,7 @@
 //! Unit tests of the pure dialog: every transition is driven with values (time, codes,
 //! look-up results), no store, clock or HTTP.
 
+use super::outcome::{Abandon, FlowOutcome};
 use super::reply::{Effect, Value};
 use super::state::{CardView, FLOW_TIMEOUT, Flow, MemberView, Session, State, VERIFIED_WINDOW};
 use super::step::{
@@ -142,6 +143,7 @@ fn run_admitting(
         replies,
         effects,
         understood: first.understood.or(second.understood),
+        outcomes: [first.outcomes, second.outcomes].concat(),
     }
 }
 
@@ -420,6 +422,7 @@ fn a_weak_password_lists_its_reasons_and_a_good_one_is_set() {
     assert_eq!(keys(&t), ["password_changed"]);
     assert!(matches!(t.effects[..], [Effect::SetPassword { .. }]));
     assert_eq!(t.session.state, State::Idle);
+    assert_eq!(t.outcomes, [FlowOutcome::Completed(Flow::ForgotPassword)]);
 }
 
 /// The second entry of a new password, as the engine hands it over after checking it against
@@ -512,6 +515,8 @@ fn cancel_ends_the_flow_at_any_step() {
     let t = run(session, says("cancel", "batal"), T0);
     assert_eq!(keys(&t), ["cancelled"]);
     assert_eq!(t.session.state, State::Idle);
+    let abandoned = FlowOutcome::Abandoned(Flow::ForgotPassword, Abandon::Cancelled);
+    assert_eq!(t.outcomes, [abandoned]);
 }
 
 #[test]
@@ -523,6 +528,11 @@ fn another_flow_abandons_the_current_one() {
         T0,
     );
     assert_eq!(keys(&t), ["ask_kpj_nik"]);
+    let switched = [
+        FlowOutcome::Started(Flow::CheckJhtBalance),
+        FlowOutcome::Abandoned(Flow::ForgotPassword, Abandon::Switched),
+    ];
+    assert_eq!(t.outcomes, switched);
 }
 
 #[test]
@@ -532,6 +542,8 @@ fn a_flow_left_for_fifteen_minutes_expires() {
     let t = run(session, says("out_of_scope", CODE), later);
     assert_eq!(keys(&t), ["session_expired"]);
     assert_eq!(t.session.state, State::Idle);
+    let expired = FlowOutcome::Abandoned(Flow::ForgotPassword, Abandon::Expired);
+    assert_eq!(t.outcomes, [expired]);
 }
 
 #[test]
@@ -612,6 +624,12 @@ fn a_verified_member_checks_again_without_a_code_within_ten_minutes() {
     let soon = T0.plus(Duration::from_secs(9 * 60));
     let t = run(t.session, says("check_jht_balance", "cek saldo lagi"), soon);
     assert_eq!(keys(&t), ["jht_balance"]);
+    // Started and completed in one step: the flow never waited on the member.
+    let at_once = [
+        FlowOutcome::Started(Flow::CheckJhtBalance),
+        FlowOutcome::Completed(Flow::CheckJhtBalance),
+    ];
+    assert_eq!(t.outcomes, at_once);
     let late = soon.plus(VERIFIED_WINDOW);
     let t = run(t.session, says("check_jht_balance", "cek saldo lagi"), late);
     assert_eq!(keys(&t), ["ask_kpj_nik"]);

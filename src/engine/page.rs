@@ -5,7 +5,8 @@
 //! run (the directory stores the hash), and the replies rendered for the chat — as when the
 //! password is typed in the chat.
 
-use super::{Conclusion, Engine, EngineError, HIDDEN_PASSWORD, OutgoingMessage, decode, stripe};
+use super::turn::{Conclusion, decode, stripe};
+use super::{Engine, EngineError, HIDDEN_PASSWORD, OutgoingMessage};
 use crate::dialog::{Event, PagePassword, Session};
 use crate::security::page_token::{PAGE_TOKEN_ATTEMPTS, PageToken};
 use crate::security::password::{self, PasswordRule, SecretString};
@@ -145,7 +146,6 @@ impl Engine {
             return Ok(PageOutcome::Refused { broken, mismatch });
         }
         let phc = self.hash(entry.password).await?;
-        let flow_before = session.state.flow();
         let page = PagePassword {
             member: grant.member.clone(),
             flow: grant.flow,
@@ -170,7 +170,7 @@ impl Engine {
             replies: transition.replies,
             client_message_id: None,
             intent: None,
-            flow_before,
+            flows: transition.outcomes,
             new_session: false,
             started,
             now,

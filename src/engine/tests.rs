@@ -1,0 +1,304 @@
+//! The engine's turns end to end over in-memory services: one session at a time and in
+//! order, other sessions not held up, and the history and buttons a turn leaves behind.
+
+use super::turn::stripe;
+use super::{Engine, HistoryEntry, IncomingMessage, Input, PageLinks, Services};
+use crate::dialog::state::{HISTORY_LIMIT, RECENT_EXCHANGES, Speaker};
+use crate::dialog::{self, Session};
+use crate::limits::{Limits, MemberLimits};
+use crate::nlu::Nlu;
+use crate::security::otp::ServerKey;
+use crate::store::{DbError, Durability, MemberGuardStore, NoDurability, SessionKey, SessionStore};
+use std::sync::Arc;
+
+/// Durability whose first call waits until released: holds one turn in the middle, with
+/// its session saved and its lock held.
+struct HoldFirst {
+    calls: std::sync::atomic::AtomicUsize,
+    release: tokio::sync::Notify,
+    holding: tokio::sync::Notify,
+}
+
+impl Durability for HoldFirst {
+    fn make_durable(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+        Box::pin(async move {
+            if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                self.holding.notify_one();
+                self.release.notified().await;
+            }
+            Ok(())
+        })
+    }
+}
+
+async fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStore>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+    let content =
+        Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
+    let nlu = Arc::new(Nlu::train(&content, crate::nlu::Thresholds::default()));
+    let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
+    let members = Arc::new(crate::members::MemoryMemberStore::default());
+    crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
+        .await
+        .expect("seed");
+    let key = Arc::new(ServerKey::from_bytes([7; 32]));
+    let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
+    let limits = crate::limits::LimitsConfig::off();
+    let services = Services {
+        store: store.clone(),
+        members: Arc::new(crate::members::StoredMembers(members)),
+        codes: Arc::new(crate::outbox::MemoryOutbox::default()),
+        durability,
+        clock: Arc::new(crate::clock::SystemClock),
+        key: key.clone(),
+        limits: Arc::new(Limits::new(&limits)),
+        member_limits: Arc::new(MemberLimits::new(&limits, guard.clone(), key)),
+        guard,
+        password_page: PageLinks {
+            tokens: Arc::new(crate::store::MemoryPageTokens::default()),
+            base_url: "https://tanya.example".into(),
+        },
+    };
+    (Engine::new(nlu, content, services), store)
+}
+
+fn says(session: &SessionKey, text: &str) -> IncomingMessage {
+    IncomingMessage {
+        session: session.clone(),
+        input: Input::Text(text.to_string()),
+        client_message_id: None,
+    }
+}
+
+fn single_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn saved_session(store: &Arc<dyn SessionStore>, key: &SessionKey) -> Session {
+    let stored = store.load(key).await.expect("load").expect("saved");
+    serde_json::from_slice(&stored.data).expect("decodes")
+}
+
+/// What the member said, in the order the history shows it.
+fn user_lines(history: &[HistoryEntry]) -> Vec<&str> {
+    history
+        .iter()
+        .filter(|e| e.from == Speaker::User)
+        .map(|e| e.text.as_str())
+        .collect()
+}
+
+#[test]
+fn concurrent_messages_to_one_session_are_processed_one_at_a_time_in_order() {
+    // One thread: the 50 turns are polled in the order they were sent, so the lock's
+    // queue, which is first come first served, must process them in that order.
+    let runtime = single_thread_runtime();
+    runtime.block_on(async {
+        let (engine, store) = engine(Arc::new(YieldingDurability)).await;
+        let key = SessionKey::new("web", "one-session").expect("key");
+        let texts: Vec<String> = (1..=50).map(|i| format!("halo {i}")).collect();
+        let turns = texts.iter().map(|text| engine.handle(says(&key, text)));
+        let results = futures_join_all(turns.collect()).await;
+        assert!(results.iter().all(Result::is_ok));
+        let session = saved_session(&store, &key).await;
+        assert_eq!(session.turns, 50, "no turn lost to a concurrent one");
+        let history = engine.history(&key).await.expect("history").expect("saved");
+        let users = user_lines(&history);
+        // The transcript keeps its last lines; they are the last messages, in sending order.
+        assert!(!users.is_empty());
+        assert_eq!(users[..], texts[texts.len() - users.len()..]);
+        // Each message is followed by its own answers before the next message.
+        assert!(
+            history
+                .windows(2)
+                .all(|pair| !(pair[0].from == Speaker::User && pair[1].from == Speaker::User)),
+            "two messages without an answer between them"
+        );
+        assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
+    });
+}
+
+#[test]
+fn a_button_pressed_outside_its_answer_shows_its_title_in_the_history() {
+    let runtime = single_thread_runtime();
+    runtime.block_on(async {
+        let (engine, _) = engine(Arc::new(NoDurability)).await;
+        // A starter button of the widget: pressed before any answer offered it.
+        let key = SessionKey::new("web", "starter").expect("key");
+        let pressed = IncomingMessage {
+            session: key.clone(),
+            input: Input::Payload("/forgot_password".to_string()),
+            client_message_id: None,
+        };
+        engine.handle(pressed).await.expect("turn");
+        let history = engine.history(&key).await.expect("history").expect("saved");
+        assert_eq!(user_lines(&history), ["Lupa password JMO"]);
+    });
+}
+
+#[test]
+fn the_history_keeps_the_last_exchanges_across_the_session_and_the_transcript_store() {
+    let runtime = single_thread_runtime();
+    runtime.block_on(async {
+        let (engine, store) = engine(Arc::new(NoDurability)).await;
+        let key = SessionKey::new("web", "long-talk").expect("key");
+        let total = HISTORY_LIMIT + 7;
+        let texts: Vec<String> = (0..total).map(|i| format!("apa itu jmo {i}")).collect();
+        async {
+            for text in &texts {
+                engine.handle(says(&key, text)).await.expect("turn");
+            }
+        }
+        .await;
+        let session = saved_session(&store, &key).await;
+        assert_eq!(session.recent.len(), RECENT_EXCHANGES);
+        let history = engine.history(&key).await.expect("history").expect("saved");
+        let users = user_lines(&history);
+        let kept = &texts[(total - HISTORY_LIMIT) as usize..];
+        assert_eq!(users, kept.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(history.first().map(|e| e.from), Some(Speaker::User));
+        assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
+    });
+}
+
+#[test]
+fn only_the_latest_answer_offers_buttons_and_the_transcript_keeps_every_line() {
+    let runtime = single_thread_runtime();
+    runtime.block_on(async {
+        let (engine, _) = engine(Arc::new(NoDurability)).await;
+        let key = SessionKey::new("web", "buttons").expect("key");
+        async {
+            assert!(
+                engine
+                    .offered_buttons(&key)
+                    .await
+                    .expect("none yet")
+                    .is_empty()
+            );
+            let greeted = engine.handle(says(&key, "halo")).await.expect("turn");
+            let menu = engine.offered_buttons(&key).await.expect("offered");
+            assert!(!menu.is_empty(), "the greeting offers a menu");
+            assert_eq!(
+                Some(&menu),
+                greeted
+                    .messages
+                    .iter()
+                    .rev()
+                    .map(|m| &m.buttons)
+                    .find(|b| !b.is_empty())
+            );
+            let asked = engine
+                .handle(says(&key, "cek saldo jht"))
+                .await
+                .expect("turn");
+            assert!(asked.messages.iter().all(|m| m.buttons.is_empty()));
+            assert!(
+                engine
+                    .offered_buttons(&key)
+                    .await
+                    .expect("offered")
+                    .is_empty(),
+                "the greeting's menu is no longer on offer"
+            );
+            let history = engine.history(&key).await.expect("history").expect("saved");
+            let texts: Vec<&str> = history.iter().map(|e| e.text.as_str()).collect();
+            let mut expected = vec!["halo"];
+            expected.extend(greeted.messages.iter().map(|m| m.text.as_str()));
+            // The typed title pressed the greeting's button: the history shows the button.
+            expected.push("Cek saldo JHT");
+            expected.extend(asked.messages.iter().map(|m| m.text.as_str()));
+            assert_eq!(texts, expected);
+        }
+        .await;
+    });
+}
+
+/// Durability that yields once: a turn then holds its lock across a suspension, so the
+/// other turns queue up behind it.
+struct YieldingDurability;
+
+impl Durability for YieldingDurability {
+    fn make_durable(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>> {
+        Box::pin(async {
+            tokio::task::yield_now().await;
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn a_session_in_the_middle_of_a_turn_does_not_hold_up_other_sessions() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let hold = Arc::new(HoldFirst {
+            calls: Default::default(),
+            release: tokio::sync::Notify::new(),
+            holding: tokio::sync::Notify::new(),
+        });
+        let (engine, _) = engine(hold.clone()).await;
+        let engine = Arc::new(engine);
+        let held = SessionKey::new("web", "held").expect("key");
+        async {
+            let holding = hold.holding.notified();
+            let first = tokio::spawn({
+                let engine = engine.clone();
+                let held = held.clone();
+                async move { engine.handle(says(&held, "halo")).await }
+            });
+            holding.await;
+            // Sessions on other lock stripes all finish while the held turn waits.
+            let others: Vec<SessionKey> = (0..200)
+                .map(|i| SessionKey::new("web", &format!("other-{i}")).expect("key"))
+                .filter(|key| stripe(key) != stripe(&held))
+                .take(100)
+                .collect();
+            let mut tasks = tokio::task::JoinSet::new();
+            for key in others {
+                let engine = engine.clone();
+                tasks.spawn(async move { engine.handle(says(&key, "apa itu jmo")).await });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.expect("task").expect("turn");
+            }
+            assert!(!first.is_finished(), "the held turn is still waiting");
+            hold.release.notify_one();
+            first.await.expect("task").expect("the held turn completes");
+        }
+        .await;
+    });
+}
+
+/// Awaits futures together on the current task, in the order given.
+async fn futures_join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("ready")).collect()
+}
