@@ -1,13 +1,14 @@
 //! Building the application from configuration: one function used by the server, the CLI
 //! chat, the conversation runner and the tests, so they all run the same thing.
 
+use crate::channels::CodeQueue;
 use crate::channels::delivery::Outbox;
 use crate::channels::demo_codes::DemoCodes;
 use crate::channels::{Channels, CodeDelivery};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ProductionConfig};
 use crate::content::{self, Content, ContentErrors};
-use crate::delivery::{CodeQueue, CodeTransport};
+use crate::delivery::CodeTransport;
 use crate::dialog::keys;
 use crate::directory::HttpDirectory;
 use crate::engine::{Engine, PageLinks, Services};

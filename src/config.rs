@@ -125,6 +125,32 @@ pub struct ProductionConfig {
     pub sms: SmsConfig,
 }
 
+/// The HTTP server's connection rules (`TANYA_HEADER_TIMEOUT_MS`, `TANYA_IDLE_TIMEOUT_MS`,
+/// `TANYA_MAX_CONNECTIONS`), applied by `http::connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From the first byte of a request (or from the opening of the connection, for its first
+    /// request) to the end of the request head.
+    pub header_timeout: Duration,
+    /// From the end of an answer to the first byte of the next request on the same connection.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// Ten seconds is ample for any client to send a few hundred bytes of headers. The idle
+    /// timeout is above the usual reverse proxies' keep-alive to their upstream (nginx: 60 s),
+    /// so that a proxy closes first and never reuses a connection tanya is closing.
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// Everything tanya can be configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -152,7 +178,7 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Header and idle timeouts, and the cap on open connections (`TANYA_HEADER_TIMEOUT_MS`,
     /// `TANYA_IDLE_TIMEOUT_MS`, `TANYA_MAX_CONNECTIONS`).
-    pub connections: crate::http::connections::ConnectionLimits,
+    pub connections: ConnectionLimits,
     /// Synthetic demo members seeded besides the four of SPEC §4 (`TANYA_DEMO_EXTRA_MEMBERS`),
     /// for load tests: see `members::synthetic_member`.
     pub demo_extra_members: u32,
@@ -647,8 +673,8 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
 
     /// `TANYA_HEADER_TIMEOUT_MS`, `TANYA_IDLE_TIMEOUT_MS` (both positive) and
     /// `TANYA_MAX_CONNECTIONS` (1 to `MAX_CONNECTIONS`).
-    fn connections(&self) -> Result<crate::http::connections::ConnectionLimits, ConfigError> {
-        let defaults = crate::http::connections::ConnectionLimits::default();
+    fn connections(&self) -> Result<ConnectionLimits, ConfigError> {
+        let defaults = ConnectionLimits::default();
         let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
             match self.parsed(name, default.as_millis() as u64)? {
                 0 => Err(invalid(name, "must be at least 1 millisecond".into())),
@@ -662,7 +688,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 format!("{max_connections} is not between 1 and {MAX_CONNECTIONS}"),
             ));
         }
-        Ok(crate::http::connections::ConnectionLimits {
+        Ok(ConnectionLimits {
             header_timeout: millis("TANYA_HEADER_TIMEOUT_MS", defaults.header_timeout)?,
             idle_timeout: millis("TANYA_IDLE_TIMEOUT_MS", defaults.idle_timeout)?,
             max_connections,
@@ -942,10 +968,7 @@ mod tests {
     #[test]
     fn connection_limits_default_and_refuse_zero() {
         let c = config(&[]).unwrap();
-        assert_eq!(
-            c.connections,
-            crate::http::connections::ConnectionLimits::default()
-        );
+        assert_eq!(c.connections, ConnectionLimits::default());
         let c = config(&[
             ("TANYA_HEADER_TIMEOUT_MS", "500"),
             ("TANYA_IDLE_TIMEOUT_MS", "2000"),

@@ -1,6 +1,7 @@
 //! Rate limits (SPEC §6): a keyed GCRA token bucket (`Limiter`), the configured `Rate`s,
 //! `Limits` (per web session, per client IP, per platform user on webhooks, in memory) and
-//! `MemberLimits` (per member on account look-ups and code requests, durable in the store).
+//! `MemberLimits` (per member on account look-ups and code requests, durable through the
+//! `MemberGuardStore` that `member_guard` declares and the stores implement).
 //!
 //! Written here rather than taken from `governor`: the whole mechanism is one `u64` per key and
 //! twenty lines of arithmetic, the member limits must run on the engine's clock (the
@@ -20,7 +21,10 @@ use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
 use crate::security::otp::ServerKey;
-use crate::store::{MemberGuardStore, SessionKey};
+use crate::session_key::SessionKey;
+
+pub(crate) mod member_guard;
+pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
 
 /// Independent locks; keys hashing to the same shard share one mutex, held for a map look-up.
 const SHARDS: usize = 64;
@@ -559,7 +563,7 @@ mod tests {
                 member_lookups: Some(Rate::new(2, Duration::from_secs(3600))),
                 ..LimitsConfig::off()
             },
-            Arc::new(crate::store::MemoryMemberGuard::default()),
+            Arc::new(MemoryMemberGuard::default()),
             Arc::new(ServerKey::from_bytes([3; 32])),
         );
         let kpj = Kpj::parse("12345678901").unwrap();

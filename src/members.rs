@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::db_error::DbError;
 use crate::identity::{Email, Kpj, Nik, Phone};
-use crate::store::DbError;
 
 /// Identifies a member: their primary KPJ (the card they were registered with).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,16 +35,13 @@ impl MemberId {
 }
 
 impl fmt::Debug for MemberId {
-    // The id is a KPJ, which logs may show only masked (SPEC §6): first 4 and last 2 digits.
+    // The id is a KPJ, which logs may show only masked (SPEC §6), as the bot masks it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = &self.0;
-        let shown = match (id.get(..4), id.get(id.len().saturating_sub(2)..)) {
-            (Some(head), Some(tail)) if id.len() > 6 => {
-                format!("{head}{}{tail}", "*".repeat(id.len() - 6))
-            }
-            _ => "*".repeat(id.chars().count()),
-        };
-        write!(f, "MemberId({shown})")
+        write!(
+            f,
+            "MemberId({})",
+            crate::identity::mask::mask_number(&self.0)
+        )
     }
 }
 
@@ -233,15 +230,27 @@ pub trait MemberDirectory: Send + Sync {
 /// Members kept by tanya itself (the demo members and the synthetic ones of load tests).
 #[async_trait::async_trait]
 pub trait MemberStore: Send + Sync {
+    /// The member holding card `kpj` (any of their cards).
+    async fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError>;
     /// The member holding card `kpj` (any of their cards) whose NIK is `nik`.
-    async fn find_by_kpj_nik(&self, kpj: &Kpj, nik: &Nik)
-    -> Result<Option<Member>, DirectoryError>;
+    async fn find_by_kpj_nik(
+        &self,
+        kpj: &Kpj,
+        nik: &Nik,
+    ) -> Result<Option<Member>, DirectoryError> {
+        Ok(self.by_card(kpj).await?.filter(|m| m.nik == *nik))
+    }
     /// The member whose login e-mail is `email` and who holds card `kpj`.
     async fn find_by_email_kpj(
         &self,
         email: &Email,
         kpj: &Kpj,
-    ) -> Result<Option<Member>, DirectoryError>;
+    ) -> Result<Option<Member>, DirectoryError> {
+        Ok(self
+            .by_card(kpj)
+            .await?
+            .filter(|m| m.email.as_ref() == Some(email)))
+    }
     /// The member `id`.
     async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError>;
     /// Replaces the member's password with `phc` (an argon2id PHC string).
@@ -339,36 +348,20 @@ impl MemoryMemberStore {
         // even if a holder panicked.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn by_card(&self, kpj: &Kpj) -> Option<Member> {
-        let state = self.state();
-        let id = state.by_kpj.get(kpj.as_str())?;
-        state.members.get(id).cloned()
-    }
 }
 
 #[async_trait::async_trait]
 impl MemberStore for MemoryMemberStore {
+    async fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
+        let state = self.state();
+        Ok(state
+            .by_kpj
+            .get(kpj.as_str())
+            .and_then(|id| state.members.get(id).cloned()))
+    }
+
     async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError> {
         Ok(self.state().members.get(id).cloned())
-    }
-
-    async fn find_by_kpj_nik(
-        &self,
-        kpj: &Kpj,
-        nik: &Nik,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self.by_card(kpj).filter(|m| m.nik == *nik))
-    }
-
-    async fn find_by_email_kpj(
-        &self,
-        email: &Email,
-        kpj: &Kpj,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self
-            .by_card(kpj)
-            .filter(|m| m.email.as_ref() == Some(email)))
     }
 
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::clock::Timestamp;
+use crate::db_error::DbError;
 use crate::dialog::state::CodeChannel;
-use crate::store::{DbError, SessionKey};
+use crate::session_key::SessionKey;
 
 /// A code message to deliver.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,6 +67,19 @@ impl OutboxEntry {
             code: message.code,
             at,
         }
+    }
+
+    /// The stored form of the entry `message` makes at `at`, as every backend keeps it.
+    pub(crate) fn encode(message: OutboundCode, at: Timestamp) -> Result<Vec<u8>, OutboxError> {
+        serde_json::to_vec(&OutboxEntry::new(message, at)).map_err(OutboxError::Encode)
+    }
+
+    /// An entry of `session` read back from its stored form.
+    pub(crate) fn decode(session: &SessionKey, stored: &[u8]) -> Result<OutboxEntry, OutboxError> {
+        serde_json::from_slice(stored).map_err(|source| OutboxError::Corrupt {
+            session: session.to_string(),
+            source,
+        })
     }
 }
 

@@ -11,6 +11,7 @@
 use super::{ChannelError, Request};
 use crate::clock::{Clock, Timestamp};
 use crate::config::DeliveryConfig;
+pub use crate::delivery::SendError;
 use crate::metrics::{Channel, Metrics};
 use crate::store::SessionKey;
 use crate::store::channel_queue::{ChannelQueue, QueuedKey};
@@ -31,19 +32,6 @@ const MAX_CONCURRENT_SENDS: usize = 32;
 const IDLE_POLL: Duration = Duration::from_secs(30);
 /// The longest platform-requested wait honoured (a larger value is taken as this).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// Why a call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
-    /// Worth another try later (network trouble, 5xx, 429); `after` is the wait the platform
-    /// asked for.
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
-    /// Can never succeed as it is (a 4xx such as a blocked bot): given up at once.
-    Permanent { reason: String },
-}
 
 /// Makes outbox calls: HTTP in the application, a script in tests.
 pub trait Sender: Send + Sync + 'static {
@@ -406,6 +394,16 @@ mod tests {
                 .unwrap()
                 .insert(text.to_string(), outcomes.into());
         }
+
+        /// The texts of the calls sent so far, in order.
+        fn sent_texts(&self) -> Vec<String> {
+            self.calls
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|c| c.0.clone())
+                .collect()
+        }
     }
 
     impl Sender for Scripted {
@@ -526,13 +524,7 @@ mod tests {
         let worker = DeliveryWorker::spawn(outbox.clone(), sender.clone(), policy(5));
         wait_until_empty(&outbox).await;
         worker.stop().await;
-        let calls: Vec<String> = sender
-            .calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.0.clone())
-            .collect();
+        let calls = sender.sent_texts();
         let member_a: Vec<&str> = calls
             .iter()
             .filter(|t| t.starts_with('a'))
@@ -569,13 +561,7 @@ mod tests {
         );
         wait_until_empty(&outbox).await;
         worker.stop().await;
-        let calls: Vec<String> = sender
-            .calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.0.clone())
-            .collect();
+        let calls = sender.sent_texts();
         assert_eq!(calls, ["x", "x", "x", "y"]);
         let exposed = metrics.render();
         assert!(

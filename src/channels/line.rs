@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const CHANNEL: &str = "line";
+pub const CHANNEL: &str = crate::session_key::LINE;
 pub const SIGNATURE_HEADER: &str = "x-line-signature";
 /// Longest text message.
 pub const MAX_TEXT: usize = 5000;
@@ -102,8 +102,7 @@ pub async fn webhook(
 ) -> Result<StatusCode, ChannelError> {
     let config = channels.line.as_ref().ok_or(ChannelError::NotConfigured)?;
     verify(config, &headers, &body)?;
-    let webhook: Webhook =
-        serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
+    let webhook: Webhook = super::json(&body, CHANNEL)?;
     // The console's "Verify" button sends no events: answered 200 like any other webhook.
     channels
         .process_all(parse(webhook, channels.engine.clock().now())?)

@@ -29,12 +29,15 @@
 //! rendered for the platform of the session key, queued in the same outbox under the same lock,
 //! so it arrives in order with the replies to the member's own messages.
 
+mod code_queue;
 pub mod dedup;
 pub mod delivery;
 pub mod demo_codes;
 pub mod line;
 pub mod telegram;
 pub mod whatsapp;
+
+pub use code_queue::CodeQueue;
 
 use crate::clock::{Clock, Timestamp};
 use crate::config::{Config, LineConfig, TelegramConfig, WhatsAppConfig};
@@ -167,15 +170,6 @@ pub enum PushError {
     /// The outbox could not be written.
     #[error("queueing the messages failed")]
     Queue(#[from] ChannelError),
-}
-
-/// Whether `session` is a conversation on a messaging platform (Telegram, WhatsApp, LINE):
-/// the platform keeps its history, so a new password is never typed there (SPEC §6).
-pub fn is_messaging(session: &SessionKey) -> bool {
-    matches!(
-        session.channel(),
-        telegram::CHANNEL | whatsapp::CHANNEL | line::CHANNEL
-    )
 }
 
 /// One call to a platform's send API, as the outbox keeps it. Secrets are not part of it:
@@ -717,7 +711,7 @@ impl Channels {
             tracing::error!("an undelivered code names no session");
             return;
         };
-        let push = is_messaging(&key) && self.destination(&key).is_ok();
+        let push = key.is_messaging() && self.destination(&key).is_ok();
         let messages = match self.engine.code_undelivered(&key, call.via, push).await {
             Ok(messages) => messages,
             Err(error) => {
@@ -750,6 +744,14 @@ fn hmac_sha256_matches(key: &[u8], body: &[u8], tag: &[u8]) -> bool {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(body);
     mac.verify_slice(tag).is_ok()
+}
+
+/// A webhook body of `channel` read as its JSON type; a body that is not one is a bad request.
+fn json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    channel: &'static str,
+) -> Result<T, ChannelError> {
+    serde_json::from_slice(body).map_err(|_| ChannelError::BadRequest(channel))
 }
 
 /// A member's text as the engine takes it: control characters (other than line breaks and
@@ -815,11 +817,7 @@ fn split_text(text: &str, max: usize) -> Vec<String> {
 }
 
 fn stripe(key: &SessionKey) -> usize {
-    // FNV-1a: stable and cheap; the stripe only spreads load.
-    let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % LOCK_STRIPES as u64) as usize
+    crate::stripes::stripe(key.as_str(), LOCK_STRIPES)
 }
 
 /// The wait a `Retry-After` header asks for (seconds; the HTTP-date form is not used by the
@@ -866,12 +864,6 @@ fn status_error(status: reqwest::StatusCode, after: Option<Duration>, detail: &s
 /// the route would answer. For the fuzz targets (`fuzz/`): no engine, no storage, no network.
 #[doc(hidden)]
 pub fn parse_webhook_body(channel: &str, body: &[u8]) -> Result<usize, ChannelError> {
-    fn json<T: serde::de::DeserializeOwned>(
-        body: &[u8],
-        channel: &'static str,
-    ) -> Result<T, ChannelError> {
-        serde_json::from_slice(body).map_err(|_| ChannelError::BadRequest(channel))
-    }
     let inbound = match channel {
         telegram::CHANNEL => telegram::parse(json(body, telegram::CHANNEL)?)?
             .into_iter()

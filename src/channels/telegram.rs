@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const CHANNEL: &str = "telegram";
+pub const CHANNEL: &str = crate::session_key::TELEGRAM;
 /// The header carrying the `secret_token` given to `setWebhook`.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 /// Longest message text.
@@ -112,8 +112,7 @@ pub async fn webhook(
         .as_ref()
         .ok_or(ChannelError::NotConfigured)?;
     verify(config, &headers)?;
-    let update: Update =
-        serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
+    let update: Update = super::json(&body, CHANNEL)?;
     channels
         .process_all(parse(update)?.into_iter().collect())
         .await?;

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-pub const CHANNEL: &str = "whatsapp";
+pub const CHANNEL: &str = crate::session_key::WHATSAPP;
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 /// Longest text message body.
 pub const MAX_TEXT: usize = 4096;
@@ -213,8 +213,7 @@ pub async fn webhook(
         .as_ref()
         .ok_or(ChannelError::NotConfigured)?;
     verify(config, &headers, &body)?;
-    let notification: Notification =
-        serde_json::from_slice(&body).map_err(|_| ChannelError::BadRequest(CHANNEL))?;
+    let notification: Notification = super::json(&body, CHANNEL)?;
     // One notification may carry several messages; each is processed (and deduplicated) on
     // its own, so a failure halfway is redelivered and finishes without repeating the rest.
     channels.process_all(parse(notification)?).await?;

@@ -560,11 +560,7 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
                             "message {} [{}] has buttons: {}",
                             index + 1,
                             message.key,
-                            if actual.is_empty() {
-                                "none".to_string()
-                            } else {
-                                actual.join(" | ")
-                            }
+                            or_none(&actual, " | ")
                         ),
                         at,
                     ));
@@ -638,11 +634,7 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
                         format!("{}ENTITY_VALUES {}", bang(*negated), values.join(" | ")),
                         format!(
                             "the message's valid entity values are {}",
-                            if found.is_empty() {
-                                "none".to_string()
-                            } else {
-                                found.join(", ")
-                            }
+                            or_none(&found, ", ")
                         ),
                         at,
                     ));
@@ -665,14 +657,7 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
                     };
                     return Err((
                         format!("{}ENTITIES {wanted}", bang(*negated)),
-                        format!(
-                            "the message's valid entities are {}",
-                            if found.is_empty() {
-                                "none".to_string()
-                            } else {
-                                found.join(", ")
-                            }
-                        ),
+                        format!("the message's valid entities are {}", or_none(&found, ", ")),
                         at,
                     ));
                 }
@@ -680,6 +665,19 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
         }
     }
     Ok(())
+}
+
+/// `items` joined by `separator`, or `none` when there are none (for failure messages).
+fn or_none<S: AsRef<str>>(items: &[S], separator: &str) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(separator)
+    }
 }
 
 fn bang(negated: bool) -> &'static str {

@@ -1,18 +1,15 @@
 //! Delivering codes in production (SPEC §12): e-mail over SMTP and SMS through an HTTP gateway.
-//! Codes are not sent during the turn: each is queued in the durable channel outbox
-//! (`channels::delivery`) as a `Request::Code`, whose worker sends it here, retries failures
-//! with backoff, and reports a code given up to the member (`channels::Channels`).
+//! Codes are not sent during the turn: `channels::CodeQueue` queues each in the durable channel
+//! outbox (`channels::delivery`) as a `Request::Code`, whose worker sends it here, retries
+//! failures with backoff, and reports a code given up to the member (`channels::Channels`).
 
-mod queue;
 mod sms;
 mod smtp;
 
-pub use queue::CodeQueue;
-
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::time::Duration;
 
-use crate::channels::delivery::SendError;
 use crate::config::ProductionConfig;
 use crate::dialog::state::CodeChannel;
 
@@ -39,6 +36,20 @@ impl fmt::Debug for CodeCall {
             .field("via", &self.via)
             .finish_non_exhaustive()
     }
+}
+
+/// Why a call failed: a code's transport here, and every platform call of the channel outbox
+/// (`channels::delivery`), whose worker retries or gives up on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth another try later (network trouble, 5xx, 429); `after` is the wait the platform
+    /// asked for.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Can never succeed as it is (a 4xx such as a blocked bot): given up at once.
+    Permanent { reason: String },
 }
 
 /// Why the code transports could not be set up.

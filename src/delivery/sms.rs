@@ -5,8 +5,8 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::time::Duration;
 
+use super::SendError;
 use super::{CodeCall, SetupError};
-use crate::channels::delivery::SendError;
 use crate::config::{Secret, SmsConfig};
 
 /// The longest one gateway call may take.

@@ -6,8 +6,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use std::time::Duration;
 
+use super::SendError;
 use super::{CodeCall, SetupError};
-use crate::channels::delivery::SendError;
 use crate::config::SmtpConfig;
 
 /// The longest one SMTP exchange may take.

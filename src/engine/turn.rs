@@ -224,7 +224,7 @@ impl Engine {
     ) -> Result<dialog::Transition, EngineError> {
         let preloaded = preloaded.take();
         let fresh_code = otp::generate_code();
-        let fresh_token = crate::channels::is_messaging(key).then(PageToken::generate);
+        let fresh_token = key.is_messaging().then(PageToken::generate);
         let member = match &event {
             Event::LookedUp(found) => found.as_ref(),
             Event::Message(_)

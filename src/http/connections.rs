@@ -25,6 +25,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 use tower_service::Service;
 
+use crate::config::ConnectionLimits;
+
 /// File descriptors the process needs besides its connections: standard streams, the
 /// listener, sled's files, the platform and directory clients' connections.
 pub const RESERVED_DESCRIPTORS: u64 = 64;
@@ -34,32 +36,6 @@ const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Wait after an accept error such as "too many open files" before accepting again, so the
 /// loop does not spin while descriptors are short.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
-
-/// The connection rules (`TANYA_HEADER_TIMEOUT_MS`, `TANYA_IDLE_TIMEOUT_MS`,
-/// `TANYA_MAX_CONNECTIONS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionLimits {
-    /// From the first byte of a request (or from the opening of the connection, for its first
-    /// request) to the end of the request head.
-    pub header_timeout: Duration,
-    /// From the end of an answer to the first byte of the next request on the same connection.
-    pub idle_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog until one closes.
-    pub max_connections: usize,
-}
-
-impl Default for ConnectionLimits {
-    /// Ten seconds is ample for any client to send a few hundred bytes of headers. The idle
-    /// timeout is above the usual reverse proxies' keep-alive to their upstream (nginx: 60 s),
-    /// so that a proxy closes first and never reuses a connection tanya is closing.
-    fn default() -> Self {
-        ConnectionLimits {
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(75),
-            max_connections: 1024,
-        }
-    }
-}
 
 /// Serves `router` on `listener` under `limits` until `shutdown` completes; then stops
 /// accepting, lets the requests in flight finish (each bounded by the request timeout), closes

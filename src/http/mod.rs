@@ -125,7 +125,7 @@ pub fn listen(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
-    limits: connections::ConnectionLimits,
+    limits: crate::config::ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     connections::serve(listener, router, limits, shutdown).await

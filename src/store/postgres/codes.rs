@@ -27,8 +27,7 @@ impl CodeSender for PgOutbox {
         message: OutboundCode,
         at: Timestamp,
     ) -> Result<(), OutboxError> {
-        let entry = OutboxEntry::new(message, at);
-        let value = serde_json::to_vec(&entry).map_err(OutboxError::Encode)?;
+        let value = OutboxEntry::encode(message, at)?;
         let client = connection(&self.pool).await?;
         let send = client
             .prepare_cached("INSERT INTO demo_codes (session, sent_at, entry) VALUES ($1, $2, $3)")
@@ -51,12 +50,7 @@ impl DemoOutbox for PgOutbox {
             .query(&read, &[&session.as_str()])
             .await?
             .iter()
-            .map(|row| {
-                serde_json::from_slice(row.get(0)).map_err(|source| OutboxError::Corrupt {
-                    session: session.to_string(),
-                    source,
-                })
-            })
+            .map(|row| OutboxEntry::decode(session, row.get(0)))
             .collect()
     }
 

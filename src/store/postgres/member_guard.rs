@@ -7,11 +7,11 @@ use deadpool_postgres::Pool;
 
 use super::{bigint, connection, unsigned};
 use crate::clock::Timestamp;
+use crate::limits::member_guard::{BucketId, MemberGuardStore, micros};
 use crate::limits::{Rate, Refused, take_token};
 use crate::members::MemberId;
 use crate::security::lockout::{CodeEvent, Standing};
 use crate::store::StoreError;
-use crate::store::member_guard::{BucketId, MemberGuardStore, micros};
 
 /// Per-member limits and standings in PostgreSQL.
 pub struct PgMemberGuard {

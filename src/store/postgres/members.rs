@@ -5,7 +5,7 @@ use deadpool_postgres::Pool;
 use tokio_postgres::error::SqlState;
 
 use super::{bigint, connection, unsigned};
-use crate::identity::{Email, Kpj, Nik};
+use crate::identity::Kpj;
 use crate::members::{DirectoryError, Member, MemberId, MemberStore, synthetic_member};
 
 /// The table named in errors about a record that does not decode.
@@ -24,7 +24,10 @@ impl PgMemberStore {
     pub(super) fn new(pool: Pool) -> PgMemberStore {
         PgMemberStore { pool }
     }
+}
 
+#[async_trait::async_trait]
+impl MemberStore for PgMemberStore {
     async fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
         let client = connection(&self.pool).await?;
         let find = client
@@ -42,10 +45,7 @@ impl PgMemberStore {
             None => Ok(None),
         }
     }
-}
 
-#[async_trait::async_trait]
-impl MemberStore for PgMemberStore {
     async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError> {
         let client = connection(&self.pool).await?;
         let read = client
@@ -55,25 +55,6 @@ impl MemberStore for PgMemberStore {
             Some(row) => Ok(Some(Member::from_record(id, row.get(0), MEMBERS_TABLE)?)),
             None => Ok(None),
         }
-    }
-
-    async fn find_by_kpj_nik(
-        &self,
-        kpj: &Kpj,
-        nik: &Nik,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self.by_card(kpj).await?.filter(|m| m.nik == *nik))
-    }
-
-    async fn find_by_email_kpj(
-        &self,
-        email: &Email,
-        kpj: &Kpj,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self
-            .by_card(kpj)
-            .await?
-            .filter(|m| m.email.as_ref() == Some(email)))
     }
 
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {

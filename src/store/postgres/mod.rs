@@ -354,7 +354,7 @@ mod tests {
     async fn every_postgres_store_meets_its_contract() {
         let (_cluster, stores) = stores().await;
         crate::store::tests::contract(stores.sessions.as_ref()).await;
-        crate::store::member_guard::tests::contract(stores.guard.as_ref()).await;
+        crate::limits::member_guard::tests::contract(stores.guard.as_ref()).await;
         crate::members::tests::contract(stores.members.as_ref()).await;
         crate::outbox::tests::contract(stores.codes.as_ref()).await;
         crate::store::channel_queue::tests::contract(stores.channel_queue.as_ref()).await;

@@ -66,8 +66,7 @@ impl CodeSender for SledOutbox {
         message: OutboundCode,
         at: Timestamp,
     ) -> Result<(), OutboxError> {
-        let entry = OutboxEntry::new(message, at);
-        let value = serde_json::to_vec(&entry).map_err(OutboxError::Encode)?;
+        let value = OutboxEntry::encode(message, at)?;
         let mut key = prefix(session);
         key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
         let indexed = time_key(at.0, &key);
@@ -92,10 +91,7 @@ impl DemoOutbox for SledOutbox {
             .scan_prefix(prefix(session))
             .map(|item| {
                 let (_, value) = item?;
-                serde_json::from_slice(&value).map_err(|source| OutboxError::Corrupt {
-                    session: session.to_string(),
-                    source,
-                })
+                OutboxEntry::decode(session, &value)
             })
             .collect()
     }

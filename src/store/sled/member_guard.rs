@@ -4,11 +4,11 @@
 
 use super::Database;
 use crate::clock::Timestamp;
+use crate::limits::member_guard::{BucketId, MemberGuardStore, micros};
 use crate::limits::{Rate, Refused, take_token};
 use crate::members::MemberId;
 use crate::security::lockout::{CodeEvent, Standing};
 use crate::store::StoreError;
-use crate::store::member_guard::{BucketId, MemberGuardStore, micros};
 
 const BUCKETS_TREE: &str = "member_buckets";
 const STANDING_TREE: &str = "member_standing";
@@ -132,7 +132,7 @@ mod tests {
     #[tokio::test]
     async fn the_sled_guard_meets_the_member_guard_contract() {
         let db = Database::temporary().expect("db");
-        crate::store::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"))
+        crate::limits::member_guard::tests::contract(&SledMemberGuard::new(&db).expect("guard"))
             .await;
     }
 

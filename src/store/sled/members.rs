@@ -5,7 +5,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::Database;
-use crate::identity::{Email, Kpj, Nik};
+use crate::identity::Kpj;
 use crate::members::{DirectoryError, Member, MemberId, MemberStore, synthetic_member};
 
 const MEMBERS_TREE: &str = "members";
@@ -77,8 +77,11 @@ impl SledMemberStore {
         }
         Ok(added)
     }
+}
 
-    fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
+#[async_trait::async_trait]
+impl MemberStore for SledMemberStore {
+    async fn by_card(&self, kpj: &Kpj) -> Result<Option<Member>, DirectoryError> {
         let Some(id) = self.by_kpj.get(kpj.as_str())? else {
             return Ok(None);
         };
@@ -88,10 +91,7 @@ impl SledMemberStore {
             None => Ok(None),
         }
     }
-}
 
-#[async_trait::async_trait]
-impl MemberStore for SledMemberStore {
     async fn member(&self, id: &MemberId) -> Result<Option<Member>, DirectoryError> {
         match self.members.get(id.as_str())? {
             Some(record) => Ok(Some(Member::from_record(id, &record, MEMBERS_TREE)?)),
@@ -101,24 +101,6 @@ impl MemberStore for SledMemberStore {
 
     async fn seed_synthetic(&self, count: u32) -> Result<usize, DirectoryError> {
         self.seed_synthetic_in_batches(count)
-    }
-
-    async fn find_by_kpj_nik(
-        &self,
-        kpj: &Kpj,
-        nik: &Nik,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self.by_card(kpj)?.filter(|m| m.nik == *nik))
-    }
-
-    async fn find_by_email_kpj(
-        &self,
-        email: &Email,
-        kpj: &Kpj,
-    ) -> Result<Option<Member>, DirectoryError> {
-        Ok(self
-            .by_card(kpj)?
-            .filter(|m| m.email.as_ref() == Some(email)))
     }
 
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {

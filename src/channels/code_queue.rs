@@ -1,13 +1,12 @@
 //! The production `CodeSender`: a code is queued durably in the channel outbox before the
 //! turn that sent it is answered, and the outbox's worker delivers it (with retries) after.
 
-use crate::channels::Request;
-use crate::channels::delivery::Outbox;
+use super::Request;
+use super::delivery::Outbox;
 use crate::clock::Timestamp;
+use crate::delivery::CodeCall;
 use crate::outbox::{CodeSender, OutboundCode, OutboxError};
-use crate::store::SessionKey;
-
-use super::CodeCall;
+use crate::session_key::SessionKey;
 
 /// The channel name of outbox queues holding codes: each member session's codes form their
 /// own queue, so a code never waits behind (or blocks) that session's chat replies.

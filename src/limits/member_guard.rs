@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::StoreError;
+use super::{Rate, Refused, take_token};
 use crate::clock::Timestamp;
-use crate::limits::{Rate, Refused, take_token};
+use crate::db_error::StoreError;
 use crate::members::MemberId;
 use crate::security::lockout::{CodeEvent, Standing};
 
@@ -43,7 +43,7 @@ pub trait MemberGuardStore: Send + Sync {
 }
 
 /// Microseconds of a timestamp, the unit of the bucket arithmetic.
-pub(super) fn micros(at: Timestamp) -> u64 {
+pub(crate) fn micros(at: Timestamp) -> u64 {
     at.0.saturating_mul(1000)
 }
 
@@ -117,7 +117,7 @@ impl MemberGuardStore for MemoryMemberGuard {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::identity::Kpj;
     use crate::security::otp::LOCKOUT;
@@ -130,7 +130,7 @@ pub(super) mod tests {
     }
 
     /// The behaviour every `MemberGuardStore` must share.
-    pub(in crate::store) async fn contract(store: &dyn MemberGuardStore) {
+    pub(crate) async fn contract(store: &dyn MemberGuardStore) {
         let rate = Rate::new(2, Duration::from_secs(60));
         let bucket = [1u8; 32];
         let other = [2u8; 32];
