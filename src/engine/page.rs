@@ -151,15 +151,8 @@ impl Engine {
             flow: grant.flow,
             phc,
         };
-        let mut preloaded = store_turn.member_standing().cloned();
         let transition = self
-            .step(
-                key,
-                session,
-                Event::PasswordFromPage(page),
-                &mut preloaded,
-                now,
-            )
+            .step(key, session, Event::PasswordFromPage(page), now)
             .await?;
         // The dialog asks to store the hash and to withdraw the link; no look-up follows.
         self.run_effects(key, transition.effects, now).await?;

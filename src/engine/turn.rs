@@ -9,7 +9,6 @@ use super::{Engine, EngineError, IncomingMessage, OutgoingMessage, TurnResult};
 use crate::clock::Timestamp;
 use crate::dialog::state::{CodeChannel, Exchange, Said};
 use crate::dialog::{self, Context, Event, FlowOutcome, PasswordEntry, Reply, Session, State};
-use crate::members::MemberId;
 use crate::metrics::Channel;
 use crate::nlu::IntentScore;
 use crate::security::lockout::Standing;
@@ -87,7 +86,6 @@ impl Engine {
                 updated_at: stored.updated_at,
                 data: serde_json::to_vec(&session)?,
             }),
-            member: session.state.member().map(|member| member.id.clone()),
         };
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
@@ -120,7 +118,6 @@ impl Engine {
             return Ok(None);
         }
         let new_session = stored.is_none();
-        let mut preloaded = store_turn.member_standing().cloned();
         // The stored record is kept: a turn dropped for a directory outage goes back to it.
         let as_stored = |stored: &Option<StoredSession>| match stored {
             Some(stored) => decode(&incoming.session, stored, now),
@@ -151,9 +148,7 @@ impl Engine {
         let mut flows = Vec::new();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
-            let transition = self
-                .step(&incoming.session, session, event, &mut preloaded, now)
-                .await?;
+            let transition = self.step(&incoming.session, session, event, now).await?;
             session = transition.session;
             replies.extend(transition.replies);
             flows.extend(transition.outcomes);
@@ -212,17 +207,14 @@ impl Engine {
 
     /// One `dialog::step` with its context: the member's standing, a fresh code, and where
     /// this session takes a new password (on the page, with a fresh link token, for the
-    /// messaging channels). `preloaded` is the standing the store read with the session;
-    /// it serves the turn's first step only, before any effect of the turn could change it.
+    /// messaging channels).
     pub(super) async fn step(
         &self,
         key: &SessionKey,
         session: Session,
         event: Event,
-        preloaded: &mut Option<(MemberId, Standing)>,
         now: Timestamp,
     ) -> Result<dialog::Transition, EngineError> {
-        let preloaded = preloaded.take();
         let fresh_code = otp::generate_code();
         let fresh_token = key.is_messaging().then(PageToken::generate);
         let member = match &event {
@@ -235,10 +227,9 @@ impl Engine {
             | Event::CodeUndelivered { .. }
             | Event::CodeAdmission { .. } => session.state.member(),
         };
-        let standing = match (member, preloaded) {
-            (Some(member), Some((id, standing))) if id == member.id => standing,
-            (Some(member), _) => self.services.guard.standing(&member.id).await?,
-            (None, _) => Standing::default(),
+        let standing = match member {
+            Some(member) => self.services.guard.standing(&member.id).await?,
+            None => Standing::default(),
         };
         let context = Context {
             now,
@@ -274,7 +265,6 @@ impl Engine {
             updated_at: turn.now,
             data: serde_json::to_vec(&session)?,
         });
-        writes.member = session.state.member().map(|member| member.id.clone());
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
         self.record(&turn, &messages, session.state.flow());

@@ -38,9 +38,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::members::{DirectoryError, MemberId, MemberStore};
+use crate::members::{DirectoryError, MemberStore};
 use crate::outbox::{CodeOutbox, OutboxError};
-use crate::security::lockout::Standing;
 use channel_queue::ChannelQueue;
 
 /// Every store of one backend, as the application uses them.
@@ -191,9 +190,6 @@ pub trait SessionStore: Send + Sync {
 pub struct TurnWrites {
     pub transcript: Option<TranscriptLines>,
     pub session: Option<StoredSession>,
-    /// The member the written `session` concerns: a store that can (PostgreSQL) reads their
-    /// standing together with the session when the next turn begins.
-    pub member: Option<MemberId>,
 }
 
 /// Transcript lines numbered from `first`, keeping the session's last `keep`.
@@ -207,13 +203,6 @@ pub struct TranscriptLines {
 /// A turn in progress, holding its session (see `SessionStore::begin_turn`).
 #[async_trait::async_trait]
 pub trait SessionTurn: Send {
-    /// The standing of the member the session concerns (`TurnWrites::member` of the turn
-    /// that saved it), where the store read it together with the session: one round trip
-    /// instead of two. `None` where it did not; the member guard is then asked.
-    fn member_standing(&self) -> Option<&(MemberId, Standing)> {
-        None
-    }
-
     /// Writes `writes`, all or nothing where the store can, and ends the turn.
     async fn finish(self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError>;
 }

@@ -203,7 +203,6 @@ mod tests {
         held.finish(crate::store::TurnWrites {
             transcript: None,
             session: Some(crate::store::tests::session(1, b"saved")),
-            member: None,
         })
         .await
         .expect("finish");
@@ -225,7 +224,6 @@ mod tests {
                 keep: 5,
             }),
             session: Some(crate::store::tests::session(2, b"again")),
-            member: None,
         })
         .await
         .expect("finish");
@@ -247,58 +245,6 @@ mod tests {
         .expect("not blocked by the dropped turn")
         .expect("begin");
         assert_eq!(loaded, Some(crate::store::tests::session(2, b"again")));
-        turn.finish(crate::store::TurnWrites::default())
-            .await
-            .expect("finish");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_turn_reads_the_standing_of_its_sessions_member_with_the_session() {
-        use crate::clock::Timestamp;
-        use crate::members::MemberId;
-        use crate::security::lockout::{CodeEvent, Standing};
-        let (cluster, first) = stores().await;
-        let second = open(&options(&cluster)).await.expect("second instance");
-        let key = crate::store::tests::key("standing");
-        let member = MemberId::from_stored("12345678901".into());
-        let saved = |member: Option<MemberId>| crate::store::TurnWrites {
-            transcript: None,
-            session: Some(crate::store::tests::session(1, b"state")),
-            member,
-        };
-
-        let (_, turn) = first.sessions.begin_turn(&key).await.expect("begin");
-        assert!(turn.member_standing().is_none(), "a new session");
-        turn.finish(saved(Some(member.clone())))
-            .await
-            .expect("finish");
-        let (_, turn) = first.sessions.begin_turn(&key).await.expect("begin");
-        assert_eq!(
-            turn.member_standing(),
-            Some(&(member.clone(), Standing::default())),
-            "a member with no standing stored"
-        );
-        turn.finish(saved(Some(member.clone())))
-            .await
-            .expect("finish");
-
-        // A wrong code recorded by the other instance is in the next turn's standing.
-        let now = Timestamp(1_000_000);
-        let recorded = second
-            .guard
-            .record(&member, CodeEvent::Wrong, now)
-            .await
-            .expect("record");
-        let (_, turn) = first.sessions.begin_turn(&key).await.expect("begin");
-        assert_eq!(turn.member_standing(), Some(&(member.clone(), recorded)));
-        assert_eq!(
-            turn.member_standing()
-                .map(|(_, standing)| standing.wrong_codes_at(now)),
-            Some(1)
-        );
-        turn.finish(saved(None)).await.expect("finish");
-        let (_, turn) = first.sessions.begin_turn(&key).await.expect("begin");
-        assert!(turn.member_standing().is_none(), "no member any more");
         turn.finish(crate::store::TurnWrites::default())
             .await
             .expect("finish");

@@ -1,52 +1,28 @@
 //! Sessions in PostgreSQL: the state in "sessions", transcript lines in "transcript_lines".
-//! A turn is one transaction that starts by locking its session, so two instances given
-//! messages of one session at once run them one after the other, and the turn's state and
-//! transcript commit together.
-
-use std::sync::LazyLock;
+//! A turn is one transaction that starts by taking a transaction-scoped advisory lock on the
+//! session key, so two instances given messages of one session at once run them one after
+//! the other, and the turn's state and transcript commit together.
 
 use deadpool_postgres::Object;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{Pools, bigint, connection, member_guard, unsigned};
+use super::{Pools, bigint, connection, unsigned};
 use crate::clock::Timestamp;
-use crate::members::MemberId;
-use crate::security::lockout::Standing;
 use crate::store::{SessionKey, SessionStore, SessionTurn, StoreError, StoredSession, TurnWrites};
 
-/// The session's row, locked (`FOR UPDATE` waits for a turn of another instance holding it,
-/// then reads the row as that turn left it), with the standing of the member it concerns.
-const LOCK_ROW: &str = "SELECT s.updated_at, s.data, s.member, g.standing FROM sessions s \
-     LEFT JOIN member_standings g ON g.member = s.member WHERE s.key = $1 FOR UPDATE OF s";
-/// A session with no row yet has nothing to lock: its first turns take an advisory lock on
-/// 64 bits of the key's hash instead, and read again under it (a turn that created the row
-/// meanwhile has committed). Two sessions sharing a hash only wait for each other now and
-/// then; nothing else takes advisory locks in this space (the migrations lock is a two-key
-/// lock, a separate space).
-const LOCK_KEY: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+/// The advisory lock of a session: 64 bits of the key's hash. Two sessions sharing a hash
+/// only wait for each other now and then; nothing else takes advisory locks in this space
+/// (the migrations lock is a two-key lock, a separate space).
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 const LOAD: &str = "SELECT updated_at, data FROM sessions WHERE key = $1";
 /// `idle_hour` is `updated_at` in whole hours (see the migration).
-/// $4 is the member the session concerns (NULL for none).
-const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data, member) \
-     VALUES ($1, $2, $2::bigint / 3600000, $3, $4) \
+const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
+     VALUES ($1, $2, $2::bigint / 3600000, $3) \
      ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
-     idle_hour = excluded.idle_hour, data = excluded.data, member = excluded.member";
-/// `SAVE` for a row the turn has locked: a plain update costs the database less.
-const UPDATE: &str = "UPDATE sessions SET updated_at = $2, idle_hour = $2::bigint / 3600000, \
-     data = $3, member = $4 WHERE key = $1";
-/// Writes transcript lines ($5, numbered $6) and forgets those below $7; the statement it
-/// begins saves the session ($1–$4) too, so a turn's writes are one statement. Lines of the
-/// new ones below $7 are not written at all: the statement's parts share one snapshot.
-const WITH_LINES: &str = "WITH trimmed AS \
-     (DELETE FROM transcript_lines WHERE key = $1 AND number < $7), \
-     lines AS (INSERT INTO transcript_lines (key, number, line) \
-     SELECT $1, number, line FROM unnest($5::bigint[], $6::bytea[]) AS l (number, line) \
-     WHERE number >= $7 \
-     ON CONFLICT (key, number) DO UPDATE SET line = excluded.line) ";
-static SAVE_WITH_LINES: LazyLock<String> = LazyLock::new(|| format!("{WITH_LINES}{SAVE}"));
-static UPDATE_WITH_LINES: LazyLock<String> = LazyLock::new(|| format!("{WITH_LINES}{UPDATE}"));
-/// The transcript lines alone (`WITH_LINES` without the session), numbered as there.
+     idle_hour = excluded.idle_hour, data = excluded.data";
+/// Writes transcript lines and forgets those below $4, in one statement (lines of the new
+/// ones below $4 are not written at all: the statement's parts share one snapshot).
 const WRITE_LINES: &str = "WITH trimmed AS \
      (DELETE FROM transcript_lines WHERE key = $1 AND number < $4) \
      INSERT INTO transcript_lines (key, number, line) \
@@ -94,17 +70,10 @@ impl SessionStore for PgSessionStore {
     async fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
         let client = connection(&self.pools.general).await?;
         let save = client.prepare_cached(SAVE).await?;
-        // Outside a turn the member is not known: its next turn asks for the standing.
-        let member: Option<&str> = None;
         client
             .execute(
                 &save,
-                &[
-                    &key.as_str(),
-                    &bigint(session.updated_at.0),
-                    &session.data,
-                    &member,
-                ],
+                &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
             )
             .await?;
         Ok(())
@@ -183,98 +152,69 @@ impl SessionStore for PgSessionStore {
     ) -> Result<(Option<StoredSession>, Box<dyn SessionTurn + 'a>), StoreError> {
         // Held by the turn from here on: should anything fail, or the caller stop waiting,
         // dropping the turn closes the connection instead of pooling it mid-transaction.
-        let mut turn = PgTurn {
+        let turn = PgTurn {
             client: Some(connection(&self.pools.turns).await?),
             key: key.clone(),
-            row_locked: false,
-            standing: None,
         };
-        let Some(row) = lock_and_load(turn.connection(), key).await? else {
-            return Ok((None, Box::new(turn)));
-        };
-        turn.row_locked = true;
-        let member: Option<String> = row.get(2);
-        turn.standing = member.map(|member| {
-            let standing: Option<&str> = row.get(3);
-            (
-                MemberId::from_stored(member),
-                member_guard::decode(standing),
-            )
-        });
-        Ok((Some(stored(&row)), Box::new(turn)))
+        let loaded = lock_and_load(turn.connection(), key).await?;
+        Ok((loaded, Box::new(turn)))
     }
 }
 
-/// Opens the turn's transaction on `client`, locks the session and loads its `LOCK_ROW`.
+/// Opens the turn's transaction on `client`, waits for the session's lock, and loads it.
 ///
-/// The statements are pipelined (sent without waiting for each answer; the server still
-/// runs them in order): one round trip for a session that has a row, two for one that
-/// has none yet.
-async fn lock_and_load(client: &Object, key: &SessionKey) -> Result<Option<Row>, StoreError> {
-    let lock_row = client.prepare_cached(LOCK_ROW).await?;
+/// The three statements are pipelined (sent without waiting for each answer; the server
+/// still runs them in order): one round trip instead of three.
+async fn lock_and_load(
+    client: &Object,
+    key: &SessionKey,
+) -> Result<Option<StoredSession>, StoreError> {
+    let lock = client.prepare_cached(LOCK).await?;
+    let load = client.prepare_cached(LOAD).await?;
     let key: [&(dyn ToSql + Sync); 1] = [&key.as_str()];
-    let (_, locked) = tokio::try_join!(
+    let (_, _, loaded) = tokio::try_join!(
         client.batch_execute("BEGIN"),
-        client.query_opt(&lock_row, &key),
+        client.execute(&lock, &key),
+        client.query_opt(&load, &key),
     )?;
-    if locked.is_some() {
-        return Ok(locked);
-    }
-    let lock_key = client.prepare_cached(LOCK_KEY).await?;
-    let (_, locked) = tokio::try_join!(
-        client.execute(&lock_key, &key),
-        client.query_opt(&lock_row, &key),
-    )?;
-    Ok(locked)
+    Ok(loaded.map(|row| stored(&row)))
 }
 
-/// Writes what the turn wrote and commits, on the turn's `client`: one statement for the
-/// session and its transcript lines, pipelined with the `COMMIT` (should the write fail,
-/// the `COMMIT` after it only rolls back). The statement is prepared first, so that both
-/// requests leave in order when first polled.
+/// Writes what the turn wrote and commits, on the turn's `client`: pipelined, as
+/// `lock_and_load` is (should a write fail, the `COMMIT` after it only rolls back). The
+/// statements are prepared first, so that each request leaves in order when first polled.
 async fn write_and_commit(
     client: &Object,
     key: &SessionKey,
-    row_locked: bool,
     writes: &TurnWrites,
 ) -> Result<(), StoreError> {
-    let key = key.as_str();
-    let member = writes.member.as_ref().map(MemberId::as_str);
-    let session = writes
-        .session
-        .as_ref()
-        .map(|session| (bigint(session.updated_at.0), &session.data));
-    let lines = writes.transcript.as_ref().map(|transcript| {
-        let (numbers, trim_below) =
-            numbered(transcript.first, transcript.lines.len(), transcript.keep);
-        (numbers, &transcript.lines, trim_below)
-    });
-    let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>) = match (&session, &lines) {
-        (Some((updated_at, data)), Some((numbers, lines, trim_below))) => (
-            if row_locked {
-                &UPDATE_WITH_LINES
-            } else {
-                &SAVE_WITH_LINES
-            },
-            vec![&key, updated_at, data, &member, numbers, lines, trim_below],
-        ),
-        (Some((updated_at, data)), None) => (
-            if row_locked { UPDATE } else { SAVE },
-            vec![&key, updated_at, data, &member],
-        ),
-        (None, Some((numbers, lines, trim_below))) => {
-            (WRITE_LINES, vec![&key, numbers, lines, trim_below])
+    let write_lines = client.prepare_cached(WRITE_LINES).await?;
+    let save = client.prepare_cached(SAVE).await?;
+    let transcript = async {
+        if let Some(transcript) = &writes.transcript {
+            let (numbers, trim_below) =
+                numbered(transcript.first, transcript.lines.len(), transcript.keep);
+            client
+                .execute(
+                    &write_lines,
+                    &[&key.as_str(), &numbers, &transcript.lines, &trim_below],
+                )
+                .await?;
         }
-        (None, None) => {
-            client.batch_execute("COMMIT").await?;
-            return Ok(());
-        }
+        Ok::<_, tokio_postgres::Error>(())
     };
-    let statement = client.prepare_cached(sql).await?;
-    tokio::try_join!(
-        client.execute(&statement, &params),
-        client.batch_execute("COMMIT")
-    )?;
+    let state = async {
+        if let Some(session) = &writes.session {
+            client
+                .execute(
+                    &save,
+                    &[&key.as_str(), &bigint(session.updated_at.0), &session.data],
+                )
+                .await?;
+        }
+        Ok(())
+    };
+    tokio::try_join!(transcript, state, client.batch_execute("COMMIT"))?;
     Ok(())
 }
 
@@ -283,10 +223,6 @@ struct PgTurn {
     /// `None` once committed (the connection is back in the pool).
     client: Option<Object>,
     key: SessionKey,
-    /// The session had a row, which the turn holds locked (its writes are updates).
-    row_locked: bool,
-    /// The standing of the member the session concerns, read with it.
-    standing: Option<(MemberId, Standing)>,
 }
 
 impl PgTurn {
@@ -300,12 +236,8 @@ impl PgTurn {
 
 #[async_trait::async_trait]
 impl SessionTurn for PgTurn {
-    fn member_standing(&self) -> Option<&(MemberId, Standing)> {
-        self.standing.as_ref()
-    }
-
     async fn finish(mut self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError> {
-        write_and_commit(self.connection(), &self.key, self.row_locked, &writes).await?;
+        write_and_commit(self.connection(), &self.key, &writes).await?;
         // Committed: the connection goes back to the pool, clean.
         self.client = None;
         Ok(())
