@@ -371,7 +371,7 @@ impl Channels {
     /// Platform delivery ids remembered as processed.
     pub async fn seen_deliveries(&self) -> usize {
         match &self.storage {
-            Some(storage) => storage.seen.len().await,
+            Some(storage) => storage.seen.remembered().await,
             None => 0,
         }
     }
@@ -737,6 +737,15 @@ impl Channels {
 /// Whether `given` equals `expected`, in time independent of where they differ.
 fn secret_matches(given: &[u8], expected: &[u8]) -> bool {
     bool::from(given.ct_eq(expected))
+}
+
+/// A webhook's verdict on its signature: one that does not match is unauthorized.
+fn authorized(signature_matches: bool) -> Result<(), ChannelError> {
+    if signature_matches {
+        Ok(())
+    } else {
+        Err(ChannelError::Unauthorized)
+    }
 }
 
 /// Whether `tag` is HMAC-SHA256(`key`, `body`), compared in constant time.

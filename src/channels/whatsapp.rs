@@ -7,7 +7,7 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
+    ChannelError, authorized, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
     member_text, numbered, retry_after_header, secret_matches, split_text, status_error, text_len,
     transport_error,
 };
@@ -228,11 +228,11 @@ fn verify(config: &WhatsAppConfig, headers: &HeaderMap, body: &[u8]) -> Result<(
         .and_then(|value| value.trim().strip_prefix("sha256="))
         .and_then(|hex_tag| hex::decode(hex_tag).ok())
         .ok_or(ChannelError::Unauthorized)?;
-    if hmac_sha256_matches(config.app_secret.expose_secret().as_bytes(), body, &tag) {
-        Ok(())
-    } else {
-        Err(ChannelError::Unauthorized)
-    }
+    authorized(hmac_sha256_matches(
+        config.app_secret.expose_secret().as_bytes(),
+        body,
+        &tag,
+    ))
 }
 
 pub(super) fn parse(notification: Notification) -> Result<Vec<Inbound>, ChannelError> {

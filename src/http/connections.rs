@@ -357,6 +357,7 @@ pub fn fit_descriptor_limit(max_connections: usize) -> usize {
 /// Raises the soft limit on open files to `needed` (at most the hard limit) and returns the
 /// limit in force; `None` where it cannot be read. Linux only, where `rlim_t` is `u64`.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // libc's getrlimit/setrlimit: std has no API for the limit.
 fn raise_descriptor_limit(needed: u64) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
