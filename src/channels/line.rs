@@ -6,8 +6,9 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, authorized, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
-    member_text, numbered, retry_after_header, split_text, status_error, text_len, transport_error,
+    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, authorized,
+    hmac_sha256_matches, member_text, numbered, retry_after_header, split_text, status_error,
+    text_len, transport_error,
 };
 use crate::clock::Timestamp;
 use crate::config::LineConfig;

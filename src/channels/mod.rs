@@ -59,6 +59,7 @@ use demo_codes::DemoCodes;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -784,7 +785,8 @@ fn numbered(text: &str, buttons: &[Button]) -> String {
         out.push('\n');
     }
     for (i, button) in buttons.iter().enumerate() {
-        out.push_str(&format!("\n{}. {}", i + 1, button.title));
+        // Writing to a String cannot fail.
+        let _ = write!(out, "\n{}. {}", i + 1, button.title);
     }
     out.trim_start().to_string()
 }

@@ -4,8 +4,9 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, authorized, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, member_text,
-    numbered, retry_after_header, secret_matches, split_text, status_error, transport_error,
+    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, authorized,
+    member_text, numbered, retry_after_header, secret_matches, split_text, status_error,
+    transport_error,
 };
 use crate::clock::Timestamp;
 use crate::config::TelegramConfig;

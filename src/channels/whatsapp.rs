@@ -7,9 +7,9 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, authorized, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
-    member_text, numbered, retry_after_header, secret_matches, split_text, status_error, text_len,
-    transport_error,
+    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, authorized,
+    hmac_sha256_matches, member_text, numbered, retry_after_header, secret_matches, split_text,
+    status_error, text_len, transport_error,
 };
 use crate::clock::Timestamp;
 use crate::config::WhatsAppConfig;
@@ -419,7 +419,7 @@ fn interactive(message: &OutboundMessage, list_label: &str) -> Option<Value> {
 }
 
 /// Graph API error codes that mean "slow down" rather than "never".
-const THROTTLING_CODES: &[i64] = &[4, 80007, 130429, 131048, 131056];
+const THROTTLING_CODES: &[i64] = &[4, 80_007, 130_429, 131_048, 131_056];
 
 #[derive(Debug, Default, Deserialize)]
 struct ErrorAnswer {

@@ -364,7 +364,7 @@ fn raise_descriptor_limit(needed: u64) -> Option<u64> {
         rlim_max: 0,
     };
     // SAFETY: `getrlimit` writes one `rlimit` through a valid pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } != 0 {
         return None;
     }
     let current = limit.rlim_cur;
@@ -376,7 +376,7 @@ fn raise_descriptor_limit(needed: u64) -> Option<u64> {
         rlim_max: limit.rlim_max,
     };
     // SAFETY: `setrlimit` reads one `rlimit` through a valid pointer.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } == 0 {
         Some(raised.rlim_cur)
     } else {
         Some(current)

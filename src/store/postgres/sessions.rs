@@ -213,7 +213,7 @@ impl SessionStore for PgSessionStore {
 async fn lock_and_load(client: &Object, key: &SessionKey) -> Result<Option<Row>, StoreError> {
     let lock_row = client.prepare_cached(LOCK_ROW).await?;
     let key: [&(dyn ToSql + Sync); 1] = [&key.as_str()];
-    let (_, locked) = tokio::try_join!(
+    let ((), locked) = tokio::try_join!(
         client.batch_execute("BEGIN"),
         client.query_opt(&lock_row, &key),
     )?;
