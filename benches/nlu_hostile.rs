@@ -31,6 +31,7 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every call is forwarded to `System` with the same arguments; the counters only
 // observe.
+#[allow(unsafe_code)] // an allocator is unsafe to implement by definition.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let pointer = unsafe { System.alloc(layout) };

@@ -215,6 +215,9 @@ impl fmt::Display for ContentErrors {
     }
 }
 
+/// Whether the dialog understands `payload`, given a test for the intents the content defines.
+pub type PayloadCheck = fn(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool;
+
 /// What the engine requires of the content: each response key it uses and the placeholders
 /// that key may contain.
 pub struct Requirements<'a> {
@@ -223,7 +226,7 @@ pub struct Requirements<'a> {
     pub concepts: &'a [&'a str],
     /// Whether the dialog understands a button or command payload, given the intents the
     /// content defines (`/forgot_acount` is a typo, not a payload).
-    pub understands_payload: fn(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool,
+    pub understands_payload: PayloadCheck,
 }
 
 /// Loads `dir` and validates it against `requirements`.

@@ -26,6 +26,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// copies a page on every write), and with the delay those pages were still counted in its
 /// RSS: under Mix A with 100,000 stored sessions RSS fell from 116 to 99 MB, with no
 /// measurable change in CPU per turn (README, "Benchmarks").
+#[allow(unsafe_code)] // mimalloc's C API: the one way to set the option.
 fn return_freed_memory_promptly() {
     // SAFETY: `mi_option_set` is not thread-safe; this runs first thing in `main`, before
     // any other thread exists.
@@ -255,6 +256,7 @@ mod tests {
     /// value: this fails if a newer mimalloc moves the option `return_freed_memory_promptly`
     /// sets.
     #[test]
+    #[allow(unsafe_code)] // mimalloc's C API: the one way to read the option.
     fn the_option_set_at_start_is_mimallocs_purge_delay() {
         // SAFETY: reading an option has no precondition.
         let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };

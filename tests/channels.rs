@@ -1461,7 +1461,7 @@ async fn whatsapp_retries_500_and_429_with_retry_after_then_delivers_once_in_ord
             Canned {
                 status: 429,
                 retry_after: Some("1"),
-                body: json!({"error": {"message": "Rate limit hit", "code": 130429}}),
+                body: json!({"error": {"message": "Rate limit hit", "code": 130_429}}),
             },
         ],
         async |h, n| {

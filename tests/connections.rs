@@ -21,7 +21,7 @@ async fn wait_for_close(stream: &mut TcpStream, limit: Duration) -> (Option<Dura
         let left = limit.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, stream.read(&mut buffer)).await {
             Err(_) => return (None, String::from_utf8_lossy(&received).into()),
-            Ok(Ok(0)) | Ok(Err(_)) => {
+            Ok(Ok(0) | Err(_)) => {
                 return (
                     Some(started.elapsed()),
                     String::from_utf8_lossy(&received).into(),

@@ -224,7 +224,7 @@ async fn logs_at_info_and_above_hold_no_personal_data_codes_or_passwords() {
     stranger.says("nik 3174011203880").await;
     stranger.says("agus.wijaya@example.com 081234567890").await;
     for body in [
-        json!({ "text": 3174011203880001u64 }),
+        json!({ "text": 3_174_011_203_880_001_u64 }),
         json!({ "text": "budi.santoso@example.com", "payload": "12345678901" }),
         json!({ "text": "081234567890".repeat(300) }),
     ] {

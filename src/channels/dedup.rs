@@ -37,7 +37,7 @@ impl Dedup {
     }
 
     /// How many ids are remembered.
-    pub async fn len(&self) -> usize {
+    pub async fn remembered(&self) -> usize {
         self.queue.seen_count().await
     }
 
@@ -113,7 +113,7 @@ mod tests {
                 .unwrap(),
             1
         );
-        assert_eq!(dedup.len().await, 1);
+        assert_eq!(dedup.remembered().await, 1);
         assert!(processed(&dedup, "telegram:2", later).await);
     }
 

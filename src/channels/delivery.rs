@@ -459,7 +459,7 @@ mod tests {
         })
     }
 
-    async fn setup() -> (crate::store::Stores, Outbox, Dedup) {
+    fn setup() -> (crate::store::Stores, Outbox, Dedup) {
         let stores = crate::store::temporary().unwrap();
         let outbox = Outbox::new(
             stores.channel_queue.clone(),
@@ -503,7 +503,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_call_blocks_only_its_own_member_and_order_is_kept() {
-        let (_stores, outbox, dedup) = setup().await;
+        let (_stores, outbox, dedup) = setup();
         let now = SystemClock.now();
         outbox
             .enqueue(
@@ -540,7 +540,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_is_given_up_after_the_last_attempt_and_the_next_one_goes() {
-        let (_stores, outbox, _) = setup().await;
+        let (_stores, outbox, _) = setup();
         outbox
             .enqueue(
                 &key("1"),
@@ -576,7 +576,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_refusal_is_not_retried() {
-        let (_stores, outbox, _) = setup().await;
+        let (_stores, outbox, _) = setup();
         outbox
             .enqueue(&key("1"), &[message(1, "x")], None, SystemClock.now())
             .await
@@ -596,7 +596,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_requested_wait_is_respected() {
-        let (_stores, outbox, _) = setup().await;
+        let (_stores, outbox, _) = setup();
         outbox
             .enqueue(&key("1"), &[message(1, "x")], None, SystemClock.now())
             .await

@@ -6,8 +6,9 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
-    member_text, numbered, retry_after_header, split_text, status_error, text_len, transport_error,
+    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, authorized,
+    hmac_sha256_matches, member_text, numbered, retry_after_header, split_text, status_error,
+    text_len, transport_error,
 };
 use crate::clock::Timestamp;
 use crate::config::LineConfig;
@@ -116,11 +117,11 @@ fn verify(config: &LineConfig, headers: &HeaderMap, body: &[u8]) -> Result<(), C
         .get(SIGNATURE_HEADER)
         .and_then(|value| BASE64_STANDARD.decode(value.as_bytes()).ok())
         .ok_or(ChannelError::Unauthorized)?;
-    if hmac_sha256_matches(config.channel_secret.expose_secret().as_bytes(), body, &tag) {
-        Ok(())
-    } else {
-        Err(ChannelError::Unauthorized)
-    }
+    authorized(hmac_sha256_matches(
+        config.channel_secret.expose_secret().as_bytes(),
+        body,
+        &tag,
+    ))
 }
 
 pub(super) fn parse(webhook: Webhook, now: Timestamp) -> Result<Vec<Inbound>, ChannelError> {

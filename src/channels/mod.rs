@@ -59,6 +59,7 @@ use demo_codes::DemoCodes;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -371,7 +372,7 @@ impl Channels {
     /// Platform delivery ids remembered as processed.
     pub async fn seen_deliveries(&self) -> usize {
         match &self.storage {
-            Some(storage) => storage.seen.len().await,
+            Some(storage) => storage.seen.remembered().await,
             None => 0,
         }
     }
@@ -739,6 +740,15 @@ fn secret_matches(given: &[u8], expected: &[u8]) -> bool {
     bool::from(given.ct_eq(expected))
 }
 
+/// A webhook's verdict on its signature: one that does not match is unauthorized.
+fn authorized(signature_matches: bool) -> Result<(), ChannelError> {
+    if signature_matches {
+        Ok(())
+    } else {
+        Err(ChannelError::Unauthorized)
+    }
+}
+
 /// Whether `tag` is HMAC-SHA256(`key`, `body`), compared in constant time.
 fn hmac_sha256_matches(key: &[u8], body: &[u8], tag: &[u8]) -> bool {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
@@ -775,7 +785,8 @@ fn numbered(text: &str, buttons: &[Button]) -> String {
         out.push('\n');
     }
     for (i, button) in buttons.iter().enumerate() {
-        out.push_str(&format!("\n{}. {}", i + 1, button.title));
+        // Writing to a String cannot fail.
+        let _ = write!(out, "\n{}. {}", i + 1, button.title);
     }
     out.trim_start().to_string()
 }

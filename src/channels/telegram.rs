@@ -4,8 +4,9 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, member_text,
-    numbered, retry_after_header, secret_matches, split_text, status_error, transport_error,
+    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, authorized,
+    member_text, numbered, retry_after_header, secret_matches, split_text, status_error,
+    transport_error,
 };
 use crate::clock::Timestamp;
 use crate::config::TelegramConfig;
@@ -124,14 +125,10 @@ fn verify(config: &TelegramConfig, headers: &HeaderMap) -> Result<(), ChannelErr
     let given = headers
         .get(SECRET_HEADER)
         .ok_or(ChannelError::Unauthorized)?;
-    if secret_matches(
+    authorized(secret_matches(
         given.as_bytes(),
         config.secret_token.expose_secret().as_bytes(),
-    ) {
-        Ok(())
-    } else {
-        Err(ChannelError::Unauthorized)
-    }
+    ))
 }
 
 /// The engine input of an update; `None` for updates the bot does not answer (edits,

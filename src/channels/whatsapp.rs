@@ -7,9 +7,9 @@
 
 use super::delivery::SendError;
 use super::{
-    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, hmac_sha256_matches,
-    member_text, numbered, retry_after_header, secret_matches, split_text, status_error, text_len,
-    transport_error,
+    ChannelError, Channels, Inbound, InboundContent, OutboundMessage, ReplyTo, authorized,
+    hmac_sha256_matches, member_text, numbered, retry_after_header, secret_matches, split_text,
+    status_error, text_len, transport_error,
 };
 use crate::clock::Timestamp;
 use crate::config::WhatsAppConfig;
@@ -228,11 +228,11 @@ fn verify(config: &WhatsAppConfig, headers: &HeaderMap, body: &[u8]) -> Result<(
         .and_then(|value| value.trim().strip_prefix("sha256="))
         .and_then(|hex_tag| hex::decode(hex_tag).ok())
         .ok_or(ChannelError::Unauthorized)?;
-    if hmac_sha256_matches(config.app_secret.expose_secret().as_bytes(), body, &tag) {
-        Ok(())
-    } else {
-        Err(ChannelError::Unauthorized)
-    }
+    authorized(hmac_sha256_matches(
+        config.app_secret.expose_secret().as_bytes(),
+        body,
+        &tag,
+    ))
 }
 
 pub(super) fn parse(notification: Notification) -> Result<Vec<Inbound>, ChannelError> {
@@ -419,7 +419,7 @@ fn interactive(message: &OutboundMessage, list_label: &str) -> Option<Value> {
 }
 
 /// Graph API error codes that mean "slow down" rather than "never".
-const THROTTLING_CODES: &[i64] = &[4, 80007, 130429, 131048, 131056];
+const THROTTLING_CODES: &[i64] = &[4, 80_007, 130_429, 131_048, 131_056];
 
 #[derive(Debug, Default, Deserialize)]
 struct ErrorAnswer {

@@ -1132,7 +1132,7 @@ $otp
     fn bot_of(conversation: &Conversation) -> &BotExpectation {
         match &conversation.steps[1] {
             Step::Bot(bot) => bot,
-            other => panic!("expected a #bot step, got {other:?}"),
+            other @ Step::Me(_) => panic!("expected a #bot step, got {other:?}"),
         }
     }
 

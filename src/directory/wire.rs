@@ -189,7 +189,7 @@ mod tests {
                 "`name` is empty",
             ),
             (br#"{"id":"m","name":"x","login":"y"}"#, "neither"),
-            (br#"[1,2]"#, "not the member object"),
+            (br"[1,2]", "not the member object"),
         ] {
             let error = found_member(body).unwrap_err();
             assert!(error.contains(rule), "{error}");

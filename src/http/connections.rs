@@ -357,13 +357,14 @@ pub fn fit_descriptor_limit(max_connections: usize) -> usize {
 /// Raises the soft limit on open files to `needed` (at most the hard limit) and returns the
 /// limit in force; `None` where it cannot be read. Linux only, where `rlim_t` is `u64`.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // libc's getrlimit/setrlimit: std has no API for the limit.
 fn raise_descriptor_limit(needed: u64) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `getrlimit` writes one `rlimit` through a valid pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) } != 0 {
         return None;
     }
     let current = limit.rlim_cur;
@@ -375,7 +376,7 @@ fn raise_descriptor_limit(needed: u64) -> Option<u64> {
         rlim_max: limit.rlim_max,
     };
     // SAFETY: `setrlimit` reads one `rlimit` through a valid pointer.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } == 0 {
         Some(raised.rlim_cur)
     } else {
         Some(current)

@@ -111,14 +111,12 @@ fn spawn(port: u16, flags: &[String]) -> (Child, u16) {
         let _ = first_line.send(lines.next().and_then(Result::ok));
         lines.for_each(drop);
     });
-    let line = match line.recv_timeout(STARTS_WITHIN) {
-        Ok(Some(line)) => line,
-        // Exited without a word (its reason is on stderr, for instance a port still taken).
-        Ok(None) | Err(_) => {
-            let _ = child.kill();
-            let status = child.wait().expect("reaped");
-            panic!("the reference directory did not start on port {port} ({status})");
-        }
+    // No line: it exited without a word (its reason is on stderr, for instance a port still
+    // taken).
+    let Ok(Some(line)) = line.recv_timeout(STARTS_WITHIN) else {
+        let _ = child.kill();
+        let status = child.wait().expect("reaped");
+        panic!("the reference directory did not start on port {port} ({status})");
     };
     let port = line
         .strip_prefix("listening on http://127.0.0.1:")

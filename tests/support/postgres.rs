@@ -293,6 +293,7 @@ fn debian_bin_dirs() -> Vec<PathBuf> {
     versions.into_iter().rev().map(|(_, dir)| dir).collect()
 }
 
+#[allow(unsafe_code)] // libc's geteuid: std has no API for the user id.
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

@@ -172,7 +172,7 @@ async fn lock_and_load(
     let lock = client.prepare_cached(LOCK).await?;
     let load = client.prepare_cached(LOAD).await?;
     let key: [&(dyn ToSql + Sync); 1] = [&key.as_str()];
-    let (_, _, loaded) = tokio::try_join!(
+    let ((), _, loaded) = tokio::try_join!(
         client.batch_execute("BEGIN"),
         client.execute(&lock, &key),
         client.query_opt(&load, &key),

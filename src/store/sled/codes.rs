@@ -32,7 +32,7 @@ impl SledOutbox {
             by_time: db.tree(BY_TIME_TREE)?,
         };
         if outbox.by_time.is_empty() {
-            for item in outbox.tree.iter() {
+            for item in &outbox.tree {
                 let (key, value) = item?;
                 let at = serde_json::from_slice::<OutboxEntry>(&value).map_or(0, |e| e.at.0);
                 outbox.by_time.insert(time_key(at, &key), key)?;

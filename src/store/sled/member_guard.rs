@@ -97,7 +97,7 @@ impl MemberGuardStore for SledMemberGuard {
         let this = self.clone();
         super::off_the_executor(move || {
             let mut removed = 0;
-            for entry in this.buckets.iter() {
+            for entry in &this.buckets {
                 let (key, record) = entry?;
                 if full_at(&record).is_none_or(|full| full <= micros(now))
                     && this
@@ -108,7 +108,7 @@ impl MemberGuardStore for SledMemberGuard {
                     removed += 1;
                 }
             }
-            for entry in this.standings.iter() {
+            for entry in &this.standings {
                 let (key, record) = entry?;
                 if decode(Some(&record)).is_spent(now)
                     && this

@@ -128,7 +128,7 @@ impl PageTokenStore for SledPageTokens {
         let this = self.clone();
         super::off_the_executor(move || {
             let mut removed = 0;
-            for entry in this.tokens.iter() {
+            for entry in &this.tokens {
                 let (hash, bytes) = entry?;
                 let record = decode(&bytes);
                 if record.as_ref().is_some_and(|r| r.works_at(now)) {
