@@ -9,6 +9,7 @@ use super::answers;
 use super::balance;
 use super::code;
 use super::identity;
+use super::keys::ResponseKey;
 use super::outcome::{self, FlowOutcome};
 use super::password;
 use super::reply::{Choice, Effect, Reply, Value};
@@ -22,7 +23,6 @@ use crate::security::lockout::Standing;
 use crate::security::otp::ServerKey;
 use crate::security::page_token::PageToken;
 use crate::security::password::SecretString;
-use std::borrow::Cow;
 
 /// Consecutive fallbacks before handing over to a person.
 const MAX_FALLBACKS: u8 = 2;
@@ -296,8 +296,8 @@ impl Output {
         self.replies.push(reply);
     }
 
-    pub(super) fn said(&self, key: &str) -> bool {
-        self.replies.iter().any(|r| r.key == key)
+    pub(super) fn said(&self, key: ResponseKey) -> bool {
+        self.replies.iter().any(|r| r.is(key))
     }
 }
 
@@ -307,10 +307,10 @@ fn count_fallbacks(session: &mut Session, out: &mut Output, counts: bool) {
     if !counts {
         return;
     }
-    if out.said("fallback") {
+    if out.said(ResponseKey::Fallback) {
         session.fallbacks_in_a_row += 1;
         if session.fallbacks_in_a_row >= MAX_FALLBACKS {
-            out.reply(Reply::key("handoff"));
+            out.reply(Reply::key(ResponseKey::Handoff));
             session.fallbacks_in_a_row = 0;
         }
     } else {
@@ -327,17 +327,22 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
     let Some(intent) = session.next.take() else {
         return;
     };
-    if ["cancelled", "handoff", "rate_limited", "session_expired"]
-        .iter()
-        .any(|key| out.said(key))
+    if [
+        ResponseKey::Cancelled,
+        ResponseKey::Handoff,
+        ResponseKey::RateLimited,
+        ResponseKey::SessionExpired,
+    ]
+    .into_iter()
+    .any(|key| out.said(key))
     {
         return;
     }
     out.reply(
-        Reply::key("offer_next")
+        Reply::key(ResponseKey::OfferNext)
             .with_value("topic", Value::Title(intent.clone()))
             .with_choices(vec![Choice {
-                label: "label_topic",
+                label: ResponseKey::LabelTopic,
                 values: vec![("topic", Value::Title(intent.clone()))],
                 payload: format!("/{intent}"),
             }]),
@@ -349,7 +354,7 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
 /// kembali kak") only gets the notice — never a goodbye.
 fn after_expiry(message: Message, session: &mut Session, out: &mut Output, ctx: &Context) -> State {
     // The notice's own buttons start each flow again.
-    out.reply(Reply::key("session_expired"));
+    out.reply(Reply::key(ResponseKey::SessionExpired));
     session.next = None;
     let intent = message.intent();
     let only_a_notice = matches!(
@@ -410,7 +415,7 @@ fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context
         return State::Idle;
     }
     if answers::is_forget_fragment(&message.words) {
-        out.reply(Reply::key("clarify_forgot"));
+        out.reply(Reply::key(ResponseKey::ClarifyForgot));
         return State::Idle;
     }
     let also = message.also.clone();
@@ -443,7 +448,7 @@ fn comfort(intent: &str, message: &Message, out: &mut Output) -> Option<String> 
     if !message.frustrated {
         return None;
     }
-    let empathy = Reply::key("empathy");
+    let empathy = Reply::key(ResponseKey::Empathy);
     if !is_only_frustration(intent) {
         out.reply(empathy);
         return None;
@@ -469,7 +474,7 @@ fn is_only_frustration(intent: &str) -> bool {
 /// The button that asks for a person.
 pub(super) fn human_choice() -> Choice {
     Choice {
-        label: "label_human",
+        label: ResponseKey::LabelHuman,
         values: Vec::new(),
         payload: "/human_agent".into(),
     }
@@ -516,10 +521,10 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.
 fn answer(intent: &str, message: &Message, session: &mut Session, out: &mut Output) {
     let key = match (intent, message.shape) {
-        (crate::nlu::OUT_OF_SCOPE, Shape::Emoji) => Cow::Borrowed("acknowledged"),
+        (crate::nlu::OUT_OF_SCOPE, Shape::Emoji) => Some(ResponseKey::Acknowledged),
         _ => answer_key(intent),
     };
-    if key == "greet" {
+    if key == Some(ResponseKey::Greet) {
         out.reply(greeting(&message.words));
         return;
     }
@@ -528,31 +533,31 @@ fn answer(intent: &str, message: &Message, session: &mut Session, out: &mut Outp
             intent: intent.to_string(),
         });
     }
-    out.reply(Reply::key(key));
+    out.reply(key.map_or_else(|| Reply::answer(intent), Reply::key));
 }
 
 /// The greeting, with the salam answered when the member opened with one.
 fn greeting(words: &Words) -> Reply {
-    let salam = words.has(Concept::Salam).then_some("greet_salam");
-    Reply::key("greet").with_value("salam", Value::Response(salam))
+    let salam = words.has(Concept::Salam).then_some(ResponseKey::GreetSalam);
+    Reply::key(ResponseKey::Greet).with_value("salam", Value::Response(salam))
 }
 
-/// The response that answers an intent outside a flow. Intents the engine has no special
-/// behaviour for (every FAQ, and any added to `intents/`) answer with their own name.
-fn answer_key(intent: &str) -> Cow<'static, str> {
-    let key = match intent {
-        "greet" => "greet",
-        "thanks" => "thanks",
-        "goodbye" => "goodbye",
-        "help" => "help_menu",
-        "cancel" => "cancelled",
-        "human_agent" => "handoff",
-        "acknowledge" => "acknowledged",
-        crate::nlu::COMPLAINT => "empathy",
-        crate::nlu::OUT_OF_SCOPE => "fallback",
-        other => return Cow::Owned(other.to_string()),
-    };
-    Cow::Borrowed(key)
+/// The dialog's own response that answers an intent outside a flow; `None` for intents the
+/// engine has no special behaviour for (every FAQ, and any added to `intents/`), which answer
+/// with their own response.
+fn answer_key(intent: &str) -> Option<ResponseKey> {
+    Some(match intent {
+        "greet" => ResponseKey::Greet,
+        "thanks" => ResponseKey::Thanks,
+        "goodbye" => ResponseKey::Goodbye,
+        "help" => ResponseKey::HelpMenu,
+        "cancel" => ResponseKey::Cancelled,
+        "human_agent" => ResponseKey::Handoff,
+        "acknowledge" => ResponseKey::Acknowledged,
+        crate::nlu::COMPLAINT => ResponseKey::Empathy,
+        crate::nlu::OUT_OF_SCOPE => ResponseKey::Fallback,
+        _ => return None,
+    })
 }
 
 /// A message that does not answer the pending question: cancel, hand over, switch flows, or
@@ -580,11 +585,11 @@ pub(super) fn interrupt(
     match intent.as_str() {
         "cancel" => {
             session.next = None;
-            out.reply(Reply::key("cancelled"));
+            out.reply(Reply::key(ResponseKey::Cancelled));
             State::Idle
         }
         "human_agent" => {
-            out.reply(Reply::key("handoff"));
+            out.reply(Reply::key(ResponseKey::Handoff));
             State::Idle
         }
         // The flow stays open for its 15 minutes: "bentar ya", "ok siap" say what tanya is
@@ -594,7 +599,7 @@ pub(super) fn interrupt(
             state
         }
         "goodbye" => {
-            out.reply(Reply::key("goodbye"));
+            out.reply(Reply::key(ResponseKey::Goodbye));
             state
         }
         crate::nlu::OUT_OF_SCOPE if message.shape == Shape::Emoji => {
@@ -610,7 +615,7 @@ pub(super) fn interrupt(
             } else if intent != crate::nlu::OUT_OF_SCOPE {
                 answer(&intent, &message, session, out);
                 if answers::lacks_card(&intent, &message.words) {
-                    out.reply(Reply::key("handoff"));
+                    out.reply(Reply::key(ResponseKey::Handoff));
                 }
             }
             reask(&state, out);
@@ -622,21 +627,21 @@ pub(super) fn interrupt(
 /// "I'm still waiting for …": what the state needs, and its buttons again where it has them.
 fn awaiting(state: &State, out: &mut Output) {
     let what = match state {
-        State::CollectKpjNik { .. } => Some("awaiting_kpj_nik"),
-        State::CollectEmailKpj { .. } => Some("awaiting_email_kpj"),
-        State::ChooseCodeChannel { .. } => Some("awaiting_channel"),
-        State::AwaitCode { .. } => Some("awaiting_code"),
-        State::ChooseCard { .. } => Some("awaiting_card"),
-        State::AwaitPasswordPage { .. } => Some("awaiting_password_page"),
+        State::CollectKpjNik { .. } => Some(ResponseKey::AwaitingKpjNik),
+        State::CollectEmailKpj { .. } => Some(ResponseKey::AwaitingEmailKpj),
+        State::ChooseCodeChannel { .. } => Some(ResponseKey::AwaitingChannel),
+        State::AwaitCode { .. } => Some(ResponseKey::AwaitingCode),
+        State::ChooseCard { .. } => Some(ResponseKey::AwaitingCard),
+        State::AwaitPasswordPage { .. } => Some(ResponseKey::AwaitingPasswordPage),
         State::Idle
         | State::LoadCards { .. }
         | State::NewPassword { .. }
         | State::ConfirmPassword { .. } => None,
     };
     match what {
-        Some(what) => {
-            out.reply(Reply::key("awaiting").with_value("what", Value::Response(Some(what))))
-        }
+        Some(what) => out.reply(
+            Reply::key(ResponseKey::Awaiting).with_value("what", Value::Response(Some(what))),
+        ),
         None => reask(state, out),
     }
     if matches!(
@@ -653,10 +658,10 @@ pub(super) fn reask(state: &State, out: &mut Output) {
         State::Idle | State::LoadCards { .. } => {}
         State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => identity::reask(state, out),
         State::ChooseCodeChannel { member, .. } => out.reply(code::ask_channel(member)),
-        State::AwaitCode { .. } => out.reply(Reply::key("ask_otp")),
-        State::NewPassword { .. } => out.reply(Reply::key("ask_new_password")),
+        State::AwaitCode { .. } => out.reply(Reply::key(ResponseKey::AskOtp)),
+        State::NewPassword { .. } => out.reply(Reply::key(ResponseKey::AskNewPassword)),
         State::AwaitPasswordPage { .. } => out.reply(password::link_pending()),
-        State::ConfirmPassword { .. } => out.reply(Reply::key("ask_password_confirm")),
+        State::ConfirmPassword { .. } => out.reply(Reply::key(ResponseKey::AskPasswordConfirm)),
         State::ChooseCard { member } => out.reply(balance::ask_card(member)),
     }
 }
