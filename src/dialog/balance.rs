@@ -4,6 +4,7 @@
 
 use super::answers::{self, CardChoice};
 use super::format;
+use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
@@ -214,7 +215,7 @@ pub(super) fn follow_up(
     let Some(member) = member.filter(|m| m.cards.len() > 1) else {
         if pressed {
             let restart = Message {
-                command: Some(Command::Intent(Flow::CheckJhtBalance.intent().into())),
+                command: Some(Command::Intent(Intent::CheckJhtBalance)),
                 ..Message::default()
             };
             return Some(start_flow(
@@ -232,13 +233,13 @@ pub(super) fn follow_up(
     // something else; "all cards" only when nothing else was meant ("makasih semuanya").
     let something_else = matches!(
         message.intent(),
-        "thanks"
-            | "goodbye"
-            | "greet"
-            | "cancel"
-            | "human_agent"
-            | "forgot_account"
-            | "forgot_password"
+        Intent::Thanks
+            | Intent::Goodbye
+            | Intent::Greet
+            | Intent::Cancel
+            | Intent::HumanAgent
+            | Intent::ForgotAccount
+            | Intent::ForgotPassword
     ) && message.confidence() >= SURE_OF_SOMETHING_ELSE;
     let choice = if pressed {
         Some(CardChoice::Other)
@@ -249,7 +250,7 @@ pub(super) fn follow_up(
             *choice != CardChoice::All
                 || matches!(
                     message.intent(),
-                    crate::nlu::OUT_OF_SCOPE | "check_jht_balance" | "faq_multiple_cards"
+                    Intent::OutOfScope | Intent::CheckJhtBalance | Intent::FaqMultipleCards
                 )
         })
     }?;

@@ -197,7 +197,7 @@ pub fn requirements() -> crate::content::Requirements<'static> {
 /// Whether the dialog acts on `payload`: one of its commands, or an intent the content defines.
 fn understands_payload(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool {
     match super::step::Command::from_payload(payload) {
-        Some(super::step::Command::Intent(name)) => is_intent(&name),
+        Some(super::step::Command::Intent(intent)) => is_intent(intent.as_str()),
         Some(_) => true,
         None => false,
     }

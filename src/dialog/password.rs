@@ -5,6 +5,7 @@
 //! page (SPEC §12), and the page's password comes back as an event.
 
 use super::answers::{self, OnPage};
+use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{Flow, MemberView, Session, State};
@@ -128,9 +129,9 @@ fn is_escape(message: &Message, typed: &str) -> bool {
     if matches!(message.command, Some(Command::Intent(_))) {
         return true;
     }
-    match message.intent.as_deref() {
-        Some("cancel" | "human_agent") => true,
-        None | Some(crate::nlu::OUT_OF_SCOPE) => false,
+    match message.intent {
+        Some(Intent::Cancel | Intent::HumanAgent) => true,
+        None | Some(Intent::OutOfScope) => false,
         Some(_) => typed.trim().contains(char::is_whitespace),
     }
 }

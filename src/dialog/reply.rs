@@ -1,6 +1,7 @@
 //! What the dialog says and does, as values: replies name a response key and its placeholder
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
+use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::state::{CodeChannel, Flow, MemberView, PendingCode};
 use crate::clock::Timestamp;
@@ -25,7 +26,7 @@ pub enum Value {
         items: Vec<Vec<(&'static str, String)>>,
     },
     /// How the content names an intent (its `title`), e.g. for a button offering it.
-    Title(String),
+    Title(Intent),
     /// The password page's link for this token. A bearer secret: the engine puts it in the
     /// message sent, and only a placeholder where messages are kept (session, transcript).
     PageLink(PageToken),
@@ -46,7 +47,7 @@ pub enum ReplyKey {
     Fixed(ResponseKey),
     /// The answer of an intent the dialog has no behaviour for (every FAQ, and any intent added
     /// to `intents/`): the response named after the intent.
-    Answer(String),
+    Answer(Intent),
 }
 
 impl ReplyKey {
@@ -54,7 +55,7 @@ impl ReplyKey {
     pub fn as_str(&self) -> &str {
         match self {
             ReplyKey::Fixed(key) => key.as_str(),
-            ReplyKey::Answer(intent) => intent,
+            ReplyKey::Answer(intent) => intent.as_str(),
         }
     }
 }
@@ -74,8 +75,8 @@ impl Reply {
     }
 
     /// The answer of an intent without behaviour of its own: its response.
-    pub fn answer(intent: &str) -> Reply {
-        Reply::new(ReplyKey::Answer(intent.to_string()))
+    pub fn answer(intent: &Intent) -> Reply {
+        Reply::new(ReplyKey::Answer(intent.clone()))
     }
 
     fn new(key: ReplyKey) -> Reply {

@@ -134,7 +134,7 @@ impl Engine {
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
-            Value::Title(intent) => self.content.intent_title(intent).to_string(),
+            Value::Title(intent) => self.content.intent_title(intent.as_str()).to_string(),
         }
     }
 

@@ -163,10 +163,10 @@ impl Engine {
                 // in a complaint), with the classifier's confidence in it.
                 let confidence = ranking
                     .iter()
-                    .find(|score| score.name == understood)
+                    .find(|score| score.name == understood.as_str())
                     .map_or(0.0, |score| score.confidence);
                 intent = Some(IntentScore {
-                    name: understood,
+                    name: understood.into(),
                     confidence,
                 });
             }
