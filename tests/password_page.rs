@@ -15,6 +15,7 @@ use std::time::Duration;
 use tanya::app::App;
 use tanya::clock::{ManualClock, Timestamp};
 use tanya::config::Config;
+use tanya::dialog::keys::ResponseKey;
 use tanya::engine::{IncomingMessage, Input};
 use tanya::identity::{Email, Kpj};
 use tanya::security::page_token::PageToken;
@@ -175,7 +176,7 @@ impl Page {
     }
 
     /// The text of response `key`, as the page shows it (HTML-escaped).
-    fn text(&self, key: &str) -> String {
+    fn text(&self, key: ResponseKey) -> String {
         let text = self.app.engine.page_text(key, &[]);
         text.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -296,11 +297,11 @@ async fn the_form_is_accessible_mobile_first_and_served_under_a_strict_policy() 
     }
     // The rules are the chat's own, listed before the password is typed.
     for rule in [
-        "password_rule_length",
-        "password_rule_symbol",
-        "password_rule_personal",
+        ResponseKey::PasswordRuleLength,
+        ResponseKey::PasswordRuleSymbol,
+        ResponseKey::PasswordRulePersonal,
     ] {
-        assert!(html.contains(&page.text(rule)), "{rule}");
+        assert!(html.contains(&page.text(rule)), "{rule:?}");
     }
     let lower = html.to_lowercase();
     for forbidden in [
@@ -336,30 +337,30 @@ async fn a_weak_password_is_refused_with_every_rule_it_breaks_and_a_mismatch_is_
     assert_page_headers(&response);
     let html = response.text().await.expect("body");
     for broken in [
-        "password_rule_upper",
-        "password_rule_digit",
-        "password_rule_symbol",
-        "page_mismatch",
+        ResponseKey::PasswordRuleUpper,
+        ResponseKey::PasswordRuleDigit,
+        ResponseKey::PasswordRuleSymbol,
+        ResponseKey::PageMismatch,
     ] {
         assert!(
             html.contains(&page.text(broken)),
-            "{broken} not shown:\n{html}"
+            "{broken:?} not shown:\n{html}"
         );
     }
     for kept in [
-        "password_rule_length",
-        "password_rule_lower",
-        "password_rule_personal",
+        ResponseKey::PasswordRuleLength,
+        ResponseKey::PasswordRuleLower,
+        ResponseKey::PasswordRulePersonal,
     ] {
         let shown = html.matches(&page.text(kept)).count();
         assert_eq!(
             shown, 1,
-            "{kept} is only in the list of rules, not an error"
+            "{kept:?} is only in the list of rules, not an error"
         );
     }
     // An error summary first, each problem a link to its field; the fields marked invalid.
     assert!(html.contains("role=\"alert\""), "{html}");
-    assert!(html.contains(&page.text("page_errors_title")));
+    assert!(html.contains(&page.text(ResponseKey::PageErrorsTitle)));
     assert!(html.contains("<a href=\"#new-password\">"));
     assert!(html.contains("<a href=\"#confirm-password\">"));
     assert_eq!(html.matches("aria-invalid=\"true\"").count(), 2);
@@ -377,17 +378,17 @@ async fn a_weak_password_is_refused_with_every_rule_it_breaks_and_a_mismatch_is_
         .await
         .expect("body");
     assert!(
-        html.contains(&page.text("password_rule_personal")),
+        html.contains(&page.text(ResponseKey::PasswordRulePersonal)),
         "{html}"
     );
-    assert!(!html.contains(&page.text("page_mismatch")));
+    assert!(!html.contains(&page.text(ResponseKey::PageMismatch)));
     assert!(!html.contains(with_nik), "never echoed");
 
     // A good password typed twice differently is only a mismatch.
     let response = page.post(&token, GOOD, "Rahasia#Baru2027").await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.expect("body");
-    assert!(html.contains(&page.text("page_mismatch")));
+    assert!(html.contains(&page.text(ResponseKey::PageMismatch)));
     assert_eq!(html.matches("aria-invalid=\"true\"").count(), 1);
 
     // None of it touched the conversation: the member is still on the page.
@@ -406,7 +407,10 @@ async fn a_good_password_is_stored_as_argon2id_the_chat_is_told_and_the_link_wor
     assert_eq!(response.status(), StatusCode::OK);
     assert_page_headers(&response);
     let html = response.text().await.expect("body");
-    assert!(html.contains(&page.text("page_done_title")), "{html}");
+    assert!(
+        html.contains(&page.text(ResponseKey::PageDoneTitle)),
+        "{html}"
+    );
     assert!(!html.contains(GOOD));
 
     // The flow ended in the chat as if the password had been typed there, and the answer was
@@ -418,7 +422,10 @@ async fn a_good_password_is_stored_as_argon2id_the_chat_is_told_and_the_link_wor
     for response in [page.get(&token).await, page.post(&token, GOOD, GOOD).await] {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let html = response.text().await.expect("body");
-        assert!(html.contains(&page.text("page_gone_title")), "{html}");
+        assert!(
+            html.contains(&page.text(ResponseKey::PageGoneTitle)),
+            "{html}"
+        );
     }
 
     // The directory holds an argon2id PHC of the new password, with OWASP's parameters.
@@ -478,7 +485,7 @@ async fn unknown_malformed_used_and_expired_links_get_one_and_the_same_page() {
     assert_page_headers(&first);
     let expected = first.text().await.expect("body");
     assert!(
-        expected.contains(&page.text("page_gone_text")),
+        expected.contains(&page.text(ResponseKey::PageGoneText)),
         "{expected}"
     );
     assert!(

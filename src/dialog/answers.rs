@@ -4,6 +4,7 @@
 //! the concepts of `intents/lexicon/answers.toml` found in the message, never on raw text, and
 //! answer `None` when the message is not an answer, so the state can read it as a request.
 
+use super::intent::Intent;
 use super::state::{CardView, CodeChannel, MemberView};
 use super::step::{Command, Message, Shape};
 use crate::nlu::concepts::{Concept, Words};
@@ -261,7 +262,7 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
     if words.has(Concept::Again) && mentions_code {
         return Some(WhileWaiting::Resend);
     }
-    if message.intent() == "acknowledge" || message.shape == Shape::Emoji {
+    if *message.intent() == Intent::Acknowledge || message.shape == Shape::Emoji {
         return Some(WhileWaiting::Acknowledged);
     }
     None
@@ -307,7 +308,7 @@ pub fn while_on_page(message: &Message) -> Option<OnPage> {
     {
         return Some(OnPage::NewLink);
     }
-    if message.intent() == "acknowledge" || message.shape == Shape::Emoji {
+    if *message.intent() == Intent::Acknowledge || message.shape == Shape::Emoji {
         return Some(OnPage::Acknowledged);
     }
     None
@@ -333,8 +334,8 @@ pub fn is_forget_fragment(words: &Words) -> bool {
 
 /// A member asking about the KPJ who also says the card is lost, unknown or forgotten ("saya
 /// tidak punya kartunya", "kartu hilang", "lupa nomor kpj"): besides where to find it, a person is offered.
-pub fn lacks_card(intent: &str, words: &Words) -> bool {
-    intent == "faq_find_kpj"
+pub fn lacks_card(intent: &Intent, words: &Words) -> bool {
+    *intent == Intent::FaqFindKpj
         && [Concept::Negation, Concept::Change, Concept::Forget]
             .iter()
             .any(|&c| words.has(c))

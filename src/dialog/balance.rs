@@ -4,6 +4,8 @@
 
 use super::answers::{self, CardChoice};
 use super::format;
+use super::intent::Intent;
+use super::keys::ResponseKey;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
 use super::state::{CardView, MemberView, Session, State, Topic};
@@ -63,7 +65,7 @@ pub(super) fn on_cards_loaded(
 fn show_loaded(member: MemberView, session: &mut Session, out: &mut Output) -> State {
     match member.cards.len() {
         0 => {
-            out.reply(Reply::key("handoff"));
+            out.reply(Reply::key(ResponseKey::Handoff));
             State::Idle
         }
         1 => show_card(&member, 0, session, out),
@@ -81,41 +83,41 @@ pub(super) fn ask_card(member: &MemberView) -> Reply {
         .iter()
         .enumerate()
         .map(|(i, card)| Choice {
-            label: "label_card",
+            label: ResponseKey::LabelCard,
             values: vec![
                 ("card", Value::Text(card.kpj.masked())),
                 ("employer", Value::Text(card.employer.clone())),
                 (
                     "status",
                     Value::Response(Some(if card.current {
-                        "label_card_current"
+                        ResponseKey::LabelCardCurrent
                     } else {
-                        "label_card_previous"
+                        ResponseKey::LabelCardPrevious
                     })),
                 ),
             ],
             payload: format!("/card {}", i + 1),
         })
         .collect();
-    Reply::key("ask_card").with_choices(choices)
+    Reply::key(ResponseKey::AskCard).with_choices(choices)
 }
 
 /// The balance of card `index`; with several cards, a button for the others.
 fn show_card(member: &MemberView, index: usize, session: &mut Session, out: &mut Output) -> State {
     let card = &member.cards[index];
     let several = member.cards.len() > 1;
-    let mut reply = Reply::key("jht_balance")
+    let mut reply = Reply::key(ResponseKey::JhtBalance)
         .with("card", card.kpj.masked())
         .with("employer", card.employer.clone())
         .with("balance", format::rupiah(card.balance_rupiah))
         .with("as_of", format::long_date(&card.as_of))
         .with_value(
             "note",
-            Value::Response(several.then_some("jht_multiple_cards_note")),
+            Value::Response(several.then_some(ResponseKey::JhtMultipleCardsNote)),
         );
     if several {
         reply = reply.with_choices(vec![Choice {
-            label: "label_other_card",
+            label: ResponseKey::LabelOtherCard,
             values: Vec::new(),
             payload: "/other_card".into(),
         }]);
@@ -147,11 +149,11 @@ fn show_all(member: &MemberView, session: &mut Session, out: &mut Output) -> Sta
         .min()
         .unwrap_or_default();
     out.reply(
-        Reply::key("jht_balance_all")
+        Reply::key(ResponseKey::JhtBalanceAll)
             .with_value(
                 "cards",
                 Value::Each {
-                    key: "jht_balance_line",
+                    key: ResponseKey::JhtBalanceLine,
                     items,
                 },
             )
@@ -213,7 +215,7 @@ pub(super) fn follow_up(
     let Some(member) = member.filter(|m| m.cards.len() > 1) else {
         if pressed {
             let restart = Message {
-                command: Some(Command::Intent(Flow::CheckJhtBalance.intent().into())),
+                command: Some(Command::Intent(Intent::CheckJhtBalance)),
                 ..Message::default()
             };
             return Some(start_flow(
@@ -231,13 +233,13 @@ pub(super) fn follow_up(
     // something else; "all cards" only when nothing else was meant ("makasih semuanya").
     let something_else = matches!(
         message.intent(),
-        "thanks"
-            | "goodbye"
-            | "greet"
-            | "cancel"
-            | "human_agent"
-            | "forgot_account"
-            | "forgot_password"
+        Intent::Thanks
+            | Intent::Goodbye
+            | Intent::Greet
+            | Intent::Cancel
+            | Intent::HumanAgent
+            | Intent::ForgotAccount
+            | Intent::ForgotPassword
     ) && message.confidence() >= SURE_OF_SOMETHING_ELSE;
     let choice = if pressed {
         Some(CardChoice::Other)
@@ -248,7 +250,7 @@ pub(super) fn follow_up(
             *choice != CardChoice::All
                 || matches!(
                     message.intent(),
-                    crate::nlu::OUT_OF_SCOPE | "check_jht_balance" | "faq_multiple_cards"
+                    Intent::OutOfScope | Intent::CheckJhtBalance | Intent::FaqMultipleCards
                 )
         })
     }?;
@@ -286,10 +288,9 @@ mod tests {
                 .values
                 .contains(&("employer", Value::Text("CV Karya Abadi".into())))
         );
-        assert!(
-            reply.choices[1]
-                .values
-                .contains(&("status", Value::Response(Some("label_card_previous"))))
-        );
+        assert!(reply.choices[1].values.contains(&(
+            "status",
+            Value::Response(Some(ResponseKey::LabelCardPrevious))
+        )));
     }
 }

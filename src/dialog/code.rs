@@ -5,6 +5,7 @@ use super::answers::{self, Channel, WhileWaiting};
 use super::balance;
 use super::format;
 use super::identity::rate_limited;
+use super::keys::ResponseKey;
 use super::password;
 use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
@@ -28,8 +29,8 @@ fn channels_of(member: &MemberView) -> Vec<CodeChannel> {
 /// The button that sends the code to `channel`, with its masked destination.
 fn channel_choice(member: &MemberView, channel: CodeChannel) -> Choice {
     let (label, name) = match channel {
-        CodeChannel::Sms => ("label_sms", "phone"),
-        CodeChannel::Email => ("label_email", "email"),
+        CodeChannel::Sms => (ResponseKey::LabelSms, "phone"),
+        CodeChannel::Email => (ResponseKey::LabelEmail, "email"),
     };
     Choice {
         label,
@@ -51,7 +52,7 @@ pub(super) fn ask_channel(member: &MemberView) -> Reply {
         .into_iter()
         .map(|channel| channel_choice(member, channel))
         .collect();
-    Reply::key("ask_otp_channel")
+    Reply::key(ResponseKey::AskOtpChannel)
         .with("phone", destination(member, CodeChannel::Sms))
         .with("email", destination(member, CodeChannel::Email))
         .with_choices(choices)
@@ -66,7 +67,7 @@ fn destination(member: &MemberView, channel: CodeChannel) -> String {
 }
 
 fn code_sent(member: &MemberView, channel: CodeChannel) -> Reply {
-    Reply::key("otp_sent")
+    Reply::key(ResponseKey::OtpSent)
         .with("destination", destination(member, channel))
         .with("minutes", (otp::CODE_TTL.as_secs() / 60).to_string())
 }
@@ -90,7 +91,7 @@ pub(super) fn on_undelivered(state: State, channel: CodeChannel, out: &mut Outpu
         choices.push(channel_choice(&member, other));
     }
     out.reply(
-        Reply::key("code_undelivered")
+        Reply::key(ResponseKey::CodeUndelivered)
             .with("destination", destination(&member, channel))
             .with_choices(choices),
     );
@@ -100,8 +101,11 @@ pub(super) fn on_undelivered(state: State, channel: CodeChannel, out: &mut Outpu
 /// "Locked for N minutes", and a person to talk to; the flow ends. No code is tried or sent
 /// while the member is locked, whichever session or channel asks.
 pub(super) fn refuse_locked(remaining: Duration, out: &mut Output) -> State {
-    out.reply(Reply::key("otp_locked").with("minutes", minutes_rounded_up(remaining).to_string()));
-    out.reply(Reply::key("handoff"));
+    out.reply(
+        Reply::key(ResponseKey::OtpLocked)
+            .with("minutes", minutes_rounded_up(remaining).to_string()),
+    );
+    out.reply(Reply::key(ResponseKey::Handoff));
     State::Idle
 }
 
@@ -173,7 +177,7 @@ pub(super) fn on_admission(
     match (admitted, previous) {
         (false, None) => rate_limited(out),
         (false, Some(code)) => {
-            out.reply(Reply::key("rate_limited"));
+            out.reply(Reply::key(ResponseKey::RateLimited));
             State::AwaitCode { flow, member, code }
         }
         (true, None) => {
@@ -199,7 +203,7 @@ fn wait_before_resend(
     code: PendingCode,
     out: &mut Output,
 ) -> State {
-    out.reply(Reply::key("otp_resend_wait").with("wait", format::wait(wait)));
+    out.reply(Reply::key(ResponseKey::OtpResendWait).with("wait", format::wait(wait)));
     State::AwaitCode { flow, member, code }
 }
 
@@ -243,7 +247,7 @@ pub(super) fn choose_channel(
             send(flow, member, channel, out, ctx)
         }
         Some(Channel::Whatsapp) => {
-            out.reply(Reply::key("no_whatsapp_code"));
+            out.reply(Reply::key(ResponseKey::NoWhatsappCode));
             out.reply(ask_channel(&member));
             State::ChooseCodeChannel { flow, member }
         }
@@ -270,7 +274,7 @@ pub(super) fn await_code(
 ) -> State {
     let Some(answer) = answers::while_waiting(&message, code.channel) else {
         if message.stray_digits || message.invalid(crate::nlu::entities::EntityKind::Otp) {
-            out.reply(Reply::key("ask_otp"));
+            out.reply(Reply::key(ResponseKey::AskOtp));
             return State::AwaitCode { flow, member, code };
         }
         return interrupt(
@@ -294,7 +298,7 @@ pub(super) fn await_code(
             resend(flow, member, code, channel, out, ctx)
         }
         WhileWaiting::Whatsapp => {
-            out.reply(Reply::key("no_whatsapp_code"));
+            out.reply(Reply::key(ResponseKey::NoWhatsappCode));
             out.reply(not_received(&member, code.channel));
             State::AwaitCode { flow, member, code }
         }
@@ -305,7 +309,8 @@ pub(super) fn await_code(
         }
         WhileWaiting::Acknowledged => {
             out.reply(
-                Reply::key("awaiting").with_value("what", Value::Response(Some("awaiting_code"))),
+                Reply::key(ResponseKey::Awaiting)
+                    .with_value("what", Value::Response(Some(ResponseKey::AwaitingCode))),
             );
             State::AwaitCode { flow, member, code }
         }
@@ -316,7 +321,7 @@ pub(super) fn await_code(
 /// other channel, or to ask a person.
 fn not_received(member: &MemberView, current: CodeChannel) -> Reply {
     let mut choices = vec![Choice {
-        label: "label_resend",
+        label: ResponseKey::LabelResend,
         values: Vec::new(),
         payload: "/resend_otp".into(),
     }];
@@ -327,7 +332,7 @@ fn not_received(member: &MemberView, current: CodeChannel) -> Reply {
             .map(|c| channel_choice(member, c)),
     );
     choices.push(human_choice());
-    Reply::key("otp_not_received")
+    Reply::key(ResponseKey::OtpNotReceived)
         .with("destination", destination(member, current))
         .with_choices(choices)
 }
@@ -395,11 +400,14 @@ fn check_code(
                 return refuse_locked(remaining, out);
             }
             let attempts_left = attempts_left.min(standing.tries_left(ctx.now));
-            out.reply(Reply::key("otp_invalid").with("attempts_left", attempts_left.to_string()));
+            out.reply(
+                Reply::key(ResponseKey::OtpInvalid)
+                    .with("attempts_left", attempts_left.to_string()),
+            );
             State::AwaitCode { flow, member, code }
         }
         Verdict::Expired => {
-            out.reply(Reply::key("otp_expired"));
+            out.reply(Reply::key(ResponseKey::OtpExpired));
             State::AwaitCode { flow, member, code }
         }
         Verdict::Exhausted => {

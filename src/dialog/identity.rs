@@ -3,6 +3,7 @@
 
 use super::answers;
 use super::code;
+use super::keys::ResponseKey;
 use super::reply::{Effect, Reply};
 use super::state::{CodeChannel, Flow, MemberView, Session, State};
 use super::step::{Context, Message, Output, interrupt, reask as reask_state};
@@ -77,16 +78,16 @@ fn take_values(
             let answered = new_kpj.is_some() || new_nik.is_some();
             let (kpj, nik) = (new_kpj.or(kpj), new_nik.or(nik));
             let invalid = if message.invalid(EntityKind::Nik) {
-                Some("invalid_nik")
+                Some(ResponseKey::InvalidNik)
             } else if message.invalid(EntityKind::Kpj) {
-                Some("invalid_kpj")
+                Some(ResponseKey::InvalidKpj)
             } else if has_wrong_number(&message) && (kpj.is_none() || nik.is_none()) {
                 // A number of the wrong length where one of them is expected: the one still
                 // missing, the KPJ first (SPEC §5.1: never silently dropped).
                 Some(if kpj.is_none() {
-                    "invalid_kpj"
+                    ResponseKey::InvalidKpj
                 } else {
-                    "invalid_nik"
+                    ResponseKey::InvalidNik
                 })
             } else {
                 None
@@ -110,11 +111,11 @@ fn take_values(
             let answered = new_email.is_some() || new_kpj.is_some();
             let (email, kpj) = (new_email.or(email), new_kpj.or(kpj));
             let invalid = if message.invalid(EntityKind::Email) {
-                Some("invalid_email")
+                Some(ResponseKey::InvalidEmail)
             } else if message.invalid(EntityKind::Kpj)
                 || (kpj.is_none() && has_wrong_number(&message))
             {
-                Some("invalid_kpj")
+                Some(ResponseKey::InvalidKpj)
             } else {
                 None
             };
@@ -201,14 +202,14 @@ fn look_up_effect(state: &State) -> Option<Effect> {
 pub(super) fn reask(state: &State, out: &mut Output) {
     let key = match state {
         State::CollectKpjNik { kpj, nik, .. } => match (kpj.is_some(), nik.is_some()) {
-            (false, false) => "ask_kpj_nik",
-            (false, true) => "ask_kpj",
-            _ => "ask_nik",
+            (false, false) => ResponseKey::AskKpjNik,
+            (false, true) => ResponseKey::AskKpj,
+            _ => ResponseKey::AskNik,
         },
         State::CollectEmailKpj { email, kpj, .. } => match (email.is_some(), kpj.is_some()) {
-            (false, false) => "ask_email_kpj",
-            (false, true) => "ask_email",
-            _ => "ask_kpj",
+            (false, false) => ResponseKey::AskEmailKpj,
+            (false, true) => ResponseKey::AskEmail,
+            _ => ResponseKey::AskKpj,
         },
         other => return reask_state(other, out),
     };
@@ -218,7 +219,7 @@ pub(super) fn reask(state: &State, out: &mut Output) {
 /// A look-up or a code the member's limits refuse: the flow ends (retrying at once would be
 /// refused again).
 pub(super) fn rate_limited(out: &mut Output) -> State {
-    out.reply(Reply::key("rate_limited"));
+    out.reply(Reply::key(ResponseKey::RateLimited));
     State::Idle
 }
 
@@ -268,7 +269,7 @@ pub(super) fn on_lookup(
             }
         },
         (_, None, None) => {
-            out.reply(Reply::key("handoff"));
+            out.reply(Reply::key(ResponseKey::Handoff));
             return State::Idle;
         }
     };
@@ -279,15 +280,15 @@ pub(super) fn on_lookup(
 /// wrong); the third miss hands over. An unknown e-mail may be a forgotten one: recovering
 /// the account with KPJ + NIK is suggested.
 fn not_found(flow: Flow, failures: u8, prefer: Option<CodeChannel>, out: &mut Output) -> State {
-    out.reply(Reply::key("account_not_found"));
+    out.reply(Reply::key(ResponseKey::AccountNotFound));
     let failures = failures + 1;
     if failures >= MAX_LOOKUP_FAILURES {
-        out.reply(Reply::key("handoff"));
+        out.reply(Reply::key(ResponseKey::Handoff));
         return State::Idle;
     }
     match flow {
         Flow::ForgotPassword => {
-            out.reply(Reply::key("suggest_forgot_account"));
+            out.reply(Reply::key(ResponseKey::SuggestForgotAccount));
             State::CollectEmailKpj {
                 email: None,
                 kpj: None,

@@ -1,120 +1,178 @@
-//! Every response key the engine can send, with the placeholders each may contain, and the
-//! words of the password page. `tanya check` and start-up verify that `intents/` defines all
-//! of them (SPEC §5).
+//! Every response key the engine can send (`ResponseKey`), with the placeholders each may
+//! contain, and the words of the password page. `tanya check` and start-up verify that
+//! `intents/` defines all of them (SPEC §5).
 
 use crate::nlu::concepts::Concept;
+use crate::security::password::PasswordRule;
 
-/// (response key, allowed placeholders).
-pub const RESPONSE_KEYS: &[(&str, &[&str])] = &[
+/// Declares `ResponseKey` from one list: each variant with its name in `intents/` and the
+/// placeholders its text may contain, so the names, the placeholders and the list of all keys
+/// cannot drift apart.
+macro_rules! response_keys {
+    ($($variant:ident = $name:literal [$($placeholder:literal),*],)*) => {
+        /// A response the engine can send (its name is the key of a `[responses.…]` table in
+        /// `intents/`). The content is checked to define every one of them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ResponseKey {
+            $($variant,)*
+        }
+
+        impl ResponseKey {
+            /// Every key, in the order declared.
+            pub const ALL: &[ResponseKey] = &[$(ResponseKey::$variant,)*];
+
+            /// The key's name in `intents/`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ResponseKey::$variant => $name,)*
+                }
+            }
+
+            /// The placeholders the key's text may contain.
+            pub const fn placeholders(self) -> &'static [&'static str] {
+                match self {
+                    $(ResponseKey::$variant => &[$($placeholder),*],)*
+                }
+            }
+        }
+    };
+}
+
+response_keys! {
     // common
-    ("greet", &["salam"]),
-    ("help_menu", &[]),
-    ("thanks", &[]),
-    ("goodbye", &[]),
-    ("cancelled", &[]),
-    ("fallback", &[]),
-    ("handoff", &[]),
-    ("session_expired", &[]),
-    ("rate_limited", &[]),
-    ("non_text", &[]),
-    ("private_chat_only", &[]),
-    ("greet_salam", &[]),
-    ("acknowledged", &[]),
-    ("empathy", &[]),
-    ("clarify_forgot", &[]),
-    ("offer_next", &["topic"]),
-    ("service_unavailable", &[]),
+    Greet = "greet" ["salam"],
+    HelpMenu = "help_menu" [],
+    Thanks = "thanks" [],
+    Goodbye = "goodbye" [],
+    Cancelled = "cancelled" [],
+    Fallback = "fallback" [],
+    Handoff = "handoff" [],
+    SessionExpired = "session_expired" [],
+    RateLimited = "rate_limited" [],
+    NonText = "non_text" [],
+    PrivateChatOnly = "private_chat_only" [],
+    GreetSalam = "greet_salam" [],
+    Acknowledged = "acknowledged" [],
+    Empathy = "empathy" [],
+    ClarifyForgot = "clarify_forgot" [],
+    OfferNext = "offer_next" ["topic"],
+    ServiceUnavailable = "service_unavailable" [],
     // waiting states
-    ("awaiting", &["what"]),
-    ("awaiting_code", &[]),
-    ("awaiting_kpj_nik", &[]),
-    ("awaiting_email_kpj", &[]),
-    ("awaiting_channel", &[]),
-    ("awaiting_card", &[]),
-    ("awaiting_password_page", &[]),
+    Awaiting = "awaiting" ["what"],
+    AwaitingCode = "awaiting_code" [],
+    AwaitingKpjNik = "awaiting_kpj_nik" [],
+    AwaitingEmailKpj = "awaiting_email_kpj" [],
+    AwaitingChannel = "awaiting_channel" [],
+    AwaitingCard = "awaiting_card" [],
+    AwaitingPasswordPage = "awaiting_password_page" [],
     // identity
-    ("ask_kpj_nik", &[]),
-    ("ask_kpj", &[]),
-    ("ask_nik", &[]),
-    ("invalid_kpj", &[]),
-    ("invalid_nik", &[]),
-    ("ask_email_kpj", &[]),
-    ("ask_email", &[]),
-    ("invalid_email", &[]),
-    ("account_not_found", &[]),
-    ("suggest_forgot_account", &[]),
+    AskKpjNik = "ask_kpj_nik" [],
+    AskKpj = "ask_kpj" [],
+    AskNik = "ask_nik" [],
+    InvalidKpj = "invalid_kpj" [],
+    InvalidNik = "invalid_nik" [],
+    AskEmailKpj = "ask_email_kpj" [],
+    AskEmail = "ask_email" [],
+    InvalidEmail = "invalid_email" [],
+    AccountNotFound = "account_not_found" [],
+    SuggestForgotAccount = "suggest_forgot_account" [],
     // one-time codes
-    ("ask_otp_channel", &["phone", "email"]),
-    ("otp_sent", &["destination", "minutes"]),
-    ("ask_otp", &[]),
-    ("otp_invalid", &["attempts_left"]),
-    ("otp_expired", &[]),
-    ("otp_locked", &["minutes"]),
-    ("otp_resend_wait", &["wait"]),
-    ("otp_not_received", &["destination"]),
-    ("no_whatsapp_code", &[]),
+    AskOtpChannel = "ask_otp_channel" ["phone", "email"],
+    OtpSent = "otp_sent" ["destination", "minutes"],
+    AskOtp = "ask_otp" [],
+    OtpInvalid = "otp_invalid" ["attempts_left"],
+    OtpExpired = "otp_expired" [],
+    OtpLocked = "otp_locked" ["minutes"],
+    OtpResendWait = "otp_resend_wait" ["wait"],
+    OtpNotReceived = "otp_not_received" ["destination"],
+    NoWhatsappCode = "no_whatsapp_code" [],
     // production code delivery gave up on a code (SPEC §12)
-    ("code_undelivered", &["destination"]),
+    CodeUndelivered = "code_undelivered" ["destination"],
     // the SMS / e-mail carrying a code
-    ("code_message", &["code", "minutes"]),
-    ("code_email_subject", &[]),
+    CodeMessage = "code_message" ["code", "minutes"],
+    CodeEmailSubject = "code_email_subject" [],
     // demo mode on a messaging channel: that SMS / e-mail shown in the chat
-    ("demo_code_sms", &["destination", "message"]),
-    ("demo_code_email", &["destination", "message"]),
+    DemoCodeSms = "demo_code_sms" ["destination", "message"],
+    DemoCodeEmail = "demo_code_email" ["destination", "message"],
     // passwords
-    ("ask_new_password", &[]),
-    ("password_weak", &["reasons"]),
-    ("password_rule_length", &[]),
-    ("password_rule_upper", &[]),
-    ("password_rule_lower", &[]),
-    ("password_rule_digit", &[]),
-    ("password_rule_symbol", &[]),
-    ("password_rule_personal", &[]),
-    ("ask_password_confirm", &[]),
-    ("password_mismatch", &[]),
-    ("password_changed", &[]),
+    AskNewPassword = "ask_new_password" [],
+    PasswordWeak = "password_weak" ["reasons"],
+    PasswordRuleLength = "password_rule_length" [],
+    PasswordRuleUpper = "password_rule_upper" [],
+    PasswordRuleLower = "password_rule_lower" [],
+    PasswordRuleDigit = "password_rule_digit" [],
+    PasswordRuleSymbol = "password_rule_symbol" [],
+    PasswordRulePersonal = "password_rule_personal" [],
+    AskPasswordConfirm = "ask_password_confirm" [],
+    PasswordMismatch = "password_mismatch" [],
+    PasswordChanged = "password_changed" [],
     // messaging channels: the password page instead of a password typed into the chat
-    ("password_link_sent", &["link", "minutes"]),
-    ("password_link_pending", &[]),
-    ("password_not_in_chat", &[]),
+    PasswordLinkSent = "password_link_sent" ["link", "minutes"],
+    PasswordLinkPending = "password_link_pending" [],
+    PasswordNotInChat = "password_not_in_chat" [],
     // flow endings
-    ("account_recovered", &["login"]),
-    ("ask_card", &[]),
-    (
-        "jht_balance",
-        &["card", "employer", "balance", "as_of", "note"],
-    ),
-    ("jht_balance_all", &["cards", "total", "as_of"]),
-    ("jht_balance_line", &["card", "employer", "balance"]),
-    ("jht_multiple_cards_note", &[]),
+    AccountRecovered = "account_recovered" ["login"],
+    AskCard = "ask_card" [],
+    JhtBalance = "jht_balance" ["card", "employer", "balance", "as_of", "note"],
+    JhtBalanceAll = "jht_balance_all" ["cards", "total", "as_of"],
+    JhtBalanceLine = "jht_balance_line" ["card", "employer", "balance"],
+    JhtMultipleCardsNote = "jht_multiple_cards_note" [],
     // button labels
-    ("label_sms", &["phone"]),
-    ("label_email", &["email"]),
-    ("label_card", &["card", "employer", "status"]),
-    ("label_card_current", &[]),
-    ("label_card_previous", &[]),
-    ("label_other_card", &[]),
-    ("label_resend", &[]),
-    ("label_human", &[]),
-    ("label_topic", &["topic"]),
-    ("label_resend_link", &[]),
+    LabelSms = "label_sms" ["phone"],
+    LabelEmail = "label_email" ["email"],
+    LabelCard = "label_card" ["card", "employer", "status"],
+    LabelCardCurrent = "label_card_current" [],
+    LabelCardPrevious = "label_card_previous" [],
+    LabelOtherCard = "label_other_card" [],
+    LabelResend = "label_resend" [],
+    LabelHuman = "label_human" [],
+    LabelTopic = "label_topic" ["topic"],
+    LabelResendLink = "label_resend_link" [],
     // messaging channels: the button that opens a WhatsApp list of choices
-    ("label_list_button", &[]),
+    LabelListButton = "label_list_button" [],
     // the password page itself (`http::password_page`): words of a web page, not chat messages
-    ("page_title", &[]),
-    ("page_intro", &["minutes"]),
-    ("page_rules_title", &[]),
-    ("page_label_new", &[]),
-    ("page_label_confirm", &[]),
-    ("page_submit", &[]),
-    ("page_errors_title", &[]),
-    ("page_mismatch", &[]),
-    ("page_done_title", &[]),
-    ("page_done_text", &[]),
-    ("page_gone_title", &[]),
-    ("page_gone_text", &[]),
-    ("page_error_title", &[]),
-];
+    PageTitle = "page_title" [],
+    PageIntro = "page_intro" ["minutes"],
+    PageRulesTitle = "page_rules_title" [],
+    PageLabelNew = "page_label_new" [],
+    PageLabelConfirm = "page_label_confirm" [],
+    PageSubmit = "page_submit" [],
+    PageErrorsTitle = "page_errors_title" [],
+    PageMismatch = "page_mismatch" [],
+    PageDoneTitle = "page_done_title" [],
+    PageDoneText = "page_done_text" [],
+    PageGoneTitle = "page_gone_title" [],
+    PageGoneText = "page_gone_text" [],
+    PageErrorTitle = "page_error_title" [],
+}
+
+impl ResponseKey {
+    /// The line of the password page and of a refusal naming `rule`.
+    pub const fn rule(rule: PasswordRule) -> ResponseKey {
+        match rule {
+            PasswordRule::Length => ResponseKey::PasswordRuleLength,
+            PasswordRule::Upper => ResponseKey::PasswordRuleUpper,
+            PasswordRule::Lower => ResponseKey::PasswordRuleLower,
+            PasswordRule::Digit => ResponseKey::PasswordRuleDigit,
+            PasswordRule::Symbol => ResponseKey::PasswordRuleSymbol,
+            PasswordRule::Personal => ResponseKey::PasswordRulePersonal,
+        }
+    }
+}
+
+/// (response key, allowed placeholders), as the content's validation takes them.
+const RESPONSE_KEYS: [(&str, &[&str]); ResponseKey::ALL.len()] = {
+    let mut keys: [(&str, &[&str]); ResponseKey::ALL.len()] = [("", &[]); ResponseKey::ALL.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = (
+            ResponseKey::ALL[i].as_str(),
+            ResponseKey::ALL[i].placeholders(),
+        );
+        i += 1;
+    }
+    keys
+};
 
 /// The concepts of `intents/lexicon/answers.toml` the readers look for.
 const CONCEPT_NAMES: [&str; Concept::ALL.len()] = {
@@ -130,7 +188,7 @@ const CONCEPT_NAMES: [&str; Concept::ALL.len()] = {
 /// What the content must provide for this engine.
 pub fn requirements() -> crate::content::Requirements<'static> {
     crate::content::Requirements {
-        response_keys: RESPONSE_KEYS,
+        response_keys: &RESPONSE_KEYS,
         concepts: &CONCEPT_NAMES,
         understands_payload,
     }
@@ -139,7 +197,7 @@ pub fn requirements() -> crate::content::Requirements<'static> {
 /// Whether the dialog acts on `payload`: one of its commands, or an intent the content defines.
 fn understands_payload(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool {
     match super::step::Command::from_payload(payload) {
-        Some(super::step::Command::Intent(name)) => is_intent(&name),
+        Some(super::step::Command::Intent(intent)) => is_intent(intent.as_str()),
         Some(_) => true,
         None => false,
     }
@@ -147,7 +205,8 @@ fn understands_payload(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::RESPONSE_KEYS;
+    use super::ResponseKey;
+    use crate::security::password::PasswordRule;
 
     #[test]
     fn a_misspelt_button_or_command_payload_is_a_content_error_with_its_line() {
@@ -190,46 +249,36 @@ mod tests {
         );
     }
 
-    fn declared(key: &str) -> bool {
-        RESPONSE_KEYS.iter().any(|(k, _)| *k == key)
-    }
-
-    /// Every literal key the dialog passes to `Reply::key`, a choice `label` or a note must
-    /// be declared above, or `tanya check` could pass content that lacks it.
+    /// The real content defines every key the engine can send, so the compiler's list of keys
+    /// is the content's contract (start-up refuses content without one, with file and line).
     #[test]
-    fn every_key_used_by_the_dialog_is_declared() {
-        let sources = [
-            include_str!("step.rs"),
-            include_str!("identity.rs"),
-            include_str!("code.rs"),
-            include_str!("password.rs"),
-            include_str!("balance.rs"),
-        ];
-        let mut used = Vec::new();
-        for source in sources {
-            for marker in [
-                "Reply::key(\"",
-                "label: \"",
-                "then_some(\"",
-                "Response(Some(\"",
-            ] {
-                for piece in source.split(marker).skip(1) {
-                    used.push(piece.split('"').next().unwrap_or_default());
-                }
-            }
-        }
-        assert!(used.len() > 20, "the scan found too few keys: {used:?}");
-        for key in used {
+    fn the_content_defines_every_response_key() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+        let content = crate::content::load(&dir, &super::requirements()).expect("content");
+        for key in ResponseKey::ALL {
             assert!(
-                declared(key),
-                "{key} is used but not declared in RESPONSE_KEYS"
+                content.response(key.as_str()).is_some(),
+                "{key:?} is not in intents/"
             );
         }
     }
 
     #[test]
-    fn the_code_message_the_engine_sends_is_declared() {
-        assert!(include_str!("../engine/effects.rs").contains("\"code_message\""));
-        assert!(declared("code_message"));
+    fn each_password_rule_has_its_response_key() {
+        let name = |rule| ResponseKey::rule(rule).as_str();
+        assert_eq!(name(PasswordRule::Length), "password_rule_length");
+        assert_eq!(name(PasswordRule::Upper), "password_rule_upper");
+        assert_eq!(name(PasswordRule::Lower), "password_rule_lower");
+        assert_eq!(name(PasswordRule::Digit), "password_rule_digit");
+        assert_eq!(name(PasswordRule::Symbol), "password_rule_symbol");
+        assert_eq!(name(PasswordRule::Personal), "password_rule_personal");
+    }
+
+    #[test]
+    fn response_key_names_are_distinct() {
+        let mut names: Vec<&str> = ResponseKey::ALL.iter().map(|key| key.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ResponseKey::ALL.len());
     }
 }

@@ -3,7 +3,7 @@
 //! `answers` what each waiting state accepts in the member's own words, `identity`, `code`,
 //! `password` (in the chat, or on the password page for messaging channels) and `balance` the
 //! steps of the flows, `reply` what it says and does, `outcome` what a step did to the flows
-//! (for the metrics), `keys` every response key it can use, `format` Indonesian numbers and
+//! (for the metrics), `keys` every response key it can use, `intent` the intents it knows by name, `format` Indonesian numbers and
 //! dates.
 
 mod answers;
@@ -11,6 +11,7 @@ mod balance;
 mod code;
 pub mod format;
 mod identity;
+pub mod intent;
 pub mod keys;
 pub mod outcome;
 mod password;
@@ -18,6 +19,7 @@ pub mod reply;
 pub mod state;
 pub mod step;
 
+pub use intent::Intent;
 pub use outcome::{Abandon, FlowOutcome};
 pub use reply::{Choice, Effect, Reply, Value};
 pub use state::{Flow, MemberView, Session, State};

@@ -1,7 +1,8 @@
 //! What a step did to the self-service flows (`FlowOutcome`): started, completed, or abandoned
 //! and why. The dialog says it, because only the dialog knows; the engine counts it.
 
-use super::reply::Reply;
+use super::keys::ResponseKey;
+use super::reply::{Reply, ReplyKey};
 use super::state::{Flow, State};
 
 /// How a flow that was in progress ended without completing.
@@ -61,13 +62,17 @@ pub(super) fn outcomes(
 /// Why the step's own words end a flow, the first that applies: a cancel, an expiry, a refusal
 /// by the limits, a hand-over.
 fn ending(replies: &[Reply]) -> Option<Abandon> {
-    let said = |key: &str| replies.iter().any(|reply| reply.key == key);
-    [
-        ("cancelled", Abandon::Cancelled),
-        ("session_expired", Abandon::Expired),
-        ("rate_limited", Abandon::RateLimited),
-        ("handoff", Abandon::Handoff),
-    ]
-    .into_iter()
-    .find_map(|(key, reason)| said(key).then_some(reason))
+    // (precedence, reason): the lowest precedence among the replies wins.
+    let reason = |reply: &Reply| match reply.key {
+        ReplyKey::Fixed(ResponseKey::Cancelled) => Some((0, Abandon::Cancelled)),
+        ReplyKey::Fixed(ResponseKey::SessionExpired) => Some((1, Abandon::Expired)),
+        ReplyKey::Fixed(ResponseKey::RateLimited) => Some((2, Abandon::RateLimited)),
+        ReplyKey::Fixed(ResponseKey::Handoff) => Some((3, Abandon::Handoff)),
+        _ => None,
+    };
+    replies
+        .iter()
+        .filter_map(reason)
+        .min_by_key(|&(precedence, _)| precedence)
+        .map(|(_, reason)| reason)
 }

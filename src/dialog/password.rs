@@ -5,6 +5,8 @@
 //! page (SPEC §12), and the page's password comes back as an event.
 
 use super::answers::{self, OnPage};
+use super::intent::Intent;
+use super::keys::ResponseKey;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{Flow, MemberView, Session, State};
 use super::step::{Command, Context, Message, Output, PagePassword, PasswordEntry, interrupt};
@@ -16,7 +18,7 @@ use secrecy::ExposeSecret;
 pub(super) fn ask(flow: Flow, member: MemberView, out: &mut Output, ctx: &Context) -> State {
     match ctx.password_entry {
         PasswordEntry::Chat => {
-            out.reply(Reply::key("ask_new_password"));
+            out.reply(Reply::key(ResponseKey::AskNewPassword));
             State::NewPassword { flow, member }
         }
         PasswordEntry::Page { fresh } => send_link(flow, member, fresh, out, ctx),
@@ -39,7 +41,7 @@ fn send_link(
         expires_at: ctx.now.plus(PAGE_TOKEN_TTL),
     });
     out.reply(
-        Reply::key("password_link_sent")
+        Reply::key(ResponseKey::PasswordLinkSent)
             .with_value("link", Value::PageLink(fresh.clone()))
             .with("minutes", (PAGE_TOKEN_TTL.as_secs() / 60).to_string()),
     );
@@ -48,8 +50,8 @@ fn send_link(
 
 /// "Open the link sent above", with a button for a new one: what the page's wait asks again.
 pub(super) fn link_pending() -> Reply {
-    Reply::key("password_link_pending").with_choices(vec![Choice {
-        label: "label_resend_link",
+    Reply::key(ResponseKey::PasswordLinkPending).with_choices(vec![Choice {
+        label: ResponseKey::LabelResendLink,
         values: Vec::new(),
         payload: "/resend_link".into(),
     }])
@@ -69,16 +71,16 @@ pub(super) fn await_page(
 ) -> State {
     match answers::while_on_page(&message) {
         Some(OnPage::TypedPassword) => {
-            out.reply(Reply::key("password_not_in_chat"));
+            out.reply(Reply::key(ResponseKey::PasswordNotInChat));
             out.reply(link_pending());
             State::AwaitPasswordPage { flow, member }
         }
         Some(OnPage::NewLink) => ask(flow, member, out, ctx),
         Some(OnPage::Acknowledged) => {
-            out.reply(
-                Reply::key("awaiting")
-                    .with_value("what", Value::Response(Some("awaiting_password_page"))),
-            );
+            out.reply(Reply::key(ResponseKey::Awaiting).with_value(
+                "what",
+                Value::Response(Some(ResponseKey::AwaitingPasswordPage)),
+            ));
             State::AwaitPasswordPage { flow, member }
         }
         None => interrupt(
@@ -110,9 +112,11 @@ pub(super) fn on_page(state: State, page: PagePassword, out: &mut Output) -> Sta
 /// hears.
 fn finish(flow: Flow, member: &MemberView, out: &mut Output) {
     out.reply(match flow {
-        Flow::ForgotAccount => Reply::key("account_recovered").with("login", member.login.clone()),
+        Flow::ForgotAccount => {
+            Reply::key(ResponseKey::AccountRecovered).with("login", member.login.clone())
+        }
         // forgot_password (check_jht_balance sets no password).
-        _ => Reply::key("password_changed"),
+        _ => Reply::key(ResponseKey::PasswordChanged),
     });
     out.completed = Some(flow);
 }
@@ -125,9 +129,9 @@ fn is_escape(message: &Message, typed: &str) -> bool {
     if matches!(message.command, Some(Command::Intent(_))) {
         return true;
     }
-    match message.intent.as_deref() {
-        Some("cancel" | "human_agent") => true,
-        None | Some(crate::nlu::OUT_OF_SCOPE) => false,
+    match message.intent {
+        Some(Intent::Cancel | Intent::HumanAgent) => true,
+        None | Some(Intent::OutOfScope) => false,
         Some(_) => typed.trim().contains(char::is_whitespace),
     }
 }
@@ -160,8 +164,10 @@ pub(super) fn collect(
     }
     match state {
         State::NewPassword { flow, member } if !broken.is_empty() => {
-            let reasons = broken.iter().map(|rule| rule.response_key()).collect();
-            out.reply(Reply::key("password_weak").with_value("reasons", Value::Lines(reasons)));
+            let reasons = broken.iter().map(|&rule| ResponseKey::rule(rule)).collect();
+            out.reply(
+                Reply::key(ResponseKey::PasswordWeak).with_value("reasons", Value::Lines(reasons)),
+            );
             State::NewPassword { flow, member }
         }
         State::NewPassword {
@@ -193,7 +199,7 @@ pub(super) fn collect(
             State::Idle
         }
         State::ConfirmPassword { member, .. } => {
-            out.reply(Reply::key("password_mismatch"));
+            out.reply(Reply::key(ResponseKey::PasswordMismatch));
             State::NewPassword {
                 flow: Flow::ForgotAccount,
                 member,
@@ -208,7 +214,7 @@ pub(super) fn collect(
 pub(super) fn on_draft_hashed(state: State, draft_phc: String, out: &mut Output) -> State {
     match state {
         State::NewPassword { member, .. } => {
-            out.reply(Reply::key("ask_password_confirm"));
+            out.reply(Reply::key(ResponseKey::AskPasswordConfirm));
             State::ConfirmPassword { member, draft_phc }
         }
         // A hash with no first entry pending cannot come from the engine; ignore it.

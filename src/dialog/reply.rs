@@ -1,6 +1,8 @@
 //! What the dialog says and does, as values: replies name a response key and its placeholder
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
+use super::intent::Intent;
+use super::keys::ResponseKey;
 use super::state::{CodeChannel, Flow, MemberView, PendingCode};
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
@@ -8,7 +10,6 @@ use crate::members::MemberId;
 use crate::security::lockout::CodeEvent;
 use crate::security::page_token::{PageToken, PageTokenHash};
 use crate::security::password::SecretString;
-use std::borrow::Cow;
 
 /// A placeholder's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,16 +17,16 @@ pub enum Value {
     /// Literal text (already masked where needed).
     Text(String),
     /// The text of another response (e.g. `jht_multiple_cards_note`), or nothing.
-    Response(Option<&'static str>),
+    Response(Option<ResponseKey>),
     /// The texts of several responses, one per line (password rules).
-    Lines(Vec<&'static str>),
+    Lines(Vec<ResponseKey>),
     /// Response `key` rendered once per item with the item's values, one per line.
     Each {
-        key: &'static str,
+        key: ResponseKey,
         items: Vec<Vec<(&'static str, String)>>,
     },
     /// How the content names an intent (its `title`), e.g. for a button offering it.
-    Title(String),
+    Title(Intent),
     /// The password page's link for this token. A bearer secret: the engine puts it in the
     /// message sent, and only a placeholder where messages are kept (session, transcript).
     PageLink(PageToken),
@@ -34,27 +35,61 @@ pub enum Value {
 /// A button whose title is rendered from a `label_*` response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
-    pub label: &'static str,
+    pub label: ResponseKey,
     pub values: Vec<(&'static str, Value)>,
     pub payload: String,
+}
+
+/// Which response a reply is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyKey {
+    /// One of the dialog's own responses.
+    Fixed(ResponseKey),
+    /// The answer of an intent the dialog has no behaviour for (every FAQ, and any intent added
+    /// to `intents/`): the response named after the intent.
+    Answer(Intent),
+}
+
+impl ReplyKey {
+    /// The response's name in `intents/`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReplyKey::Fixed(key) => key.as_str(),
+            ReplyKey::Answer(intent) => intent.as_str(),
+        }
+    }
 }
 
 /// One bot message: a response key, its values, and buttons beyond the content's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    pub key: Cow<'static, str>,
+    pub key: ReplyKey,
     pub values: Vec<(&'static str, Value)>,
     pub choices: Vec<Choice>,
 }
 
 impl Reply {
     /// A reply without placeholders or extra buttons.
-    pub fn key(key: impl Into<Cow<'static, str>>) -> Reply {
+    pub fn key(key: ResponseKey) -> Reply {
+        Reply::new(ReplyKey::Fixed(key))
+    }
+
+    /// The answer of an intent without behaviour of its own: its response.
+    pub fn answer(intent: &Intent) -> Reply {
+        Reply::new(ReplyKey::Answer(intent.clone()))
+    }
+
+    fn new(key: ReplyKey) -> Reply {
         Reply {
-            key: key.into(),
+            key,
             values: Vec::new(),
             choices: Vec::new(),
         }
+    }
+
+    /// Whether this is response `key`.
+    pub fn is(&self, key: ResponseKey) -> bool {
+        self.key == ReplyKey::Fixed(key)
     }
 
     /// Adds a literal placeholder value.

@@ -4,6 +4,7 @@
 //! is stored apart from it, one `Exchange` per turn (see `store`), and the session only
 //! counts them.
 
+use super::intent::Intent;
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
 use crate::members::MemberId;
@@ -66,7 +67,8 @@ impl Flow {
         }
     }
 
-    /// The flow an intent starts, if it is one of the three.
+    /// The flow an intent named `intent` starts, if it is one of the three (also how a flow
+    /// is stored by name).
     pub fn from_intent(intent: &str) -> Option<Flow> {
         [
             Flow::ForgotAccount,
@@ -75,6 +77,16 @@ impl Flow {
         ]
         .into_iter()
         .find(|f| f.intent() == intent)
+    }
+
+    /// The flow `intent` starts, if it is one of the three.
+    pub fn started_by(intent: &Intent) -> Option<Flow> {
+        match intent {
+            Intent::ForgotAccount => Some(Flow::ForgotAccount),
+            Intent::ForgotPassword => Some(Flow::ForgotPassword),
+            Intent::CheckJhtBalance => Some(Flow::CheckJhtBalance),
+            _ => None,
+        }
     }
 }
 
@@ -289,7 +301,7 @@ pub struct Answered {
 #[serde(tag = "topic", rename_all = "snake_case")]
 pub enum Topic {
     /// An FAQ was answered.
-    Faq { intent: String },
+    Faq { intent: Intent },
     /// A JHT balance was shown: card `shown` of the verified member.
     Balance { shown: usize },
 }
@@ -378,7 +390,7 @@ pub struct Session {
     pub topic: Option<Topic>,
     /// A second request made in the same message as the first, offered when the first ends.
     #[serde(default)]
-    pub next: Option<String>,
+    pub next: Option<Intent>,
     /// The turns among `recent` that carried a `client_message_id`, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answered: Vec<Answered>,

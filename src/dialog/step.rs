@@ -9,6 +9,8 @@ use super::answers;
 use super::balance;
 use super::code;
 use super::identity;
+use super::intent::Intent;
+use super::keys::ResponseKey;
 use super::outcome::{self, FlowOutcome};
 use super::password;
 use super::reply::{Choice, Effect, Reply, Value};
@@ -22,7 +24,6 @@ use crate::security::lockout::Standing;
 use crate::security::otp::ServerKey;
 use crate::security::page_token::PageToken;
 use crate::security::password::SecretString;
-use std::borrow::Cow;
 
 /// Consecutive fallbacks before handing over to a person.
 const MAX_FALLBACKS: u8 = 2;
@@ -36,7 +37,7 @@ const FOLLOW_UP_MIN_CONFIDENCE: f64 = 0.10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `/intent_name`: behave as if the NLU had read that intent.
-    Intent(String),
+    Intent(Intent),
     /// `/otp_channel sms|email`.
     CodeChannel(CodeChannel),
     /// `/card N` (1-based).
@@ -66,7 +67,7 @@ impl Command {
             ("other_card", None) => Some(Command::OtherCard),
             ("resend_link", None) => Some(Command::ResendLink),
             (intent, None) if content::is_intent_name(intent) => {
-                Some(Command::Intent(intent.to_string()))
+                Some(Command::Intent(Intent::parse(intent)))
             }
             _ => None,
         }
@@ -89,11 +90,11 @@ pub enum Shape {
 #[derive(Debug, Default)]
 pub struct Message {
     /// The NLU's intent (`None` for a button press).
-    pub intent: Option<String>,
+    pub intent: Option<Intent>,
     /// The classifier's ranking, best first (for follow-ups on a topic).
     pub ranking: Vec<IntentScore>,
     /// A second request in the same message, or the request inside a complaint.
-    pub also: Option<String>,
+    pub also: Option<Intent>,
     /// Angry words or a complaint: empathy comes first.
     pub frustrated: bool,
     /// The normalised words and the readers' concepts in them.
@@ -114,10 +115,12 @@ pub struct Message {
 }
 
 impl Message {
-    pub(super) fn intent(&self) -> &str {
+    pub(super) fn intent(&self) -> &Intent {
+        /// What a message is when nothing named an intent (a command without one).
+        static NOTHING_NAMED: Intent = Intent::OutOfScope;
         match &self.command {
-            Some(Command::Intent(name)) => name,
-            _ => self.intent.as_deref().unwrap_or(crate::nlu::OUT_OF_SCOPE),
+            Some(Command::Intent(intent)) => intent,
+            _ => self.intent.as_ref().unwrap_or(&NOTHING_NAMED),
         }
     }
 
@@ -126,7 +129,7 @@ impl Message {
         let intent = self.intent();
         self.ranking
             .iter()
-            .find(|score| score.name == intent)
+            .find(|score| score.name == intent.as_str())
             .map_or(1.0, |score| score.confidence)
     }
 
@@ -216,7 +219,7 @@ pub struct Transition {
     pub effects: Vec<Effect>,
     /// The intent the step acted on when it is not the NLU's reading of the message alone:
     /// a follow-up on the topic, or the request inside a complaint.
-    pub understood: Option<String>,
+    pub understood: Option<Intent>,
     /// What the step did to the flows, for the metrics.
     pub outcomes: Vec<FlowOutcome>,
 }
@@ -286,7 +289,7 @@ fn forget_stale_verification(session: &mut Session, now: Timestamp) {
 pub(super) struct Output {
     pub(super) replies: Vec<Reply>,
     pub(super) effects: Vec<Effect>,
-    pub(super) understood: Option<String>,
+    pub(super) understood: Option<Intent>,
     /// The flow this step completed, if any.
     pub(super) completed: Option<Flow>,
 }
@@ -296,8 +299,8 @@ impl Output {
         self.replies.push(reply);
     }
 
-    pub(super) fn said(&self, key: &str) -> bool {
-        self.replies.iter().any(|r| r.key == key)
+    pub(super) fn said(&self, key: ResponseKey) -> bool {
+        self.replies.iter().any(|r| r.is(key))
     }
 }
 
@@ -307,10 +310,10 @@ fn count_fallbacks(session: &mut Session, out: &mut Output, counts: bool) {
     if !counts {
         return;
     }
-    if out.said("fallback") {
+    if out.said(ResponseKey::Fallback) {
         session.fallbacks_in_a_row += 1;
         if session.fallbacks_in_a_row >= MAX_FALLBACKS {
-            out.reply(Reply::key("handoff"));
+            out.reply(Reply::key(ResponseKey::Handoff));
             session.fallbacks_in_a_row = 0;
         }
     } else {
@@ -327,17 +330,22 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
     let Some(intent) = session.next.take() else {
         return;
     };
-    if ["cancelled", "handoff", "rate_limited", "session_expired"]
-        .iter()
-        .any(|key| out.said(key))
+    if [
+        ResponseKey::Cancelled,
+        ResponseKey::Handoff,
+        ResponseKey::RateLimited,
+        ResponseKey::SessionExpired,
+    ]
+    .into_iter()
+    .any(|key| out.said(key))
     {
         return;
     }
     out.reply(
-        Reply::key("offer_next")
+        Reply::key(ResponseKey::OfferNext)
             .with_value("topic", Value::Title(intent.clone()))
             .with_choices(vec![Choice {
-                label: "label_topic",
+                label: ResponseKey::LabelTopic,
                 values: vec![("topic", Value::Title(intent.clone()))],
                 payload: format!("/{intent}"),
             }]),
@@ -349,12 +357,12 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
 /// kembali kak") only gets the notice — never a goodbye.
 fn after_expiry(message: Message, session: &mut Session, out: &mut Output, ctx: &Context) -> State {
     // The notice's own buttons start each flow again.
-    out.reply(Reply::key("session_expired"));
+    out.reply(Reply::key(ResponseKey::SessionExpired));
     session.next = None;
     let intent = message.intent();
     let only_a_notice = matches!(
         intent,
-        crate::nlu::OUT_OF_SCOPE | "acknowledge" | "goodbye" | "thanks"
+        Intent::OutOfScope | Intent::Acknowledge | Intent::Goodbye | Intent::Thanks
     ) || !message.entities.is_empty()
         || matches!(message.command, Some(ref c) if !matches!(c, Command::Intent(_)));
     if only_a_notice {
@@ -401,7 +409,7 @@ fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context
     }
     let follow_up = follow_up_intent(&message, session);
     out.understood.clone_from(&follow_up);
-    let intent = follow_up.unwrap_or_else(|| message.intent().into());
+    let intent = follow_up.unwrap_or_else(|| message.intent().clone());
     if let Some(request) = comfort(&intent, &message, out) {
         out.understood = Some(request.clone());
         return serve(&request, message, session, out, ctx);
@@ -410,7 +418,7 @@ fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context
         return State::Idle;
     }
     if answers::is_forget_fragment(&message.words) {
-        out.reply(Reply::key("clarify_forgot"));
+        out.reply(Reply::key(ResponseKey::ClarifyForgot));
         return State::Idle;
     }
     let also = message.also.clone();
@@ -423,13 +431,13 @@ fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context
 
 /// Serves one request from idle: starts its flow or answers it.
 fn serve(
-    intent: &str,
+    intent: &Intent,
     message: Message,
     session: &mut Session,
     out: &mut Output,
     ctx: &Context,
 ) -> State {
-    if let Some(flow) = Flow::from_intent(intent) {
+    if let Some(flow) = Flow::started_by(intent) {
         session.topic = None;
         return start_flow(flow, message, session, out, ctx);
     }
@@ -439,11 +447,11 @@ fn serve(
 
 /// Empathy first for a frustrated member (SPEC §5.1). Returns the request to serve next: the
 /// one inside a complaint; for a complaint without one, a person is offered instead.
-fn comfort(intent: &str, message: &Message, out: &mut Output) -> Option<String> {
+fn comfort(intent: &Intent, message: &Message, out: &mut Output) -> Option<Intent> {
     if !message.frustrated {
         return None;
     }
-    let empathy = Reply::key("empathy");
+    let empathy = Reply::key(ResponseKey::Empathy);
     if !is_only_frustration(intent) {
         out.reply(empathy);
         return None;
@@ -462,38 +470,42 @@ fn comfort(intent: &str, message: &Message, out: &mut Output) -> Option<String> 
 
 /// Whether a frustrated message asks for nothing the classifier could name: a complaint, or
 /// angry words around something unclear (then empathy replaces the fallback).
-fn is_only_frustration(intent: &str) -> bool {
-    intent == crate::nlu::COMPLAINT || intent == crate::nlu::OUT_OF_SCOPE
+fn is_only_frustration(intent: &Intent) -> bool {
+    matches!(intent, Intent::Complaint | Intent::OutOfScope)
 }
 
 /// The button that asks for a person.
 pub(super) fn human_choice() -> Choice {
     Choice {
-        label: "label_human",
+        label: ResponseKey::LabelHuman,
         values: Vec::new(),
-        payload: "/human_agent".into(),
+        payload: format!("/{}", Intent::HumanAgent),
     }
 }
 
 /// A short, unsure message right after an FAQ or a balance is read as a follow-up when its
 /// topic ranks near the top (SPEC §5.1: "after jht_balance, a question about withdrawing
 /// it → faq_jht_claim even without the word JHT").
-fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
-    if message.intent() != crate::nlu::OUT_OF_SCOPE
+fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
+    if *message.intent() != Intent::OutOfScope
         || message.command.is_some()
         || message.words.tokens.len() > FOLLOW_UP_MAX_TOKENS
     {
         return None;
     }
     let question = message.words.asks();
-    let related: Vec<&str> = match session.topic.as_ref()? {
+    let related: Vec<&Intent> = match session.topic.as_ref()? {
         // "kalau hari sabtu buka?" right after the branch-office answer: the same topic,
         // however the classifier ranks it on its own.
         Topic::Faq { intent } if question => return Some(intent.clone()),
-        Topic::Faq { intent } => vec![intent.as_str()],
-        Topic::Balance { .. } => vec!["faq_jht_claim", "faq_jht_payslip", "check_jht_balance"],
+        Topic::Faq { intent } => vec![intent],
+        Topic::Balance { .. } => vec![
+            &Intent::FaqJhtClaim,
+            &Intent::FaqJhtPayslip,
+            &Intent::CheckJhtBalance,
+        ],
     };
-    let ranked = |score: &&IntentScore| related.contains(&score.name.as_str());
+    let ranked = |score: &&IntentScore| related.iter().any(|i| i.as_str() == score.name);
     // A question right after a balance is about that balance: the likeliest of its topics
     // ("how do i withdraw it"); otherwise one of them must rank near the top.
     if question {
@@ -502,7 +514,7 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
             .iter()
             .filter(ranked)
             .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
-            .map(|score| score.name.clone());
+            .map(|score| Intent::parse(&score.name));
     }
     message
         .ranking
@@ -510,49 +522,49 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<String> {
         .take(FOLLOW_UP_RANK)
         .filter(ranked)
         .find(|score| score.confidence >= FOLLOW_UP_MIN_CONFIDENCE)
-        .map(|score| score.name.clone())
+        .map(|score| Intent::parse(&score.name))
 }
 
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.
-fn answer(intent: &str, message: &Message, session: &mut Session, out: &mut Output) {
+fn answer(intent: &Intent, message: &Message, session: &mut Session, out: &mut Output) {
     let key = match (intent, message.shape) {
-        (crate::nlu::OUT_OF_SCOPE, Shape::Emoji) => Cow::Borrowed("acknowledged"),
+        (Intent::OutOfScope, Shape::Emoji) => Some(ResponseKey::Acknowledged),
         _ => answer_key(intent),
     };
-    if key == "greet" {
+    if key == Some(ResponseKey::Greet) {
         out.reply(greeting(&message.words));
         return;
     }
-    if intent.starts_with("faq_") {
+    if intent.is_faq() {
         session.topic = Some(Topic::Faq {
-            intent: intent.to_string(),
+            intent: intent.clone(),
         });
     }
-    out.reply(Reply::key(key));
+    out.reply(key.map_or_else(|| Reply::answer(intent), Reply::key));
 }
 
 /// The greeting, with the salam answered when the member opened with one.
 fn greeting(words: &Words) -> Reply {
-    let salam = words.has(Concept::Salam).then_some("greet_salam");
-    Reply::key("greet").with_value("salam", Value::Response(salam))
+    let salam = words.has(Concept::Salam).then_some(ResponseKey::GreetSalam);
+    Reply::key(ResponseKey::Greet).with_value("salam", Value::Response(salam))
 }
 
-/// The response that answers an intent outside a flow. Intents the engine has no special
-/// behaviour for (every FAQ, and any added to `intents/`) answer with their own name.
-fn answer_key(intent: &str) -> Cow<'static, str> {
-    let key = match intent {
-        "greet" => "greet",
-        "thanks" => "thanks",
-        "goodbye" => "goodbye",
-        "help" => "help_menu",
-        "cancel" => "cancelled",
-        "human_agent" => "handoff",
-        "acknowledge" => "acknowledged",
-        crate::nlu::COMPLAINT => "empathy",
-        crate::nlu::OUT_OF_SCOPE => "fallback",
-        other => return Cow::Owned(other.to_string()),
-    };
-    Cow::Borrowed(key)
+/// The dialog's own response that answers an intent outside a flow; `None` for intents the
+/// engine has no special behaviour for (every FAQ, and any added to `intents/`), which answer
+/// with their own response.
+fn answer_key(intent: &Intent) -> Option<ResponseKey> {
+    Some(match intent {
+        Intent::Greet => ResponseKey::Greet,
+        Intent::Thanks => ResponseKey::Thanks,
+        Intent::Goodbye => ResponseKey::Goodbye,
+        Intent::Help => ResponseKey::HelpMenu,
+        Intent::Cancel => ResponseKey::Cancelled,
+        Intent::HumanAgent => ResponseKey::Handoff,
+        Intent::Acknowledge => ResponseKey::Acknowledged,
+        Intent::Complaint => ResponseKey::Empathy,
+        Intent::OutOfScope => ResponseKey::Fallback,
+        _ => return None,
+    })
 }
 
 /// A message that does not answer the pending question: cancel, hand over, switch flows, or
@@ -565,7 +577,7 @@ pub(super) fn interrupt(
     out: &mut Output,
     ctx: &Context,
 ) -> State {
-    let raw = message.intent().to_string();
+    let raw = message.intent().clone();
     let intent = match comfort(&raw, &message, out) {
         Some(request) => {
             out.understood = Some(request.clone());
@@ -577,40 +589,40 @@ pub(super) fn interrupt(
         }
         None => raw,
     };
-    match intent.as_str() {
-        "cancel" => {
+    match intent {
+        Intent::Cancel => {
             session.next = None;
-            out.reply(Reply::key("cancelled"));
+            out.reply(Reply::key(ResponseKey::Cancelled));
             State::Idle
         }
-        "human_agent" => {
-            out.reply(Reply::key("handoff"));
+        Intent::HumanAgent => {
+            out.reply(Reply::key(ResponseKey::Handoff));
             State::Idle
         }
         // The flow stays open for its 15 minutes: "bentar ya", "ok siap" say what tanya is
         // waiting for; a real goodbye is answered and the flow kept for a return.
-        "acknowledge" => {
+        Intent::Acknowledge => {
             awaiting(&state, out);
             state
         }
-        "goodbye" => {
-            out.reply(Reply::key("goodbye"));
+        Intent::Goodbye => {
+            out.reply(Reply::key(ResponseKey::Goodbye));
             state
         }
-        crate::nlu::OUT_OF_SCOPE if message.shape == Shape::Emoji => {
+        Intent::OutOfScope if message.shape == Shape::Emoji => {
             awaiting(&state, out);
             state
         }
         _ => {
-            if let Some(flow) = Flow::from_intent(&intent) {
+            if let Some(flow) = Flow::started_by(&intent) {
                 if state.flow() != Some(flow) {
                     session.next = None;
                     return start_flow(flow, message, session, out, ctx);
                 }
-            } else if intent != crate::nlu::OUT_OF_SCOPE {
+            } else if intent != Intent::OutOfScope {
                 answer(&intent, &message, session, out);
                 if answers::lacks_card(&intent, &message.words) {
-                    out.reply(Reply::key("handoff"));
+                    out.reply(Reply::key(ResponseKey::Handoff));
                 }
             }
             reask(&state, out);
@@ -622,21 +634,21 @@ pub(super) fn interrupt(
 /// "I'm still waiting for …": what the state needs, and its buttons again where it has them.
 fn awaiting(state: &State, out: &mut Output) {
     let what = match state {
-        State::CollectKpjNik { .. } => Some("awaiting_kpj_nik"),
-        State::CollectEmailKpj { .. } => Some("awaiting_email_kpj"),
-        State::ChooseCodeChannel { .. } => Some("awaiting_channel"),
-        State::AwaitCode { .. } => Some("awaiting_code"),
-        State::ChooseCard { .. } => Some("awaiting_card"),
-        State::AwaitPasswordPage { .. } => Some("awaiting_password_page"),
+        State::CollectKpjNik { .. } => Some(ResponseKey::AwaitingKpjNik),
+        State::CollectEmailKpj { .. } => Some(ResponseKey::AwaitingEmailKpj),
+        State::ChooseCodeChannel { .. } => Some(ResponseKey::AwaitingChannel),
+        State::AwaitCode { .. } => Some(ResponseKey::AwaitingCode),
+        State::ChooseCard { .. } => Some(ResponseKey::AwaitingCard),
+        State::AwaitPasswordPage { .. } => Some(ResponseKey::AwaitingPasswordPage),
         State::Idle
         | State::LoadCards { .. }
         | State::NewPassword { .. }
         | State::ConfirmPassword { .. } => None,
     };
     match what {
-        Some(what) => {
-            out.reply(Reply::key("awaiting").with_value("what", Value::Response(Some(what))))
-        }
+        Some(what) => out.reply(
+            Reply::key(ResponseKey::Awaiting).with_value("what", Value::Response(Some(what))),
+        ),
         None => reask(state, out),
     }
     if matches!(
@@ -653,10 +665,10 @@ pub(super) fn reask(state: &State, out: &mut Output) {
         State::Idle | State::LoadCards { .. } => {}
         State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => identity::reask(state, out),
         State::ChooseCodeChannel { member, .. } => out.reply(code::ask_channel(member)),
-        State::AwaitCode { .. } => out.reply(Reply::key("ask_otp")),
-        State::NewPassword { .. } => out.reply(Reply::key("ask_new_password")),
+        State::AwaitCode { .. } => out.reply(Reply::key(ResponseKey::AskOtp)),
+        State::NewPassword { .. } => out.reply(Reply::key(ResponseKey::AskNewPassword)),
         State::AwaitPasswordPage { .. } => out.reply(password::link_pending()),
-        State::ConfirmPassword { .. } => out.reply(Reply::key("ask_password_confirm")),
+        State::ConfirmPassword { .. } => out.reply(Reply::key(ResponseKey::AskPasswordConfirm)),
         State::ChooseCard { member } => out.reply(balance::ask_card(member)),
     }
 }

@@ -5,6 +5,7 @@
 
 use super::{Engine, EngineError};
 use crate::clock::Timestamp;
+use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::{CardView, CodeChannel};
 use crate::dialog::{Effect, Event, MemberView};
 use crate::identity::{Kpj, Nik};
@@ -123,7 +124,7 @@ impl Engine {
                     };
                     let minutes = (otp::CODE_TTL.as_secs() / 60).to_string();
                     let text = self.render_text(
-                        "code_message",
+                        ResponseKey::CodeMessage.as_str(),
                         0,
                         &[("code", code.as_str()), ("minutes", minutes.as_str())],
                     );
@@ -132,7 +133,7 @@ impl Engine {
                         to,
                         masked_to,
                         text,
-                        subject: self.render_text("code_email_subject", 0, &[]),
+                        subject: self.render_text(ResponseKey::CodeEmailSubject.as_str(), 0, &[]),
                         code,
                     };
                     self.services.codes.send(session, message, now).await?;

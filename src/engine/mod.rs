@@ -19,8 +19,8 @@ pub use page::{PageAccess, PageEntry, PageLinks, PageOutcome};
 
 use crate::clock::Clock;
 use crate::content::{Button, Content};
-use crate::dialog::state::Expects;
-use crate::dialog::{Command, Reply};
+use crate::dialog::Command;
+use crate::dialog::state::{Expects, Said};
 use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, MemberDirectory};
 use crate::metrics::Metrics;
@@ -31,7 +31,6 @@ use crate::security::otp::ServerKey;
 use crate::security::password::PasswordError;
 use crate::store::{DbError, Durability};
 use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError};
-use render::Links;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -221,7 +220,12 @@ impl Engine {
     /// `non_text`); `None` when the content does not define the key.
     pub fn render_key(&self, key: &str) -> Option<OutgoingMessage> {
         self.content.response(key)?;
-        Some(self.render_said(&self.said(&Reply::key(key.to_string()), 0, Links::Shown)))
+        Some(self.render_said(&Said {
+            key: key.to_string(),
+            pick: 0,
+            values: Vec::new(),
+            choices: Vec::new(),
+        }))
     }
 
     /// Processes one message: the whole turn, durable before it returns.

@@ -7,6 +7,7 @@
 
 use super::turn::{Conclusion, decode, stripe};
 use super::{Engine, EngineError, HIDDEN_PASSWORD, OutgoingMessage};
+use crate::dialog::keys::ResponseKey;
 use crate::dialog::{Event, PagePassword, Session};
 use crate::security::page_token::{PAGE_TOKEN_ATTEMPTS, PageToken};
 use crate::security::password::{self, PasswordRule, SecretString};
@@ -64,8 +65,8 @@ impl Engine {
 
     /// The text of response `key` with `values`, as the chat would say it (its first variant):
     /// the password page speaks with the content's words.
-    pub fn page_text(&self, key: &str, values: &[(&str, &str)]) -> String {
-        self.render_text(key, 0, values)
+    pub fn page_text(&self, key: ResponseKey, values: &[(&str, &str)]) -> String {
+        self.render_text(key.as_str(), 0, values)
     }
 
     /// Whether `token` opens the password page now. Counts nothing.

@@ -4,6 +4,7 @@
 use super::history::HIDDEN_PASSWORD;
 use super::{Engine, OutgoingMessage};
 use crate::content::Button;
+use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::{Said, SaidChoice};
 use crate::dialog::{Reply, Session, Value};
 
@@ -44,10 +45,10 @@ impl Engine {
     /// or hidden, see `Links`); a key without a template (a content intent added without an
     /// answer) falls back to `fallback`.
     pub(super) fn said(&self, reply: &Reply, pick: usize, links: Links) -> Said {
-        let key = if self.content.response(&reply.key).is_some() {
-            reply.key.as_ref()
+        let key = if self.content.response(reply.key.as_str()).is_some() {
+            reply.key.as_str()
         } else {
-            "fallback"
+            ResponseKey::Fallback.as_str()
         };
         let values = |values: &[(&str, Value)]| -> Vec<(String, String)> {
             values
@@ -63,7 +64,7 @@ impl Engine {
                 .choices
                 .iter()
                 .map(|choice| SaidChoice {
-                    label: choice.label.to_string(),
+                    label: choice.label.as_str().to_string(),
                     values: values(&choice.values),
                     payload: choice.payload.clone(),
                 })
@@ -118,10 +119,10 @@ impl Engine {
             }
             Value::Text(text) => text.clone(),
             Value::Response(None) => String::new(),
-            Value::Response(Some(key)) => self.render_text(key, pick, &[]),
+            Value::Response(Some(key)) => self.render_text(key.as_str(), pick, &[]),
             Value::Lines(keys) => keys
                 .iter()
-                .map(|key| format!("• {}", self.render_text(key, 0, &[])))
+                .map(|key| format!("• {}", self.render_text(key.as_str(), 0, &[])))
                 .collect::<Vec<_>>()
                 .join("\n"),
             Value::Each { key, items } => items
@@ -129,11 +130,11 @@ impl Engine {
                 .map(|values| {
                     let values: Vec<(&str, &str)> =
                         values.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                    self.render_text(key, 0, &values)
+                    self.render_text(key.as_str(), 0, &values)
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
-            Value::Title(intent) => self.content.intent_title(intent).to_string(),
+            Value::Title(intent) => self.content.intent_title(intent.as_str()).to_string(),
         }
     }
 

@@ -7,6 +7,7 @@ use super::history;
 use super::render::Links;
 use super::{Engine, EngineError, IncomingMessage, OutgoingMessage, TurnResult};
 use crate::clock::Timestamp;
+use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::{CodeChannel, Exchange, Said};
 use crate::dialog::{self, Context, Event, FlowOutcome, PasswordEntry, Reply, Session, State};
 use crate::metrics::Channel;
@@ -157,10 +158,10 @@ impl Engine {
                 // in a complaint), with the classifier's confidence in it.
                 let confidence = ranking
                     .iter()
-                    .find(|score| score.name == understood)
+                    .find(|score| score.name == understood.as_str())
                     .map_or(0.0, |score| score.confidence);
                 intent = Some(IntentScore {
-                    name: understood,
+                    name: understood.into(),
                     confidence,
                 });
             }
@@ -176,7 +177,7 @@ impl Engine {
                     tracing::warn!(session = %incoming.session.redacted(), %error, "member directory unavailable");
                     self.metrics.directory_unavailable();
                     session = as_stored(&stored);
-                    replies = vec![Reply::key("service_unavailable")];
+                    replies = vec![Reply::key(ResponseKey::ServiceUnavailable)];
                     flows.clear();
                     break;
                 }

@@ -61,18 +61,6 @@ impl PasswordRule {
         PasswordRule::Symbol,
         PasswordRule::Personal,
     ];
-
-    /// The response key that explains this rule to the member.
-    pub fn response_key(self) -> &'static str {
-        match self {
-            PasswordRule::Length => "password_rule_length",
-            PasswordRule::Upper => "password_rule_upper",
-            PasswordRule::Lower => "password_rule_lower",
-            PasswordRule::Digit => "password_rule_digit",
-            PasswordRule::Symbol => "password_rule_symbol",
-            PasswordRule::Personal => "password_rule_personal",
-        }
-    }
 }
 
 /// The rules `password` breaks, in declaration order; empty means acceptable.
@@ -294,19 +282,6 @@ mod tests {
         assert_eq!(
             check_policy("Jmo#Aman2024", &["aman"]),
             vec![PasswordRule::Personal]
-        );
-    }
-
-    #[test]
-    fn each_rule_has_its_response_key() {
-        assert_eq!(PasswordRule::Length.response_key(), "password_rule_length");
-        assert_eq!(PasswordRule::Upper.response_key(), "password_rule_upper");
-        assert_eq!(PasswordRule::Lower.response_key(), "password_rule_lower");
-        assert_eq!(PasswordRule::Digit.response_key(), "password_rule_digit");
-        assert_eq!(PasswordRule::Symbol.response_key(), "password_rule_symbol");
-        assert_eq!(
-            PasswordRule::Personal.response_key(),
-            "password_rule_personal"
         );
     }
 

@@ -3,6 +3,7 @@
 //! the content (`intents/responses/password_page.toml`, and the chat's own rule texts), escaped
 //! here. No script, no inline style: the page works without JavaScript under its strict CSP.
 
+use crate::dialog::keys::ResponseKey;
 use crate::engine::Engine;
 use crate::security::page_token::PAGE_TOKEN_TTL;
 use crate::security::password::PasswordRule;
@@ -20,10 +21,10 @@ pub(super) struct Refusal {
 
 /// The form; with `refusal`, an error summary first and each field's own error.
 pub(super) fn form(engine: &Engine, refusal: Option<&Refusal>) -> String {
-    let text = |key: &str| escape(&engine.page_text(key, &[]));
+    let text = |key: ResponseKey| escape(&engine.page_text(key, &[]));
     let minutes = (PAGE_TOKEN_TTL.as_secs() / 60).to_string();
-    let intro = escape(&engine.page_text("page_intro", &[("minutes", &minutes)]));
-    let rule = |rule: PasswordRule| text(rule.response_key());
+    let intro = escape(&engine.page_text(ResponseKey::PageIntro, &[("minutes", &minutes)]));
+    let rule = |rule: PasswordRule| text(ResponseKey::rule(rule));
     let rules: String = PasswordRule::ALL
         .iter()
         .map(|&r| format!("<li>{}</li>", rule(r)))
@@ -34,7 +35,7 @@ pub(super) fn form(engine: &Engine, refusal: Option<&Refusal>) -> String {
     // The summary names every problem, each a link to its field (WCAG 3.3.1, 3.3.3).
     let mut problems: Vec<(&str, String)> = broken.iter().map(|&r| (NEW_FIELD, rule(r))).collect();
     if mismatch {
-        problems.push((CONFIRM_FIELD, text("page_mismatch")));
+        problems.push((CONFIRM_FIELD, text(ResponseKey::PageMismatch)));
     }
     let summary = if problems.is_empty() {
         String::new()
@@ -47,17 +48,21 @@ pub(super) fn form(engine: &Engine, refusal: Option<&Refusal>) -> String {
             "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\" \
              tabindex=\"-1\" autofocus>\n<h2 id=\"error-summary-title\">{}</h2>\n\
              <ul>{items}</ul>\n</div>\n",
-            text("page_errors_title")
+            text(ResponseKey::PageErrorsTitle)
         )
     };
     let new_error = (!broken.is_empty()).then(|| {
         let listed: Vec<String> = broken.iter().map(|&r| rule(r)).collect();
         listed.join("; ")
     });
-    let confirm_error = mismatch.then(|| text("page_mismatch"));
+    let confirm_error = mismatch.then(|| text(ResponseKey::PageMismatch));
     let title = match refusal {
-        Some(_) => format!("{}: {}", text("page_errors_title"), text("page_title")),
-        None => text("page_title"),
+        Some(_) => format!(
+            "{}: {}",
+            text(ResponseKey::PageErrorsTitle),
+            text(ResponseKey::PageTitle)
+        ),
+        None => text(ResponseKey::PageTitle),
     };
     let main = format!(
         "<h1>{heading}</h1>\n{summary}<p>{intro}</p>\n\
@@ -65,26 +70,26 @@ pub(super) fn form(engine: &Engine, refusal: Option<&Refusal>) -> String {
          {new}\
          {confirm}\
          <button type=\"submit\">{submit}</button>\n</form>\n",
-        heading = text("page_title"),
+        heading = text(ResponseKey::PageTitle),
         new = field(
             NEW_FIELD,
             "new_password",
-            &text("page_label_new"),
+            &text(ResponseKey::PageLabelNew),
             Some(&format!(
                 "<p class=\"hint\" id=\"{NEW_FIELD}-rules-title\">{}</p>\n\
                  <ul class=\"hint rules\" id=\"{NEW_FIELD}-rules\">{rules}</ul>\n",
-                text("page_rules_title")
+                text(ResponseKey::PageRulesTitle)
             )),
             new_error.as_deref(),
         ),
         confirm = field(
             CONFIRM_FIELD,
             "confirm_password",
-            &text("page_label_confirm"),
+            &text(ResponseKey::PageLabelConfirm),
             None,
             confirm_error.as_deref(),
         ),
-        submit = text("page_submit"),
+        submit = text(ResponseKey::PageSubmit),
     );
     document(&title, &main)
 }
@@ -123,20 +128,32 @@ fn field(id: &str, name: &str, label: &str, hint: Option<&str>, error: Option<&s
 
 /// The password is stored: back to the chat.
 pub(super) fn done(engine: &Engine) -> String {
-    message(engine, "page_done_title", "page_done_text")
+    message(
+        engine,
+        ResponseKey::PageDoneTitle,
+        ResponseKey::PageDoneText,
+    )
 }
 
 /// The link does not open (never saying why).
 pub(super) fn gone(engine: &Engine) -> String {
-    message(engine, "page_gone_title", "page_gone_text")
+    message(
+        engine,
+        ResponseKey::PageGoneTitle,
+        ResponseKey::PageGoneText,
+    )
 }
 
 /// Something failed on our side, or the request was not the form's.
 pub(super) fn failed(engine: &Engine) -> String {
-    message(engine, "page_error_title", "service_unavailable")
+    message(
+        engine,
+        ResponseKey::PageErrorTitle,
+        ResponseKey::ServiceUnavailable,
+    )
 }
 
-fn message(engine: &Engine, title: &str, text: &str) -> String {
+fn message(engine: &Engine, title: ResponseKey, text: ResponseKey) -> String {
     let title = escape(&engine.page_text(title, &[]));
     let text = escape(&engine.page_text(text, &[]));
     document(&title, &format!("<h1>{title}</h1>\n<p>{text}</p>\n"))
