@@ -416,7 +416,11 @@ impl Harness {
     }
 
     fn non_text(&self) -> String {
-        self.app().engine.render_key("non_text").unwrap().text
+        self.app()
+            .engine
+            .render_key(tanya::dialog::keys::ResponseKey::NonText)
+            .unwrap()
+            .text
     }
 }
 
@@ -1340,7 +1344,7 @@ async fn a_telegram_group_is_asked_to_write_privately_and_never_runs_a_flow() {
     let expected = h
         .app()
         .engine
-        .render_key("private_chat_only")
+        .render_key(tanya::dialog::keys::ResponseKey::PrivateChatOnly)
         .map(|message| message.text);
     assert_eq!(
         sent.len(),

@@ -66,18 +66,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
+use crate::dialog::keys::ResponseKey;
+
 /// The response sent for photos, stickers, voice notes and other non-text messages.
-const NON_TEXT_KEY: &str = "non_text";
+const NON_TEXT_KEY: ResponseKey = ResponseKey::NonText;
 /// The response sent to a message in a group chat: account flows never run where other
 /// people read along, so the member is asked to write privately.
-const PRIVATE_CHAT_KEY: &str = "private_chat_only";
+const PRIVATE_CHAT_KEY: ResponseKey = ResponseKey::PrivateChatOnly;
 /// Events older than this are refused as replays. A signed event stays valid forever, and the
 /// seen-ids are kept for 7 days; the platforms' own retries come sooner. WhatsApp and LINE
 /// date each event; Telegram dates messages (not button presses, whose replays are stopped by
 /// the seen-ids only).
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(5 * 60);
 /// The label of the button that opens a WhatsApp list of choices.
-const LIST_BUTTON_KEY: &str = "label_list_button";
+const LIST_BUTTON_KEY: ResponseKey = ResponseKey::LabelListButton;
 /// Independent pipeline locks (see the module doc); members hashing to the same stripe wait
 /// for each other, which is rare and harmless.
 const LOCK_STRIPES: usize = 256;
@@ -465,7 +467,7 @@ impl Channels {
         let messages = match inbound.content {
             _ if limited => self
                 .engine
-                .render_key("rate_limited")
+                .render_key(ResponseKey::RateLimited)
                 .into_iter()
                 .map(Into::into)
                 .collect(),
@@ -502,11 +504,11 @@ impl Channels {
 
     /// The message of response `key`, without a turn; nothing (and a warning) when the
     /// content does not define it.
-    fn fixed_reply(&self, key: &str) -> Vec<OutboundMessage> {
+    fn fixed_reply(&self, key: ResponseKey) -> Vec<OutboundMessage> {
         match self.engine.render_key(key) {
             Some(message) => vec![message.into()],
             None => {
-                tracing::warn!("the content has no {key} response");
+                tracing::warn!("the content has no {} response", key.as_str());
                 Vec::new()
             }
         }

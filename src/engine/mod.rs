@@ -20,6 +20,7 @@ pub use page::{PageAccess, PageEntry, PageLinks, PageOutcome};
 use crate::clock::Clock;
 use crate::content::{Button, Content};
 use crate::dialog::Command;
+use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::{Expects, Said};
 use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, MemberDirectory};
@@ -218,10 +219,10 @@ impl Engine {
 
     /// The message for response `key` without a turn (a channel answering a photo with
     /// `non_text`); `None` when the content does not define the key.
-    pub fn render_key(&self, key: &str) -> Option<OutgoingMessage> {
-        self.content.response(key)?;
+    pub fn render_key(&self, key: ResponseKey) -> Option<OutgoingMessage> {
+        self.content.response(key.as_str())?;
         Some(self.render_said(&Said {
-            key: key.to_string(),
+            key: key.as_str().to_string(),
             pick: 0,
             values: Vec::new(),
             choices: Vec::new(),
