@@ -688,8 +688,8 @@ fn bang(negated: bool) -> &'static str {
 fn entity_names(entities: &[Entity]) -> Vec<String> {
     entities
         .iter()
-        .filter(|e| e.problem.is_none())
-        .map(|e| json_name(&e.kind))
+        .filter(|e| e.is_valid())
+        .map(|e| json_name(&e.kind()))
         .collect()
 }
 
@@ -697,8 +697,8 @@ fn entity_names(entities: &[Entity]) -> Vec<String> {
 fn entity_values(entities: &[Entity]) -> Vec<String> {
     entities
         .iter()
-        .filter(|e| e.problem.is_none())
-        .map(|e| e.value.clone())
+        .filter(|e| e.is_valid())
+        .map(|e| e.value.as_str().to_owned())
         .collect()
 }
 
@@ -707,8 +707,8 @@ fn entity_labels(entities: &[Entity]) -> Vec<String> {
     entities
         .iter()
         .map(|e| {
-            let name = json_name(&e.kind);
-            match &e.problem {
+            let name = json_name(&e.kind());
+            match &e.problem() {
                 Some(problem) => format!("{name} ({})", json_name(problem)),
                 None => name,
             }

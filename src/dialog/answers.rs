@@ -8,7 +8,8 @@ use super::intent::Intent;
 use super::state::{CardView, CodeChannel, MemberView};
 use super::step::{Command, Message, Shape};
 use crate::nlu::concepts::{Concept, Words};
-use crate::nlu::entities::EntityKind;
+use crate::identity::OtpCode;
+use crate::nlu::entities::{EntityKind, EntityValue};
 
 /// Digits in a one-time code (SPEC §3).
 const CODE_DIGITS: usize = 6;
@@ -149,10 +150,10 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
             .filter(|&i| i < cards.len())
             .map(CardChoice::One);
     }
-    if let Some(kpj) = message.valid(EntityKind::Kpj) {
+    if let Some(kpj) = message.valid(EntityValue::kpj) {
         return cards
             .iter()
-            .position(|c| c.kpj.as_str() == kpj)
+            .position(|c| &c.kpj == kpj)
             .map(CardChoice::One);
     }
     let words = &message.words;
@@ -216,7 +217,7 @@ fn names_number(digits: &str, card: &CardView) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WhileWaiting {
     /// The code, typed with any separators or spread over spaces.
-    Code(String),
+    Code(OtpCode),
     Resend,
     /// Send it to the other channel instead.
     Switch(CodeChannel),
@@ -316,15 +317,18 @@ pub fn while_on_page(message: &Message) -> Option<OnPage> {
 
 /// A code entity, or exactly six digits in a message that is otherwise no number ("1 2 3 4
 /// 5 6", "kodenya 12 34 56"): a code typed digit by digit is still a code.
-fn typed_code(message: &Message) -> Option<String> {
-    if let Some(code) = message.valid(EntityKind::Otp) {
-        return Some(code.to_string());
+fn typed_code(message: &Message) -> Option<OtpCode> {
+    if let Some(code) = message.valid(EntityValue::otp) {
+        return Some(code.clone());
     }
     let other_number = message
         .entities
         .iter()
-        .any(|e| e.problem.is_none() && e.kind != EntityKind::Otp);
-    (message.digits.len() == CODE_DIGITS && !other_number).then(|| message.digits.clone())
+        .any(|e| e.is_valid() && e.kind() != EntityKind::Otp);
+    if message.digits.len() != CODE_DIGITS || other_number {
+        return None;
+    }
+    OtpCode::parse(&message.digits).ok()
 }
 
 /// "lupa", "lupa kak", "sy lupa": forgetting without saying what (SPEC §5.1 fragments).

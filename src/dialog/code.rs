@@ -10,7 +10,7 @@ use super::password;
 use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
 use super::step::{Context, Message, Output, human_choice, interrupt};
-use crate::identity::{Email, Phone};
+use crate::identity::{Email, OtpCode, Phone};
 use crate::security::lockout::CodeEvent;
 use crate::security::otp::{self, Challenge, Verdict};
 use std::time::Duration;
@@ -367,7 +367,7 @@ fn check_code(
     flow: Flow,
     member: MemberView,
     code: PendingCode,
-    typed: &str,
+    typed: &OtpCode,
     session: &mut Session,
     out: &mut Output,
     ctx: &Context,
@@ -377,7 +377,7 @@ fn check_code(
     }
     let (challenge, verdict) = code
         .challenge
-        .verify(ctx.key, member.id.as_str(), typed, ctx.now);
+        .verify(ctx.key, member.id.as_str(), typed.as_str(), ctx.now);
     let code = PendingCode {
         channel: code.channel,
         challenge,

@@ -7,8 +7,8 @@ use super::keys::ResponseKey;
 use super::reply::{Effect, Reply};
 use super::state::{CodeChannel, Flow, MemberView, Session, State};
 use super::step::{Context, Message, Output, interrupt, reask as reask_state};
-use crate::identity::{Email, Kpj, Nik};
-use crate::nlu::entities::EntityKind;
+use crate::identity::Kpj;
+use crate::nlu::entities::{EntityKind, EntityValue};
 
 /// Failed look-ups in one flow before handing over to a person.
 const MAX_LOOKUP_FAILURES: u8 = 3;
@@ -74,7 +74,7 @@ fn take_values(
             failures,
             prefer,
         } => {
-            let new_nik = parsed(&message, EntityKind::Nik, Nik::parse);
+            let new_nik = message.valid(EntityValue::nik).cloned();
             let answered = new_kpj.is_some() || new_nik.is_some();
             let (kpj, nik) = (new_kpj.or(kpj), new_nik.or(nik));
             let invalid = if message.invalid(EntityKind::Nik) {
@@ -107,7 +107,7 @@ fn take_values(
             kpj,
             failures,
         } => {
-            let new_email = parsed(&message, EntityKind::Email, Email::parse);
+            let new_email = message.valid(EntityValue::email).cloned();
             let answered = new_email.is_some() || new_kpj.is_some();
             let (email, kpj) = (new_email.or(email), new_kpj.or(kpj));
             let invalid = if message.invalid(EntityKind::Email) {
@@ -151,26 +151,19 @@ fn take_values(
 /// number (a 10-digit "08…" is read as a phone, but here it is a KPJ typed wrong).
 fn has_wrong_number(message: &Message) -> bool {
     message.stray_digits
-        || message.valid(EntityKind::Otp).is_some()
-        || message.valid(EntityKind::Phone).is_some()
+        || message.valid(EntityValue::otp).is_some()
+        || message.valid(EntityValue::phone).is_some()
 }
 
 /// A KPJ from the message: a KPJ entity, or an 11-digit "phone" (08… can be a card number
 /// when a card number is what we asked for).
 fn kpj_in(message: &Message) -> Option<Kpj> {
-    message
-        .valid(EntityKind::Kpj)
-        .or_else(|| message.valid(EntityKind::Phone).filter(|p| p.len() == 11))
-        .and_then(|v| Kpj::parse(v).ok())
-}
-
-/// The message's valid value of `kind` as its identifier type (the one reading of a slot).
-fn parsed<T, E>(
-    message: &Message,
-    kind: EntityKind,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Option<T> {
-    message.valid(kind).and_then(|v| parse(v).ok())
+    match message.valid(EntityValue::kpj) {
+        Some(kpj) => Some(kpj.clone()),
+        None => message
+            .valid(EntityValue::phone)
+            .and_then(|phone| Kpj::parse(phone.as_str()).ok()),
+    }
 }
 
 /// The look-up to run once both values are in, `None` while one is missing. The engine

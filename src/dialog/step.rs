@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::content;
 use crate::nlu::IntentScore;
 use crate::nlu::concepts::{Concept, Words};
-use crate::nlu::entities::{Entity, EntityKind};
+use crate::nlu::entities::{Entity, EntityKind, EntityValue};
 use crate::security::lockout::Standing;
 use crate::security::otp::ServerKey;
 use crate::security::page_token::PageToken;
@@ -133,17 +133,16 @@ impl Message {
             .map_or(1.0, |score| score.confidence)
     }
 
-    pub(super) fn valid(&self, kind: EntityKind) -> Option<&str> {
-        self.entities
-            .iter()
-            .find(|e| e.kind == kind && e.problem.is_none())
-            .map(|e| e.value.as_str())
+    /// The first valid value that `pick` takes: `message.valid(EntityValue::kpj)`.
+    pub(super) fn valid<T>(&self, pick: fn(&EntityValue) -> Option<&T>) -> Option<&T> {
+        self.entities.iter().find_map(|e| pick(&e.value))
     }
 
+    /// Whether a value of `kind` was typed but is not a valid one.
     pub(super) fn invalid(&self, kind: EntityKind) -> bool {
         self.entities
             .iter()
-            .any(|e| e.kind == kind && e.problem.is_some())
+            .any(|e| e.kind() == kind && !e.is_valid())
     }
 
     /// Whether this message may count towards the two-fallback hand-over: emoji and

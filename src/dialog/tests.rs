@@ -50,7 +50,7 @@ fn says(intent: &str, text: &str) -> Event {
         intent: Some(intent.into()),
         entities: entities::extract(text),
         stray_digits: text.chars().filter(char::is_ascii_digit).count() >= 3
-            && entities::extract(text).iter().all(|e| e.problem.is_some()),
+            && entities::extract(text).iter().all(|e| !e.is_valid()),
         ..Message::default()
     })
 }

@@ -165,7 +165,7 @@ fn has_stray_digits(text: &str, entities: &[Entity]) -> bool {
     let claimed = |i: usize| {
         entities
             .iter()
-            .any(|e| e.problem.is_none() && (e.start..e.end).contains(&i))
+            .any(|e| e.is_valid() && (e.start..e.end).contains(&i))
     };
     text.chars()
         .enumerate()

@@ -77,33 +77,161 @@ impl From<&IdentityError> for Problem {
     }
 }
 
-/// A value found in a message.
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub struct Entity {
-    /// What the value is; serialized as `entity`, the name SPEC §8 (and Rasa) use.
-    #[serde(rename = "entity")]
-    pub kind: EntityKind,
+/// What a found value is: the identifier already parsed into its type, or, when it is not a
+/// valid one, the text as typed and why. Code that reads entities never parses them again.
+#[derive(Clone, PartialEq, Eq)]
+pub enum EntityValue {
+    Nik(Nik),
+    Kpj(Kpj),
+    Email(Email),
+    Phone(Phone),
+    Otp(OtpCode),
+    /// Recognized as a `kind` but not a valid one.
+    Invalid {
+        kind: EntityKind,
+        typed: String,
+        problem: Problem,
+    },
+}
+
+impl EntityValue {
+    /// Parses `typed` as `kind`: the identifier, or the typed text with its problem.
+    fn read(kind: EntityKind, typed: String) -> EntityValue {
+        let parsed = match kind {
+            EntityKind::Nik => Nik::parse(&typed).map(EntityValue::Nik),
+            EntityKind::Kpj => Kpj::parse(&typed).map(EntityValue::Kpj),
+            EntityKind::Email => Email::parse(&typed).map(EntityValue::Email),
+            EntityKind::Phone => Phone::parse(&typed).map(EntityValue::Phone),
+            EntityKind::Otp => OtpCode::parse(&typed).map(EntityValue::Otp),
+        };
+        parsed.unwrap_or_else(|error| EntityValue::Invalid {
+            kind,
+            typed,
+            problem: Problem::from(&error),
+        })
+    }
+
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            EntityValue::Nik(_) => EntityKind::Nik,
+            EntityValue::Kpj(_) => EntityKind::Kpj,
+            EntityValue::Email(_) => EntityKind::Email,
+            EntityValue::Phone(_) => EntityKind::Phone,
+            EntityValue::Otp(_) => EntityKind::Otp,
+            EntityValue::Invalid { kind, .. } => *kind,
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        !matches!(self, EntityValue::Invalid { .. })
+    }
+
     /// The normalized value when valid; the digits (or the address) as typed when not.
-    pub value: String,
+    pub fn as_str(&self) -> &str {
+        match self {
+            EntityValue::Nik(nik) => nik.as_str(),
+            EntityValue::Kpj(kpj) => kpj.as_str(),
+            EntityValue::Email(email) => email.as_str(),
+            EntityValue::Phone(phone) => phone.as_str(),
+            EntityValue::Otp(code) => code.as_str(),
+            EntityValue::Invalid { typed, .. } => typed,
+        }
+    }
+
+    /// The value as the bot shows it (SPEC §6), by the rules of `identity::mask`: valid or
+    /// not, a value of this kind is personal data.
+    pub fn masked(&self) -> String {
+        let text = self.as_str();
+        match self.kind() {
+            EntityKind::Nik | EntityKind::Kpj => mask::mask_number(text),
+            EntityKind::Email => mask::mask_email(text),
+            EntityKind::Phone => mask::mask_phone(text),
+            EntityKind::Otp => mask::mask_code(text),
+        }
+    }
+
+    pub fn nik(&self) -> Option<&Nik> {
+        if let EntityValue::Nik(nik) = self { Some(nik) } else { None }
+    }
+
+    pub fn kpj(&self) -> Option<&Kpj> {
+        if let EntityValue::Kpj(kpj) = self { Some(kpj) } else { None }
+    }
+
+    pub fn email(&self) -> Option<&Email> {
+        if let EntityValue::Email(email) = self { Some(email) } else { None }
+    }
+
+    pub fn phone(&self) -> Option<&Phone> {
+        if let EntityValue::Phone(phone) = self { Some(phone) } else { None }
+    }
+
+    pub fn otp(&self) -> Option<&OtpCode> {
+        if let EntityValue::Otp(code) = self { Some(code) } else { None }
+    }
+}
+
+impl fmt::Debug for EntityValue {
+    /// Masked, like the identifiers' own `Debug`: the value is personal data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}({})", self.kind(), self.masked())
+    }
+}
+
+/// A value found in a message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub value: EntityValue,
     /// Where the value starts, in characters (not bytes) of the original text.
     pub start: usize,
     /// Where the value ends (exclusive), in characters of the original text.
     pub end: usize,
-    /// Set when the value was recognized but is not valid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<Problem>,
 }
 
 impl Entity {
-    /// The value as the bot shows it (SPEC §6), by the rules of `identity::mask`: valid or
-    /// not, a value of this kind is personal data.
-    pub fn masked(&self) -> String {
-        match self.kind {
-            EntityKind::Nik | EntityKind::Kpj => mask::mask_number(&self.value),
-            EntityKind::Email => mask::mask_email(&self.value),
-            EntityKind::Phone => mask::mask_phone(&self.value),
-            EntityKind::Otp => mask::mask_code(&self.value),
+    pub fn kind(&self) -> EntityKind {
+        self.value.kind()
+    }
+
+    /// Set when the value was recognized but is not valid.
+    pub fn problem(&self) -> Option<Problem> {
+        match &self.value {
+            EntityValue::Invalid { problem, .. } => Some(*problem),
+            _ => None,
         }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.value.is_valid()
+    }
+
+    /// The value as the bot shows it (SPEC §6).
+    pub fn masked(&self) -> String {
+        self.value.masked()
+    }
+}
+
+/// The SPEC §8 entity object (the names Rasa uses too).
+#[derive(Serialize)]
+struct EntityJson<'a> {
+    entity: EntityKind,
+    value: &'a str,
+    start: usize,
+    end: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+impl Serialize for Entity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EntityJson {
+            entity: self.kind(),
+            value: self.value.as_str(),
+            start: self.start,
+            end: self.end,
+            problem: self.problem(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -112,11 +240,11 @@ impl fmt::Debug for Entity {
     /// so only a masked form is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entity")
-            .field("kind", &self.kind)
+            .field("kind", &self.kind())
             .field("value", &self.masked())
             .field("start", &self.start)
             .field("end", &self.end)
-            .field("problem", &self.problem)
+            .field("problem", &self.problem())
             .finish()
     }
 }
@@ -219,16 +347,10 @@ fn find_emails(chars: &[Ch], out: &mut Vec<Entity>) -> Vec<(usize, usize)> {
         }
         if start < at {
             let typed: String = chars[start..end].iter().map(|ch| ch.c).collect();
-            let (value, problem) = match Email::parse(&typed) {
-                Ok(email) => (String::from(email), None),
-                Err(error) => (typed, Some(Problem::from(&error))),
-            };
             out.push(Entity {
-                kind: EntityKind::Email,
-                value,
+                value: EntityValue::read(EntityKind::Email, typed),
                 start: chars[start].at,
                 end: chars[end - 1].at + 1,
-                problem,
             });
             spans.push((start, end));
         }
@@ -320,42 +442,6 @@ fn is_country_code(chars: &[Ch], start: usize, end: usize) -> bool {
         && chars.get(end).is_some_and(|ch| ch.c == ')')
 }
 
-/// A value read from part of a chain, before it is placed in the text.
-struct Reading {
-    kind: EntityKind,
-    value: String,
-    problem: Option<Problem>,
-}
-
-impl Reading {
-    fn is_valid(&self) -> bool {
-        self.problem.is_none()
-    }
-}
-
-/// Parses `typed` as `kind`: the normalized value, or the typed text with its problem.
-fn read_as(kind: EntityKind, typed: String) -> Reading {
-    let parsed = match kind {
-        EntityKind::Nik => Nik::parse(&typed).map(String::from),
-        EntityKind::Kpj => Kpj::parse(&typed).map(String::from),
-        EntityKind::Email => Email::parse(&typed).map(String::from),
-        EntityKind::Phone => Phone::parse(&typed).map(String::from),
-        EntityKind::Otp => OtpCode::parse(&typed).map(String::from),
-    };
-    match parsed {
-        Ok(value) => Reading {
-            kind,
-            value,
-            problem: None,
-        },
-        Err(error) => Reading {
-            kind,
-            value: typed,
-            problem: Some(Problem::from(&error)),
-        },
-    }
-}
-
 /// The digit runs of one chain, read left to right into values.
 struct Chain<'a> {
     chars: &'a [Ch],
@@ -403,14 +489,14 @@ impl Chain<'_> {
         let longest_valid = reach.and_then(|last| {
             (i..=last)
                 .rev()
-                .find(|&j| self.reading(i, j, kind, plus).is_some_and(|r| r.is_valid()))
+                .find(|&j| self.reading(i, j, kind, plus).is_some_and(|value| value.is_valid()))
         });
         if let Some(mut j) = longest_valid {
             // Two values typed side by side ("123456 0812345678") stay two values rather than
             // being glued into a longer one that happens to be valid too.
             let valid = |from, to, kind, plus| {
                 self.reading(from, to, kind, plus)
-                    .is_some_and(|r| r.is_valid())
+                    .is_some_and(|value| value.is_valid())
             };
             if let Some(k) = (i..j).find(|&k| {
                 self.separator_after(k) == Some(' ')
@@ -477,7 +563,7 @@ impl Chain<'_> {
     }
 
     /// What runs `i..=j` are, if anything: as `kind` when labelled, else by their shape.
-    fn reading(&self, i: usize, j: usize, kind: Option<EntityKind>, plus: bool) -> Option<Reading> {
+    fn reading(&self, i: usize, j: usize, kind: Option<EntityKind>, plus: bool) -> Option<EntityValue> {
         let count = self.digit_count(i, j);
         let kind = match kind {
             Some(kind) => kind,
@@ -503,7 +589,7 @@ impl Chain<'_> {
             typed.push('+');
         }
         typed.extend(self.digits(i, j));
-        Some(read_as(kind, typed))
+        Some(EntityValue::read(kind, typed))
     }
 
     /// Codes are typed whole or as two halves; other groupings of six digits are amounts
@@ -524,7 +610,7 @@ impl Chain<'_> {
         kind: Option<EntityKind>,
         out: &mut Vec<Entity>,
     ) {
-        let Some(reading) = self.reading(i, j, kind, plus) else {
+        let Some(value) = self.reading(i, j, kind, plus) else {
             return;
         };
         let lead = if plus {
@@ -533,11 +619,9 @@ impl Chain<'_> {
             self.runs[i].start
         };
         out.push(Entity {
-            kind: reading.kind,
-            value: reading.value,
+            value,
             start: self.chars[lead].at,
             end: self.chars[self.runs[j].end - 1].at + 1,
-            problem: reading.problem,
         });
     }
 }
@@ -633,13 +717,9 @@ mod tests {
     use super::*;
 
     fn entity(kind: EntityKind, value: &str, start: usize, end: usize) -> Entity {
-        Entity {
-            kind,
-            value: value.to_owned(),
-            start,
-            end,
-            problem: None,
-        }
+        let value = EntityValue::read(kind, value.to_owned());
+        assert!(value.is_valid(), "{value:?} is not a valid {kind:?}");
+        Entity { value, start, end }
     }
 
     fn invalid(
@@ -650,8 +730,13 @@ mod tests {
         problem: Problem,
     ) -> Entity {
         Entity {
-            problem: Some(problem),
-            ..entity(kind, value, start, end)
+            value: EntityValue::Invalid {
+                kind,
+                typed: value.to_owned(),
+                problem,
+            },
+            start,
+            end,
         }
     }
 
@@ -659,7 +744,7 @@ mod tests {
     fn found(text: &str) -> Vec<(EntityKind, String, Option<Problem>)> {
         extract(text)
             .into_iter()
-            .map(|e| (e.kind, e.value, e.problem))
+            .map(|e| (e.kind(), e.value.as_str().to_owned(), e.problem()))
             .collect()
     }
 
@@ -1184,12 +1269,9 @@ mod tests {
                 "{text:?}: {entities:?}"
             );
             previous_end = e.end;
-            if e.problem.is_none() {
-                let round_trip = read_as(e.kind, e.value.clone());
-                assert!(
-                    round_trip.is_valid() && round_trip.value == e.value,
-                    "{text:?}: {e:?}"
-                );
+            if e.is_valid() {
+                let round_trip = EntityValue::read(e.kind(), e.value.as_str().to_owned());
+                assert!(round_trip == e.value, "{text:?}: {e:?}");
             }
         }
     }

@@ -192,8 +192,8 @@ pub fn evaluate(nlu: &Nlu, examples: &[LabelledExample]) -> Report {
             let found: BTreeSet<(String, String)> = parse
                 .entities
                 .iter()
-                .filter(|e| e.problem.is_none())
-                .map(|e| (entity_name(e), e.value.clone()))
+                .filter(|e| e.is_valid())
+                .map(|e| (entity_name(e), e.value.as_str().to_owned()))
                 .collect();
             entity_true_positives += expected.intersection(&found).count();
             entity_predicted += found.len();
@@ -251,7 +251,7 @@ pub fn evaluate(nlu: &Nlu, examples: &[LabelledExample]) -> Report {
 }
 
 fn entity_name(entity: &super::entities::Entity) -> String {
-    serde_json::to_value(entity.kind)
+    serde_json::to_value(entity.kind())
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()

@@ -102,7 +102,8 @@ impl Gap<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nlu::entities::EntityKind;
+    use crate::identity::Kpj;
+    use crate::nlu::entities::EntityValue;
 
     fn typed(text: &str) -> String {
         mask_typed_identifiers(text, &crate::nlu::entities::extract(text))
@@ -143,12 +144,11 @@ mod tests {
 
     #[test]
     fn entities_that_do_not_fit_the_text_are_skipped() {
+        let kpj = Kpj::parse("12345678901").unwrap();
         let entity = |start, end| Entity {
-            kind: EntityKind::Kpj,
-            value: "12345678901".into(),
+            value: EntityValue::Kpj(kpj.clone()),
             start,
             end,
-            problem: None,
         };
         assert_eq!(mask_typed_identifiers("abc", &[entity(1, 99)]), "abc");
         assert_eq!(mask_typed_identifiers("abc", &[entity(2, 1)]), "abc");
