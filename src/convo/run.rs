@@ -782,7 +782,7 @@ mod tests {
                     confidence: 1.0,
                 }),
                 entities: Vec::new(),
-                state: "idle".into(),
+                state: crate::dialog::state::StateName::Idle,
                 expects: crate::dialog::state::Expects::Text,
             },
             taken: 0,

@@ -7,8 +7,8 @@
 use super::intent::Intent;
 use super::state::{CardView, CodeChannel, MemberView};
 use super::step::{Command, Message, Shape};
-use crate::nlu::concepts::{Concept, Words};
 use crate::identity::OtpCode;
+use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{EntityKind, EntityValue};
 
 /// Digits in a one-time code (SPEC §3).

@@ -375,9 +375,9 @@ fn check_code(
     if let Some(remaining) = ctx.standing.locked_for(ctx.now) {
         return refuse_locked(remaining, out);
     }
-    let (challenge, verdict) = code
-        .challenge
-        .verify(ctx.key, member.id.as_str(), typed.as_str(), ctx.now);
+    let (challenge, verdict) =
+        code.challenge
+            .verify(ctx.key, member.id.as_str(), typed.as_str(), ctx.now);
     let code = PendingCode {
         channel: code.channel,
         challenge,

@@ -192,20 +192,37 @@ pub enum State {
     ChooseCard { member: MemberView },
 }
 
+/// The name of a `State` without what it carries: the API's `state` field (SPEC §7), in
+/// `snake_case`. Clients decide on `Expects`, never on these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateName {
+    Idle,
+    CollectKpjNik,
+    CollectEmailKpj,
+    ChooseCodeChannel,
+    AwaitCode,
+    NewPassword,
+    AwaitPasswordPage,
+    ConfirmPassword,
+    LoadCards,
+    ChooseCard,
+}
+
 impl State {
-    /// A stable name for the API's `state` field and for metrics.
-    pub fn name(&self) -> &'static str {
+    /// Its stable name, the API's `state` field.
+    pub fn name(&self) -> StateName {
         match self {
-            State::Idle => "idle",
-            State::CollectKpjNik { .. } => "collect_kpj_nik",
-            State::CollectEmailKpj { .. } => "collect_email_kpj",
-            State::ChooseCodeChannel { .. } => "choose_code_channel",
-            State::AwaitCode { .. } => "await_code",
-            State::NewPassword { .. } => "new_password",
-            State::AwaitPasswordPage { .. } => "await_password_page",
-            State::ConfirmPassword { .. } => "confirm_password",
-            State::LoadCards { .. } => "load_cards",
-            State::ChooseCard { .. } => "choose_card",
+            State::Idle => StateName::Idle,
+            State::CollectKpjNik { .. } => StateName::CollectKpjNik,
+            State::CollectEmailKpj { .. } => StateName::CollectEmailKpj,
+            State::ChooseCodeChannel { .. } => StateName::ChooseCodeChannel,
+            State::AwaitCode { .. } => StateName::AwaitCode,
+            State::NewPassword { .. } => StateName::NewPassword,
+            State::AwaitPasswordPage { .. } => StateName::AwaitPasswordPage,
+            State::ConfirmPassword { .. } => StateName::ConfirmPassword,
+            State::LoadCards { .. } => StateName::LoadCards,
+            State::ChooseCard { .. } => StateName::ChooseCard,
         }
     }
 
@@ -292,7 +309,7 @@ pub struct Answered {
     /// The intent the turn reported, with its confidence.
     pub intent: Option<(String, f64)>,
     /// The state after the turn and what it expected next.
-    pub state: String,
+    pub state: StateName,
     pub expects: Expects,
 }
 

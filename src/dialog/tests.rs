@@ -4,7 +4,9 @@
 use super::keys::ResponseKey;
 use super::outcome::{Abandon, FlowOutcome};
 use super::reply::{Effect, Value};
-use super::state::{CardView, FLOW_TIMEOUT, Flow, MemberView, Session, State, VERIFIED_WINDOW};
+use super::state::{
+    CardView, FLOW_TIMEOUT, Flow, MemberView, Session, State, StateName, VERIFIED_WINDOW,
+};
 use super::step::{
     Command, Context, Event, Message, PagePassword, PasswordEntry, Transition, step,
 };
@@ -596,7 +598,7 @@ fn cards_are_loaded_only_after_the_code_and_kept_for_the_verified_window() {
     let t = run(t.session, presses("/otp_channel email"), T0);
     let t = run(t.session, says("out_of_scope", CODE), T0);
     assert!(keys(&t).is_empty(), "{:?}", keys(&t));
-    assert_eq!(t.session.state.name(), "load_cards");
+    assert_eq!(t.session.state.name(), StateName::LoadCards);
     assert!(
         t.effects
             .iter()

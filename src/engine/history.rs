@@ -96,7 +96,7 @@ pub(super) fn keep(
             id: id.to_string(),
             exchange: session.exchanges - 1,
             intent: intent.map(|i| (i.name.clone(), i.confidence)),
-            state: session.state.name().to_string(),
+            state: session.state.name(),
             expects: session.state.expects(),
         });
     }

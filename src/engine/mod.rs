@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::content::{Button, Content};
 use crate::dialog::Command;
 use crate::dialog::keys::ResponseKey;
-use crate::dialog::state::{Expects, Said};
+use crate::dialog::state::{Expects, Said, StateName};
 use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, MemberDirectory};
 use crate::metrics::Metrics;
@@ -73,7 +73,7 @@ pub struct TurnResult {
     #[serde(skip)]
     pub entities: Vec<Entity>,
     /// The dialog state after the turn.
-    pub state: String,
+    pub state: StateName,
     /// What the next message is expected to be (SPEC §7 `expects`).
     pub expects: Expects,
 }
@@ -205,12 +205,12 @@ impl Engine {
     pub async fn current_state(
         &self,
         key: &SessionKey,
-    ) -> Result<Option<(&'static str, Expects)>, EngineError> {
+    ) -> Result<Option<(StateName, Expects)>, EngineError> {
         let now = self.services.clock.now();
         Ok(self.load(key).await?.map(|stored| {
             let session = decode(key, &stored, now);
             if session.is_stale(now) {
-                ("idle", Expects::Text)
+                (StateName::Idle, Expects::Text)
             } else {
                 (session.state.name(), session.state.expects())
             }

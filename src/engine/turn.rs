@@ -201,7 +201,7 @@ impl Engine {
             messages,
             intent,
             entities,
-            state: session.state.name().to_string(),
+            state: session.state.name(),
             expects: session.state.expects(),
         }))
     }
@@ -289,7 +289,7 @@ impl Engine {
                     confidence: *confidence,
                 }),
             entities: Vec::new(),
-            state: answered.state.clone(),
+            state: answered.state,
             expects: answered.expects,
         })
     }

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::dialog::state::Expects;
+use crate::dialog::state::{Expects, StateName};
 use crate::engine::HistoryEntry;
 use crate::engine::{IncomingMessage, Input, OutgoingMessage};
 use crate::input::MAX_CLIENT_MESSAGE_ID_CHARS;
@@ -35,7 +35,7 @@ pub struct ChatResponse {
     session_id: String,
     messages: Vec<OutgoingMessage>,
     intent: Option<IntentScore>,
-    state: String,
+    state: StateName,
     /// The input the next message needs (`text`, `code`, `password`), so clients never
     /// derive it from state names.
     expects: Expects,
@@ -155,7 +155,7 @@ pub struct HistoryResponse {
     session_id: String,
     messages: Vec<HistoryEntry>,
     /// The state the next message meets.
-    state: &'static str,
+    state: StateName,
     /// The input the next message needs, as in the chat response.
     expects: Expects,
 }
@@ -183,7 +183,7 @@ pub async fn history(
         .current_state(&key)
         .await
         .map_err(internal)?
-        .unwrap_or(("idle", Expects::Text));
+        .unwrap_or((StateName::Idle, Expects::Text));
     Ok(Json(HistoryResponse {
         session_id,
         messages,

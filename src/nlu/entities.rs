@@ -151,23 +151,43 @@ impl EntityValue {
     }
 
     pub fn nik(&self) -> Option<&Nik> {
-        if let EntityValue::Nik(nik) = self { Some(nik) } else { None }
+        if let EntityValue::Nik(nik) = self {
+            Some(nik)
+        } else {
+            None
+        }
     }
 
     pub fn kpj(&self) -> Option<&Kpj> {
-        if let EntityValue::Kpj(kpj) = self { Some(kpj) } else { None }
+        if let EntityValue::Kpj(kpj) = self {
+            Some(kpj)
+        } else {
+            None
+        }
     }
 
     pub fn email(&self) -> Option<&Email> {
-        if let EntityValue::Email(email) = self { Some(email) } else { None }
+        if let EntityValue::Email(email) = self {
+            Some(email)
+        } else {
+            None
+        }
     }
 
     pub fn phone(&self) -> Option<&Phone> {
-        if let EntityValue::Phone(phone) = self { Some(phone) } else { None }
+        if let EntityValue::Phone(phone) = self {
+            Some(phone)
+        } else {
+            None
+        }
     }
 
     pub fn otp(&self) -> Option<&OtpCode> {
-        if let EntityValue::Otp(code) = self { Some(code) } else { None }
+        if let EntityValue::Otp(code) = self {
+            Some(code)
+        } else {
+            None
+        }
     }
 }
 
@@ -487,9 +507,10 @@ impl Chain<'_> {
     ) -> usize {
         let reach = self.reach(i);
         let longest_valid = reach.and_then(|last| {
-            (i..=last)
-                .rev()
-                .find(|&j| self.reading(i, j, kind, plus).is_some_and(|value| value.is_valid()))
+            (i..=last).rev().find(|&j| {
+                self.reading(i, j, kind, plus)
+                    .is_some_and(|value| value.is_valid())
+            })
         });
         if let Some(mut j) = longest_valid {
             // Two values typed side by side ("123456 0812345678") stay two values rather than
@@ -563,7 +584,13 @@ impl Chain<'_> {
     }
 
     /// What runs `i..=j` are, if anything: as `kind` when labelled, else by their shape.
-    fn reading(&self, i: usize, j: usize, kind: Option<EntityKind>, plus: bool) -> Option<EntityValue> {
+    fn reading(
+        &self,
+        i: usize,
+        j: usize,
+        kind: Option<EntityKind>,
+        plus: bool,
+    ) -> Option<EntityValue> {
         let count = self.digit_count(i, j);
         let kind = match kind {
             Some(kind) => kind,
