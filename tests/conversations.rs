@@ -199,3 +199,28 @@ async fn each_conversation_starts_from_fresh_demo_data() {
     assert_eq!(summary.failed(), 0, "{}", summary.render());
     assert_eq!(summary.passed(), 2);
 }
+
+/// The report shows a password as the transcript keeps it (hidden) and anything else the
+/// engine did not report an intent for, such as a typed button number, as it was typed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_report_hides_a_password_but_not_a_typed_button_number() {
+    let start = "#me\nsaya lupa akun jmo\n\n#me\n12345678901 3174011203880001\n\n";
+    let (_dir, summary) = run_text(
+        "number.convo.txt",
+        &format!("{start}#me\n1\n\n#bot\nRESPONSE greet\n"),
+    )
+    .await;
+    let report = summary.render();
+    assert_eq!(summary.failed(), 1, "{report}");
+    assert!(report.contains("(sent \"1\")"), "{report}");
+
+    let (_dir, summary) = run_text(
+        "password.convo.txt",
+        &format!("{start}#me\n1\n\n#me\n$otp\n\n#me\nRahasia#2026\n\n#bot\nRESPONSE greet\n"),
+    )
+    .await;
+    let report = summary.render();
+    assert_eq!(summary.failed(), 1, "{report}");
+    assert!(report.contains("(sent \"••••\")"), "{report}");
+    assert!(!report.contains("Rahasia#2026"), "{report}");
+}

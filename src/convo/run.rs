@@ -334,11 +334,11 @@ async fn play(conversation: &Conversation, base: &RunnerBase) -> Result<(), Box<
                             None,
                         )
                     })?;
-                // Typed text the engine did not read is a password: reported hidden, as the
-                // engine's own transcript does.
-                let sent = match &me.input {
-                    MeInput::Text(_) if result.intent.is_none() => HIDDEN_PASSWORD.to_string(),
-                    _ => sent,
+                // A password is reported hidden, as the engine's own transcript keeps it.
+                let sent = if result.hidden {
+                    HIDDEN_PASSWORD.to_string()
+                } else {
+                    sent
                 };
                 turn = Some(Turn {
                     me_line: me.line,
@@ -782,6 +782,7 @@ mod tests {
                     confidence: 1.0,
                 }),
                 entities: Vec::new(),
+                hidden: false,
                 state: crate::dialog::state::StateName::Idle,
                 expects: crate::dialog::state::Expects::Text,
             },

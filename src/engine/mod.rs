@@ -72,6 +72,10 @@ pub struct TurnResult {
     /// Entities found in the message (empty for passwords).
     #[serde(skip)]
     pub entities: Vec<Entity>,
+    /// The member's message was taken as a password: never parsed, and kept in the
+    /// transcript only as `••••` (reports such as the conversation runner's show it so too).
+    #[serde(skip)]
+    pub hidden: bool,
     /// The dialog state after the turn.
     pub state: StateName,
     /// What the next message is expected to be (SPEC §7 `expects`).

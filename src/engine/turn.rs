@@ -3,7 +3,7 @@
 //! rendered, kept, saved and made durable. A message sent again is answered from what was
 //! kept, without a second turn.
 
-use super::history;
+use super::history::{self, HIDDEN_PASSWORD};
 use super::render::Links;
 use super::{Engine, EngineError, IncomingMessage, OutgoingMessage, TurnResult};
 use crate::clock::Timestamp;
@@ -144,6 +144,7 @@ impl Engine {
             message.confirms_draft = self.matches_draft(draft_phc, typed).await?;
         }
         let ranking = message.ranking.clone();
+        let hidden = message.secret.is_some();
 
         let mut replies = Vec::new();
         let mut flows = Vec::new();
@@ -201,6 +202,7 @@ impl Engine {
             messages,
             intent,
             entities,
+            hidden,
             state: session.state.name(),
             expects: session.state.expects(),
         }))
@@ -289,6 +291,7 @@ impl Engine {
                     confidence: *confidence,
                 }),
             entities: Vec::new(),
+            hidden: exchange.user == HIDDEN_PASSWORD,
             state: answered.state,
             expects: answered.expects,
         })
