@@ -40,7 +40,7 @@ fn parse_latency(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % UTTERANCES.len();
             black_box(nlu.parse(black_box(UTTERANCES[i])))
-        })
+        });
     });
     group.finish();
 }
@@ -53,7 +53,7 @@ fn startup(c: &mut Criterion) {
         b.iter(|| {
             let content = tanya::app::load_content(&config).expect("valid intents");
             black_box(Nlu::train(&content, config.nlu))
-        })
+        });
     });
     group.finish();
 }

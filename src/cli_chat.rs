@@ -253,8 +253,7 @@ pub async fn run<R: BufRead, W: Write>(
         }
         let line = line
             .strip_suffix('\n')
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-            .unwrap_or(&line);
+            .map_or(line.as_str(), |l| l.strip_suffix('\r').unwrap_or(l));
         // Even at a password prompt: "/quit" can never pass the password policy anyway.
         if line.trim() == QUIT {
             return Ok(());

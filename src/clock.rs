@@ -12,6 +12,7 @@ pub struct Timestamp(pub u64);
 
 impl Timestamp {
     /// The timestamp `d` later (saturating).
+    #[must_use]
     pub fn plus(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(d.as_millis() as u64))
     }

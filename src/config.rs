@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A configured secret (token, app secret, a URL with a password): never printed; read with
@@ -241,22 +241,22 @@ impl Config {
             .into_iter()
             .filter(|(name, _)| name.starts_with("TANYA_"))
             .collect();
-        let names = vars.keys().cloned().collect();
-        Config::read(|name| vars.get(name).cloned(), names)
+        let names: Vec<String> = vars.keys().cloned().collect();
+        Config::read(|name| vars.get(name).cloned(), &names)
     }
 
     /// Reads settings through `lookup` (a map in tests), which cannot list its names: only
     /// the file's keys are checked for unknown ones.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        Config::read(lookup, Vec::new())
+        Config::read(lookup, &[])
     }
 
     fn read(
         lookup: impl Fn(&str) -> Option<String>,
-        variables: Vec<String>,
+        variables: &[String],
     ) -> Result<Config, ConfigError> {
         let file = match lookup("TANYA_CONFIG") {
-            Some(path) => read_file(PathBuf::from(path))?,
+            Some(path) => read_file(Path::new(&path))?,
             None => HashMap::new(),
         };
         let settings = Settings {
@@ -265,7 +265,7 @@ impl Config {
             asked: RefCell::default(),
         };
         let config = settings.config()?;
-        settings.refuse_unknown(&variables)?;
+        settings.refuse_unknown(variables)?;
         Ok(config)
     }
 }
@@ -846,12 +846,12 @@ fn is_web_origin(origin: &str) -> bool {
         && port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok())
 }
 
-fn read_file(path: PathBuf) -> Result<HashMap<String, String>, ConfigError> {
+fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     let fail = |message: String| ConfigError::File {
-        path: path.clone(),
+        path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
     table
         .into_iter()

@@ -840,7 +840,7 @@ mod tests {
             "examples = [\n  \"makasih\",\n  \"halo\",\n]\npatterns = ['(unclosed']\n",
         );
         let errors = load(dir.path(), &NO_REQUIREMENTS).unwrap_err().0;
-        let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(
             messages.iter().any(|m| m.contains("greet.toml:2")),
             "{messages:?}"

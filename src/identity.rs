@@ -193,9 +193,8 @@ impl Phone {
         let digits = digits_of(rest)?;
         let national = match digits.strip_prefix("62") {
             Some(subscriber) if subscriber.starts_with('8') => format!("0{subscriber}"),
-            Some(_) => return Err(IdentityError::Malformed),
             None if !international && digits.starts_with("08") => digits,
-            None => return Err(IdentityError::Malformed),
+            Some(_) | None => return Err(IdentityError::Malformed),
         };
         if !(10..=13).contains(&national.len()) {
             return Err(IdentityError::WrongLength {

@@ -731,10 +731,10 @@ pub(crate) mod tests {
         assert_eq!(m.nik.as_str(), "3171010309630001");
         assert!(!m.nik.is_female());
         assert_eq!(
-            m.email.as_ref().map(|e| e.as_str()),
+            m.email.as_ref().map(Email::as_str),
             Some("anggota1234@example.com")
         );
-        assert_eq!(m.phone.as_ref().map(|p| p.as_str()), Some("081300001234"));
+        assert_eq!(m.phone.as_ref().map(Phone::as_str), Some("081300001234"));
         assert_eq!(
             (m.cards[0].balance_rupiah, m.cards[1].balance_rupiah),
             (10_772_046, 9_735_586)
@@ -742,10 +742,7 @@ pub(crate) mod tests {
         assert_eq!(synthetic_member(0).nik.as_str(), "3171010101600001");
         assert!(synthetic_member(1).nik.is_female());
         let last = synthetic_member(MAX_SYNTHETIC_MEMBERS - 1);
-        assert_eq!(
-            last.phone.as_ref().map(|p| p.as_str()),
-            Some("081309999999")
-        );
+        assert_eq!(last.phone.as_ref().map(Phone::as_str), Some("081309999999"));
         let niks: std::collections::HashSet<String> = (0..20_000)
             .map(|i| synthetic_member(i).nik.as_str().to_owned())
             .collect();

@@ -542,7 +542,7 @@ fn telegram_shown(calls: &[Call]) -> Vec<Shown> {
         .collect()
 }
 
-fn wa(messages: Value) -> Value {
+fn wa(messages: &Value) -> Value {
     json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
         "field": "messages",
         "value": {
@@ -556,27 +556,27 @@ fn wa(messages: Value) -> Value {
 
 fn wa_text(id: &str, text: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "text", "text": {"body": text}}]),
+        &json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "text", "text": {"body": text}}]),
     )
 }
 
 fn wa_list_reply(id: &str, payload: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "interactive",
+        &json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "interactive",
         "interactive": {"type": "list_reply", "list_reply": {"id": payload, "title": "x"}}}]),
     )
 }
 
 fn wa_button_reply(id: &str, payload: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "interactive",
+        &json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "interactive",
         "interactive": {"type": "button_reply", "button_reply": {"id": payload, "title": "x"}}}]),
     )
 }
 
 fn wa_sticker(id: &str) -> Value {
     wa(
-        json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "sticker",
+        &json!([{"from": WA_USER, "id": id, "timestamp": now_s().to_string(), "type": "sticker",
         "sticker": {"id": "1234", "mime_type": "image/webp", "animated": false}}]),
     )
 }
@@ -622,11 +622,11 @@ fn whatsapp_shown(calls: &[Call]) -> Vec<Shown> {
         .collect()
 }
 
-fn line_webhook(events: Vec<Value>) -> Value {
+fn line_webhook(events: &[Value]) -> Value {
     json!({"destination": "Ubot0000000000000000000000000000", "events": events})
 }
 
-fn line_event(event_id: &str, at: u64, body: Value) -> Value {
+fn line_event(event_id: &str, at: u64, body: &Value) -> Value {
     let mut event = json!({
         "webhookEventId": event_id, "deliveryContext": {"isRedelivery": false},
         "timestamp": at, "mode": "active",
@@ -640,26 +640,26 @@ fn line_event(event_id: &str, at: u64, body: Value) -> Value {
 }
 
 fn line_text(event_id: &str, text: &str) -> Value {
-    line_webhook(vec![line_event(
+    line_webhook(&[line_event(
         event_id,
         now_ms(),
-        json!({"type": "message", "message": {"type": "text", "id": format!("m{event_id}"), "quoteToken": "q", "text": text}}),
+        &json!({"type": "message", "message": {"type": "text", "id": format!("m{event_id}"), "quoteToken": "q", "text": text}}),
     )])
 }
 
 fn line_postback(event_id: &str, data: &str) -> Value {
-    line_webhook(vec![line_event(
+    line_webhook(&[line_event(
         event_id,
         now_ms(),
-        json!({"type": "postback", "postback": {"data": data}}),
+        &json!({"type": "postback", "postback": {"data": data}}),
     )])
 }
 
 fn line_sticker(event_id: &str) -> Value {
-    line_webhook(vec![line_event(
+    line_webhook(&[line_event(
         event_id,
         now_ms(),
-        json!({"type": "message", "message": {"type": "sticker", "id": "s1", "packageId": "446", "stickerId": "1988"}}),
+        &json!({"type": "message", "message": {"type": "sticker", "id": "s1", "packageId": "446", "stickerId": "1988"}}),
     )])
 }
 
@@ -971,10 +971,10 @@ async fn line_forgot_password_conversation_with_quick_replies() {
     );
 
     // An event older than the reply token's life is answered with a push.
-    let stale = line_webhook(vec![line_event(
+    let stale = line_webhook(&[line_event(
         "E4",
         now_ms() - 120_000,
-        json!({"type": "message", "message": {"type": "text", "id": "m4", "text": code}}),
+        &json!({"type": "message", "message": {"type": "text", "id": "m4", "text": code}}),
     )]);
     let calls = step(&h, line, async |h| h.line(&stale).await).await;
     let token = assert_link_sent(&h, &session, &line_shown(&calls)).await;
@@ -1184,7 +1184,7 @@ async fn whatsapp_handshake_echoes_the_challenge_only_for_the_verify_token() {
 #[tokio::test]
 async fn line_verification_and_whatsapp_statuses_are_acknowledged_and_ignored() {
     let h = Harness::start().await;
-    assert_eq!(h.line(&line_webhook(vec![])).await, StatusCode::OK);
+    assert_eq!(h.line(&line_webhook(&[])).await, StatusCode::OK);
     let statuses = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
         "field": "messages", "value": {"messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "1", "phone_number_id": PHONE_NUMBER_ID},
@@ -1273,10 +1273,10 @@ async fn events_older_than_the_replay_window_are_acknowledged_and_not_processed(
     let mut whatsapp = wa_text("wamid.stale", "halo");
     whatsapp["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] =
         json!(stale_s.to_string());
-    let line = line_webhook(vec![line_event(
+    let line = line_webhook(&[line_event(
         "STALE",
         stale_s * 1000,
-        json!({"type": "message", "message": {"type": "text", "id": "mSTALE", "text": "halo"}}),
+        &json!({"type": "message", "message": {"type": "text", "id": "mSTALE", "text": "halo"}}),
     )]);
     // A replay gets a 200, so a platform's own late retry stops too, and nothing happens.
     assert_eq!(h.telegram(&telegram).await, StatusCode::OK);

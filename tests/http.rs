@@ -250,7 +250,7 @@ fn assert_error(actual: (StatusCode, Value), status: StatusCode, code: &str) {
     let message = body["error"]["message"].as_str().expect("a message");
     assert!(!message.is_empty(), "{body}");
     assert_eq!(
-        body.as_object().map(|o| o.len()),
+        body.as_object().map(serde_json::Map::len),
         Some(1),
         "only `error`: {body}"
     );

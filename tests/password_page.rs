@@ -239,10 +239,10 @@ fn token_in(text: &str) -> String {
     token
 }
 
-fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
+fn header(response: &reqwest::Response, name: &reqwest::header::HeaderName) -> String {
     response
         .headers()
-        .get(&name)
+        .get(name)
         .unwrap_or_else(|| panic!("no {name} header"))
         .to_str()
         .expect("ASCII")
@@ -251,10 +251,10 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> St
 
 /// Every page of the password page carries these.
 fn assert_page_headers(response: &reqwest::Response) {
-    assert_eq!(header(response, CONTENT_TYPE), "text/html; charset=utf-8");
-    assert_eq!(header(response, CACHE_CONTROL), "no-store");
-    assert_eq!(header(response, REFERRER_POLICY), "no-referrer");
-    let csp = header(response, CONTENT_SECURITY_POLICY);
+    assert_eq!(header(response, &CONTENT_TYPE), "text/html; charset=utf-8");
+    assert_eq!(header(response, &CACHE_CONTROL), "no-store");
+    assert_eq!(header(response, &REFERRER_POLICY), "no-referrer");
+    let csp = header(response, &CONTENT_SECURITY_POLICY);
     for directive in [
         "default-src 'none'",
         "style-src 'self'",
@@ -269,10 +269,10 @@ fn assert_page_headers(response: &reqwest::Response) {
         "no script, nothing unsafe: {csp}"
     );
     assert_eq!(
-        header(response, reqwest::header::X_CONTENT_TYPE_OPTIONS),
+        header(response, &reqwest::header::X_CONTENT_TYPE_OPTIONS),
         "nosniff"
     );
-    assert_eq!(header(response, reqwest::header::X_FRAME_OPTIONS), "DENY");
+    assert_eq!(header(response, &reqwest::header::X_FRAME_OPTIONS), "DENY");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,7 +321,7 @@ async fn the_form_is_accessible_mobile_first_and_served_under_a_strict_policy() 
         .await
         .expect("request");
     assert_eq!(css.status(), StatusCode::OK);
-    assert_eq!(header(&css, CONTENT_TYPE), "text/css; charset=utf-8");
+    assert_eq!(header(&css, &CONTENT_TYPE), "text/css; charset=utf-8");
     let css = css.text().await.expect("css");
     assert!(css.contains("min-height: 48px"), "large touch targets");
     assert!(!css.contains("url("), "no outside assets");
@@ -658,12 +658,15 @@ async fn neither_the_token_nor_the_password_is_ever_logged() {
 /// moment after the last handle is dropped).
 fn reopen(dir: &Path) -> tanya::store::Stores {
     for _ in 0..100 {
-        if let Ok(stores) = tanya::store::open_embedded(dir, Default::default()) {
+        if let Ok(stores) =
+            tanya::store::open_embedded(dir, tanya::store::EmbeddedOptions::default())
+        {
             return stores;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    tanya::store::open_embedded(dir, Default::default()).expect("the database reopens")
+    tanya::store::open_embedded(dir, tanya::store::EmbeddedOptions::default())
+        .expect("the database reopens")
 }
 
 /// Every byte of every file under `dir`.

@@ -47,8 +47,11 @@ async fn call(
 fn assert_repeats_nothing_sent(sent: &Value, answer: &Value) {
     let answer = answer.to_string();
     let values: Vec<String> = match sent {
-        Value::Object(fields) => fields.values().map(|v| v.to_string()).collect(),
-        Value::Array(items) => items.iter().map(|v| v.to_string()).collect(),
+        Value::Object(fields) => fields
+            .values()
+            .map(std::string::ToString::to_string)
+            .collect(),
+        Value::Array(items) => items.iter().map(std::string::ToString::to_string).collect(),
         _ => Vec::new(),
     };
     for value in values {

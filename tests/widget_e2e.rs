@@ -192,8 +192,7 @@ async fn cors_is_off_unless_origins_are_configured() {
 fn the_widget_works_in_a_real_browser() {
     let e2e = repo("tests/e2e");
     let chromium = std::env::var_os("TANYA_E2E_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     let mut missing = Vec::new();
     if !chromium.exists() {
         missing.push(format!("chromium ({})", chromium.display()));

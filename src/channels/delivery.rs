@@ -232,6 +232,7 @@ impl DeliveryWorker {
     }
 
     /// Adds a task that lives and stops with the worker.
+    #[must_use]
     pub fn with_task(mut self, task: JoinHandle<()>) -> DeliveryWorker {
         self.tasks.push(task);
         self

@@ -328,7 +328,7 @@ mod tests {
     use super::*;
     use crate::content::Button;
 
-    fn events(events: Value) -> Webhook {
+    fn events(events: &Value) -> Webhook {
         serde_json::from_value(json!({ "destination": "Ubot", "events": events })).unwrap()
     }
 
@@ -343,7 +343,7 @@ mod tests {
     fn text_postback_and_stickers_from_users_become_engine_input() {
         let now = Timestamp(1_700_000_000_000);
         let parsed = parse(
-            events(json!([
+            events(&json!([
                 {"type": "message", "webhookEventId": "E1", "timestamp": now.0 - 1000, "mode": "active",
                  "source": {"type": "user", "userId": "U1"}, "replyToken": "r1",
                  "message": {"type": "text", "id": "m1", "text": "halo"}},
@@ -381,7 +381,7 @@ mod tests {
                 reply_until: Timestamp(now.0 - 1000).plus(REPLY_TOKEN_FRESH),
             }
         );
-        assert!(parse(events(json!([])), now).unwrap().is_empty());
+        assert!(parse(events(&json!([])), now).unwrap().is_empty());
     }
 
     #[test]

@@ -471,7 +471,7 @@ mod tests {
     use super::*;
     use crate::content::Button;
 
-    fn notification(messages: Value) -> Notification {
+    fn notification(messages: &Value) -> Notification {
         serde_json::from_value(json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn messages_of_every_kind_become_engine_input() {
-        let parsed = parse(notification(json!([
+        let parsed = parse(notification(&json!([
             {"from": "628111", "id": "wamid.1", "timestamp": "1", "type": "text", "text": {"body": "halo"}},
             {"from": "628111", "id": "wamid.2", "timestamp": "1", "type": "interactive",
              "interactive": {"type": "button_reply", "button_reply": {"id": "/help", "title": "Menu"}}},

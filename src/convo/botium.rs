@@ -302,7 +302,7 @@ mod tests {
     use super::*;
 
     fn text(keyword: &str, values: &[&str]) -> TextAsserter {
-        let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
         TextAsserter::parse(keyword, &values)
             .expect("a text asserter")
             .expect("valid")

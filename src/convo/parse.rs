@@ -1024,7 +1024,7 @@ mod tests {
         entries
             .iter()
             .map(|(name, variants)| {
-                let variants = variants.iter().map(|v| v.to_string()).collect();
+                let variants = variants.iter().map(ToString::to_string).collect();
                 (name.to_string(), variants)
             })
             .collect()
@@ -1238,7 +1238,7 @@ $otp
             panic!("expected a text asserter, got {:?}", asserters[0]);
         };
         assert_eq!(asserter.keyword, "TEXT_CONTAINS_ANY_IC");
-        let values: Vec<&str> = asserter.patterns.iter().map(|p| p.as_str()).collect();
+        let values: Vec<&str> = asserter.patterns.iter().map(regex::Regex::as_str).collect();
         assert_eq!(values, ["kode", r"code \| kata"]);
         assert!(asserter.holds("Kirim CODE | KATA"));
         assert_eq!(

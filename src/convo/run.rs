@@ -211,7 +211,7 @@ pub async fn run_all(paths: &[PathBuf], base: &RunnerBase) -> Result<Summary, Co
     for path in paths {
         conversations.extend(load_path(path)?);
     }
-    let parallel = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let parallel = std::thread::available_parallelism().map_or(4, std::num::NonZero::get);
     let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, conversation) in conversations.iter().cloned().enumerate() {
@@ -568,7 +568,8 @@ fn check_bot(expectation: &BotExpectation, turn: &mut Turn) -> Result<(), Mismat
             }
             Asserter::Text { asserter, negated } => {
                 if asserter.holds(&message.text) == *negated {
-                    let values: Vec<&str> = asserter.patterns.iter().map(|p| p.as_str()).collect();
+                    let values: Vec<&str> =
+                        asserter.patterns.iter().map(regex::Regex::as_str).collect();
                     return Err((
                         format!(
                             "{}{} on message {} (as expressions: {})",
@@ -822,7 +823,7 @@ mod tests {
         ];
         let check = |titles: &[&str], negated: bool| {
             let mut t = turn(vec![message("ask_otp_channel", "pilih", &buttons)]);
-            let titles = titles.iter().map(|s| s.to_string()).collect();
+            let titles = titles.iter().map(ToString::to_string).collect();
             check_bot(
                 &bot(None, vec![Asserter::Buttons { titles, negated }]),
                 &mut t,

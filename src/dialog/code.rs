@@ -286,7 +286,7 @@ pub(super) fn await_code(
         );
     };
     match answer {
-        WhileWaiting::Code(typed) => check_code(flow, member, code, &typed, session, out, ctx),
+        WhileWaiting::Code(typed) => check_code(flow, member, &code, &typed, session, out, ctx),
         WhileWaiting::Resend => {
             let channel = code.channel;
             resend(flow, member, code, channel, out, ctx)
@@ -366,7 +366,7 @@ fn resend(
 fn check_code(
     flow: Flow,
     member: MemberView,
-    code: PendingCode,
+    code: &PendingCode,
     typed: &OtpCode,
     session: &mut Session,
     out: &mut Output,

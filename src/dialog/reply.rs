@@ -93,18 +93,21 @@ impl Reply {
     }
 
     /// Adds a literal placeholder value.
+    #[must_use]
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Reply {
         self.values.push((name, Value::Text(value.into())));
         self
     }
 
     /// Adds a placeholder value of another kind.
+    #[must_use]
     pub fn with_value(mut self, name: &'static str, value: Value) -> Reply {
         self.values.push((name, value));
         self
     }
 
     /// Adds buttons.
+    #[must_use]
     pub fn with_choices(mut self, choices: Vec<Choice>) -> Reply {
         self.choices = choices;
         self

@@ -378,7 +378,9 @@ fn on_message(
     ctx: &Context,
 ) -> State {
     match state {
-        State::Idle => idle(message, session, out, ctx),
+        // `LoadCards` is never stored (the cards come back within the turn that asked for
+        // them); a message there can only follow a turn that failed, and starts afresh.
+        State::Idle | State::LoadCards { .. } => idle(message, session, out, ctx),
         State::CollectKpjNik { .. } | State::CollectEmailKpj { .. } => {
             identity::collect(state, message, session, out, ctx)
         }
@@ -395,9 +397,6 @@ fn on_message(
             password::await_page(flow, member, message, session, out, ctx)
         }
         State::ChooseCard { member } => balance::choose_card(member, message, session, out, ctx),
-        // Never stored (the cards come back within the turn that asked for them); a message
-        // here can only follow a turn that failed, and starts afresh.
-        State::LoadCards { .. } => idle(message, session, out, ctx),
     }
 }
 

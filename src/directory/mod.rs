@@ -120,7 +120,7 @@ impl HttpDirectory {
         request: wire::LookupRequest<'_>,
     ) -> Result<Option<FoundMember>, DirectoryError> {
         let body =
-            serde_json::to_vec(&request).map_err(|e| contract(Call::Lookup, e.to_string()))?;
+            serde_json::to_vec(&request).map_err(|e| contract(Call::Lookup, &e.to_string()))?;
         let (status, answer) = self
             .call(
                 Call::Lookup,
@@ -132,7 +132,7 @@ impl HttpDirectory {
         match status {
             StatusCode::OK => wire::found_member(&answer)
                 .map(Some)
-                .map_err(|broken| contract(Call::Lookup, broken)),
+                .map_err(|broken| contract(Call::Lookup, &broken)),
             StatusCode::NOT_FOUND => Ok(None),
             other => Err(unexpected(Call::Lookup, other)),
         }
@@ -157,7 +157,7 @@ impl HttpDirectory {
         }
         let mut url = self.base.clone();
         url.path_segments_mut()
-            .map_err(|()| contract(call, "the directory URL cannot take a path".into()))?
+            .map_err(|()| contract(call, "the directory URL cannot take a path"))?
             .pop_if_empty()
             .extend(path);
         let mut failure = String::new();
@@ -247,7 +247,7 @@ impl MemberDirectory for HttpDirectory {
             )
             .await?;
         match status {
-            StatusCode::OK => wire::cards(&answer).map_err(|broken| contract(Call::Cards, broken)),
+            StatusCode::OK => wire::cards(&answer).map_err(|broken| contract(Call::Cards, &broken)),
             StatusCode::NOT_FOUND => Err(DirectoryError::UnknownMember(id.clone())),
             other => Err(unexpected(Call::Cards, other)),
         }
@@ -255,7 +255,7 @@ impl MemberDirectory for HttpDirectory {
 
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
         let body = serde_json::to_vec(&wire::PasswordRequest { password_phc: phc })
-            .map_err(|e| contract(Call::SetPassword, e.to_string()))?;
+            .map_err(|e| contract(Call::SetPassword, &e.to_string()))?;
         let (status, _) = self
             .call(
                 Call::SetPassword,
@@ -282,7 +282,7 @@ fn read_pem<T>(
 }
 
 /// A contract error, logged once here with the call and the rule (never a value).
-fn contract(call: Call, broken: String) -> DirectoryError {
+fn contract(call: Call, broken: &str) -> DirectoryError {
     tracing::error!(call = call.name(), broken = %broken, "the member directory broke its contract");
     DirectoryError::Contract(format!("{}: {broken}", call.name()))
 }
@@ -290,7 +290,7 @@ fn contract(call: Call, broken: String) -> DirectoryError {
 fn unexpected(call: Call, status: StatusCode) -> DirectoryError {
     contract(
         call,
-        format!("answered {status}, which the contract does not allow"),
+        &format!("answered {status}, which the contract does not allow"),
     )
 }
 

@@ -156,7 +156,7 @@ impl Engine {
                 Command::from_payload(payload).map(|c| (nlu.normalize(phrase), c))
             })
             .collect();
-        let intents = content.intents.iter().map(|i| i.name.to_string()).collect();
+        let intents = content.intents.iter().map(|i| i.name.clone()).collect();
         let payload_titles = read::usual_titles(&content);
         Engine {
             nlu,

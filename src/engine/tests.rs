@@ -242,7 +242,7 @@ fn a_session_in_the_middle_of_a_turn_does_not_hold_up_other_sessions() {
         .expect("runtime");
     runtime.block_on(async {
         let hold = Arc::new(HoldFirst {
-            calls: Default::default(),
+            calls: std::sync::atomic::AtomicUsize::default(),
             release: tokio::sync::Notify::new(),
             holding: tokio::sync::Notify::new(),
         });

@@ -128,7 +128,7 @@ impl Report {
         );
         let _ = write!(out, "{:<22}", "");
         for i in 0..names.len() {
-            let _ = write!(out, "{:>4}", i);
+            let _ = write!(out, "{i:>4}");
         }
         let _ = writeln!(out);
         for (row, expected) in names.iter().enumerate() {

@@ -63,6 +63,7 @@ impl Standing {
 
     /// The standing after `event` at `now`. The third wrong code within the window locks the
     /// member for `LOCKOUT` and starts the count again; a lock never shortens one in force.
+    #[must_use]
     pub fn after(self, event: CodeEvent, now: Timestamp) -> Standing {
         let lock = |standing: Standing, until: Timestamp| Standing {
             locked_until: Some(standing.locked_until.map_or(until, |held| held.max(until))),

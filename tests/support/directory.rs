@@ -30,7 +30,7 @@ impl ReferenceDirectory {
     /// Starts the example on `port` of 127.0.0.1 (0: a free one), for a directory that comes
     /// back where tanya expects it. Its members start afresh: passwords set before are gone.
     pub fn start_on(port: u16, flags: &[&str]) -> ReferenceDirectory {
-        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        let flags: Vec<String> = flags.iter().map(std::string::ToString::to_string).collect();
         let (child, port) = spawn(port, &flags);
         ReferenceDirectory {
             child: Some(child),

@@ -303,11 +303,9 @@ fn is_root() -> bool {
 fn cluster_user() -> String {
     CLUSTER_USERS
         .iter()
-        .find(|user| user_id(user, "-u").is_some())
-        .map(|user| user.to_string())
-        .unwrap_or_else(|| {
+        .find(|user| user_id(user, "-u").is_some()).map_or_else(|| {
             panic!("the tests run as root, which PostgreSQL refuses, and none of {CLUSTER_USERS:?} exists")
-        })
+        }, std::string::ToString::to_string)
 }
 
 /// `id <flag> <user>`: the user's uid (`-u`) or primary gid (`-g`), None when there is no such user.

@@ -154,8 +154,7 @@ impl SmtpServer {
     /// How many messages reached the end of DATA, accepted or refused.
     pub fn attempts(&self) -> usize {
         std::fs::read_to_string(self.dir.path().join("attempts"))
-            .map(|text| text.lines().count())
-            .unwrap_or(0)
+            .map_or(0, |text| text.lines().count())
     }
 
     /// Waits until at least `count` messages were accepted; panics after `within`.

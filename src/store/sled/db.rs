@@ -195,7 +195,7 @@ impl Database {
                 state.running = true;
                 let db = self.db.clone();
                 let flusher = Arc::clone(&self.flusher);
-                runtime.spawn_blocking(move || flush_until_idle(db, flusher));
+                runtime.spawn_blocking(move || flush_until_idle(db, &flusher));
             }
             state.wanted
         };
@@ -266,9 +266,9 @@ struct Completion {
 }
 
 /// Runs on a blocking thread: flushes until no caller is waiting for a newer flush.
-fn flush_until_idle(db: sled::Db, flusher: Arc<Flusher>) {
+fn flush_until_idle(db: sled::Db, flusher: &Flusher) {
     let mut guard = StopGuard {
-        flusher: &flusher,
+        flusher,
         finished: false,
     };
     loop {

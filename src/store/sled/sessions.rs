@@ -132,7 +132,7 @@ fn for_each_chunk(
             Some(last) => Bound::Excluded(last),
         };
         let chunk = tree
-            .range::<&[u8], _>((start.as_ref().map(|last| last.as_ref()), end))
+            .range::<&[u8], _>((start.as_ref().map(AsRef::as_ref), end))
             .take(SCAN_CHUNK)
             .collect::<Result<Vec<_>, sled::Error>>()?;
         for (key, record) in &chunk {
