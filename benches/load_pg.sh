@@ -82,5 +82,8 @@ if [ -n "${PG_STATS:-}" ]; then
     -c "SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal, wal_write, wal_sync,
         round(wal_sync_time) AS sync_ms FROM pg_stat_wal" \
     -c "SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_checkpoint,
-        buffers_backend, buffers_backend_fsync FROM pg_stat_bgwriter"
+        buffers_backend, buffers_backend_fsync FROM pg_stat_bgwriter" \
+    -c "SELECT relname, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot,
+        n_tup_del AS deleted FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd > 0
+        ORDER BY n_tup_ins + n_tup_upd DESC"
 fi
