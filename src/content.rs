@@ -222,6 +222,8 @@ pub type PayloadCheck = fn(payload: &str, is_intent: &dyn Fn(&str) -> bool) -> b
 /// that key may contain.
 pub struct Requirements<'a> {
     pub response_keys: &'a [(&'a str, &'a [&'a str])],
+    /// Every intent the code acts on by name; the content must define each.
+    pub intents: &'a [&'a str],
     /// Every concept the dialog's readers look for; `answers.toml` must define exactly these.
     pub concepts: &'a [&'a str],
     /// Whether the dialog understands a button or command payload, given the intents the
@@ -592,6 +594,15 @@ impl Loader {
                 });
             }
         }
+        for name in requirements.intents {
+            if !is_intent(name) {
+                self.errors.push(ContentError {
+                    file: PathBuf::from(format!("intents/{name}.toml")),
+                    line: 0,
+                    message: format!("the code acts on the intent {name}, which no file defines"),
+                });
+            }
+        }
         for concept in requirements.concepts {
             if !self.concepts.iter().any(|(c, ..)| c == concept) {
                 self.errors.push(ContentError {
@@ -739,6 +750,7 @@ mod tests {
 
     const NO_REQUIREMENTS: Requirements = Requirements {
         response_keys: &[],
+        intents: &[],
         concepts: &[],
         understands_payload: any_payload,
     };
@@ -773,6 +785,7 @@ mod tests {
         );
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"])],
+            intents: &[],
             concepts: &[],
             understands_payload: any_payload,
         };
@@ -869,7 +882,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_keys_foreign_placeholders_and_faq_without_answer_are_errors() {
+    fn missing_keys_and_intents_foreign_placeholders_and_faq_without_answer_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         write(
             dir.path(),
@@ -878,10 +891,16 @@ mod tests {
         );
         let requirements = Requirements {
             response_keys: &[("otp_sent", &["destination"]), ("greet", &[])],
+            intents: &["faq_x", "cancel"],
             concepts: &[],
             understands_payload: any_payload,
         };
         let shown = load(dir.path(), &requirements).unwrap_err().to_string();
+        assert!(
+            shown.contains("the intent cancel, which no file defines"),
+            "{shown}"
+        );
+        assert!(!shown.contains("the intent faq_x"), "{shown}");
         assert!(shown.contains("placeholder {code}"), "{shown}");
         assert!(shown.contains("response named faq_x"), "{shown}");
         assert!(shown.contains("the response greet"), "{shown}");

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod http;
 pub mod identity;
 pub mod input;
+pub mod intent;
 pub mod limits;
 pub mod members;
 pub mod metrics;

@@ -4,10 +4,10 @@
 //! the concepts of `intents/lexicon/answers.toml` found in the message, never on raw text, and
 //! answer `None` when the message is not an answer, so the state can read it as a request.
 
-use super::intent::Intent;
 use super::state::{CardView, CodeChannel, MemberView};
 use super::step::{Command, Message, Shape};
 use crate::identity::OtpCode;
+use crate::intent::Intent;
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{EntityKind, EntityValue};
 

@@ -4,13 +4,13 @@
 
 use super::answers::{self, CardChoice};
 use super::format;
-use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
 use super::state::{CardView, MemberView, Session, State, Topic};
 use super::step::{Command, Context, Message, Output, interrupt, start_flow};
 use crate::clock::Timestamp;
+use crate::intent::Intent;
 
 /// How sure the classifier must be that a message after a balance means something else for
 /// a card named in it to be ignored ("kalo yg dulu?" looks a little like a goodbye).

@@ -189,6 +189,7 @@ const CONCEPT_NAMES: [&str; Concept::ALL.len()] = {
 pub fn requirements() -> crate::content::Requirements<'static> {
     crate::content::Requirements {
         response_keys: &RESPONSE_KEYS,
+        intents: crate::intent::Intent::NAMED,
         concepts: &CONCEPT_NAMES,
         understands_payload,
     }

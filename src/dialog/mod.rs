@@ -11,7 +11,6 @@ mod balance;
 mod code;
 pub mod format;
 mod identity;
-pub mod intent;
 pub mod keys;
 pub mod outcome;
 mod password;
@@ -19,7 +18,7 @@ pub mod reply;
 pub mod state;
 pub mod step;
 
-pub use intent::Intent;
+pub use crate::intent::Intent;
 pub use outcome::{Abandon, FlowOutcome};
 pub use reply::{Choice, Effect, Reply, Value};
 pub use state::{Flow, MemberView, Session, State};

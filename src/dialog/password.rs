@@ -5,11 +5,11 @@
 //! page (SPEC §12), and the page's password comes back as an event.
 
 use super::answers::{self, OnPage};
-use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{Flow, MemberView, Session, State};
 use super::step::{Command, Context, Message, Output, PagePassword, PasswordEntry, interrupt};
+use crate::intent::Intent;
 use crate::security::page_token::{PAGE_TOKEN_TTL, PageToken};
 use crate::security::password;
 use secrecy::ExposeSecret;

@@ -1,11 +1,11 @@
 //! What the dialog says and does, as values: replies name a response key and its placeholder
 //! values (the engine renders them from `intents/`), effects name the I/O the engine performs.
 
-use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::state::{CodeChannel, Flow, MemberView, PendingCode};
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik};
+use crate::intent::Intent;
 use crate::members::MemberId;
 use crate::security::lockout::CodeEvent;
 use crate::security::page_token::{PageToken, PageTokenHash};

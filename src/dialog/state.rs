@@ -4,9 +4,9 @@
 //! is stored apart from it, one `Exchange` per turn (see `store`), and the session only
 //! counts them.
 
-use super::intent::Intent;
 use crate::clock::Timestamp;
 use crate::identity::{Email, Kpj, Nik, Phone};
+use crate::intent::Intent;
 use crate::members::MemberId;
 use crate::security::otp::Challenge;
 use serde::{Deserialize, Serialize};
@@ -307,7 +307,7 @@ pub struct Answered {
     pub id: String,
     pub exchange: u64,
     /// The intent the turn reported, with its confidence.
-    pub intent: Option<(String, f64)>,
+    pub intent: Option<(Intent, f64)>,
     /// The state after the turn and what it expected next.
     pub state: StateName,
     pub expects: Expects,

@@ -9,7 +9,6 @@ use super::answers;
 use super::balance;
 use super::code;
 use super::identity;
-use super::intent::Intent;
 use super::keys::ResponseKey;
 use super::outcome::{self, FlowOutcome};
 use super::password;
@@ -17,6 +16,7 @@ use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, Session, State, Topic};
 use crate::clock::Timestamp;
 use crate::content;
+use crate::intent::Intent;
 use crate::nlu::IntentScore;
 use crate::nlu::concepts::{Concept, Words};
 use crate::nlu::entities::{Entity, EntityKind, EntityValue};
@@ -129,7 +129,7 @@ impl Message {
         let intent = self.intent();
         self.ranking
             .iter()
-            .find(|score| score.name == intent.as_str())
+            .find(|score| &score.name == intent)
             .map_or(1.0, |score| score.confidence)
     }
 
@@ -503,7 +503,7 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
             &Intent::CheckJhtBalance,
         ],
     };
-    let ranked = |score: &&IntentScore| related.iter().any(|i| i.as_str() == score.name);
+    let ranked = |score: &&IntentScore| related.contains(&&score.name);
     // A question right after a balance is about that balance: the likeliest of its topics
     // ("how do i withdraw it"); otherwise one of them must rank near the top.
     if question {
@@ -512,7 +512,7 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
             .iter()
             .filter(ranked)
             .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
-            .map(|score| Intent::parse(&score.name));
+            .map(|score| score.name.clone());
     }
     message
         .ranking
@@ -520,7 +520,7 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
         .take(FOLLOW_UP_RANK)
         .filter(ranked)
         .find(|score| score.confidence >= FOLLOW_UP_MIN_CONFIDENCE)
-        .map(|score| Intent::parse(&score.name))
+        .map(|score| score.name.clone())
 }
 
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.

@@ -5,7 +5,7 @@
 use super::history::HIDDEN_PASSWORD;
 use super::{Engine, Input};
 use crate::content::Content;
-use crate::dialog::{Command, Intent, Message, Session, Shape};
+use crate::dialog::{Command, Message, Session, Shape};
 use crate::nlu::IntentScore;
 use crate::nlu::entities::Entity;
 use crate::security::mask;
@@ -47,7 +47,7 @@ impl Engine {
                 Some(command) => {
                     let intent = match &command {
                         Command::Intent(intent) => Some(IntentScore {
-                            name: intent.as_str().to_string(),
+                            name: intent.clone(),
                             confidence: 1.0,
                         }),
                         _ => None,
@@ -72,8 +72,8 @@ impl Engine {
                 // the policy's shape rules) never reaches the NLU either; one that cannot be
                 // ("batal", "halo kak", too short) is read so that the member can still
                 // cancel or ask something at the password prompt.
-                let intent = (!password::could_be_password(text))
-                    .then(|| Intent::parse(&self.nlu.parse(text).intent.name));
+                let intent =
+                    (!password::could_be_password(text)).then(|| self.nlu.parse(text).intent.name);
                 let message = Message {
                     intent,
                     secret: Some(SecretString::from(text.clone())),
@@ -105,12 +105,12 @@ impl Engine {
                 // classifier's guess at it must not cancel or switch a flow.
                 let dialog_intent = match command {
                     Some(_) => None,
-                    None => Some(Intent::parse(&parse.intent.name)),
+                    None => Some(parse.intent.name.clone()),
                 };
                 let message = Message {
                     intent: dialog_intent,
                     ranking: parse.ranking.clone(),
-                    also: parse.also.as_ref().map(|a| Intent::parse(&a.name)),
+                    also: parse.also.as_ref().map(|a| a.name.clone()),
                     frustrated: parse.frustrated,
                     shape: shape_of(text),
                     digits: text

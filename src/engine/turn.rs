@@ -159,10 +159,10 @@ impl Engine {
                 // in a complaint), with the classifier's confidence in it.
                 let confidence = ranking
                     .iter()
-                    .find(|score| score.name == understood.as_str())
+                    .find(|score| score.name == understood)
                     .map_or(0.0, |score| score.confidence);
                 intent = Some(IntentScore {
-                    name: understood.into(),
+                    name: understood,
                     confidence,
                 });
             }

@@ -3,6 +3,7 @@
 //! and entity precision/recall.
 
 use super::Nlu;
+use crate::intent::Intent;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -91,7 +92,7 @@ impl Report {
     /// Recall of `out_of_scope`: how often unanswerable messages were recognised as such.
     pub fn out_of_scope_recall(&self) -> f64 {
         self.intents
-            .get(super::OUT_OF_SCOPE)
+            .get(Intent::OutOfScope.as_str())
             .map_or(0.0, |m| m.recall)
     }
 
@@ -172,7 +173,7 @@ pub fn evaluate(nlu: &Nlu, examples: &[LabelledExample]) -> Report {
     let (mut entity_true_positives, mut entity_predicted, mut entity_expected) = (0, 0, 0);
     for example in examples {
         let parse = nlu.parse(&example.text);
-        let predicted = parse.intent.name.clone();
+        let predicted = parse.intent.name.as_str().to_string();
         if predicted != example.intent {
             errors.push(EvalErrorCase {
                 text: example.text.clone(),

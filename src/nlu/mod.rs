@@ -10,6 +10,7 @@ pub mod normalize;
 pub mod rules;
 
 use crate::content::Content;
+use crate::intent::Intent;
 use classifier::{Classifier, TrainingOptions};
 use concepts::{Concept, ConceptLexicon, Words};
 use dictionary::Dictionary;
@@ -19,7 +20,6 @@ use rules::Rules;
 use serde::Serialize;
 
 /// The intent the NLU answers when nothing else fits or it is not confident.
-pub const OUT_OF_SCOPE: &str = "out_of_scope";
 /// How many intents the ranking lists.
 const RANKING_LENGTH: usize = 10;
 /// Confidence reported for a pattern match: rules are exact, so they are certain.
@@ -46,7 +46,7 @@ impl Default for Thresholds {
 /// An intent with its confidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntentScore {
-    pub name: String,
+    pub name: Intent,
     pub confidence: f64,
 }
 
@@ -72,6 +72,8 @@ pub struct Parse {
 /// The trained NLU: normaliser, rules and classifier.
 #[derive(Debug, Clone)]
 pub struct Nlu {
+    /// The classifier's classes read as intents, in its order.
+    classes: Vec<Intent>,
     normalizer: Normalizer,
     rules: Rules,
     classifier: Classifier,
@@ -84,37 +86,35 @@ pub struct Nlu {
 /// linear in the message (SPEC §6 bounded work). Real double requests are short.
 const MAX_TOKENS_TO_SPLIT: usize = 40;
 
-/// The intent of complaints (SPEC §2): the dialog answers them with empathy first.
-pub const COMPLAINT: &str = "complaint";
 /// Intents about an account, a balance or a claim, which another app, bank, agency or
 /// insurer also has ("polis allianz mau dicairkan" is no JHT claim).
-fn is_about_an_account(intent: &str) -> bool {
+fn is_about_an_account(intent: &Intent) -> bool {
     matches!(
         intent,
-        "forgot_account"
-            | "forgot_password"
-            | "check_jht_balance"
-            | "faq_jht_claim"
-            | "faq_login_jmo"
-            | "faq_register_jmo"
-            | "faq_update_data"
-            | "human_agent"
+        Intent::ForgotAccount
+            | Intent::ForgotPassword
+            | Intent::CheckJhtBalance
+            | Intent::FaqJhtClaim
+            | Intent::FaqLoginJmo
+            | Intent::FaqRegisterJmo
+            | Intent::FaqUpdateData
+            | Intent::HumanAgent
     )
 }
-
-/// The FAQ that says the health-insurance agency is a different one (SPEC §2).
-const HEALTH_AGENCY: &str = "faq_bpjs_kesehatan";
 
 /// How sure the classifier must be of a complaint that has none of the angry words.
 const UNWORDED_COMPLAINT_MIN_CONFIDENCE: f64 = 0.6;
 
 /// Whether an intent asks for something tanya does (a flow, an FAQ, a person), as opposed to
 /// small talk: only such intents count as a second request or as the request in a complaint.
-pub fn is_request(intent: &str) -> bool {
+pub fn is_request(intent: &Intent) -> bool {
     matches!(
         intent,
-        "forgot_account" | "forgot_password" | "check_jht_balance" | "human_agent"
-    ) || intent.starts_with("faq_")
+        Intent::ForgotAccount
+            | Intent::ForgotPassword
+            | Intent::CheckJhtBalance
+            | Intent::HumanAgent
+    ) || intent.is_faq()
 }
 
 impl Nlu {
@@ -147,6 +147,11 @@ impl Nlu {
             .collect();
         let classifier = Classifier::train(classes, &training, TrainingOptions::default());
         Nlu {
+            classes: classifier
+                .classes()
+                .iter()
+                .map(|c| Intent::parse(c))
+                .collect(),
             normalizer,
             rules: Rules::new(&content.intents),
             classifier,
@@ -189,7 +194,7 @@ impl Nlu {
         if let Some(theirs) = somebody_elses(&words, &intent, &ranking) {
             intent = theirs;
         }
-        if intent.name == OUT_OF_SCOPE
+        if intent.name == Intent::OutOfScope
             && let Some(request) = self.request_in_a_sentence(text, &words)
         {
             intent = request;
@@ -199,19 +204,21 @@ impl Nlu {
         }
         // An empathy answer to a message that was no complaint reads as mockery: without an
         // angry word, the classifier must be sure of a complaint.
-        if intent.name == COMPLAINT
+        if intent.name == Intent::Complaint
             && intent.confidence < UNWORDED_COMPLAINT_MIN_CONFIDENCE
             && !words.has(Concept::Frustration)
         {
             intent = IntentScore {
-                name: OUT_OF_SCOPE.to_string(),
+                name: Intent::OutOfScope,
                 confidence: round(1.0 - intent.confidence),
             };
         }
-        let frustrated = intent.name == COMPLAINT || words.has(Concept::Frustration);
+        let frustrated = intent.name == Intent::Complaint || words.has(Concept::Frustration);
         // A complaint, or an angry message read as nothing in particular, may still carry a
         // request once the angry words are left out.
-        let also = if intent.name == COMPLAINT || (frustrated && intent.name == OUT_OF_SCOPE) {
+        let also = if intent.name == Intent::Complaint
+            || (frustrated && intent.name == Intent::OutOfScope)
+        {
             self.request_inside_complaint(&words)
         } else if one_request_meant {
             None
@@ -233,25 +240,24 @@ impl Nlu {
     fn classify(&self, tokens: &[String]) -> (IntentScore, Vec<IntentScore>) {
         let probabilities = self.classifier.predict(tokens);
         let mut ranking: Vec<IntentScore> = self
-            .classifier
-            .classes()
+            .classes
             .iter()
             .zip(&probabilities)
-            .map(|(name, &p)| IntentScore {
-                name: name.clone(),
+            .map(|(intent, &p)| IntentScore {
+                name: intent.clone(),
                 confidence: round(f64::from(p)),
             })
             .collect();
         ranking.sort_by(|a, b| {
             b.confidence
                 .total_cmp(&a.confidence)
-                .then(a.name.cmp(&b.name))
+                .then(a.name.as_str().cmp(b.name.as_str()))
         });
         ranking.truncate(RANKING_LENGTH);
         let normalized = tokens.join(" ");
         let intent = match self.rules.matching_intent(&normalized) {
             Some(name) => IntentScore {
-                name: name.to_string(),
+                name: Intent::parse(name),
                 confidence: RULE_CONFIDENCE,
             },
             None => self.decide(&ranking),
@@ -382,11 +388,11 @@ impl Nlu {
         let asks = words.asks();
         let whole = self
             .request_in(&rest)
-            .filter(|request| asks || !request.name.starts_with("faq_"));
+            .filter(|request| asks || !request.name.is_faq());
         whole.or_else(|| {
             (0..rest.len().saturating_sub(1))
                 .filter_map(|start| self.request_in(&rest[start..]))
-                .filter(|request| !request.name.starts_with("faq_"))
+                .filter(|request| !request.name.is_faq())
                 .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
         })
     }
@@ -439,11 +445,11 @@ impl Nlu {
                 top.clone()
             }
             Some(top) => IntentScore {
-                name: OUT_OF_SCOPE.to_string(),
+                name: Intent::OutOfScope,
                 confidence: round(1.0 - top.confidence),
             },
             None => IntentScore {
-                name: OUT_OF_SCOPE.to_string(),
+                name: Intent::OutOfScope,
                 confidence: 1.0,
             },
         }
@@ -462,14 +468,15 @@ fn somebody_elses(
         && words.has(Concept::Elsewhere)
         && !words.has(Concept::Ours)
     {
-        OUT_OF_SCOPE
+        Intent::OutOfScope
     } else if is_about_the_health_agency(words, intent, ranking) {
-        HEALTH_AGENCY
+        // The FAQ that says the health-insurance agency is a different one (SPEC §2).
+        Intent::FaqBpjsKesehatan
     } else {
         return None;
     };
     Some(IntentScore {
-        name: name.to_string(),
+        name,
         confidence: RULE_CONFIDENCE,
     })
 }
@@ -483,8 +490,8 @@ fn is_about_the_health_agency(
     intent: &IntentScore,
     ranking: &[IntentScore],
 ) -> bool {
-    let unsure_request =
-        intent.name == OUT_OF_SCOPE && ranking.first().is_some_and(|top| is_request(&top.name));
+    let unsure_request = intent.name == Intent::OutOfScope
+        && ranking.first().is_some_and(|top| is_request(&top.name));
     (is_request(&intent.name) || unsure_request)
         && words.has(Concept::Health)
         && !words.has_outside(Concept::Ours, Concept::Health)
@@ -508,15 +515,17 @@ fn complaint_by_angry_words(
     ranking: &[IntentScore],
 ) -> Option<IntentScore> {
     const LEANING_PLACES: usize = 2;
-    if is_request(&intent.name) || intent.name == COMPLAINT || !words.affirms(Concept::Frustration)
+    if is_request(&intent.name)
+        || intent.name == Intent::Complaint
+        || !words.affirms(Concept::Frustration)
     {
         return None;
     }
     ranking
         .iter()
         .take(LEANING_PLACES)
-        .take_while(|r| r.name != OUT_OF_SCOPE)
-        .find(|r| r.name == COMPLAINT)
+        .take_while(|r| r.name != Intent::OutOfScope)
+        .find(|r| r.name == Intent::Complaint)
         .cloned()
 }
 
@@ -544,7 +553,7 @@ mod tests {
 
     fn score(name: &str, confidence: f64) -> IntentScore {
         IntentScore {
-            name: name.to_string(),
+            name: Intent::parse(name),
             confidence,
         }
     }
@@ -565,27 +574,27 @@ mod tests {
 
     #[test]
     fn an_angry_message_leaning_to_a_complaint_is_one() {
-        let ranking = [score("cancel", 0.42), score(COMPLAINT, 0.27)];
+        let ranking = [score("cancel", 0.42), score("complaint", 0.27)];
         let read = complaint_by_angry_words(&angry_words(), &ranking[0], &ranking);
-        assert_eq!(read.map(|r| r.name).as_deref(), Some(COMPLAINT));
+        assert_eq!(read.map(|r| r.name), Some(Intent::Complaint));
     }
 
     #[test]
     fn an_angry_message_about_something_else_stays_out_of_scope() {
-        let ranking = [score(OUT_OF_SCOPE, 0.7), score(COMPLAINT, 0.2)];
-        let unsure = score(OUT_OF_SCOPE, 0.3);
+        let ranking = [score("out_of_scope", 0.7), score("complaint", 0.2)];
+        let unsure = score("out_of_scope", 0.3);
         assert!(complaint_by_angry_words(&angry_words(), &unsure, &ranking).is_none());
     }
 
     #[test]
     fn a_request_or_a_calm_message_is_left_alone() {
-        let ranking = [score("forgot_password", 0.5), score(COMPLAINT, 0.4)];
+        let ranking = [score("forgot_password", 0.5), score("complaint", 0.4)];
         assert!(complaint_by_angry_words(&angry_words(), &ranking[0], &ranking).is_none());
         let calm = Words {
             hits: Vec::new(),
             ..angry_words()
         };
-        let ranking = [score("cancel", 0.5), score(COMPLAINT, 0.4)];
+        let ranking = [score("cancel", 0.5), score("complaint", 0.4)];
         assert!(complaint_by_angry_words(&calm, &ranking[0], &ranking).is_none());
     }
 
@@ -609,13 +618,16 @@ mod tests {
     #[test]
     fn a_request_naming_only_the_health_agency_is_about_it() {
         let health = words_with(&[Concept::Health]);
-        let ranking = [score("faq_update_data", 0.45), score(HEALTH_AGENCY, 0.4)];
+        let ranking = [
+            score("faq_update_data", 0.45),
+            score("faq_bpjs_kesehatan", 0.4),
+        ];
         assert!(is_about_the_health_agency(&health, &ranking[0], &ranking));
-        let unsure = score(OUT_OF_SCOPE, 0.55);
+        let unsure = score("out_of_scope", 0.55);
         assert!(is_about_the_health_agency(&health, &unsure, &ranking));
         let both = words_with(&[Concept::Health, Concept::Ours]);
         assert!(!is_about_the_health_agency(&both, &ranking[0], &ranking));
-        let out = [score(OUT_OF_SCOPE, 0.8), score("faq_update_data", 0.1)];
+        let out = [score("out_of_scope", 0.8), score("faq_update_data", 0.1)];
         assert!(!is_about_the_health_agency(&health, &unsure, &out));
     }
 
