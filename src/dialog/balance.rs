@@ -5,6 +5,7 @@
 use super::answers::{self, CardChoice};
 use super::format;
 use super::keys::ResponseKey;
+use super::outcome::Ending;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::Flow;
 use super::state::{CardView, MemberView, Session, State, Topic};
@@ -65,7 +66,7 @@ pub(super) fn on_cards_loaded(
 fn show_loaded(member: MemberView, session: &mut Session, out: &mut Output) -> State {
     match member.cards.len() {
         0 => {
-            out.reply(Reply::key(ResponseKey::Handoff));
+            out.end(Ending::Handoff);
             State::Idle
         }
         1 => show_card(&member, 0, session, out),

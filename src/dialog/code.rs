@@ -6,6 +6,7 @@ use super::balance;
 use super::format;
 use super::identity::rate_limited;
 use super::keys::ResponseKey;
+use super::outcome::Ending;
 use super::password;
 use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
@@ -105,7 +106,7 @@ pub(super) fn refuse_locked(remaining: Duration, out: &mut Output) -> State {
         Reply::key(ResponseKey::OtpLocked)
             .with("minutes", minutes_rounded_up(remaining).to_string()),
     );
-    out.reply(Reply::key(ResponseKey::Handoff));
+    out.end(Ending::Handoff);
     State::Idle
 }
 
@@ -177,7 +178,7 @@ pub(super) fn on_admission(
     match (admitted, previous) {
         (false, None) => rate_limited(out),
         (false, Some(code)) => {
-            out.reply(Reply::key(ResponseKey::RateLimited));
+            out.end(Ending::RateLimited);
             State::AwaitCode { flow, member, code }
         }
         (true, None) => {

@@ -4,6 +4,7 @@
 use super::answers;
 use super::code;
 use super::keys::ResponseKey;
+use super::outcome::Ending;
 use super::reply::{Effect, Reply};
 use super::state::{CodeChannel, Flow, MemberView, Session, State};
 use super::step::{Context, Message, Output, interrupt, reask as reask_state};
@@ -212,7 +213,7 @@ pub(super) fn reask(state: &State, out: &mut Output) {
 /// A look-up or a code the member's limits refuse: the flow ends (retrying at once would be
 /// refused again).
 pub(super) fn rate_limited(out: &mut Output) -> State {
-    out.reply(Reply::key(ResponseKey::RateLimited));
+    out.end(Ending::RateLimited);
     State::Idle
 }
 
@@ -262,7 +263,7 @@ pub(super) fn on_lookup(
             }
         },
         (_, None, None) => {
-            out.reply(Reply::key(ResponseKey::Handoff));
+            out.end(Ending::Handoff);
             return State::Idle;
         }
     };
@@ -276,7 +277,7 @@ fn not_found(flow: Flow, failures: u8, prefer: Option<CodeChannel>, out: &mut Ou
     out.reply(Reply::key(ResponseKey::AccountNotFound));
     let failures = failures + 1;
     if failures >= MAX_LOOKUP_FAILURES {
-        out.reply(Reply::key(ResponseKey::Handoff));
+        out.end(Ending::Handoff);
         return State::Idle;
     }
     match flow {

@@ -2,7 +2,6 @@
 //! and why. The dialog says it, because only the dialog knows; the engine counts it.
 
 use super::keys::ResponseKey;
-use super::reply::{Reply, ReplyKey};
 use super::state::{Flow, State};
 
 /// How a flow that was in progress ended without completing.
@@ -18,6 +17,39 @@ pub enum Abandon {
     Other,
 }
 
+/// Why the dialog itself ends whatever flow is in progress, in precedence order: when a step
+/// says two of them (a refusal, then a hand-over), the first in this order is the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ending {
+    Cancelled,
+    Expired,
+    RateLimited,
+    Handoff,
+}
+
+impl Ending {
+    /// What the dialog says when it ends a flow so.
+    pub(super) fn key(self) -> ResponseKey {
+        match self {
+            Ending::Cancelled => ResponseKey::Cancelled,
+            Ending::Expired => ResponseKey::SessionExpired,
+            Ending::RateLimited => ResponseKey::RateLimited,
+            Ending::Handoff => ResponseKey::Handoff,
+        }
+    }
+}
+
+impl From<Ending> for Abandon {
+    fn from(ending: Ending) -> Abandon {
+        match ending {
+            Ending::Cancelled => Abandon::Cancelled,
+            Ending::Expired => Abandon::Expired,
+            Ending::RateLimited => Abandon::RateLimited,
+            Ending::Handoff => Abandon::Handoff,
+        }
+    }
+}
+
 /// One thing a step did to a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowOutcome {
@@ -26,13 +58,13 @@ pub enum FlowOutcome {
     Abandoned(Flow, Abandon),
 }
 
-/// What a step that left `before` for `next`, said `replies` and completed `completed` did to
-/// the flows: at most one start, one completion and one abandonment. A flow completed from
-/// elsewhere (a balance shown again from idle) counts as started too.
+/// What a step that left `before` for `next`, ended flows for `ended` and completed
+/// `completed` did to the flows: at most one start, one completion and one abandonment. A
+/// flow completed from elsewhere (a balance shown again from idle) counts as started too.
 pub(super) fn outcomes(
     before: Option<Flow>,
     next: &State,
-    replies: &[Reply],
+    ended: Option<Ending>,
     completed: Option<Flow>,
 ) -> Vec<FlowOutcome> {
     let after = next.flow();
@@ -44,11 +76,14 @@ pub(super) fn outcomes(
     let abandoned = before
         .filter(|&flow| after != Some(flow) && completed != Some(flow))
         .map(|flow| {
-            let reason = ending(replies).unwrap_or(if started.is_some() {
-                Abandon::Switched
-            } else {
-                Abandon::Other
-            });
+            let reason = ended.map_or(
+                if started.is_some() {
+                    Abandon::Switched
+                } else {
+                    Abandon::Other
+                },
+                Abandon::from,
+            );
             FlowOutcome::Abandoned(flow, reason)
         });
     started
@@ -57,22 +92,4 @@ pub(super) fn outcomes(
         .chain(completed.map(FlowOutcome::Completed))
         .chain(abandoned)
         .collect()
-}
-
-/// Why the step's own words end a flow, the first that applies: a cancel, an expiry, a refusal
-/// by the limits, a hand-over.
-fn ending(replies: &[Reply]) -> Option<Abandon> {
-    // (precedence, reason): the lowest precedence among the replies wins.
-    let reason = |reply: &Reply| match reply.key {
-        ReplyKey::Fixed(ResponseKey::Cancelled) => Some((0, Abandon::Cancelled)),
-        ReplyKey::Fixed(ResponseKey::SessionExpired) => Some((1, Abandon::Expired)),
-        ReplyKey::Fixed(ResponseKey::RateLimited) => Some((2, Abandon::RateLimited)),
-        ReplyKey::Fixed(ResponseKey::Handoff) => Some((3, Abandon::Handoff)),
-        _ => None,
-    };
-    replies
-        .iter()
-        .filter_map(reason)
-        .min_by_key(|&(precedence, _)| precedence)
-        .map(|(_, reason)| reason)
 }

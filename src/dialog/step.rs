@@ -10,7 +10,7 @@ use super::balance;
 use super::code;
 use super::identity;
 use super::keys::ResponseKey;
-use super::outcome::{self, FlowOutcome};
+use super::outcome::{self, Ending, FlowOutcome};
 use super::password;
 use super::reply::{Choice, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, Session, State, Topic};
@@ -260,7 +260,7 @@ pub fn step(mut session: Session, event: Event, ctx: &Context) -> Transition {
         out.effects.push(Effect::WithdrawPasswordPage);
     }
     offer_next(&next, &mut session, &mut out);
-    let outcomes = outcome::outcomes(flow_before, &next, &out.replies, out.completed);
+    let outcomes = outcome::outcomes(flow_before, &next, out.ended, out.completed);
     session.state = next;
     Transition {
         session,
@@ -291,11 +291,20 @@ pub(super) struct Output {
     pub(super) understood: Option<Intent>,
     /// The flow this step completed, if any.
     pub(super) completed: Option<Flow>,
+    /// Why this step ended whatever flow was in progress, when it ended it itself.
+    pub(super) ended: Option<Ending>,
 }
 
 impl Output {
     pub(super) fn reply(&mut self, reply: Reply) {
         self.replies.push(reply);
+    }
+
+    /// Says `ending`'s words and records it as the reason a flow in progress ends (the
+    /// first in precedence of a step's endings).
+    pub(super) fn end(&mut self, ending: Ending) {
+        self.reply(Reply::key(ending.key()));
+        self.ended = Some(self.ended.map_or(ending, |before| before.min(ending)));
     }
 
     pub(super) fn said(&self, key: ResponseKey) -> bool {
@@ -312,7 +321,7 @@ fn count_fallbacks(session: &mut Session, out: &mut Output, counts: bool) {
     if out.said(ResponseKey::Fallback) {
         session.fallbacks_in_a_row += 1;
         if session.fallbacks_in_a_row >= MAX_FALLBACKS {
-            out.reply(Reply::key(ResponseKey::Handoff));
+            out.end(Ending::Handoff);
             session.fallbacks_in_a_row = 0;
         }
     } else {
@@ -329,15 +338,7 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
     let Some(intent) = session.next.take() else {
         return;
     };
-    if [
-        ResponseKey::Cancelled,
-        ResponseKey::Handoff,
-        ResponseKey::RateLimited,
-        ResponseKey::SessionExpired,
-    ]
-    .into_iter()
-    .any(|key| out.said(key))
-    {
+    if out.ended.is_some() {
         return;
     }
     out.reply(
@@ -356,7 +357,7 @@ fn offer_next(next: &State, session: &mut Session, out: &mut Output) {
 /// kembali kak") only gets the notice — never a goodbye.
 fn after_expiry(message: Message, session: &mut Session, out: &mut Output, ctx: &Context) -> State {
     // The notice's own buttons start each flow again.
-    out.reply(Reply::key(ResponseKey::SessionExpired));
+    out.end(Ending::Expired);
     session.next = None;
     let intent = message.intent();
     let only_a_notice = matches!(
@@ -526,6 +527,8 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.
 fn answer(intent: &Intent, message: &Message, session: &mut Session, out: &mut Output) {
     let key = match (intent, message.shape) {
+        (Intent::Cancel, _) => return out.end(Ending::Cancelled),
+        (Intent::HumanAgent, _) => return out.end(Ending::Handoff),
         (Intent::OutOfScope, Shape::Emoji) => Some(ResponseKey::Acknowledged),
         _ => answer_key(intent),
     };
@@ -556,8 +559,6 @@ fn answer_key(intent: &Intent) -> Option<ResponseKey> {
         Intent::Thanks => ResponseKey::Thanks,
         Intent::Goodbye => ResponseKey::Goodbye,
         Intent::Help => ResponseKey::HelpMenu,
-        Intent::Cancel => ResponseKey::Cancelled,
-        Intent::HumanAgent => ResponseKey::Handoff,
         Intent::Acknowledge => ResponseKey::Acknowledged,
         Intent::Complaint => ResponseKey::Empathy,
         Intent::OutOfScope => ResponseKey::Fallback,
@@ -590,11 +591,11 @@ pub(super) fn interrupt(
     match intent {
         Intent::Cancel => {
             session.next = None;
-            out.reply(Reply::key(ResponseKey::Cancelled));
+            out.end(Ending::Cancelled);
             State::Idle
         }
         Intent::HumanAgent => {
-            out.reply(Reply::key(ResponseKey::Handoff));
+            out.end(Ending::Handoff);
             State::Idle
         }
         // The flow stays open for its 15 minutes: "bentar ya", "ok siap" say what tanya is
@@ -620,7 +621,7 @@ pub(super) fn interrupt(
             } else if intent != Intent::OutOfScope {
                 answer(&intent, &message, session, out);
                 if answers::lacks_card(&intent, &message.words) {
-                    out.reply(Reply::key(ResponseKey::Handoff));
+                    out.end(Ending::Handoff);
                 }
             }
             reask(&state, out);

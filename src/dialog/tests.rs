@@ -2,7 +2,7 @@
 //! look-up results), no store, clock or HTTP.
 
 use super::keys::ResponseKey;
-use super::outcome::{Abandon, FlowOutcome};
+use super::outcome::{Abandon, Ending, FlowOutcome};
 use super::reply::{Effect, Value};
 use super::state::{
     CardView, FLOW_TIMEOUT, Flow, MemberView, Session, State, StateName, VERIFIED_WINDOW,
@@ -520,6 +520,19 @@ fn cancel_ends_the_flow_at_any_step() {
     assert_eq!(t.session.state, State::Idle);
     let abandoned = FlowOutcome::Abandoned(Flow::ForgotPassword, Abandon::Cancelled);
     assert_eq!(t.outcomes, [abandoned]);
+}
+
+/// A step that ends a flow twice over (refused, then handed over) reports the first reason
+/// in precedence, and says both.
+#[test]
+fn the_first_ending_in_precedence_is_the_reason() {
+    let mut out = super::step::Output::default();
+    out.end(Ending::Handoff);
+    out.end(Ending::RateLimited);
+    assert_eq!(out.ended, Some(Ending::RateLimited));
+    assert!(out.said(ResponseKey::Handoff) && out.said(ResponseKey::RateLimited));
+    out.end(Ending::Cancelled);
+    assert_eq!(out.ended, Some(Ending::Cancelled));
 }
 
 #[test]
