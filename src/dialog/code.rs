@@ -11,7 +11,7 @@ use super::password;
 use super::reply::{Choice, CodeRequest, Effect, Reply, Value};
 use super::state::{CodeChannel, Flow, MemberView, PendingCode, Session, State, Verified};
 use super::step::{Context, Message, Output, human_choice, interrupt};
-use crate::identity::{Email, OtpCode, Phone};
+use crate::identity::OtpCode;
 use crate::security::lockout::CodeEvent;
 use crate::security::otp::{self, Challenge, Verdict};
 use std::time::Duration;
@@ -35,7 +35,7 @@ fn channel_choice(member: &MemberView, channel: CodeChannel) -> Choice {
     };
     Choice {
         label,
-        values: vec![(name, Value::Text(destination(member, channel)))],
+        values: vec![(name, Value::Text(member.masked_address(channel)))],
         payload: format!("/otp_channel {}", channel_argument(channel)),
     }
 }
@@ -54,22 +54,14 @@ pub(super) fn ask_channel(member: &MemberView) -> Reply {
         .map(|channel| channel_choice(member, channel))
         .collect();
     Reply::key(ResponseKey::AskOtpChannel)
-        .with("phone", destination(member, CodeChannel::Sms))
-        .with("email", destination(member, CodeChannel::Email))
+        .with("phone", member.masked_address(CodeChannel::Sms))
+        .with("email", member.masked_address(CodeChannel::Email))
         .with_choices(choices)
-}
-
-/// The masked phone or e-mail a code to `channel` goes to (empty when the member has none).
-fn destination(member: &MemberView, channel: CodeChannel) -> String {
-    match channel {
-        CodeChannel::Sms => member.phone.as_ref().map(Phone::masked).unwrap_or_default(),
-        CodeChannel::Email => member.email.as_ref().map(Email::masked).unwrap_or_default(),
-    }
 }
 
 fn code_sent(member: &MemberView, channel: CodeChannel) -> Reply {
     Reply::key(ResponseKey::OtpSent)
-        .with("destination", destination(member, channel))
+        .with("destination", member.masked_address(channel))
         .with("minutes", (otp::CODE_TTL.as_secs() / 60).to_string())
 }
 
@@ -93,7 +85,7 @@ pub(super) fn on_undelivered(state: State, channel: CodeChannel, out: &mut Outpu
     }
     out.reply(
         Reply::key(ResponseKey::CodeUndelivered)
-            .with("destination", destination(&member, channel))
+            .with("destination", member.masked_address(channel))
             .with_choices(choices),
     );
     State::AwaitCode { flow, member, code }
@@ -334,7 +326,7 @@ fn not_received(member: &MemberView, current: CodeChannel) -> Reply {
     );
     choices.push(human_choice());
     Reply::key(ResponseKey::OtpNotReceived)
-        .with("destination", destination(member, current))
+        .with("destination", member.masked_address(current))
         .with_choices(choices)
 }
 

@@ -123,6 +123,23 @@ pub struct MemberView {
 }
 
 impl MemberView {
+    /// Where a code to `channel` goes: the member's phone or e-mail (`None` without one).
+    pub fn address(&self, channel: CodeChannel) -> Option<&str> {
+        match channel {
+            CodeChannel::Sms => self.phone.as_ref().map(Phone::as_str),
+            CodeChannel::Email => self.email.as_ref().map(Email::as_str),
+        }
+    }
+
+    /// That address as the bot shows it (SPEC §6); empty without one.
+    pub fn masked_address(&self, channel: CodeChannel) -> String {
+        match channel {
+            CodeChannel::Sms => self.phone.as_ref().map(Phone::masked),
+            CodeChannel::Email => self.email.as_ref().map(Email::masked),
+        }
+        .unwrap_or_default()
+    }
+
     /// Personal strings a new password must not contain (SPEC §6).
     pub fn personal_strings(&self) -> Vec<&str> {
         let mut strings: Vec<&str> = self.nik.iter().map(Nik::as_str).collect();

@@ -6,13 +6,12 @@
 use super::{Engine, EngineError};
 use crate::clock::Timestamp;
 use crate::dialog::keys::ResponseKey;
-use crate::dialog::state::{CardView, CodeChannel};
+use crate::dialog::state::CardView;
 use crate::dialog::{Effect, Event, MemberView};
 use crate::identity::{Kpj, Nik};
 use crate::limits::Attempt;
 use crate::members::{Card, FoundMember};
 use crate::outbox::OutboundCode;
-use crate::security::mask;
 use crate::security::otp;
 use crate::security::password::{self, SecretString};
 use crate::store::{PageGrant, SessionKey};
@@ -108,20 +107,8 @@ impl Engine {
                     channel,
                     code,
                 } => {
-                    let (to, masked_to) = match channel {
-                        CodeChannel::Sms => {
-                            let phone = member.phone.as_ref().map(|p| p.as_str().to_string());
-                            let phone = phone.unwrap_or_default();
-                            let masked = mask::mask_phone(&phone);
-                            (phone, masked)
-                        }
-                        CodeChannel::Email => {
-                            let email = member.email.as_ref().map(|e| e.as_str().to_string());
-                            let email = email.unwrap_or_default();
-                            let masked = mask::mask_email(&email);
-                            (email, masked)
-                        }
-                    };
+                    let to = member.address(channel).unwrap_or_default().to_string();
+                    let masked_to = member.masked_address(channel);
                     let minutes = (otp::CODE_TTL.as_secs() / 60).to_string();
                     let text = self.render_text(
                         ResponseKey::CodeMessage.as_str(),
