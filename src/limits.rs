@@ -76,6 +76,12 @@ pub fn take_token(full_at_us: Option<u64>, rate: Rate, now_us: u64) -> Result<u6
     Ok(full_at + rate.interval_us())
 }
 
+/// The bucket full again at `full_at_us` after a token taken from it is given back: one
+/// interval earlier (a turn that took it failed, so the attempt never happened).
+pub fn return_token(full_at_us: u64, rate: Rate) -> u64 {
+    full_at_us.saturating_sub(rate.interval_us())
+}
+
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}s", self.burst, self.period.as_secs())
@@ -346,6 +352,12 @@ pub struct MemberLimits {
     codes: Option<Rate>,
 }
 
+/// The tokens one turn took from the per-member buckets: given back if the turn fails, so a
+/// failed turn, which the member may retry, has spent nothing (SPEC §6 counts attempts, and
+/// a failed turn attempted nothing the member saw).
+#[derive(Debug, Default)]
+pub struct Spent(Vec<(BucketId, Rate)>);
+
 /// Fingerprint purpose for bucket names.
 const BUCKET_PURPOSE: &[u8] = b"tanya.member-limit";
 
@@ -365,13 +377,23 @@ impl MemberLimits {
 
     /// One token from the bucket of `what` (`kpj:…`). A store that fails refuses: a limit
     /// that cannot be counted must not let guesses or codes through.
-    async fn take(&self, rate: Option<Rate>, what: &str, now: Timestamp) -> bool {
+    async fn take(
+        &self,
+        rate: Option<Rate>,
+        what: &str,
+        now: Timestamp,
+        spent: &mut Spent,
+    ) -> bool {
         let Some(rate) = rate else {
             return true;
         };
         let bucket = self.key.fingerprint(BUCKET_PURPOSE, what.as_bytes());
         match self.store.take(&bucket, rate, now).await {
-            Ok(taken) => taken.is_ok(),
+            Ok(Ok(())) => {
+                spent.0.push((bucket, rate));
+                true
+            }
+            Ok(Err(_)) => false,
             Err(error) => {
                 tracing::warn!(%error, "member limit store failed; refusing");
                 false
@@ -380,28 +402,49 @@ impl MemberLimits {
     }
 
     /// Whether `attempt` may go ahead at `now`, spending its tokens (a refusal is not
-    /// counted as an attempt). The engine asks before each look-up and code the dialog wants.
-    pub async fn admit(&self, attempt: Attempt<'_>, now: Timestamp) -> bool {
+    /// counted as an attempt) and noting them in `spent`. The engine asks before each
+    /// look-up and code the dialog wants.
+    pub async fn admit(&self, attempt: Attempt<'_>, now: Timestamp, spent: &mut Spent) -> bool {
         // A guess must pass the bucket of each value typed. When the second refuses, the
         // first one's token stays spent: that only makes a guesser slower.
         match attempt {
             Attempt::LookUpByKpjNik { kpj, nik } => {
-                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now)
+                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now, spent)
                     .await
                     && self
-                        .take(self.lookups, &format!("nik:{}", nik.as_str()), now)
+                        .take(self.lookups, &format!("nik:{}", nik.as_str()), now, spent)
                         .await
             }
             Attempt::LookUpByEmailKpj { email, kpj } => {
-                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now)
+                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now, spent)
                     .await
                     && self
-                        .take(self.lookups, &format!("email:{}", email.as_str()), now)
+                        .take(
+                            self.lookups,
+                            &format!("email:{}", email.as_str()),
+                            now,
+                            spent,
+                        )
                         .await
             }
             Attempt::SendCode { member } => {
-                self.take(self.codes, &format!("member:{}", member.as_str()), now)
-                    .await
+                self.take(
+                    self.codes,
+                    &format!("member:{}", member.as_str()),
+                    now,
+                    spent,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Gives back what a failed turn took. A store that fails keeps the tokens spent (the
+    /// safe side: the member waits a little longer), with a warning.
+    pub async fn give_back(&self, spent: Spent) {
+        for (bucket, rate) in spent.0 {
+            if let Err(error) = self.store.give_back(&bucket, rate).await {
+                tracing::warn!(%error, "member limit store failed; a token stays spent");
             }
         }
     }
@@ -571,16 +614,21 @@ mod tests {
         let nik = Nik::parse("3174011203880001").unwrap();
         let at = Timestamp(1_000);
         let attempt = |kpj| Attempt::LookUpByKpjNik { kpj, nik: &nik };
-        assert!(limits.admit(attempt(&kpj), at).await);
-        assert!(limits.admit(attempt(&kpj), at).await);
-        assert!(!limits.admit(attempt(&kpj), at).await);
+        let mut spent = Spent::default();
+        assert!(limits.admit(attempt(&kpj), at, &mut spent).await);
+        assert!(limits.admit(attempt(&kpj), at, &mut spent).await);
+        assert!(!limits.admit(attempt(&kpj), at, &mut spent).await);
         assert!(
-            !limits.admit(attempt(&other_kpj), at).await,
+            !limits.admit(attempt(&other_kpj), at, &mut spent).await,
             "the same NIK with another card is the same guesser"
         );
+        // What was taken is given back when its turn fails: one more look-up goes through.
+        limits.give_back(spent).await;
+        assert!(limits.admit(attempt(&kpj), at, &mut Spent::default()).await);
+        let mut spent = Spent::default();
         assert!(
             limits
-                .admit(attempt(&kpj), Timestamp(1_000 + 3_600_000))
+                .admit(attempt(&kpj), Timestamp(1_000 + 3_600_000), &mut spent)
                 .await
         );
     }

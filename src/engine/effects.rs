@@ -9,7 +9,7 @@ use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::CardView;
 use crate::dialog::{Effect, Event, MemberView};
 use crate::identity::{Kpj, Nik};
-use crate::limits::Attempt;
+use crate::limits::{Attempt, Spent};
 use crate::members::{Card, FoundMember};
 use crate::outbox::OutboundCode;
 use crate::security::otp;
@@ -57,6 +57,7 @@ impl Engine {
         session: &SessionKey,
         effects: Vec<Effect>,
         now: Timestamp,
+        spent: &mut Spent,
     ) -> Result<Option<Event>, EngineError> {
         let mut next = None;
         for effect in effects {
@@ -66,34 +67,38 @@ impl Engine {
                         kpj: &kpj,
                         nik: &nik,
                     };
-                    next = Some(if self.services.member_limits.admit(attempt, now).await {
-                        let found = self.services.members.find_by_kpj_nik(&kpj, &nik).await?;
-                        Event::LookedUp(found.map(|found| view(found, kpj, Some(nik))))
-                    } else {
-                        Event::LookUpRefused
-                    });
+                    next = Some(
+                        if self.services.member_limits.admit(attempt, now, spent).await {
+                            let found = self.services.members.find_by_kpj_nik(&kpj, &nik).await?;
+                            Event::LookedUp(found.map(|found| view(found, kpj, Some(nik))))
+                        } else {
+                            Event::LookUpRefused
+                        },
+                    );
                 }
                 Effect::LookUpByEmailKpj { email, kpj } => {
                     let attempt = Attempt::LookUpByEmailKpj {
                         email: &email,
                         kpj: &kpj,
                     };
-                    next = Some(if self.services.member_limits.admit(attempt, now).await {
-                        let found = self
-                            .services
-                            .members
-                            .find_by_email_kpj(&email, &kpj)
-                            .await?;
-                        Event::LookedUp(found.map(|found| view(found, kpj, None)))
-                    } else {
-                        Event::LookUpRefused
-                    });
+                    next = Some(
+                        if self.services.member_limits.admit(attempt, now, spent).await {
+                            let found = self
+                                .services
+                                .members
+                                .find_by_email_kpj(&email, &kpj)
+                                .await?;
+                            Event::LookedUp(found.map(|found| view(found, kpj, None)))
+                        } else {
+                            Event::LookUpRefused
+                        },
+                    );
                 }
                 Effect::AdmitCode { request } => {
                     let attempt = Attempt::SendCode {
                         member: &request.member.id,
                     };
-                    let admitted = self.services.member_limits.admit(attempt, now).await;
+                    let admitted = self.services.member_limits.admit(attempt, now, spent).await;
                     next = Some(Event::CodeAdmission { admitted, request });
                 }
                 Effect::LoadCards { member_id } => {

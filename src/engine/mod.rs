@@ -82,7 +82,8 @@ pub struct TurnResult {
     pub expects: Expects,
 }
 
-/// Why a turn failed. Nothing of the turn is saved when it fails, so it can be retried.
+/// Why a turn failed. A failed turn gives back the member's look-up and code tokens it
+/// spent, and saves nothing unless only its final flush failed; so it can be retried.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The session store failed.

@@ -9,6 +9,7 @@ use super::turn::{Conclusion, decode, stripe};
 use super::{Engine, EngineError, HIDDEN_PASSWORD, OutgoingMessage};
 use crate::dialog::keys::ResponseKey;
 use crate::dialog::{Event, PagePassword, Session};
+use crate::limits::Spent;
 use crate::security::page_token::{PAGE_TOKEN_ATTEMPTS, PageToken};
 use crate::security::password::{self, PasswordRule, SecretString};
 use crate::store::{PageGrant, PageTokenStore, SessionKey, TurnWrites};
@@ -156,7 +157,9 @@ impl Engine {
             .step(key, session, Event::PasswordFromPage(page), now)
             .await?;
         // The dialog asks to store the hash and to withdraw the link; no look-up follows.
-        self.run_effects(key, transition.effects, now).await?;
+        // (It never spends the member's limits, so there is nothing to give back.)
+        self.run_effects(key, transition.effects, now, &mut Spent::default())
+            .await?;
         let concluded = Conclusion {
             key,
             // The member's side of this exchange: a password, set on the page.

@@ -5,7 +5,9 @@ use super::turn::stripe;
 use super::{Engine, HistoryEntry, IncomingMessage, Input, PageLinks, Services};
 use crate::dialog::state::{HISTORY_LIMIT, RECENT_EXCHANGES, Speaker};
 use crate::dialog::{self, Session};
+use crate::identity::{Email, Kpj, Nik};
 use crate::limits::{Limits, MemberLimits};
+use crate::members::{Card, DirectoryError, FoundMember, MemberDirectory, MemberId};
 use crate::nlu::Nlu;
 use crate::security::otp::ServerKey;
 use crate::store::{DbError, Durability, MemberGuardStore, NoDurability, SessionKey, SessionStore};
@@ -34,6 +36,18 @@ impl Durability for HoldFirst {
 }
 
 async fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStore>) {
+    engine_with(durability, crate::limits::LimitsConfig::off(), |members| {
+        members
+    })
+    .await
+}
+
+/// An engine over the demo members (as `directory` wraps them) with `limits`.
+async fn engine_with(
+    durability: Arc<dyn Durability>,
+    limits: crate::limits::LimitsConfig,
+    directory: impl FnOnce(Arc<dyn MemberDirectory>) -> Arc<dyn MemberDirectory>,
+) -> (Engine, Arc<dyn SessionStore>) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
     let content =
         Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
@@ -45,10 +59,9 @@ async fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStor
         .expect("seed");
     let key = Arc::new(ServerKey::from_bytes([7; 32]));
     let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
-    let limits = crate::limits::LimitsConfig::off();
     let services = Services {
         store: store.clone(),
-        members: Arc::new(crate::members::StoredMembers(members)),
+        members: directory(Arc::new(crate::members::StoredMembers(members))),
         codes: Arc::new(crate::outbox::MemoryOutbox::default()),
         durability,
         clock: Arc::new(crate::clock::SystemClock),
@@ -120,6 +133,93 @@ fn concurrent_messages_to_one_session_are_processed_one_at_a_time_in_order() {
             "two messages without an answer between them"
         );
         assert_eq!(history.last().map(|e| e.from), Some(Speaker::Bot));
+    });
+}
+
+/// A directory whose first look-up is an outage and second a failure, then answers.
+struct FlakyLookups {
+    inner: Arc<dyn MemberDirectory>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl MemberDirectory for FlakyLookups {
+    async fn find_by_kpj_nik(
+        &self,
+        kpj: &Kpj,
+        nik: &Nik,
+    ) -> Result<Option<FoundMember>, DirectoryError> {
+        match self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Err(DirectoryError::Unavailable("test outage".into())),
+            1 => Err(DirectoryError::Database(DbError::FlusherStopped)),
+            _ => self.inner.find_by_kpj_nik(kpj, nik).await,
+        }
+    }
+
+    async fn find_by_email_kpj(
+        &self,
+        email: &Email,
+        kpj: &Kpj,
+    ) -> Result<Option<FoundMember>, DirectoryError> {
+        self.inner.find_by_email_kpj(email, kpj).await
+    }
+
+    async fn cards(&self, id: &MemberId) -> Result<Vec<Card>, DirectoryError> {
+        self.inner.cards(id).await
+    }
+
+    async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
+        self.inner.set_password(id, phc).await
+    }
+}
+
+/// A turn whose look-up was admitted but then dropped (a directory outage) or failed (any
+/// other error) gives the member's tokens back: with one look-up an hour, the member's third
+/// try of the same message is still looked up, and only then is the hour's look-up spent.
+#[test]
+fn a_dropped_or_failed_turn_gives_back_the_look_ups_it_spent() {
+    let runtime = single_thread_runtime();
+    runtime.block_on(async {
+        let limits = crate::limits::LimitsConfig {
+            member_lookups: Some(crate::limits::Rate::new(
+                1,
+                std::time::Duration::from_secs(3600),
+            )),
+            ..crate::limits::LimitsConfig::off()
+        };
+        let flaky = |inner| -> Arc<dyn MemberDirectory> {
+            Arc::new(FlakyLookups {
+                inner,
+                calls: std::sync::atomic::AtomicUsize::new(0),
+            })
+        };
+        let (engine, _) = engine_with(Arc::new(NoDurability), limits, flaky).await;
+        let keys_of = |result: &super::TurnResult| -> Vec<String> {
+            result.messages.iter().map(|m| m.key.clone()).collect()
+        };
+        let key = SessionKey::new("web", "retry").expect("key");
+        engine
+            .handle(says(&key, "lupa akun jmo"))
+            .await
+            .expect("start");
+        let values = "12345678901 3174011203880001";
+        let dropped = engine
+            .handle(says(&key, values))
+            .await
+            .expect("outage turn");
+        assert_eq!(keys_of(&dropped), ["service_unavailable"]);
+        let failed = engine.handle(says(&key, values)).await;
+        assert!(failed.is_err(), "the look-up failed");
+        let answer = engine.handle(says(&key, values)).await.expect("third try");
+        assert_eq!(keys_of(&answer), ["ask_otp_channel"]);
+        // Spent now: another look-up of that card within the hour is refused.
+        let other = SessionKey::new("web", "other").expect("key");
+        engine
+            .handle(says(&other, "lupa akun jmo"))
+            .await
+            .expect("start");
+        let again = engine.handle(says(&other, values)).await.expect("refused");
+        assert_eq!(keys_of(&again), ["rate_limited"]);
     });
 }
 

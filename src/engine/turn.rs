@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::{CodeChannel, Exchange, Said};
 use crate::dialog::{self, Context, Event, FlowOutcome, PasswordEntry, Reply, Session, State};
+use crate::limits::Spent;
 use crate::metrics::Channel;
 use crate::nlu::IntentScore;
 use crate::security::lockout::Standing;
@@ -105,10 +106,26 @@ impl Engine {
         }
     }
 
+    /// One turn. The per-member tokens it spends are given back if it fails: nothing of a
+    /// failed turn is kept, so the member may send the message again.
     pub(super) async fn turn(
         &self,
         incoming: &IncomingMessage,
         only_existing: bool,
+    ) -> Result<Option<TurnResult>, EngineError> {
+        let mut spent = Spent::default();
+        let result = self.spending(incoming, only_existing, &mut spent).await;
+        if result.is_err() {
+            self.services.member_limits.give_back(spent).await;
+        }
+        result
+    }
+
+    async fn spending(
+        &self,
+        incoming: &IncomingMessage,
+        only_existing: bool,
+        spent: &mut Spent,
     ) -> Result<Option<TurnResult>, EngineError> {
         let started = Instant::now();
         let _turn = self.locks[stripe(&incoming.session)].lock().await;
@@ -167,7 +184,7 @@ impl Engine {
                 });
             }
             match self
-                .run_effects(&incoming.session, transition.effects, now)
+                .run_effects(&incoming.session, transition.effects, now, spent)
                 .await
             {
                 Ok(Some(next)) => event = next,
@@ -177,6 +194,10 @@ impl Engine {
                     // can send the same message again once the directory is back.
                     tracing::warn!(session = %incoming.session.redacted(), %error, "member directory unavailable");
                     self.metrics.directory_unavailable();
+                    self.services
+                        .member_limits
+                        .give_back(std::mem::take(spent))
+                        .await;
                     session = as_stored(&stored);
                     replies = vec![Reply::key(ResponseKey::ServiceUnavailable)];
                     flows.clear();

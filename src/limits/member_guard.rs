@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{Rate, Refused, take_token};
+use super::{Rate, Refused, return_token, take_token};
 use crate::clock::Timestamp;
 use crate::db_error::StoreError;
 use crate::members::MemberId;
@@ -28,6 +28,9 @@ pub trait MemberGuardStore: Send + Sync {
         rate: Rate,
         now: Timestamp,
     ) -> Result<Result<(), Refused>, StoreError>;
+    /// Gives back one token taken from `bucket` at `rate` by a turn that then failed (see
+    /// `return_token`); nothing for a bucket the store no longer holds.
+    async fn give_back(&self, bucket: &BucketId, rate: Rate) -> Result<(), StoreError>;
     /// The member's standing (the default for a member with none stored).
     async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError>;
     /// Applies `event` at `now` to the member's standing; returns the new standing.
@@ -79,6 +82,13 @@ impl MemberGuardStore for MemoryMemberGuard {
         Ok(taken.map(|full_at| {
             maps.buckets.insert(*bucket, full_at);
         }))
+    }
+
+    async fn give_back(&self, bucket: &BucketId, rate: Rate) -> Result<(), StoreError> {
+        if let Some(full_at) = self.maps().buckets.get_mut(bucket) {
+            *full_at = return_token(*full_at, rate);
+        }
+        Ok(())
     }
 
     async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
@@ -142,6 +152,12 @@ pub(crate) mod tests {
             .expect("take")
             .unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_secs(30));
+        // A token given back (its turn failed) can be taken again, once.
+        store.give_back(&bucket, rate).await.expect("give back");
+        assert_eq!(store.take(&bucket, rate, T0).await.expect("take"), Ok(()));
+        assert!(store.take(&bucket, rate, T0).await.expect("take").is_err());
+        // Giving back to a bucket the store does not hold creates none (see the sweep).
+        store.give_back(&[9u8; 32], rate).await.expect("give back");
         assert_eq!(store.take(&other, rate, T0).await.expect("take"), Ok(()));
         let half = T0.plus(Duration::from_secs(30));
         assert_eq!(

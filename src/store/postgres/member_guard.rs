@@ -82,6 +82,19 @@ impl MemberGuardStore for PgMemberGuard {
         }
     }
 
+    async fn give_back(&self, bucket: &BucketId, rate: Rate) -> Result<(), StoreError> {
+        // `return_token` in one statement, atomic against other instances' takes.
+        let client = connection(&self.pool).await?;
+        client
+            .execute(
+                "UPDATE member_buckets SET full_at = greatest(full_at - $2::bigint, 0) \
+                 WHERE bucket = $1",
+                &[&&bucket[..], &bigint(rate.interval_us())],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn standing(&self, member: &MemberId) -> Result<Standing, StoreError> {
         let client = connection(&self.pool).await?;
         let read = client

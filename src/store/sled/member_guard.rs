@@ -5,7 +5,7 @@
 use super::Database;
 use crate::clock::Timestamp;
 use crate::limits::member_guard::{BucketId, MemberGuardStore, micros};
-use crate::limits::{Rate, Refused, take_token};
+use crate::limits::{Rate, Refused, return_token, take_token};
 use crate::members::MemberId;
 use crate::security::lockout::{CodeEvent, Standing};
 use crate::store::StoreError;
@@ -63,6 +63,26 @@ impl MemberGuardStore for SledMemberGuard {
                 .is_ok()
             {
                 return Ok(Ok(()));
+            }
+        }
+    }
+
+    async fn give_back(&self, bucket: &BucketId, rate: Rate) -> Result<(), StoreError> {
+        // Compare-and-swap, as `take`: a token taken meanwhile by another turn is kept.
+        loop {
+            let Some(old) = self.buckets.get(bucket)? else {
+                return Ok(());
+            };
+            let Some(full) = full_at(&old) else {
+                return Ok(());
+            };
+            let back = return_token(full, rate).to_be_bytes();
+            if self
+                .buckets
+                .compare_and_swap(bucket, Some(old), Some(&back[..]))?
+                .is_ok()
+            {
+                return Ok(());
             }
         }
     }
