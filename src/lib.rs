@@ -20,6 +20,7 @@ pub mod delivery;
 pub mod dialog;
 pub mod directory;
 pub mod engine;
+pub mod fnv;
 pub mod http;
 pub mod identity;
 pub mod input;

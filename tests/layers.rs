@@ -1,18 +1,78 @@
 //! The module layers of ARCHITECTURE.md, enforced: a test per rule, reading the sources. Each
-//! rule names words a folder's code must not contain; comments and `#[cfg(test)]` modules are
-//! left out (tests may build whatever they need).
+//! rule names words a folder's code must not contain; comments and the test module of each file
+//! are left out (tests may build whatever they need).
 
 use std::path::{Path, PathBuf};
 
 /// The code of `path` without its comments and without its test module.
 fn code_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).expect("source file");
-    let production = text.split("#[cfg(test)]").next().unwrap_or_default();
-    production
+    text[..test_module_start(&text)]
         .lines()
         .map(|line| line.split("//").next().unwrap_or_default())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Where the test module of `text` starts (its end when it has none): the first
+/// `#[cfg(test)]` on an inline module (`mod tests { … }`), which comes last in a file. Other
+/// `#[cfg(test)]` items (a `use`, a helper method, a `mod x;` declaration) are production
+/// files' code like the rest and stay checked.
+fn test_module_start(text: &str) -> usize {
+    const ATTRIBUTE: &str = "#[cfg(test)]";
+    text.match_indices(ATTRIBUTE)
+        .map(|(at, _)| at)
+        .find(|&at| opens_inline_module(&text[at + ATTRIBUTE.len()..]))
+        .unwrap_or(text.len())
+}
+
+/// Whether the item at the start of `rest` (after any more attributes) is `mod name {`.
+fn opens_inline_module(rest: &str) -> bool {
+    let mut item = rest.trim_start();
+    while item.starts_with("#[") {
+        let Some(end) = item.find(']') else {
+            return false;
+        };
+        item = item[end + 1..].trim_start();
+    }
+    let item = item
+        .strip_prefix("pub(crate) ")
+        .or_else(|| item.strip_prefix("pub(super) "))
+        .or_else(|| item.strip_prefix("pub "))
+        .unwrap_or(item);
+    item.strip_prefix("mod ").is_some_and(|declaration| {
+        let name_end = declaration
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(declaration.len());
+        declaration[name_end..].trim_start().starts_with('{')
+    })
+}
+
+#[test]
+fn test_items_before_the_test_module_do_not_hide_the_code_after_them() {
+    // `store/sled/db.rs` has a `#[cfg(test)]` method near its top; the code after it is
+    // production code and must be checked, its test module must not.
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/sled/db.rs");
+    let code = code_of(&db);
+    assert!(
+        code.contains("fn reopen("),
+        "the test-only method is checked"
+    );
+    assert!(
+        code.contains("fn flush_until_idle("),
+        "code after it is checked"
+    );
+    assert!(!code.contains("mod tests"), "the test module is left out");
+    let production = "fn f() {}
+#[cfg(test)]
+use x::y;
+#[cfg(test)]
+#[allow(dead_code)]
+pub(crate) mod helper;
+fn g() {}
+";
+    let file = format!("{production}#[cfg(test)]\nmod tests {{\n    fn t() {{}}\n}}\n");
+    assert_eq!(&file[..test_module_start(&file)], production);
 }
 
 /// The Rust files of `module` (`src/<module>.rs` and everything under `src/<module>/`).
@@ -104,12 +164,28 @@ fn the_vocabulary_modules_are_leaves() {
         "clock",
         "session_key",
         "db_error",
-        "stripes",
+        "fnv",
         "intent",
     ] {
         let found = violations(module, &["crate::"]);
         assert!(found.is_empty(), "{found:#?}");
     }
+}
+
+#[test]
+fn lock_striping_names_only_leaves() {
+    // `stripes` hashes with `fnv` and guards `SessionKey`s; nothing else.
+    let found: Vec<String> = files_of("stripes")
+        .iter()
+        .filter(|path| {
+            code_of(path)
+                .replace("crate::fnv", "")
+                .replace("crate::session_key::", "")
+                .contains("crate::")
+        })
+        .map(|path| format!("{} names more than fnv and session_key", path.display()))
+        .collect();
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 #[test]

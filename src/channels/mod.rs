@@ -48,6 +48,7 @@ use crate::input::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 use crate::store::SessionKey;
 use crate::store::channel_queue::DeliveryClaim;
 use crate::store::{self, DbError, OpenError, Stores};
+use crate::stripes::StripedLocks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -80,8 +81,9 @@ const PRIVATE_CHAT_KEY: ResponseKey = ResponseKey::PrivateChatOnly;
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(5 * 60);
 /// The label of the button that opens a WhatsApp list of choices.
 const LIST_BUTTON_KEY: ResponseKey = ResponseKey::LabelListButton;
-/// Independent pipeline locks (see the module doc); members hashing to the same stripe wait
-/// for each other, which is rare and harmless.
+/// Independent pipeline locks (see the module doc): members hashing to the same stripe wait
+/// for each other, which is rare and harmless. Fewer than the engine's, as only the members
+/// on messaging platforms come through here.
 const LOCK_STRIPES: usize = 256;
 /// How long one call to a platform API may take before it counts as failed and is retried.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
@@ -244,7 +246,7 @@ pub struct Channels {
     storage: Option<Storage>,
     policy: RetryPolicy,
     list_label: String,
-    locks: Vec<tokio::sync::Mutex<()>>,
+    locks: StripedLocks,
     /// Demo mode only: codes also shown in the chat (see `demo_codes`).
     demo_codes: Option<DemoCodes>,
     /// The WhatsApp business number (`phone_number_id`) pushes are sent from: the session key
@@ -327,9 +329,7 @@ impl Channels {
             storage,
             policy: RetryPolicy::from(config.delivery),
             list_label,
-            locks: (0..LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            locks: StripedLocks::new(LOCK_STRIPES),
             demo_codes,
             whatsapp_number: Mutex::new(
                 config
@@ -399,7 +399,7 @@ impl Channels {
     /// Runs one inbound message through the pipeline described in the module doc.
     async fn process(&self, inbound: Inbound) -> Result<(), ChannelError> {
         let storage = self.storage.as_ref().ok_or(ChannelError::NotConfigured)?;
-        let _in_order = self.locks[stripe(&inbound.session)].lock().await;
+        let _in_order = self.locks.lock(&inbound.session).await;
         let now = self.engine.clock().now();
         if let Some(sent_at) = inbound.sent_at
             && now.since(sent_at) > MAX_EVENT_AGE
@@ -553,7 +553,7 @@ impl Channels {
         let storage = self.storage.as_ref().ok_or_else(no_channel)?;
         let reply_to = self.destination(session)?;
         let requests = self.render(&reply_to, messages);
-        let _in_order = self.locks[stripe(session)].lock().await;
+        let _in_order = self.locks.lock(session).await;
         storage
             .outbox
             .enqueue(session, &requests, None, self.engine.clock().now())
@@ -827,10 +827,6 @@ fn split_text(text: &str, max: usize) -> Vec<String> {
         rest = rest[cut..].trim_start();
     }
     pieces
-}
-
-fn stripe(key: &SessionKey) -> usize {
-    crate::stripes::stripe(key.as_str(), LOCK_STRIPES)
 }
 
 /// The wait a `Retry-After` header asks for (seconds; the HTTP-date form is not used by the

@@ -32,10 +32,15 @@ use crate::security::otp::ServerKey;
 use crate::security::password::PasswordError;
 use crate::store::{DbError, Durability};
 use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError};
+use crate::stripes::StripedLocks;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use turn::decode;
+
+/// The session locks' stripes: every session of every channel takes one for each turn, so
+/// there are many (their memory stays small and fixed) and two busy sessions rarely share one.
+const LOCK_STRIPES: usize = 1024;
 
 /// What a member sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +141,8 @@ pub struct Engine {
     services: Services,
     /// Normalised typed phrase → command.
     commands: HashMap<String, Command>,
-    locks: Vec<tokio::sync::Mutex<()>>,
+    /// One turn per session at a time (see `LOCK_STRIPES`).
+    locks: StripedLocks,
     metrics: Arc<Metrics>,
     /// The intents of the content: only these become metric labels and log fields (a
     /// button payload `/anything` must not invent new ones).
@@ -167,9 +173,7 @@ impl Engine {
             metrics: Arc::new(Metrics::default()),
             intents,
             payload_titles,
-            locks: (0..turn::LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            locks: StripedLocks::new(LOCK_STRIPES),
             hashing: tokio::sync::Semaphore::new(effects::password_hashers()),
         }
     }

@@ -5,7 +5,7 @@
 //! run (the directory stores the hash), and the replies rendered for the chat — as when the
 //! password is typed in the chat.
 
-use super::turn::{Conclusion, decode, stripe};
+use super::turn::{Conclusion, decode};
 use super::{Engine, EngineError, HIDDEN_PASSWORD, OutgoingMessage};
 use crate::dialog::keys::ResponseKey;
 use crate::dialog::{Event, PagePassword, Session};
@@ -128,7 +128,7 @@ impl Engine {
     ) -> Result<PageOutcome, EngineError> {
         let started = Instant::now();
         let key = &grant.session;
-        let _turn = self.locks[stripe(key)].lock().await;
+        let _turn = self.locks.lock(key).await;
         let now = self.services.clock.now();
         let (stored, store_turn) = self.services.store.begin_turn(key).await?;
         let session = match stored {

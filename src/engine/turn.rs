@@ -19,9 +19,6 @@ use crate::security::page_token::PageToken;
 use crate::store::{SessionKey, StoreError, StoredSession, TurnWrites};
 use std::time::Instant;
 
-/// Independent locks; sessions hashing to the same stripe wait for each other, which is rare
-/// and harmless, and memory stays fixed however many sessions exist.
-pub(super) const LOCK_STRIPES: usize = 1024;
 /// A look-up answered inside a turn leads to at most one more step; the bound guards the loop.
 const MAX_STEPS_PER_TURN: usize = 4;
 
@@ -53,7 +50,7 @@ impl Engine {
         channel: CodeChannel,
         pushed: bool,
     ) -> Result<Vec<OutgoingMessage>, EngineError> {
-        let _turn = self.locks[stripe(key)].lock().await;
+        let _turn = self.locks.lock(key).await;
         let now = self.services.clock.now();
         let (stored, store_turn) = self.services.store.begin_turn(key).await?;
         let Some(stored) = stored else {
@@ -128,7 +125,7 @@ impl Engine {
         spent: &mut Spent,
     ) -> Result<Option<TurnResult>, EngineError> {
         let started = Instant::now();
-        let _turn = self.locks[stripe(&incoming.session)].lock().await;
+        let _turn = self.locks.lock(&incoming.session).await;
         let now = self.services.clock.now();
         let (stored, store_turn) = self.services.store.begin_turn(&incoming.session).await?;
         if only_existing && stored.is_none() {
@@ -345,21 +342,5 @@ pub(super) fn decode(key: &SessionKey, stored: &StoredSession, now: Timestamp) -
             tracing::warn!(session = %key.redacted(), %error, "unreadable session; starting idle");
             Session::new(now)
         }
-    }
-}
-
-pub(super) fn stripe(key: &SessionKey) -> usize {
-    crate::stripes::stripe(key.as_str(), LOCK_STRIPES)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stripes_are_stable_and_in_range() {
-        let key = SessionKey::new("web", "abc").unwrap();
-        assert_eq!(stripe(&key), stripe(&key));
-        assert!(stripe(&key) < LOCK_STRIPES);
     }
 }

@@ -3,6 +3,7 @@
 //! policy that lets pages on other origins (`TANYA_CORS_ORIGINS`) call the chat API.
 
 use super::AppState;
+use crate::fnv::fnv1a;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -52,6 +53,7 @@ impl Asset {
             content_type,
             cache_control,
             body,
+            // Enough to tell one build's asset from another's, and computed at compile time.
             etag: fnv1a(body),
         }
     }
@@ -181,18 +183,6 @@ fn serve_asset(asset: &Asset, request: &HeaderMap) -> Response {
     }
 }
 
-/// FNV-1a, 64-bit: enough to tell one build's asset from another's, and usable in a `const`.
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +219,22 @@ mod tests {
                 assert!(!source.contains(sink), "{name} uses {sink}");
             }
         }
+    }
+
+    #[test]
+    fn the_widget_stops_at_the_servers_text_limit() {
+        // The widget says a message is too long before sending it; the number it counts to is
+        // `input::MAX_TEXT_CHARS`, the one home of the limit, written out again in JavaScript.
+        let declared = include_str!("../../web/widget.js")
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("var MAX_CHARS = "))
+            .and_then(|value| value.strip_suffix(';'))
+            .expect("widget.js declares `var MAX_CHARS = …;`");
+        assert_eq!(
+            declared.parse::<usize>().ok(),
+            Some(crate::input::MAX_TEXT_CHARS),
+            "widget.js MAX_CHARS"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! hashed, L2-normalised, fed to a multinomial logistic regression trained at start-up with
 //! seeded SGD. Small, deterministic, and fast enough to train in well under 300 ms.
 
+use crate::fnv;
 use std::collections::HashMap;
 
 /// Training settings. The defaults are deliberately plain (no tuning against the dev set,
@@ -158,37 +159,23 @@ fn feature_hashes(tokens: &[String]) -> Vec<u64> {
     hashes
 }
 
-/// FNV-1a over the parts: stable across runs and platforms (unlike `DefaultHasher`'s seed).
+/// FNV-1a over the parts, each followed by `0xff` (so "ab","c" and "a","bc" differ): stable
+/// across runs and platforms (unlike `DefaultHasher`'s seed).
 fn hash(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &byte in *part {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    parts
+        .iter()
+        .fold(fnv::OFFSET, |h, part| fnv::step(fnv::extend(h, part), 0xff))
 }
 
-/// FNV-1a of a tag and characters, without building a string: this runs for every
+/// FNV-1a of a tag, `0xff` and characters, without building a string: this runs for every
 /// character n-gram of every message.
 fn hash_chars(tag: u8, chars: &[char]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |byte: u8| {
-        h ^= u64::from(byte);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    };
-    feed(tag);
-    feed(0xff);
     let mut buffer = [0u8; 4];
-    for c in chars {
-        for &byte in c.encode_utf8(&mut buffer).as_bytes() {
-            feed(byte);
-        }
-    }
-    h
+    chars
+        .iter()
+        .fold(fnv::step(fnv::step(fnv::OFFSET, tag), 0xff), |h, c| {
+            fnv::extend(h, c.encode_utf8(&mut buffer).as_bytes())
+        })
 }
 
 fn unit_vector(rows: Vec<u32>) -> Features {

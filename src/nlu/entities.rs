@@ -31,6 +31,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
+use super::normalize::MAX_NORMALIZED_CHARS;
 use crate::identity::{Email, IdentityError, Kpj, Nik, OtpCode, Phone, mask};
 
 /// What an extracted value is.
@@ -296,10 +297,6 @@ struct Ch {
     c: char,
     at: usize,
 }
-
-/// Bounded work (SPEC §6): NFKC can turn one character into eighteen ("ﷺ"); at most this
-/// many normalised characters are read, four times the longest message.
-const MAX_NORMALIZED_CHARS: usize = 4 * 2_000;
 
 fn normalize(text: &str) -> Vec<Ch> {
     let mut chars = Vec::with_capacity(text.len().min(MAX_NORMALIZED_CHARS));

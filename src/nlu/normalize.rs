@@ -4,6 +4,7 @@
 //! real words of their own (the dictionary).
 
 use super::dictionary::Dictionary;
+use crate::input::MAX_TEXT_CHARS;
 use std::collections::{HashMap, HashSet};
 use unicode_normalization::UnicodeNormalization;
 
@@ -17,10 +18,11 @@ pub const EMAIL_TOKEN: &str = "@email";
 const MIN_CORRECTABLE_CHARS: usize = 4;
 /// Tokens this long may be two edits away from a known word ("paswod" → "password").
 const TWO_EDITS_FROM_CHARS: usize = 6;
-/// Bounded work (SPEC §6): whatever is sent, the normaliser reads at most this many characters
-/// after NFKC (which can turn one character into 18), this many characters of one token, and
-/// this many tokens. Messages are at most 2,000 characters, so real text is never cut.
-const MAX_CLEANED_CHARS: usize = 4 * 2_000;
+/// Bounded work (SPEC §6): whatever is sent, the NLU reads at most this many characters after
+/// NFKC (which can turn one character into eighteen, "ﷺ"): four times the longest message, so
+/// real text is never cut. The normaliser and the entity finder both stop here.
+pub(super) const MAX_NORMALIZED_CHARS: usize = 4 * MAX_TEXT_CHARS;
+/// The normaliser also reads at most this many characters of one token, and this many tokens.
 const MAX_TOKEN_CHARS: usize = 40;
 const MAX_TOKENS: usize = 1_000;
 
@@ -330,7 +332,7 @@ fn raw_tokens(text: &str) -> Vec<String> {
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .flat_map(char::to_lowercase)
-        .take(MAX_CLEANED_CHARS)
+        .take(MAX_NORMALIZED_CHARS)
         .collect();
     let mut tokens = Vec::new();
     for chunk in cleaned.split_whitespace() {
