@@ -237,6 +237,18 @@ mod tests {
         );
     }
 
+    /// The widget's own echo of a typed password and the history the server keeps show it
+    /// alike, so a reloaded page shows what the member saw before.
+    #[test]
+    fn the_widget_hides_a_password_as_the_transcript_does() {
+        let declared = include_str!("../../web/widget.js")
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("var HIDDEN_PASSWORD = '"))
+            .and_then(|value| value.strip_suffix("';"))
+            .expect("widget.js declares `var HIDDEN_PASSWORD = '…';`");
+        assert_eq!(declared, crate::engine::HIDDEN_PASSWORD);
+    }
+
     #[test]
     fn asset_tags_change_with_their_content() {
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
