@@ -221,15 +221,21 @@ mod tests {
         }
     }
 
+    /// The value of `var NAME = …;` in the widget's source, as written.
+    fn widget_declares(name: &str) -> &'static str {
+        let prefix = format!("var {name} = ");
+        include_str!("../../web/widget.js")
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(prefix.as_str()))
+            .and_then(|value| value.strip_suffix(';'))
+            .unwrap_or_else(|| panic!("widget.js declares `var {name} = …;`"))
+    }
+
     #[test]
     fn the_widget_stops_at_the_servers_text_limit() {
         // The widget says a message is too long before sending it; the number it counts to is
         // `input::MAX_TEXT_CHARS`, the one home of the limit, written out again in JavaScript.
-        let declared = include_str!("../../web/widget.js")
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("var MAX_CHARS = "))
-            .and_then(|value| value.strip_suffix(';'))
-            .expect("widget.js declares `var MAX_CHARS = …;`");
+        let declared = widget_declares("MAX_CHARS");
         assert_eq!(
             declared.parse::<usize>().ok(),
             Some(crate::input::MAX_TEXT_CHARS),
@@ -241,12 +247,8 @@ mod tests {
     /// alike, so a reloaded page shows what the member saw before.
     #[test]
     fn the_widget_hides_a_password_as_the_transcript_does() {
-        let declared = include_str!("../../web/widget.js")
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("var HIDDEN_PASSWORD = '"))
-            .and_then(|value| value.strip_suffix("';"))
-            .expect("widget.js declares `var HIDDEN_PASSWORD = '…';`");
-        assert_eq!(declared, crate::engine::HIDDEN_PASSWORD);
+        let declared = widget_declares("HIDDEN_PASSWORD");
+        assert_eq!(declared, format!("'{}'", crate::engine::HIDDEN_PASSWORD));
     }
 
     #[test]
