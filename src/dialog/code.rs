@@ -169,8 +169,9 @@ pub(super) fn on_admission(
     } = request;
     match (admitted, previous) {
         (false, None) => rate_limited(out),
+        // A refused resend keeps the flow and the code already sent: no ending.
         (false, Some(code)) => {
-            out.end(Ending::RateLimited);
+            out.reply(Reply::key(ResponseKey::RateLimited));
             State::AwaitCode { flow, member, code }
         }
         (true, None) => {
