@@ -52,8 +52,10 @@ intents! {
     Acknowledge = "acknowledge",
     Complaint = "complaint",
     OutOfScope = "out_of_scope",
-    // the FAQs the dialog treats specially (follow-ups, the lost card)
+    // the FAQs the dialog treats specially (follow-ups, the lost card, questions about the
+    // numbers asked for)
     FaqFindKpj = "faq_find_kpj",
+    FaqWhyNik = "faq_why_nik",
     FaqJhtClaim = "faq_jht_claim",
     FaqJhtPayslip = "faq_jht_payslip",
     FaqMultipleCards = "faq_multiple_cards",

@@ -164,11 +164,15 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
     let by_digits = only_one(cards, |card| names_number(&message.digits, card));
     let previous = words.affirms(Concept::Previous) || words.denies(Concept::Current);
     let current = words.affirms(Concept::Current) || words.denies(Concept::Previous);
-    let by_age = match (previous, current) {
-        (true, false) => only_one(cards, |card| !card.current),
-        (false, true) => only_one(cards, |card| card.current),
-        _ => None,
+    let wants_current = match (previous, current) {
+        (true, false) => Some(false),
+        (false, true) => Some(true),
+        // "yang sekarang kak, kerjaan lama mah udah lewat": both ages named, the one picked
+        // out with "yang" is the choice.
+        (true, true) => picked_with_yang(words),
+        (false, false) => None,
     };
+    let by_age = wants_current.and_then(|wanted| only_one(cards, |card| card.current == wanted));
     // "yang satu lagi" holds a "satu" that is no position: the other card comes first.
     let other = words.affirms(Concept::Other).then_some(CardChoice::Other);
     by_employer
@@ -177,6 +181,21 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
         .map(CardChoice::One)
         .or(other)
         .or_else(|| position(message, cards.len()).map(CardChoice::One))
+}
+
+/// Which age of card "yang" ("the one that …") points at when a message names both:
+/// `Some(true)` for the current one, when only one of the two follows a "yang".
+fn picked_with_yang(words: &Words) -> Option<bool> {
+    let after_yang = |concept: Concept| {
+        words
+            .affirmed(concept)
+            .any(|h| h.start > 0 && words.tokens[h.start - 1] == "yang")
+    };
+    match (after_yang(Concept::Current), after_yang(Concept::Previous)) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
 }
 
 /// The index of the only card for which `test` holds.
@@ -257,16 +276,51 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
     if words.affirms(Concept::Send) && words.has(Concept::Again) {
         return Some(WhileWaiting::Resend);
     }
-    if words.denies(Concept::Arrive) {
+    if words.denies(Concept::Arrive) || is_empty_inbox(words) {
         return Some(WhileWaiting::NotReceived);
     }
-    if words.has(Concept::Again) && mentions_code {
+    // "kode lagi dong" asks for another; "lg dicari kodenya" ("lagi": right now) is looking.
+    if words.has(Concept::Again) && mentions_code && !words.affirms(Concept::Look) {
         return Some(WhileWaiting::Resend);
     }
-    if *message.intent() == Intent::Acknowledge || message.shape == Shape::Emoji {
+    if *message.intent() == Intent::Acknowledge
+        || message.shape == Shape::Emoji
+        || goes_to_look(message)
+    {
         return Some(WhileWaiting::Acknowledged);
     }
     None
+}
+
+/// "smsnya kosong", "inbox masih sepi": nothing where the code should be.
+fn is_empty_inbox(words: &Words) -> bool {
+    let where_it_goes = [Concept::Code, Concept::Sms, Concept::Email]
+        .iter()
+        .any(|&c| words.has(c));
+    words.affirms(Concept::Empty) && where_it_goes
+}
+
+/// "oke bentar sy cek dulu", "otw buka email", "lg dicari kodenya": the member goes to look
+/// for the code. Looking and nothing else (channels, the code, small words), or looking in a
+/// message that asks for nothing ("bntr, hp nya lg dicas").
+fn goes_to_look(message: &Message) -> bool {
+    const LOOKING: [Concept; 8] = [
+        Concept::Look,
+        Concept::Filler,
+        Concept::Sms,
+        Concept::Email,
+        Concept::Code,
+        Concept::Via,
+        Concept::Again,
+        Concept::Agree,
+    ];
+    let words = &message.words;
+    words.affirms(Concept::Look)
+        && (words.only(&LOOKING)
+            || matches!(
+                message.intent(),
+                Intent::OutOfScope | Intent::Acknowledge | Intent::Thanks
+            ))
 }
 
 fn switch_or_resend(channel: CodeChannel, current: CodeChannel) -> WhileWaiting {

@@ -486,17 +486,23 @@ pub(super) fn human_choice() -> Choice {
 /// topic ranks near the top (SPEC §5.1: "after jht_balance, a question about withdrawing
 /// it → faq_jht_claim even without the word JHT").
 fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
-    if *message.intent() != Intent::OutOfScope
-        || message.command.is_some()
-        || message.words.tokens.len() > FOLLOW_UP_MAX_TOKENS
-    {
+    if message.command.is_some() || message.words.tokens.len() > FOLLOW_UP_MAX_TOKENS {
         return None;
     }
     let question = message.words.asks();
-    let related: Vec<&Intent> = match session.topic.as_ref()? {
-        // "kalau hari sabtu buka?" right after the branch-office answer: the same topic,
-        // however the classifier ranks it on its own.
-        Topic::Faq { intent } if question => return Some(intent.clone()),
+    let topic = session.topic.as_ref()?;
+    // "kalau hari sabtu buka?", "bunganya berapa?" right after an FAQ: the same topic,
+    // however the classifier ranks the question on its own.
+    if let Topic::Faq { intent } = topic
+        && question
+        && stays_on_faq(intent, message)
+    {
+        return Some(intent.clone());
+    }
+    if *message.intent() != Intent::OutOfScope {
+        return None;
+    }
+    let related: Vec<&Intent> = match topic {
         Topic::Faq { intent } => vec![intent],
         Topic::Balance { .. } => vec![
             &Intent::FaqJhtClaim,
@@ -522,6 +528,26 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
         .filter(ranked)
         .find(|score| score.confidence >= FOLLOW_UP_MIN_CONFIDENCE)
         .map(|score| score.name.clone())
+}
+
+/// Whether a short question right after the FAQ `topic` is about it. A question the
+/// classifier cannot place is; so is one it reads as something else without being sure
+/// ("bunganya berapa?" after the housing answer is no question about JHT's returns), unless
+/// that is a flow, a cancel or a person asked for. After the health agency's answer, a
+/// question pointing back at it ("nomor telponnya?", "kantornya dmn?") is about that agency
+/// however sure the classifier is: its number and offices are not ours.
+fn stays_on_faq(topic: &Intent, message: &Message) -> bool {
+    const SURE: f64 = 0.8;
+    let intent = message.intent();
+    if *intent == Intent::OutOfScope {
+        return true;
+    }
+    if *topic == Intent::FaqBpjsKesehatan && message.words.refers_back() {
+        return true;
+    }
+    let an_action =
+        Flow::started_by(intent).is_some() || matches!(intent, Intent::Cancel | Intent::HumanAgent);
+    !an_action && message.confidence() < SURE
 }
 
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.
@@ -588,6 +614,16 @@ pub(super) fn interrupt(
         }
         None => raw,
     };
+    let own = (intent == Intent::OutOfScope)
+        .then(|| own_question(&state, &message))
+        .flatten();
+    let intent = match own {
+        Some(question) => {
+            out.understood = Some(question.clone());
+            question
+        }
+        None => intent,
+    };
     match intent {
         Intent::Cancel => {
             session.next = None;
@@ -628,6 +664,25 @@ pub(super) fn interrupt(
             state
         }
     }
+}
+
+/// A question the classifier is unsure of, asked while the state waits for the member's
+/// numbers, is about them when one of their FAQs ranks first ("Is it safe to share my ID
+/// number here?" asks why the NIK is needed).
+fn own_question(state: &State, message: &Message) -> Option<Intent> {
+    const ABOUT_THE_NUMBERS: [Intent; 2] = [Intent::FaqWhyNik, Intent::FaqFindKpj];
+    if !matches!(
+        state,
+        State::CollectKpjNik { .. } | State::CollectEmailKpj { .. }
+    ) || *message.intent() != Intent::OutOfScope
+        || !message.words.asks()
+    {
+        return None;
+    }
+    let top = message.ranking.first()?;
+    ABOUT_THE_NUMBERS
+        .contains(&top.name)
+        .then(|| top.name.clone())
 }
 
 /// "I'm still waiting for …": what the state needs, and its buttons again where it has them.

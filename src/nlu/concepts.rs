@@ -35,12 +35,20 @@ pub enum Concept {
     Salam,
     /// What a code is called: "kode", "otp".
     Code,
+    /// Going to look for the code: "cek", "buka", "bentar", "otw".
+    Look,
+    /// Nothing there: "kosong", "sepi", "nothing".
+    Empty,
+    /// Going along: "oke", "sip", "siap".
+    Agree,
     /// A question word: "berapa", "kapan", "kalau".
     Question,
     /// Another app, bank, agency or insurer ("gojek", "bca", "taspen").
     Elsewhere,
-    /// This agency and its services ("jmo", "bpjs", "jht").
+    /// This agency and its services ("jmo", "jht", "kpj").
     Ours,
+    /// "BPJS" alone, the name this agency shares with the health-insurance agency.
+    SharedName,
     /// The health-insurance agency and its services ("bpjs kesehatan", "jkn", "kis"): a
     /// different agency, whose accounts, cards and dues are not ours.
     Health,
@@ -54,7 +62,7 @@ pub enum Concept {
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 31] = [
+    pub const ALL: [Concept; 35] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -79,9 +87,13 @@ impl Concept {
         Concept::Contrast,
         Concept::Salam,
         Concept::Code,
+        Concept::Look,
+        Concept::Empty,
+        Concept::Agree,
         Concept::Question,
         Concept::Elsewhere,
         Concept::Ours,
+        Concept::SharedName,
         Concept::Health,
         Concept::Remember,
         Concept::Unable,
@@ -115,9 +127,13 @@ impl Concept {
             Concept::Contrast => "contrast",
             Concept::Salam => "salam",
             Concept::Code => "code",
+            Concept::Look => "look",
+            Concept::Empty => "empty",
+            Concept::Agree => "agree",
             Concept::Question => "question",
             Concept::Elsewhere => "elsewhere",
             Concept::Ours => "ours",
+            Concept::SharedName => "shared_name",
             Concept::Health => "health",
             Concept::Remember => "remember",
             Concept::Unable => "unable",
@@ -311,6 +327,45 @@ impl Words {
             })
     }
 
+    /// The tokens outside every phrase of `concepts`: the message read without them.
+    pub fn without(&self, concepts: &[Concept]) -> Vec<String> {
+        let covered = |i: usize| {
+            self.hits
+                .iter()
+                .any(|h| concepts.contains(&h.concept) && h.start <= i && i < h.end)
+        };
+        self.tokens
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !covered(i))
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// Whether the message points back at something just said: a word under the possessive
+    /// "-nya" ("nomor telponnya", "kantornya", "call center nya") or a "they" ("punya wa gk
+    /// mereka", "their hotline"). "punya", "tanya" and the like are whole words, not "-nya".
+    pub fn refers_back(&self) -> bool {
+        const THEY: [&str; 5] = ["mereka", "they", "their", "them", "its"];
+        const MIN_STEM_CHARS: usize = 3;
+        const WORDS_ENDING_IN_NYA: [&str; 6] = [
+            "tanya",
+            "bertanya",
+            "ditanya",
+            "menanya",
+            "sebenarnya",
+            "biasanya",
+        ];
+        self.typed.iter().any(|word| {
+            THEY.contains(&word.as_str())
+                || word == "nya"
+                || (word
+                    .strip_suffix("nya")
+                    .is_some_and(|stem| stem.chars().count() >= MIN_STEM_CHARS)
+                    && !WORDS_ENDING_IN_NYA.contains(&word.as_str()))
+        })
+    }
+
     /// Whether the message contains `word` as a token.
     pub fn contains(&self, word: &str) -> bool {
         self.tokens.iter().any(|t| t == word)
@@ -375,6 +430,41 @@ mod tests {
             (Concept::Again, phrase("lagi")),
             (Concept::All, phrase("total")),
         ])
+    }
+
+    fn typed(text: &str) -> Words {
+        Words {
+            typed: text.split_whitespace().map(str::to_string).collect(),
+            ..Words::default()
+        }
+    }
+
+    #[test]
+    fn a_possessive_nya_or_a_they_points_back_and_whole_words_do_not() {
+        for text in [
+            "nomor telponnya berapa",
+            "call center nya ada",
+            "punya wa gk mereka",
+        ] {
+            assert!(typed(text).refers_back(), "{text}");
+        }
+        for text in [
+            "saya punya dua kartu",
+            "mau tanya",
+            "biasanya buka jam berapa",
+        ] {
+            assert!(!typed(text).refers_back(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_message_is_read_without_the_phrases_of_some_concepts() {
+        let w = words("kak kirim ke nomor hp lagi", &lexicon());
+        assert_eq!(
+            w.without(&[Concept::Sms, Concept::Filler]),
+            ["kirim", "ke", "lagi"]
+        );
+        assert_eq!(w.without(&[]), w.tokens);
     }
 
     #[test]

@@ -195,9 +195,19 @@ impl Nlu {
             intent = theirs;
         }
         if intent.name == Intent::OutOfScope
-            && let Some(request) = self.request_in_a_sentence(text, &words)
+            && let Some(request) = self
+                .request_in_a_sentence(text, &words)
+                .or_else(|| self.request_beside_a_channel(&words))
         {
             intent = request;
+        }
+        // "ass wr wb", "askum min": a salam and nothing else is a greeting, however it is
+        // spelled (the salam's forms are in the lexicon, not in the classifier's examples).
+        if words.has(Concept::Salam) && words.only(&[Concept::Salam, Concept::Filler]) {
+            intent = IntentScore {
+                name: Intent::Greet,
+                confidence: RULE_CONFIDENCE,
+            };
         }
         if let Some(complaint) = complaint_by_angry_words(&words, &intent, &ranking) {
             intent = complaint;
@@ -362,20 +372,7 @@ impl Nlu {
     /// The request a complaint carries ("kesal, dari kemarin lupa password"): the message
     /// read again without its angry words and fillers.
     fn request_inside_complaint(&self, words: &Words) -> Option<IntentScore> {
-        let noise = |i: usize| {
-            words.hits.iter().any(|h| {
-                matches!(h.concept, Concept::Frustration | Concept::Filler)
-                    && h.start <= i
-                    && i < h.end
-            })
-        };
-        let rest: Vec<String> = words
-            .tokens
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| !noise(i))
-            .map(|(_, t)| t.clone())
-            .collect();
+        let rest = words.without(&[Concept::Frustration, Concept::Filler]);
         if rest.len() < 2 || rest.len() > MAX_TOKENS_TO_SPLIT {
             return None;
         }
@@ -389,12 +386,44 @@ impl Nlu {
         let whole = self
             .request_in(&rest)
             .filter(|request| asks || !request.name.is_faq());
+        // Or it opens it ("aduh lupa kata sandi, udah tua ga ngerti aplikasi, pusing").
+        const MIN_PART_TOKENS: usize = 2;
         whole.or_else(|| {
-            (0..rest.len().saturating_sub(1))
-                .filter_map(|start| self.request_in(&rest[start..]))
+            let endings = (0..rest.len().saturating_sub(1)).map(|start| &rest[start..]);
+            let openings = (MIN_PART_TOKENS..rest.len()).map(|end| &rest[..end]);
+            endings
+                .chain(openings)
+                .filter_map(|part| self.request_in(part))
                 .filter(|request| !request.name.is_faq())
                 .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
         })
+    }
+
+    /// "cek jht dong, kode verifikasi kirim sms": a request with the code's way stated beside
+    /// it (the dialog reads that part as a preference). Its words about codes and channels
+    /// pull the classifier towards other intents, so the rest is read on its own.
+    fn request_beside_a_channel(&self, words: &Words) -> Option<IntentScore> {
+        const CHANNEL_TALK: [Concept; 7] = [
+            Concept::Sms,
+            Concept::Email,
+            Concept::Via,
+            Concept::Send,
+            Concept::Code,
+            Concept::Change,
+            Concept::Filler,
+        ];
+        // A channel the code is sent to ("kirim sms", "lewat email"), not one the member
+        // talks about ("lupa password gmail").
+        let sends = words.affirms(Concept::Send);
+        let states_a_channel = [Concept::Sms, Concept::Email]
+            .iter()
+            .any(|&channel| words.directed(channel) || (sends && words.affirms(channel)));
+        if !states_a_channel || words.tokens.len() > MAX_TOKENS_TO_SPLIT {
+            return None;
+        }
+        let rest = words.without(&CHANNEL_TALK);
+        // What is left must still say something: "kirim ke sms aja" has no request beside it.
+        (rest.len() >= 2).then(|| self.request_in(&rest)).flatten()
     }
 
     /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
@@ -467,6 +496,7 @@ fn somebody_elses(
     let name = if is_about_an_account(&intent.name)
         && words.has(Concept::Elsewhere)
         && !words.has(Concept::Ours)
+        && !words.has(Concept::SharedName)
     {
         Intent::OutOfScope
     } else if is_about_the_health_agency(words, intent, ranking) {
@@ -483,15 +513,20 @@ fn somebody_elses(
 
 /// "ganti nomor hp di mobile jkn": a request about an account, a card, dues or an office
 /// that names the health agency and not this one is about the health agency, whether the
-/// classifier read it as one of ours or was unsure between them. A message the classifier
-/// itself reads as out of scope stays so.
+/// classifier read it as one of ours or was unsure ("cara daftar jkn buat anak": a request
+/// among its first three). A message it reads as nothing like a request stays out of scope.
 fn is_about_the_health_agency(
     words: &Words,
     intent: &IntentScore,
     ranking: &[IntentScore],
 ) -> bool {
+    const UNSURE_PLACES: usize = 3;
+    const UNSURE_MIN_CONFIDENCE: f64 = 0.1;
     let unsure_request = intent.name == Intent::OutOfScope
-        && ranking.first().is_some_and(|top| is_request(&top.name));
+        && ranking
+            .iter()
+            .take(UNSURE_PLACES)
+            .any(|score| is_request(&score.name) && score.confidence > UNSURE_MIN_CONFIDENCE);
     (is_request(&intent.name) || unsure_request)
         && words.has(Concept::Health)
         && !words.has_outside(Concept::Ours, Concept::Health)
@@ -629,6 +664,8 @@ mod tests {
         assert!(!is_about_the_health_agency(&both, &ranking[0], &ranking));
         let out = [score("out_of_scope", 0.8), score("faq_update_data", 0.1)];
         assert!(!is_about_the_health_agency(&health, &unsure, &out));
+        let leaning = [score("out_of_scope", 0.55), score("faq_register_jmo", 0.22)];
+        assert!(is_about_the_health_agency(&health, &unsure, &leaning));
     }
 
     #[test]

@@ -325,8 +325,14 @@ fn is_invisible(c: char) -> bool {
             | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
 }
 
+/// Emoji of anger or exasperation, read as the word `ANGRY_WORD`: "disuruh balik besok 😤"
+/// is as frustrated as its words would be with "marah" in them. Other emoji only separate.
+const ANGRY_EMOJI: [char; 10] = ['😡', '😠', '🤬', '😤', '💢', '👿', '😒', '🙄', '😩', '😫'];
+const ANGRY_WORD: &str = "marah";
+
 /// NFKC, invisible characters removed, lower case, then split into word, number and e-mail
-/// tokens; everything else (punctuation, emoji, symbols) separates tokens.
+/// tokens; everything else (punctuation, emoji, symbols) separates tokens, and an angry
+/// emoji is also a word (`ANGRY_EMOJI`).
 fn raw_tokens(text: &str) -> Vec<String> {
     let cleaned: String = text
         .nfkc()
@@ -354,8 +360,13 @@ fn raw_tokens(text: &str) -> Vec<String> {
                 }
                 current_is_digit = digit;
                 current.push(c);
-            } else if !current.is_empty() {
-                push_token(&mut tokens, std::mem::take(&mut current), current_is_digit);
+            } else {
+                if !current.is_empty() {
+                    push_token(&mut tokens, std::mem::take(&mut current), current_is_digit);
+                }
+                if ANGRY_EMOJI.contains(&c) && tokens.last().is_none_or(|t| t != ANGRY_WORD) {
+                    push_token(&mut tokens, ANGRY_WORD.to_string(), false);
+                }
             }
         }
         if !current.is_empty() {
@@ -646,6 +657,7 @@ mod tests {
         assert_eq!(n.normalize(""), "");
         assert_eq!(n.normalize("   \n\t "), "");
         assert_eq!(n.normalize("😀🙏🔥"), "");
+        assert_eq!(n.normalize("balik besok😤😤 🙏"), "balik besok marah");
         let long = "a".repeat(5000);
         assert_eq!(n.normalize(&long), "a");
         let mixed = "xyz! ".repeat(1000);
