@@ -8,7 +8,7 @@ use super::state::{CardView, CodeChannel, MemberView};
 use super::step::{Command, Message, Shape};
 use crate::identity::OtpCode;
 use crate::intent::Intent;
-use crate::nlu::concepts::{Concept, Words};
+use crate::nlu::concepts::{Concept, Hit, Words};
 use crate::nlu::entities::{EntityKind, EntityValue};
 
 /// Digits in a one-time code (SPEC §3).
@@ -90,10 +90,11 @@ pub fn names_email_domain(message: &Message, member: &MemberView) -> bool {
         && message.words.typed.iter().any(|word| word == name)
 }
 
-/// A channel stated before it was asked ("kodenya kirim ke email aja"): named together with
-/// a word of sending or a "via", so "lupa email" is no preference.
+/// A channel stated before it was asked ("kodenya kirim ke email aja", "kodenya sms aja"):
+/// named together with a word of sending, a "via" or the code, so "lupa email" is no
+/// preference.
 pub fn preferred_channel(words: &Words) -> Option<CodeChannel> {
-    if !(words.affirms(Concept::Send) || words.has(Concept::Via)) {
+    if !(words.affirms(Concept::Send) || words.has(Concept::Via) || words.has(Concept::Code)) {
         return None;
     }
     match named_channel(words)? {
@@ -164,15 +165,16 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
     let by_digits = only_one(cards, |card| names_number(&message.digits, card));
     let previous = words.affirms(Concept::Previous) || words.denies(Concept::Current);
     let current = words.affirms(Concept::Current) || words.denies(Concept::Previous);
-    let wants_current = match (previous, current) {
-        (true, false) => Some(false),
-        (false, true) => Some(true),
+    let age = match (previous, current) {
+        (true, false) => Some(CardAge::Previous),
+        (false, true) => Some(CardAge::Current),
         // "yang sekarang kak, kerjaan lama mah udah lewat": both ages named, the one picked
         // out with "yang" is the choice.
-        (true, true) => picked_with_yang(words),
+        (true, true) => picked_with_which(words),
         (false, false) => None,
     };
-    let by_age = wants_current.and_then(|wanted| only_one(cards, |card| card.current == wanted));
+    let by_age =
+        age.and_then(|age| only_one(cards, |card| card.current == (age == CardAge::Current)));
     // "yang satu lagi" holds a "satu" that is no position: the other card comes first.
     let other = words.affirms(Concept::Other).then_some(CardChoice::Other);
     by_employer
@@ -183,17 +185,30 @@ pub fn card_choice(message: &Message, cards: &[CardView]) -> Option<CardChoice> 
         .or_else(|| position(message, cards.len()).map(CardChoice::One))
 }
 
-/// Which age of card "yang" ("the one that …") points at when a message names both:
-/// `Some(true)` for the current one, when only one of the two follows a "yang".
-fn picked_with_yang(words: &Words) -> Option<bool> {
-    let after_yang = |concept: Concept| {
-        words
-            .affirmed(concept)
-            .any(|h| h.start > 0 && words.tokens[h.start - 1] == "yang")
+/// How old a card the member means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CardAge {
+    Current,
+    Previous,
+}
+
+/// The age of card a "yang" ("the one that …") points at when a message names both: the
+/// one of the two that follows a "yang", if only one does.
+fn picked_with_which(words: &Words) -> Option<CardAge> {
+    let after_which = |concept: Concept| {
+        words.affirmed(concept).any(|h| {
+            words
+                .hits
+                .iter()
+                .any(|w| w.concept == Concept::Which && w.end == h.start)
+        })
     };
-    match (after_yang(Concept::Current), after_yang(Concept::Previous)) {
-        (true, false) => Some(true),
-        (false, true) => Some(false),
+    match (
+        after_which(Concept::Current),
+        after_which(Concept::Previous),
+    ) {
+        (true, false) => Some(CardAge::Current),
+        (false, true) => Some(CardAge::Previous),
         _ => None,
     }
 }
@@ -279,8 +294,7 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
     if words.denies(Concept::Arrive) || is_empty_inbox(words) {
         return Some(WhileWaiting::NotReceived);
     }
-    // "kode lagi dong" asks for another; "lg dicari kodenya" ("lagi": right now) is looking.
-    if words.has(Concept::Again) && mentions_code && !words.affirms(Concept::Look) {
+    if asks_again(words) && mentions_code {
         return Some(WhileWaiting::Resend);
     }
     if *message.intent() == Intent::Acknowledge
@@ -292,17 +306,39 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
     None
 }
 
-/// "smsnya kosong", "inbox masih sepi": nothing where the code should be.
+/// "kode lagi dong", "udah dicek, kode lagi dong": another one. Not the "lagi" of "right
+/// now" that stands before a verb of looking ("lg dicari kodenya", "lagi dicek").
+fn asks_again(words: &Words) -> bool {
+    words.affirmed(Concept::Again).any(|again| {
+        !words
+            .hits
+            .iter()
+            .any(|look| look.concept == Concept::Look && look.start == again.end)
+    })
+}
+
+/// "smsnya kosong", "inbox masih sepi", "kodenya kosong": nothing where the code should be,
+/// said shortly after naming it ("baterai hp kosong" and "sinyal lagi kosong, nanti sms nya
+/// saya cek" are about something else).
 fn is_empty_inbox(words: &Words) -> bool {
-    let where_it_goes = [Concept::Code, Concept::Sms, Concept::Email]
-        .iter()
-        .any(|&c| words.has(c));
-    words.affirms(Concept::Empty) && where_it_goes
+    const REACH: usize = 3;
+    let names_the_inbox = |h: &Hit| {
+        matches!(h.concept, Concept::Code | Concept::Email)
+            || (h.concept == Concept::Sms && words.tokens[h.start..h.end] == ["sms"])
+    };
+    words.affirmed(Concept::Empty).any(|empty| {
+        words
+            .hits
+            .iter()
+            .any(|h| names_the_inbox(h) && h.end <= empty.start && empty.start - h.end < REACH)
+    })
 }
 
 /// "oke bentar sy cek dulu", "otw buka email", "lg dicari kodenya": the member goes to look
 /// for the code. Looking and nothing else (channels, the code, small words), or looking in a
-/// message that asks for nothing ("bntr, hp nya lg dicas").
+/// message that asks for nothing ("bntr, hp nya lg dicas"). Never a question ("kodenya cari
+/// dimana?"), a negation or an inability ("email saya ga bisa dibuka", "cari ga ketemu"),
+/// nor a member about to stop ("tunggu tunggu, sy mau stop dulu").
 fn goes_to_look(message: &Message) -> bool {
     const LOOKING: [Concept; 8] = [
         Concept::Look,
@@ -314,8 +350,17 @@ fn goes_to_look(message: &Message) -> bool {
         Concept::Again,
         Concept::Agree,
     ];
+    const STOPPING_PLACES: usize = 2;
+    let stopping = message
+        .ranking
+        .iter()
+        .take(STOPPING_PLACES)
+        .any(|score| matches!(score.name, Intent::Cancel | Intent::HumanAgent));
     let words = &message.words;
+    let hedged = words.asks() || words.has(Concept::Negation) || words.has(Concept::Unable);
     words.affirms(Concept::Look)
+        && !stopping
+        && !hedged
         && (words.only(&LOOKING)
             || matches!(
                 message.intent(),
@@ -397,4 +442,20 @@ pub fn lacks_card(intent: &Intent, words: &Words) -> bool {
         && [Concept::Negation, Concept::Change, Concept::Forget]
             .iter()
             .any(|&c| words.has(c))
+}
+
+/// A question the classifier was unsure of, asked while the member's numbers are asked for,
+/// is about them when one of their FAQs ranks first by a clear margin ("Is it safe to share
+/// my ID number here?" asks why the NIK is needed; "nik saya sudah ganti gimana?", torn
+/// between that and updating data, is not).
+pub fn question_about_the_numbers(message: &Message) -> Option<Intent> {
+    const ABOUT_THE_NUMBERS: [Intent; 2] = [Intent::FaqWhyNik, Intent::FaqFindKpj];
+    const MIN_MARGIN: f64 = 0.1;
+    if !message.words.asks() {
+        return None;
+    }
+    let top = message.ranking.first()?;
+    let second = message.ranking.get(1).map_or(0.0, |s| s.confidence);
+    (ABOUT_THE_NUMBERS.contains(&top.name) && top.confidence - second >= MIN_MARGIN)
+        .then(|| top.name.clone())
 }

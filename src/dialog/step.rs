@@ -461,6 +461,8 @@ fn comfort(intent: &Intent, message: &Message, out: &mut Output) -> Option<Inten
             Some(request.clone())
         }
         None => {
+            // Answered as a complaint, whatever the classifier made of it.
+            out.understood = Some(Intent::Complaint);
             out.reply(empathy.with_choices(vec![human_choice()]));
             None
         }
@@ -482,9 +484,10 @@ pub(super) fn human_choice() -> Choice {
     }
 }
 
-/// A short, unsure message right after an FAQ or a balance is read as a follow-up when its
-/// topic ranks near the top (SPEC §5.1: "after jht_balance, a question about withdrawing
-/// it → faq_jht_claim even without the word JHT").
+/// A short message right after an FAQ or a balance that says nothing else is read as a
+/// follow-up: a question after an FAQ (see `stays_on_faq`), or an unsure message whose topic
+/// ranks near the top (SPEC §5.1: "after jht_balance, a question about withdrawing it →
+/// faq_jht_claim even without the word JHT").
 fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
     if message.command.is_some() || message.words.tokens.len() > FOLLOW_UP_MAX_TOKENS {
         return None;
@@ -530,24 +533,30 @@ fn follow_up_intent(message: &Message, session: &Session) -> Option<Intent> {
         .map(|score| score.name.clone())
 }
 
-/// Whether a short question right after the FAQ `topic` is about it. A question the
-/// classifier cannot place is; so is one it reads as something else without being sure
-/// ("bunganya berapa?" after the housing answer is no question about JHT's returns), unless
-/// that is a flow, a cancel or a person asked for. After the health agency's answer, a
-/// question pointing back at it ("nomor telponnya?", "kantornya dmn?") is about that agency
-/// however sure the classifier is: its number and offices are not ours.
+/// Whether a short question right after the FAQ `topic` is about it: when the classifier
+/// cannot place it, or reads it only as small talk without being sure ("minggu libur ya?",
+/// "yang di bandung ada?" read as an acknowledgement or a call for the menu). A question it
+/// reads as another request is that request. After the health agency's answer, a question
+/// about a contact point that points back at it ("nomor telponnya?", "kantornya dmn?", "punya
+/// wa gk mereka") is about that agency however the classifier reads it, unless it starts a
+/// flow, cancels or names this agency: its number and offices are not ours.
 fn stays_on_faq(topic: &Intent, message: &Message) -> bool {
     const SURE: f64 = 0.8;
     let intent = message.intent();
-    if *intent == Intent::OutOfScope {
-        return true;
-    }
-    if *topic == Intent::FaqBpjsKesehatan && message.words.refers_back() {
-        return true;
-    }
-    let an_action =
-        Flow::started_by(intent).is_some() || matches!(intent, Intent::Cancel | Intent::HumanAgent);
-    !an_action && message.confidence() < SURE
+    let words = &message.words;
+    let about_their_contact = *topic == Intent::FaqBpjsKesehatan
+        && words.has(Concept::Contact)
+        && words.refers_back()
+        && !words.has(Concept::Ours)
+        && Flow::started_by(intent).is_none()
+        && *intent != Intent::Cancel;
+    let small_talk = matches!(
+        intent,
+        Intent::Help | Intent::Acknowledge | Intent::Greet | Intent::Goodbye | Intent::Thanks
+    );
+    *intent == Intent::OutOfScope
+        || about_their_contact
+        || (small_talk && message.confidence() < SURE)
 }
 
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.
@@ -614,8 +623,12 @@ pub(super) fn interrupt(
         }
         None => raw,
     };
-    let own = (intent == Intent::OutOfScope)
-        .then(|| own_question(&state, &message))
+    let asks_for_numbers = matches!(
+        state,
+        State::CollectKpjNik { .. } | State::CollectEmailKpj { .. }
+    );
+    let own = (asks_for_numbers && intent == Intent::OutOfScope)
+        .then(|| answers::question_about_the_numbers(&message))
         .flatten();
     let intent = match own {
         Some(question) => {
@@ -664,25 +677,6 @@ pub(super) fn interrupt(
             state
         }
     }
-}
-
-/// A question the classifier is unsure of, asked while the state waits for the member's
-/// numbers, is about them when one of their FAQs ranks first ("Is it safe to share my ID
-/// number here?" asks why the NIK is needed).
-fn own_question(state: &State, message: &Message) -> Option<Intent> {
-    const ABOUT_THE_NUMBERS: [Intent; 2] = [Intent::FaqWhyNik, Intent::FaqFindKpj];
-    if !matches!(
-        state,
-        State::CollectKpjNik { .. } | State::CollectEmailKpj { .. }
-    ) || *message.intent() != Intent::OutOfScope
-        || !message.words.asks()
-    {
-        return None;
-    }
-    let top = message.ranking.first()?;
-    ABOUT_THE_NUMBERS
-        .contains(&top.name)
-        .then(|| top.name.clone())
 }
 
 /// "I'm still waiting for …": what the state needs, and its buttons again where it has them.

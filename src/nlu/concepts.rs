@@ -41,6 +41,12 @@ pub enum Concept {
     Empty,
     /// Going along: "oke", "sip", "siap".
     Agree,
+    /// "mereka", "their": somebody just talked about.
+    They,
+    /// Where an agency is reached: "telepon", "kantor", "aplikasi".
+    Contact,
+    /// "yang": the one picked out.
+    Which,
     /// A question word: "berapa", "kapan", "kalau".
     Question,
     /// Another app, bank, agency or insurer ("gojek", "bca", "taspen").
@@ -62,7 +68,7 @@ pub enum Concept {
 
 impl Concept {
     /// Every concept, in the order of `answers.toml`.
-    pub const ALL: [Concept; 35] = [
+    pub const ALL: [Concept; 38] = [
         Concept::Sms,
         Concept::Email,
         Concept::Whatsapp,
@@ -90,6 +96,9 @@ impl Concept {
         Concept::Look,
         Concept::Empty,
         Concept::Agree,
+        Concept::They,
+        Concept::Contact,
+        Concept::Which,
         Concept::Question,
         Concept::Elsewhere,
         Concept::Ours,
@@ -130,6 +139,9 @@ impl Concept {
             Concept::Look => "look",
             Concept::Empty => "empty",
             Concept::Agree => "agree",
+            Concept::They => "they",
+            Concept::Contact => "contact",
+            Concept::Which => "which",
             Concept::Question => "question",
             Concept::Elsewhere => "elsewhere",
             Concept::Ours => "ours",
@@ -249,6 +261,13 @@ pub struct Words {
 const NEGATION_REACH: usize = 3;
 
 impl Words {
+    /// Whether token `i` belongs to a phrase of one of `concepts`.
+    fn covers(&self, i: usize, concepts: &[Concept]) -> bool {
+        self.hits
+            .iter()
+            .any(|h| concepts.contains(&h.concept) && h.start <= i && i < h.end)
+    }
+
     /// Whether the message mentions `concept` at all.
     pub fn has(&self, concept: Concept) -> bool {
         self.hits.iter().any(|h| h.concept == concept)
@@ -257,10 +276,12 @@ impl Words {
     /// Whether the message asks something: a question word, a question mark, or the yes/no
     /// tag Indonesian closes a question with ("minggu buka gak", "bisa tidak", "sudah belum").
     pub fn asks(&self) -> bool {
-        let tagged = self
-            .hits
-            .iter()
-            .any(|h| h.concept == Concept::Negation && h.end == self.tokens.len() && h.start > 0);
+        // The tag may be followed by small words: "antriannya panjang gk ya", "buka gak kak".
+        let only_small_words_after =
+            |end: usize| (end..self.tokens.len()).all(|i| self.covers(i, &[Concept::Filler]));
+        let tagged = self.hits.iter().any(|h| {
+            h.concept == Concept::Negation && h.start > 0 && only_small_words_after(h.end)
+        });
         self.question_mark || tagged || self.has(Concept::Question)
     }
 
@@ -319,51 +340,33 @@ impl Words {
 
     /// Whether every token belongs to one of `concepts` (and there is at least one token).
     pub fn only(&self, concepts: &[Concept]) -> bool {
-        !self.tokens.is_empty()
-            && (0..self.tokens.len()).all(|i| {
-                self.hits
-                    .iter()
-                    .any(|h| concepts.contains(&h.concept) && h.start <= i && i < h.end)
-            })
+        !self.tokens.is_empty() && (0..self.tokens.len()).all(|i| self.covers(i, concepts))
     }
 
     /// The tokens outside every phrase of `concepts`: the message read without them.
     pub fn without(&self, concepts: &[Concept]) -> Vec<String> {
-        let covered = |i: usize| {
-            self.hits
-                .iter()
-                .any(|h| concepts.contains(&h.concept) && h.start <= i && i < h.end)
-        };
         self.tokens
             .iter()
             .enumerate()
-            .filter(|&(i, _)| !covered(i))
+            .filter(|&(i, _)| !self.covers(i, concepts))
             .map(|(_, t)| t.clone())
             .collect()
     }
 
-    /// Whether the message points back at something just said: a word under the possessive
-    /// "-nya" ("nomor telponnya", "kantornya", "call center nya") or a "they" ("punya wa gk
-    /// mereka", "their hotline"). "punya", "tanya" and the like are whole words, not "-nya".
+    /// Whether the message may point back at something just said: a "they" ("punya wa gk
+    /// mereka", "their hotline") or a word under the possessive "-nya" ("nomor telponnya",
+    /// "call center nya"). Loose on its own ("katanya" is no pointer); callers pair it with
+    /// what the pointer must be about.
     pub fn refers_back(&self) -> bool {
-        const THEY: [&str; 5] = ["mereka", "they", "their", "them", "its"];
+        // "punya" is not "pu" + "-nya".
         const MIN_STEM_CHARS: usize = 3;
-        const WORDS_ENDING_IN_NYA: [&str; 6] = [
-            "tanya",
-            "bertanya",
-            "ditanya",
-            "menanya",
-            "sebenarnya",
-            "biasanya",
-        ];
-        self.typed.iter().any(|word| {
-            THEY.contains(&word.as_str())
-                || word == "nya"
-                || (word
-                    .strip_suffix("nya")
-                    .is_some_and(|stem| stem.chars().count() >= MIN_STEM_CHARS)
-                    && !WORDS_ENDING_IN_NYA.contains(&word.as_str()))
-        })
+        self.has(Concept::They)
+            || self.typed.iter().any(|word| {
+                word == "nya"
+                    || word
+                        .strip_suffix("nya")
+                        .is_some_and(|stem| stem.chars().count() >= MIN_STEM_CHARS)
+            })
     }
 
     /// Whether the message contains `word` as a token.
@@ -440,19 +443,11 @@ mod tests {
     }
 
     #[test]
-    fn a_possessive_nya_or_a_they_points_back_and_whole_words_do_not() {
-        for text in [
-            "nomor telponnya berapa",
-            "call center nya ada",
-            "punya wa gk mereka",
-        ] {
+    fn a_possessive_nya_points_back_and_a_word_ending_like_it_does_not() {
+        for text in ["nomor telponnya berapa", "call center nya ada"] {
             assert!(typed(text).refers_back(), "{text}");
         }
-        for text in [
-            "saya punya dua kartu",
-            "mau tanya",
-            "biasanya buka jam berapa",
-        ] {
+        for text in ["saya punya dua kartu", "buka jam berapa"] {
             assert!(!typed(text).refers_back(), "{text}");
         }
     }

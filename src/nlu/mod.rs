@@ -117,6 +117,14 @@ pub fn is_request(intent: &Intent) -> bool {
     ) || intent.is_faq()
 }
 
+/// Whether an intent starts one of the flows that send a code.
+fn is_flow_request(intent: &Intent) -> bool {
+    matches!(
+        intent,
+        Intent::ForgotAccount | Intent::ForgotPassword | Intent::CheckJhtBalance
+    )
+}
+
 impl Nlu {
     /// Builds and trains the NLU from validated content.
     pub fn train(content: &Content, thresholds: Thresholds) -> Nlu {
@@ -191,13 +199,19 @@ impl Nlu {
         if let Some(meant) = reread {
             intent = meant;
         }
-        if let Some(theirs) = somebody_elses(&words, &intent, &ranking) {
+        let theirs = somebody_elses(&words, &intent, &ranking);
+        let somebody_elses_request = theirs.is_some();
+        if let Some(theirs) = theirs {
             intent = theirs;
         }
         if intent.name == Intent::OutOfScope
-            && let Some(request) = self
-                .request_in_a_sentence(text, &words)
-                .or_else(|| self.request_beside_a_channel(&words))
+            && let Some(request) = self.request_in_a_sentence(text, &words)
+        {
+            intent = request;
+        }
+        if !is_flow_request(&intent.name)
+            && !somebody_elses_request
+            && let Some(request) = self.request_beside_a_channel(&words)
         {
             intent = request;
         }
@@ -385,7 +399,7 @@ impl Nlu {
         let asks = words.asks();
         let whole = self
             .request_in(&rest)
-            .filter(|request| asks || !request.name.is_faq());
+            .filter(|request| asks || !is_complained_about(&request.name));
         // Or it opens it ("aduh lupa kata sandi, udah tua ga ngerti aplikasi, pusing").
         const MIN_PART_TOKENS: usize = 2;
         whole.or_else(|| {
@@ -394,7 +408,7 @@ impl Nlu {
             endings
                 .chain(openings)
                 .filter_map(|part| self.request_in(part))
-                .filter(|request| !request.name.is_faq())
+                .filter(|request| !is_complained_about(&request.name))
                 .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
         })
     }
@@ -418,12 +432,21 @@ impl Nlu {
         let states_a_channel = [Concept::Sms, Concept::Email]
             .iter()
             .any(|&channel| words.directed(channel) || (sends && words.affirms(channel)));
-        if !states_a_channel || words.tokens.len() > MAX_TOKENS_TO_SPLIT {
+        // "lupa password bca, kirim kode ke email" stays somebody else's.
+        if !states_a_channel
+            || words.has(Concept::Elsewhere)
+            || words.tokens.len() > MAX_TOKENS_TO_SPLIT
+        {
             return None;
         }
         let rest = words.without(&CHANNEL_TALK);
         // What is left must still say something: "kirim ke sms aja" has no request beside it.
-        (rest.len() >= 2).then(|| self.request_in(&rest)).flatten()
+        // A code is only sent in a flow, so only a flow's request is taken ("cek jht saya, kode
+        // nya ke nomer telpon aja" is no call for the call centre's number).
+        (rest.len() >= 2)
+            .then(|| self.request_in(&rest))
+            .flatten()
+            .filter(|request| is_flow_request(&request.name))
     }
 
     /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
@@ -530,6 +553,14 @@ fn is_about_the_health_agency(
     (is_request(&intent.name) || unsure_request)
         && words.has(Concept::Health)
         && !words.has_outside(Concept::Ours, Concept::Health)
+}
+
+/// Whether an outburst naming this intent's subject is more likely angry about it than
+/// asking for it: an FAQ's words ("3 kali ke kantor cabang ga beres"), or the people and
+/// phone lines a person is reached by ("telp call center ga pernah diangkat, percuma").
+/// Only a question makes them the request; the empathy answer offers a person anyway.
+fn is_complained_about(intent: &Intent) -> bool {
+    intent.is_faq() || *intent == Intent::HumanAgent
 }
 
 /// Whether the classifier reads the whole message as one request so surely that a
