@@ -287,6 +287,11 @@ pub fn while_waiting(message: &Message, current: CodeChannel) -> Option<WhileWai
         [Channel::Whatsapp] if asks_to_send => return Some(WhileWaiting::Whatsapp),
         _ => {}
     }
+    // "ga usah kirim ulang kak, udah masuk", "jangan kirim lagi dulu, saya cek": no new code;
+    // the member has one or is looking.
+    if words.denies(Concept::Send) {
+        return Some(WhileWaiting::Acknowledged);
+    }
     let mentions_code = words.has(Concept::Code);
     if words.affirms(Concept::Send) && words.has(Concept::Again) {
         return Some(WhileWaiting::Resend);

@@ -293,12 +293,12 @@ pub(super) fn await_code(
         }
         WhileWaiting::Whatsapp => {
             out.reply(Reply::key(ResponseKey::NoWhatsappCode));
-            out.reply(not_received(&member, code.channel));
+            out.reply(not_received(flow, &member, code.channel));
             State::AwaitCode { flow, member, code }
         }
         // A channel the member does not have: what they can do instead.
         WhileWaiting::Switch(_) | WhileWaiting::NotReceived => {
-            out.reply(not_received(&member, code.channel));
+            out.reply(not_received(flow, &member, code.channel));
             State::AwaitCode { flow, member, code }
         }
         WhileWaiting::Acknowledged => {
@@ -312,19 +312,22 @@ pub(super) fn await_code(
 }
 
 /// "The code went to …, give it a minute": with buttons to resend, to switch to the member's
-/// other channel, or to ask a person.
-fn not_received(member: &MemberView, current: CodeChannel) -> Reply {
+/// other channel (not in forgot_password, whose code proves the e-mail: the button would
+/// only bring this answer back), or to ask a person.
+fn not_received(flow: Flow, member: &MemberView, current: CodeChannel) -> Reply {
     let mut choices = vec![Choice {
         label: ResponseKey::LabelResend,
         values: Vec::new(),
         payload: "/resend_otp".into(),
     }];
-    choices.extend(
-        channels_of(member)
-            .into_iter()
-            .filter(|&c| c != current)
-            .map(|c| channel_choice(member, c)),
-    );
+    if flow != Flow::ForgotPassword {
+        choices.extend(
+            channels_of(member)
+                .into_iter()
+                .filter(|&c| c != current)
+                .map(|c| channel_choice(member, c)),
+        );
+    }
     choices.push(human_choice());
     Reply::key(ResponseKey::OtpNotReceived)
         .with("destination", member.masked_address(current))

@@ -401,8 +401,13 @@ fn on_message(
     }
 }
 
-/// Outside a flow: a follow-up on the last topic, an answer, or a flow to start.
+/// Outside a flow: a follow-up on the last topic, an answer, or a flow to start. A salam is
+/// answered first when the message asks for something else ("assalamualaikum, saya lupa
+/// password jmo"); a greeting answers it itself.
 fn idle(message: Message, session: &mut Session, out: &mut Output, ctx: &Context) -> State {
+    if message.words.has(Concept::Salam) && *message.intent() != Intent::Greet {
+        out.reply(Reply::key(ResponseKey::GreetSalam));
+    }
     if let Some(state) = balance::follow_up(&message, session, out, ctx) {
         return state;
     }
@@ -554,9 +559,11 @@ fn stays_on_faq(topic: &Intent, message: &Message) -> bool {
         intent,
         Intent::Help | Intent::Acknowledge | Intent::Greet | Intent::Goodbye | Intent::Thanks
     );
-    *intent == Intent::OutOfScope
-        || about_their_contact
-        || (small_talk && message.confidence() < SURE)
+    // "oh beda ya, kalau jht saya gimana?" after the health agency's answer is about us.
+    let turns_to_us = *topic == Intent::FaqBpjsKesehatan && words.has(Concept::Ours);
+    about_their_contact
+        || (!turns_to_us
+            && (*intent == Intent::OutOfScope || (small_talk && message.confidence() < SURE)))
 }
 
 /// Answers an intent that starts no flow, and remembers FAQs as the topic.

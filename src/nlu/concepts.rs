@@ -319,12 +319,17 @@ impl Words {
 
     /// Whether a negation governs the concept at `position`: it comes shortly before, and no
     /// other concept word stands between them ("jangan sms, email aja" negates only SMS;
-    /// "tidak ke sms" and "belum juga masuk" reach past the small words).
+    /// "tidak ke sms", "belum juga masuk" and "bukan yang sekarang" reach past the small
+    /// words).
     fn negated(&self, position: usize) -> bool {
         let binds = |h: &Hit| {
             !matches!(
                 h.concept,
-                Concept::Negation | Concept::Filler | Concept::Via | Concept::Conjunction
+                Concept::Negation
+                    | Concept::Filler
+                    | Concept::Via
+                    | Concept::Conjunction
+                    | Concept::Which
             )
         };
         self.hits.iter().any(|n| {

@@ -217,11 +217,20 @@ impl Nlu {
         }
         // "ass wr wb", "askum min": a salam and nothing else is a greeting, however it is
         // spelled (the salam's forms are in the lexicon, not in the classifier's examples).
-        if words.has(Concept::Salam) && words.only(&[Concept::Salam, Concept::Filler]) {
-            intent = IntentScore {
-                name: Intent::Greet,
-                confidence: RULE_CONFIDENCE,
-            };
+        // With more ("assalamualaikum kak, mau tanya saldo jht") the salam may hide the
+        // request from the classifier: the rest is read on its own (the dialog answers the
+        // salam first).
+        if words.has(Concept::Salam) {
+            if words.only(&[Concept::Salam, Concept::Filler]) {
+                intent = IntentScore {
+                    name: Intent::Greet,
+                    confidence: RULE_CONFIDENCE,
+                };
+            } else if !is_request(&intent.name)
+                && let Some(request) = self.request_after_a_salam(&words)
+            {
+                intent = request;
+            }
         }
         if let Some(complaint) = complaint_by_angry_words(&words, &intent, &ranking) {
             intent = complaint;
@@ -447,6 +456,15 @@ impl Nlu {
             .then(|| self.request_in(&rest))
             .flatten()
             .filter(|request| is_flow_request(&request.name))
+    }
+
+    /// The request of a message read without its salam and small words.
+    fn request_after_a_salam(&self, words: &Words) -> Option<IntentScore> {
+        const MIN_REST_TOKENS: usize = 2;
+        let rest = words.without(&[Concept::Salam, Concept::Filler]);
+        (rest.len() >= MIN_REST_TOKENS && rest.len() <= MAX_TOKENS_TO_SPLIT)
+            .then(|| self.request_in(&rest))
+            .flatten()
     }
 
     /// Two requests joined by a conjunction ("cek saldo jht sekalian ganti password"): both
