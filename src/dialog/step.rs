@@ -27,6 +27,9 @@ use crate::security::password::SecretString;
 
 /// Consecutive fallbacks before handing over to a person.
 const MAX_FALLBACKS: u8 = 2;
+/// How sure the classifier must be of a typed cancel in the middle of a flow (genuine ones,
+/// "gk jadi deh kak", "ora sido kak", measure 0.78 and more; misreadings 0.4–0.65).
+const MID_FLOW_CANCEL_MIN_CONFIDENCE: f64 = 0.7;
 /// A follow-up that stays on the topic is short: a longer message says what it is about.
 const FOLLOW_UP_MAX_TOKENS: usize = 8;
 /// How far down the classifier's ranking a follow-up's topic may be, and how likely at least.
@@ -645,6 +648,17 @@ pub(super) fn interrupt(
         None => intent,
     };
     match intent {
+        // A cancel throws the flow's progress (and a code on its way) away, so a typed one
+        // must be sure: "jadi gimana kak?" or "jadi kodenya ke sms ya?" lean towards cancel
+        // for the classifier ("gak jadi") and are asked again instead; the question's own
+        // Batal button is still there.
+        Intent::Cancel
+            if message.command.is_none()
+                && message.confidence() < MID_FLOW_CANCEL_MIN_CONFIDENCE =>
+        {
+            reask(&state, out);
+            state
+        }
         Intent::Cancel => {
             session.next = None;
             out.end(Ending::Cancelled);
