@@ -552,7 +552,8 @@ fn stays_on_faq(topic: &Intent, message: &Message) -> bool {
     const SURE: f64 = 0.8;
     let intent = message.intent();
     let words = &message.words;
-    let about_their_contact = *topic == Intent::FaqBpjsKesehatan
+    let after_the_health_agency = *topic == Intent::FaqBpjsKesehatan;
+    let about_their_contact = after_the_health_agency
         && words.has(Concept::Contact)
         && words.refers_back()
         && !words.has(Concept::Ours)
@@ -563,7 +564,7 @@ fn stays_on_faq(topic: &Intent, message: &Message) -> bool {
         Intent::Help | Intent::Acknowledge | Intent::Greet | Intent::Goodbye | Intent::Thanks
     );
     // "oh beda ya, kalau jht saya gimana?" after the health agency's answer is about us.
-    let turns_to_us = *topic == Intent::FaqBpjsKesehatan && words.has(Concept::Ours);
+    let turns_to_us = after_the_health_agency && words.has(Concept::Ours);
     about_their_contact
         || (!turns_to_us
             && (*intent == Intent::OutOfScope || (small_talk && message.confidence() < SURE)))

@@ -448,21 +448,25 @@ impl Nlu {
         {
             return None;
         }
-        let rest = words.without(&CHANNEL_TALK);
-        // What is left must still say something: "kirim ke sms aja" has no request beside it.
         // A code is only sent in a flow, so only a flow's request is taken ("cek jht saya, kode
         // nya ke nomer telpon aja" is no call for the call centre's number).
-        (rest.len() >= 2)
-            .then(|| self.request_in(&rest))
-            .flatten()
+        self.request_without(words, &CHANNEL_TALK)
             .filter(|request| is_flow_request(&request.name))
     }
 
     /// The request of a message read without its salam and small words.
     fn request_after_a_salam(&self, words: &Words) -> Option<IntentScore> {
+        self.request_without(words, &[Concept::Salam, Concept::Filler])
+    }
+
+    /// The request of the message read without the phrases of `concepts`, when what is left
+    /// still says something ("kirim ke sms aja" has no request beside its channel) and is
+    /// short enough to read again.
+    fn request_without(&self, words: &Words, concepts: &[Concept]) -> Option<IntentScore> {
         const MIN_REST_TOKENS: usize = 2;
-        let rest = words.without(&[Concept::Salam, Concept::Filler]);
-        (rest.len() >= MIN_REST_TOKENS && rest.len() <= MAX_TOKENS_TO_SPLIT)
+        let rest = words.without(concepts);
+        (MIN_REST_TOKENS..=MAX_TOKENS_TO_SPLIT)
+            .contains(&rest.len())
             .then(|| self.request_in(&rest))
             .flatten()
     }
