@@ -84,6 +84,7 @@ if [ -n "${PG_STATS:-}" ]; then
     -c "SELECT checkpoints_timed + checkpoints_req AS checkpoints, buffers_checkpoint,
         buffers_backend, buffers_backend_fsync FROM pg_stat_bgwriter" \
     -c "SELECT relname, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot,
-        n_tup_del AS deleted FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd > 0
+        n_tup_del AS deleted, seq_scan, seq_tup_read, idx_scan FROM pg_stat_user_tables
+        WHERE n_tup_ins + n_tup_upd > 0
         ORDER BY n_tup_ins + n_tup_upd DESC"
 fi

@@ -17,7 +17,8 @@ mod postgres;
 mod sled;
 
 pub use self::postgres::{
-    DEFAULT_POOL_SIZE as POSTGRES_DEFAULT_POOL_SIZE, Options as PostgresOptions,
+    Batching as PostgresBatching, DEFAULT_POOL_SIZE as POSTGRES_DEFAULT_POOL_SIZE,
+    Options as PostgresOptions,
 };
 pub use self::sled::{
     DEFAULT_CACHE_BYTES as EMBEDDED_DEFAULT_CACHE_BYTES,

@@ -2,9 +2,10 @@
 //! tanya instances share. Every write commits before it returns (a turn's writes in one
 //! transaction), so there is nothing left to flush; migrations are applied at start-up.
 //!
-//! Two pools, so that a turn never waits for a connection held by another turn: a turn keeps
-//! a "turn" connection for its whole transaction and meanwhile uses "general" connections
-//! for member limits, look-ups and codes, which never wait for a turn connection.
+//! Two pools, so that a turn never waits for a connection held by another turn: a batch of
+//! turns keeps a "turns" connection for its whole transaction (`turn_batches`) and meanwhile
+//! its turns use "general" connections for member limits, look-ups and codes, which never
+//! wait for a turns connection.
 
 mod channel_queue;
 mod codes;
@@ -16,6 +17,9 @@ mod page_tokens;
 use migrations::MIGRATIONS;
 mod server_key;
 mod sessions;
+mod turn_batches;
+
+pub use turn_batches::Batching;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -39,8 +43,10 @@ const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Options {
     /// `postgres://user:password@host:port/database` (a secret: it holds the password).
     pub url: String,
-    /// Connections in each of the two pools.
+    /// Connections in the general pool.
     pub pool_size: usize,
+    /// How turns share transactions (the turns pool has one connection per batch).
+    pub batching: Batching,
 }
 
 /// The pools of one database.
@@ -83,13 +89,16 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             .map_err(|error| DbError::Backend(BackendError::new(error)))
     };
     let pools = Pools {
-        turns: pool(options.pool_size)?,
+        turns: pool(options.batching.batches)?,
         general: pool(options.pool_size)?,
     };
     migrations::apply(&pools.general).await?;
     let kept_key = server_key::load_or_create(&pools.general).await?;
     Ok(Stores {
-        sessions: Arc::new(sessions::PgSessionStore::new(pools.clone())),
+        sessions: Arc::new(sessions::PgSessionStore::new(
+            pools.clone(),
+            options.batching,
+        )),
         guard: Arc::new(member_guard::PgMemberGuard::new(pools.general.clone())),
         members: Arc::new(members::PgMemberStore::new(pools.general.clone())),
         codes: Arc::new(codes::PgOutbox::new(pools.general.clone())),
@@ -163,10 +172,15 @@ mod tests {
         (cluster, stores)
     }
 
-    fn options(cluster: &test_cluster::TempPostgres) -> Options {
+    /// Options for a test: a batch waits for its turns as long as a test may hold one.
+    pub(super) fn options(cluster: &test_cluster::TempPostgres) -> Options {
         Options {
             url: cluster.url(),
             pool_size: 4,
+            batching: Batching {
+                detach_after: std::time::Duration::from_secs(60),
+                ..Batching::default()
+            },
         }
     }
 
