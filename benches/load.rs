@@ -9,7 +9,9 @@
 //! closed loop: the result is the server's saturation throughput). With `--rate R`, the
 //! members together send R messages per second on a fixed schedule (each member one every
 //! `sessions / R` seconds), and a turn's latency counts from the moment it was due, so a
-//! server that falls behind is charged for the wait (no coordinated omission).
+//! server that falls behind is charged for the wait (no coordinated omission). With
+//! `--warmup S`, the mix first runs S seconds unmeasured (a server just started is slow while
+//! it opens database connections and fills its caches).
 //!
 //! Mixes: `a` (greet, an FAQ, check_jht_balance with KPJ + NIK, SMS, the code from the demo
 //! outbox, the second card, thanks), `b` (forgot_password to the new password: one argon2id
@@ -46,6 +48,8 @@ struct Args {
     pg_pid: Option<u32>,
     /// Turns per second for all members together (`None`: as fast as answers come).
     rate: Option<f64>,
+    /// How long the mix runs before anything is measured (`--warmup`, seconds).
+    warmup: Duration,
 }
 
 fn args() -> Args {
@@ -61,6 +65,7 @@ fn args() -> Args {
         pids: Vec::new(),
         pg_pid: None,
         rate: None,
+        warmup: Duration::ZERO,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -79,6 +84,7 @@ fn args() -> Args {
             "--pid" => args.pids.push(value().parse().expect("--pid PID")),
             "--pg-pid" => args.pg_pid = Some(value().parse().expect("--pg-pid PID")),
             "--rate" => args.rate = Some(value().parse().expect("--rate TURNS_PER_SECOND")),
+            "--warmup" => args.warmup = Duration::from_secs(value().parse().expect("seconds")),
             // `cargo bench` adds `--bench`.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -495,6 +501,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let next = Arc::new(AtomicU32::new(0));
+    if !args.warmup.is_zero() && matches!(args.mix.as_str(), "a" | "b" | "ab") {
+        // A server just started answers its first turns slowly (database connections being
+        // opened, caches filling): with `--warmup` the mix runs first, unmeasured, as long as
+        // asked, and each member then starts again.
+        let deadline = Instant::now() + args.warmup;
+        let b = args.mix == "b";
+        runtime.block_on(run(&args, args.sessions, next.clone(), deadline, b));
+        println!("warm-up: {} s, not measured", args.warmup.as_secs());
+    }
     let cpu_before = cpu_seconds("self");
     let servers_cpu = || -> f64 {
         args.pids
@@ -509,7 +525,6 @@ fn main() {
     runtime.block_on(async {
         let started = Instant::now();
         let deadline = started + args.duration;
-        let next = Arc::new(AtomicU32::new(0));
         match args.mix.as_str() {
             "a" => {
                 let (mut turns, flows) = run(&args, args.sessions, next, deadline, false).await;
