@@ -89,8 +89,4 @@ pub enum StoreError {
     /// The stored record for this key cannot be decoded (too short to hold its timestamp).
     #[error("stored session {key} is corrupt")]
     Corrupt { key: String },
-    /// Another instance changed the session while this turn ran on past its batch (see
-    /// the PostgreSQL backend's turn batches): nothing of the turn was written.
-    #[error("the session changed in another instance during the turn")]
-    Conflict,
 }

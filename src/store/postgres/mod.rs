@@ -2,10 +2,9 @@
 //! tanya instances share. Every write commits before it returns (a turn's writes in one
 //! transaction), so there is nothing left to flush; migrations are applied at start-up.
 //!
-//! Two pools, so that a turn never waits for a connection held by another turn: a batch of
-//! turns keeps a "turns" connection for its whole transaction (`turn_batches`) and meanwhile
-//! its turns use "general" connections for member limits, look-ups and codes, which never
-//! wait for a turns connection.
+//! Two pools, so that a turn's own statements never wait behind batches: a batch of turns
+//! keeps a "turns" connection for its whole life (`turn_batches`), and meanwhile its turns
+//! use "general" connections for member limits, look-ups and codes.
 
 mod channel_queue;
 mod codes;
@@ -89,7 +88,7 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             .map_err(|error| DbError::Backend(BackendError::new(error)))
     };
     let pools = Pools {
-        turns: pool(options.batching.batches)?,
+        turns: pool(options.batching.batches.max(1))?,
         general: pool(options.pool_size)?,
     };
     migrations::apply(&pools.general).await?;

@@ -35,7 +35,7 @@ pub struct PgSessionStore {
 impl PgSessionStore {
     pub(super) fn new(pools: Pools, batching: Batching) -> PgSessionStore {
         PgSessionStore {
-            batcher: TurnBatcher::start(pools.clone(), batching),
+            batcher: TurnBatcher::start(pools.turns.clone(), batching),
             pools,
         }
     }

@@ -5,12 +5,13 @@
 //! loads them, and once every turn of the batch has finished, one statement saves the
 //! states, one the transcript lines, and one commit makes them durable together.
 //!
-//! Each session's lock is still taken inside the transaction that writes its turn, so two
-//! instances given messages of one session at once run them one after the other. A turn
-//! still running when its batch has waited `Batching::detach_after` is left out of it (the
-//! others are not held up by one slow look-up); it then commits alone under the lock again,
-//! and only if its session is still as it loaded it (else `StoreError::Conflict`: the
-//! member's message is answered with "try again", nothing of the turn is kept).
+//! Each session's lock is taken inside the transaction that loads it and held until its
+//! turn's writes are committed, so two instances given messages of one session at once run
+//! them one after the other. A turn still running when its batch has waited
+//! `Batching::detach_after` is *late*: the others are committed without it (one slow
+//! look-up does not hold them up), and its session stays locked past that commit (a
+//! session-level lock taken before it, on the same connection); the late turn then commits
+//! on that connection in a transaction of its own, and its session is let go.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 
-use super::{Pools, bigint, connection, unsigned};
+use super::{bigint, connection, unsigned};
 use crate::clock::Timestamp;
 use crate::store::{
     BackendError, DbError, SessionKey, SessionTurn, StoreError, StoredSession, TurnWrites,
@@ -35,6 +36,11 @@ use crate::store::{
 const LOCK_ALL: &str = "SELECT pg_advisory_xact_lock(number) FROM \
      (SELECT hashtextextended(key, 0) AS number FROM unnest($1::text[]) AS key \
       ORDER BY number OFFSET 0) AS ordered";
+/// Keeps the late turns' sessions locked past the batch's commit: the connection already
+/// holds their transaction-level locks, so these session-level ones are granted at once.
+const KEEP_LOCKED: &str =
+    "SELECT pg_advisory_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key";
+const LET_GO: &str = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
 const LOAD_ALL: &str = "SELECT key, updated_at, data FROM sessions WHERE key = ANY($1::text[])";
 /// `idle_hour` is `updated_at` in whole hours (see the migration).
 const SAVE_ALL: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
@@ -59,10 +65,11 @@ const WRITE_LINES_ALL: &str = "WITH kept AS \
 /// one batch's statements stay short.
 const MAX_BATCH: usize = 256;
 
-/// Starts a batch's transaction. Every statement in it finds its rows by key, so a scan of
-/// a whole table is never the right plan; but the planner prefers one for the transcript
-/// lines while the table is small (a plan the connection then keeps, and which reads every
-/// line of every session at each batch once the table has grown).
+/// Starts a batch's transaction (and a late turn's). Every statement in it finds its rows by
+/// key, so a scan of a whole table is never the right plan; but the planner prefers one for
+/// the transcript lines while that table is small, even planning afresh each time, and a
+/// connection keeps the plan it made then (a scan of every line of every session at each
+/// batch once the table has grown).
 const BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
 /// How turns are gathered.
@@ -87,16 +94,19 @@ impl Default for Batching {
 /// A turn asking to start.
 struct Begin {
     key: SessionKey,
-    answer: oneshot::Sender<Result<Started, StoreError>>,
+    answer: oneshot::Sender<Result<(Option<StoredSession>, BatchTurn), StoreError>>,
 }
 
-type Started = (Option<StoredSession>, BatchTurn);
-
-/// A finished turn's writes, handed to its batch, and where the batch tells how they went.
-struct Ended {
-    key: SessionKey,
-    writes: TurnWrites,
-    committed: oneshot::Sender<Result<(), StoreError>>,
+/// How one turn of a batch ended.
+enum Ending {
+    /// With writes, and where the batch tells how committing them went.
+    Finished {
+        key: SessionKey,
+        writes: TurnWrites,
+        committed: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Dropped unfinished (it failed, or its caller stopped waiting): nothing to write.
+    Abandoned(SessionKey),
 }
 
 /// Starts turns in batches; cheap to share (the batches run on their own tasks).
@@ -105,12 +115,11 @@ pub(super) struct TurnBatcher {
 }
 
 impl TurnBatcher {
-    /// Starts the task gathering turns into batches on connections of the "turns" pool (a
-    /// turn that outlives its batch commits on a "general" one); it ends when the batcher
-    /// is dropped.
-    pub(super) fn start(pools: Pools, batching: Batching) -> TurnBatcher {
+    /// Starts the task gathering turns into batches on connections of `pool`; it ends when
+    /// the batcher is dropped.
+    pub(super) fn start(pool: Pool, batching: Batching) -> TurnBatcher {
         let (requests, queue) = mpsc::unbounded_channel();
-        tokio::spawn(gather(queue, pools, batching));
+        tokio::spawn(gather(queue, pool, batching));
         TurnBatcher { requests }
     }
 
@@ -130,7 +139,8 @@ impl TurnBatcher {
     }
 }
 
-/// The batch task stopped before answering (the runtime is shutting down).
+/// The batch task stopped before answering (its connection failed with turns still
+/// running, or the runtime is shutting down).
 #[derive(Debug, Error)]
 #[error("the turn's batch stopped before it ended")]
 struct BatchLost;
@@ -140,10 +150,11 @@ fn lost() -> StoreError {
 }
 
 /// Gathers waiting turns into batches while fewer than `batching.batches` run.
-async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pools: Pools, batching: Batching) {
+async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching: Batching) {
     let slots = Arc::new(Semaphore::new(batching.batches.max(1)));
-    // A session's second turn found in one batch waits for the next one: a transaction
-    // holds a session's lock only once. (The engine's own locks make this rare.)
+    // A session's second turn found in one batch waits for the next one: advisory locks are
+    // re-entrant within a transaction, so in one batch the two would not keep each other
+    // out. (The engine's own per-session locks make this rare.)
     let mut held_over: Vec<Begin> = Vec::new();
     loop {
         let first = match held_over.pop() {
@@ -170,16 +181,17 @@ async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pools: Pools, batchin
             }
         }
         held_over.extend(waiting);
-        let (pools, detach_after) = (pools.clone(), batching.detach_after);
+        let (pool, detach_after) = (pool.clone(), batching.detach_after);
         tokio::spawn(async move {
-            run_batch(&pools, batch, detach_after).await;
+            run_batch(&pool, batch, detach_after).await;
             drop(slot);
         });
     }
 }
 
-/// One batch: begins every turn, waits for them, commits what they wrote.
-async fn run_batch(pools: &Pools, batch: Vec<Begin>, detach_after: Duration) {
+/// One batch: begins every turn, waits for them, commits what they wrote, then what its
+/// late turns write.
+async fn run_batch(pool: &Pool, batch: Vec<Begin>, detach_after: Duration) {
     // A caller that stopped waiting is left out before its session is locked.
     let batch: Vec<Begin> = batch
         .into_iter()
@@ -188,36 +200,86 @@ async fn run_batch(pools: &Pools, batch: Vec<Begin>, detach_after: Duration) {
     if batch.is_empty() {
         return;
     }
-    let mut transaction = match Transaction::open(&pools.turns).await {
-        Ok(transaction) => transaction,
+    let connection = match BatchConnection::open(pool).await {
+        Ok(connection) => connection,
         Err(error) => return fail(batch, &error),
     };
     let keys: Vec<&str> = batch.iter().map(|begin| begin.key.as_str()).collect();
-    let mut loaded = match lock_and_load(transaction.client(), &keys).await {
+    let mut loaded = match connection.lock_and_load(&keys).await {
         Ok(loaded) => loaded,
         Err(error) => return fail(batch, &error),
     };
-    let mut endings = Vec::with_capacity(batch.len());
+    let (ending, mut endings) = mpsc::unbounded_channel();
+    let mut running = HashSet::with_capacity(batch.len());
     for begin in batch {
         let session = loaded.remove(begin.key.as_str());
-        let (end, ending) = oneshot::channel();
+        running.insert(begin.key.clone());
         let turn = BatchTurn {
             key: begin.key,
-            loaded: session.clone(),
-            end: Some(end),
-            alone: pools.general.clone(),
+            ending: Some(ending.clone()),
         };
-        // A caller gone by now drops its turn, which ends it unfinished.
+        // A caller gone by now drops its turn, which ends it abandoned.
         let _ = begin.answer.send(Ok((session, turn)));
-        endings.push(ending);
     }
-    let ended = wait_for(endings, Instant::now() + detach_after).await;
-    let writes: Vec<(&SessionKey, &TurnWrites)> =
-        ended.iter().map(|end| (&end.key, &end.writes)).collect();
-    let result = transaction.write_and_commit(&writes).await;
-    for end in ended {
-        let _ = end.committed.send(result.clone());
+    drop(ending);
+
+    let deadline = Instant::now() + detach_after;
+    let mut finished = Vec::new();
+    while !running.is_empty() {
+        let Ok(Some(end)) = tokio::time::timeout_at(deadline, endings.recv()).await else {
+            break;
+        };
+        running.remove(end.key());
+        if let Ending::Finished {
+            key,
+            writes,
+            committed,
+        } = end
+        {
+            finished.push((key, writes, committed));
+        }
     }
+    let late: Vec<&str> = running.iter().map(SessionKey::as_str).collect();
+    if !late.is_empty() {
+        tracing::debug!(late = late.len(), "turns outlived their batch");
+    }
+    let writes: Vec<(&SessionKey, &TurnWrites)> = finished
+        .iter()
+        .map(|(key, writes, _)| (key, writes))
+        .collect();
+    let result = connection.commit(&writes, &late).await;
+    let failed = result.is_err();
+    for (_, _, committed) in finished {
+        let _ = committed.send(result.clone());
+    }
+    if failed {
+        // Closing the connection let the late turns' sessions go; their `finish` finds
+        // the batch gone.
+        return;
+    }
+    // The late turns, as each ends: committed alone, their session let go after.
+    while !running.is_empty() {
+        let Some(end) = endings.recv().await else {
+            break;
+        };
+        running.remove(end.key());
+        let result = match end {
+            Ending::Finished {
+                key,
+                writes,
+                committed,
+            } => {
+                let result = connection.commit_late(&key, &writes).await;
+                let _ = committed.send(result.clone());
+                result
+            }
+            Ending::Abandoned(key) => connection.let_go(&key).await,
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+    connection.give_back();
 }
 
 fn fail(batch: Vec<Begin>, error: &StoreError) {
@@ -226,103 +288,134 @@ fn fail(batch: Vec<Begin>, error: &StoreError) {
     }
 }
 
-/// The turns that ended with writes by `deadline`; those still running are detached (their
-/// `finish` finds its batch gone and commits alone).
-async fn wait_for(endings: Vec<oneshot::Receiver<Ended>>, deadline: Instant) -> Vec<Ended> {
-    let mut ended = Vec::with_capacity(endings.len());
-    for mut ending in endings {
-        match tokio::time::timeout_at(deadline, &mut ending).await {
-            Ok(Ok(end)) => ended.push(end),
-            // Dropped unfinished: nothing to write.
-            Ok(Err(_)) => {}
-            Err(_) => {
-                // Closed first, so that the turn either got in before (and is committed
-                // here) or finds the batch gone: never both, never neither.
-                ending.close();
-                if let Ok(end) = ending.try_recv() {
-                    ended.push(end);
-                }
-            }
+impl Ending {
+    fn key(&self) -> &SessionKey {
+        match self {
+            Ending::Finished { key, .. } | Ending::Abandoned(key) => key,
         }
     }
-    ended
 }
 
 /// One turn of a batch.
 struct BatchTurn {
     key: SessionKey,
-    /// The session as the batch loaded it: a turn committing alone checks it is unchanged.
-    loaded: Option<StoredSession>,
-    /// To the batch; `None` once used.
-    end: Option<oneshot::Sender<Ended>>,
-    /// Where a turn that outlived its batch commits alone.
-    alone: Pool,
+    /// To the batch; taken by `finish`, or by `drop` for a turn that never finished.
+    ending: Option<mpsc::UnboundedSender<Ending>>,
 }
 
 #[async_trait::async_trait]
 impl SessionTurn for BatchTurn {
     async fn finish(mut self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError> {
-        let Some(end) = self.end.take() else {
-            return Err(lost());
-        };
+        let ending = self.ending.take().ok_or_else(lost)?;
         let (committed, commit) = oneshot::channel();
-        let ended = Ended {
+        let finished = Ending::Finished {
             key: self.key.clone(),
             writes,
             committed,
         };
-        match end.send(ended) {
-            Ok(()) => commit.await.map_err(|_| lost())?,
-            Err(ended) => self.commit_alone(ended.writes).await,
+        ending.send(finished).map_err(|_| lost())?;
+        commit.await.map_err(|_| lost())?
+    }
+}
+
+impl Drop for BatchTurn {
+    fn drop(&mut self) {
+        if let Some(ending) = self.ending.take() {
+            let _ = ending.send(Ending::Abandoned(self.key.clone()));
         }
     }
 }
 
-impl BatchTurn {
-    /// Commits a turn its batch stopped waiting for, if its session is still as loaded.
-    async fn commit_alone(&self, writes: TurnWrites) -> Result<(), StoreError> {
-        if writes.transcript.is_none() && writes.session.is_none() {
-            return Ok(());
-        }
-        let mut transaction = Transaction::open(&self.alone).await?;
-        let mut current = lock_and_load(transaction.client(), &[self.key.as_str()]).await?;
-        if current.remove(self.key.as_str()) != self.loaded {
-            // Dropping the transaction rolls it back.
-            return Err(StoreError::Conflict);
-        }
-        transaction.write_and_commit(&[(&self.key, &writes)]).await
-    }
-}
-
-/// A transaction on a connection of its own. Dropped before it commits (a statement failed,
-/// or the task was cancelled), it closes the connection, which rolls back and releases its
-/// locks, where pooling it would hand both to the next user.
-struct Transaction {
+/// A batch's connection. Dropped anywhere but in `give_back` (a statement failed, or the
+/// task was cancelled), it closes the connection, which rolls back and releases every
+/// lock it holds, where pooling it would hand them to the next batch.
+struct BatchConnection {
     client: Option<Object>,
 }
 
-impl Transaction {
-    /// Takes a connection; the `BEGIN` is sent with the first statements.
-    async fn open(pool: &Pool) -> Result<Transaction, StoreError> {
-        Ok(Transaction {
+impl BatchConnection {
+    async fn open(pool: &Pool) -> Result<BatchConnection, StoreError> {
+        Ok(BatchConnection {
             client: Some(connection(pool).await?),
         })
     }
 
     fn client(&self) -> &Object {
-        // Only `write_and_commit` empties it, and nothing uses the transaction after.
+        // Only `give_back` empties it, and it consumes the connection.
         self.client
             .as_ref()
-            .expect("an open transaction has its connection")
+            .expect("a batch's connection is there until given back")
     }
 
-    /// Writes what the turns wrote and commits, pipelined (sent without waiting for each
+    /// Opens the transaction, waits for the sessions' locks (in one order), and loads
+    /// them: one round trip (pipelined; the server still runs the statements in order).
+    async fn lock_and_load(
+        &self,
+        keys: &[&str],
+    ) -> Result<HashMap<String, StoredSession>, StoreError> {
+        let client = self.client();
+        let lock = client.prepare_cached(LOCK_ALL).await?;
+        let load = client.prepare_cached(LOAD_ALL).await?;
+        let keys: [&(dyn ToSql + Sync); 1] = [&keys];
+        let ((), _, rows) = tokio::try_join!(
+            client.batch_execute(BEGIN),
+            client.execute(&lock, &keys),
+            client.query(&load, &keys),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let session = StoredSession {
+                    updated_at: Timestamp(unsigned(row.get(1))),
+                    data: row.get(2),
+                };
+                (row.get(0), session)
+            })
+            .collect())
+    }
+
+    /// Writes what the finished turns wrote and commits, keeping the `late` turns'
+    /// sessions locked.
+    async fn commit(
+        &self,
+        writes: &[(&SessionKey, &TurnWrites)],
+        late: &[&str],
+    ) -> Result<(), StoreError> {
+        let client = self.client();
+        let keep = client.prepare_cached(KEEP_LOCKED).await?;
+        let keep = async {
+            if !late.is_empty() {
+                client.execute(&keep, &[&late]).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
+        let ((), ()) = tokio::try_join!(keep, self.write_and_commit(writes))?;
+        Ok(())
+    }
+
+    /// A late turn: its writes in a transaction of their own, then its session let go.
+    async fn commit_late(&self, key: &SessionKey, writes: &TurnWrites) -> Result<(), StoreError> {
+        let client = self.client();
+        let late = [(key, writes)];
+        let ((), ()) = tokio::try_join!(client.batch_execute(BEGIN), self.write_and_commit(&late))?;
+        self.let_go(key).await
+    }
+
+    /// Releases the session-level lock a late turn's session was kept under.
+    async fn let_go(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let client = self.client();
+        let let_go = client.prepare_cached(LET_GO).await?;
+        client.execute(&let_go, &[&key.as_str()]).await?;
+        Ok(())
+    }
+
+    /// Writes and commits the open transaction, pipelined (sent without waiting for each
     /// answer; should a write fail, the `COMMIT` after it only rolls back). The statements
     /// are prepared first, so that each request leaves in order when first polled.
     async fn write_and_commit(
-        &mut self,
+        &self,
         writes: &[(&SessionKey, &TurnWrites)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), tokio_postgres::Error> {
         let client = self.client();
         let save = client.prepare_cached(SAVE_ALL).await?;
         let write_lines = client.prepare_cached(WRITE_LINES_ALL).await?;
@@ -354,44 +447,21 @@ impl Transaction {
             Ok(())
         };
         tokio::try_join!(write_lines, save, client.batch_execute("COMMIT"))?;
-        // Committed: the connection goes back to the pool, clean.
-        self.client = None;
         Ok(())
+    }
+
+    /// Back to the pool: only once no transaction is open and no lock is held.
+    fn give_back(mut self) {
+        self.client = None;
     }
 }
 
-impl Drop for Transaction {
+impl Drop for BatchConnection {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
             drop(Object::take(client));
         }
     }
-}
-
-/// Opens the transaction on `client`, waits for the sessions' locks, and loads them: one
-/// round trip (pipelined; the server still runs the statements in order).
-async fn lock_and_load(
-    client: &Object,
-    keys: &[&str],
-) -> Result<HashMap<String, StoredSession>, StoreError> {
-    let lock = client.prepare_cached(LOCK_ALL).await?;
-    let load = client.prepare_cached(LOAD_ALL).await?;
-    let keys: [&(dyn ToSql + Sync); 1] = [&keys];
-    let ((), _, rows) = tokio::try_join!(
-        client.batch_execute(BEGIN),
-        client.execute(&lock, &keys),
-        client.query(&load, &keys),
-    )?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let session = StoredSession {
-                updated_at: Timestamp(unsigned(row.get(1))),
-                data: row.get(2),
-            };
-            (row.get(0), session)
-        })
-        .collect())
 }
 
 /// The session states of a batch, as `SAVE_ALL`'s columns.
@@ -463,13 +533,22 @@ mod tests {
     use super::super::tests::{options, stores};
     use super::*;
     use crate::store::TranscriptLines;
-    use crate::store::tests::{key, lines, session};
+    use crate::store::tests::{key, session};
 
-    fn writes(at: u64, data: &[u8], first_line: u64) -> TurnWrites {
+    /// Transcript lines that name their session, so that one session's lines written under
+    /// another's key would show.
+    fn lines_of(key: &SessionKey, numbers: std::ops::Range<u64>) -> Vec<Vec<u8>> {
+        numbers
+            .map(|n| format!("{} line {n}", key.as_str()).into_bytes())
+            .collect()
+    }
+
+    /// A turn's writes: its state, and two lines from `first_line`, keeping the last three.
+    fn writes(key: &SessionKey, at: u64, data: &[u8], first_line: u64) -> TurnWrites {
         TurnWrites {
             transcript: Some(TranscriptLines {
                 first: first_line,
-                lines: lines(first_line..first_line + 2),
+                lines: lines_of(key, first_line..first_line + 2),
                 keep: 3,
             }),
             session: Some(session(at, data)),
@@ -477,11 +556,11 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn turns_begun_at_once_share_batches_and_each_keeps_its_own_writes() {
-        let (_cluster, stores) = stores().await;
+    async fn turns_begun_at_once_share_transactions_and_each_keeps_its_own_writes() {
+        let (cluster, stores) = stores().await;
         let sessions = stores.sessions.clone();
-        // Three rounds of 40 sessions at once (more than the batch slots): each round's
-        // turns write two lines and a state; one turn in each round fails (dropped).
+        // Three rounds of 40 sessions at once (ten times the batch slots): each turn writes
+        // two lines and a state; one turn of each round fails (dropped unfinished).
         for round in 0..3u64 {
             let mut turns = tokio::task::JoinSet::new();
             for i in 0..40 {
@@ -489,28 +568,49 @@ mod tests {
                 turns.spawn(async move {
                     let key = key(&format!("member-{i}"));
                     let (loaded, turn) = sessions.begin_turn(&key).await.expect("begin");
-                    let expected = (round > 0 && i != 7).then(|| session(round, b"state"));
-                    assert_eq!(loaded, expected, "session {i} as the last round left it");
+                    let data = format!("{} round {round}", key.as_str()).into_bytes();
+                    let expected = (round > 0 && i != 7).then(|| {
+                        session(
+                            round,
+                            format!("{} round {}", key.as_str(), round - 1).as_bytes(),
+                        )
+                    });
+                    assert_eq!(loaded, expected, "{key:?} as the last round left it");
                     if i == 7 {
                         return drop(turn);
                     }
-                    turn.finish(writes(round + 1, b"state", round * 2))
+                    turn.finish(writes(&key, round + 1, &data, round * 2))
                         .await
                         .expect("commit");
                 });
             }
             turns.join_all().await;
         }
-        let kept = sessions
-            .transcript(&key("member-3"), 6)
-            .await
-            .expect("lines");
-        assert_eq!(kept, lines(3..6), "the last three lines of six");
+        for i in [0, 3, 39] {
+            let key = key(&format!("member-{i}"));
+            assert_eq!(
+                sessions.transcript(&key, 6).await.expect("lines"),
+                lines_of(&key, 3..6),
+                "the last three of its own six lines"
+            );
+        }
         assert_eq!(sessions.load(&key("member-7")).await.expect("load"), None);
+        // Rows written by one transaction share its id (`xmin`).
+        let transactions = cluster
+            .psql(
+                &cluster.url(),
+                "SELECT count(DISTINCT xmin::text) FROM sessions WHERE key LIKE '%member-%'",
+            )
+            .expect("psql");
+        let transactions: usize = transactions.trim().parse().expect("a count");
+        assert!(
+            transactions < 39,
+            "39 turns saved by {transactions} transactions"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_turn_outliving_its_batch_commits_alone_unless_its_session_changed() {
+    async fn a_late_turn_keeps_its_session_locked_until_it_commits_or_is_dropped() {
         let (cluster, _) = stores().await;
         let mut quick = options(&cluster);
         quick.batching.detach_after = Duration::from_millis(50);
@@ -518,37 +618,46 @@ mod tests {
         let second = super::super::open(&options(&cluster))
             .await
             .expect("second instance");
-        let (slow, unchanged) = (key("slow"), key("unchanged"));
+        let slow = key("slow");
 
-        // Slow, but nobody touched the session: written after all.
-        let (_, turn) = first.sessions.begin_turn(&unchanged).await.expect("begin");
+        // Late (its batch committed without it long ago), yet the session stays locked:
+        // the other instance waits, then finds what the late turn wrote.
+        let (_, late) = first.sessions.begin_turn(&slow).await.expect("begin");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        turn.finish(writes(1, b"late", 0))
-            .await
-            .expect("committed alone");
-        assert_eq!(
-            first.sessions.load(&unchanged).await.expect("load"),
-            Some(session(1, b"late"))
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(300),
+            second.sessions.begin_turn(&slow),
+        )
+        .await;
+        assert!(
+            waiting.is_err(),
+            "the other instance waits for the late turn"
         );
-
-        // Slow, and the other instance ran a turn of the session meanwhile (the lock was
-        // released with the batch): refused, the other turn's state kept.
-        let (_, turn) = first.sessions.begin_turn(&slow).await.expect("begin");
-        let (_, other) =
+        late.finish(writes(&slow, 1, b"late", 0))
+            .await
+            .expect("the late turn commits");
+        let (loaded, turn) =
             tokio::time::timeout(Duration::from_secs(10), second.sessions.begin_turn(&slow))
                 .await
-                .expect("the batch let the session go")
+                .expect("let go once committed")
                 .expect("begin");
-        other.finish(writes(2, b"other", 0)).await.expect("commit");
-        let refused = turn.finish(writes(1, b"stale", 0)).await;
-        assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+        assert_eq!(loaded, Some(session(1, b"late")));
         assert_eq!(
-            first.sessions.load(&slow).await.expect("load"),
-            Some(session(2, b"other"))
+            second.sessions.transcript(&slow, 2).await.expect("lines"),
+            lines_of(&slow, 0..2)
         );
-        assert_eq!(
-            first.sessions.transcript(&slow, 2).await.expect("lines"),
-            lines(0..2)
-        );
+        turn.finish(TurnWrites::default()).await.expect("finish");
+
+        // Late and then dropped (a failed turn): nothing written, the session let go.
+        let (_, late) = first.sessions.begin_turn(&slow).await.expect("begin");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(late);
+        let (loaded, turn) =
+            tokio::time::timeout(Duration::from_secs(10), second.sessions.begin_turn(&slow))
+                .await
+                .expect("let go once dropped")
+                .expect("begin");
+        assert_eq!(loaded, Some(session(1, b"late")));
+        turn.finish(TurnWrites::default()).await.expect("finish");
     }
 }
