@@ -3,6 +3,7 @@
 //! bounded few at once) and stored, standings recorded, password-page links issued and
 //! withdrawn.
 
+use super::standings::TurnStandings;
 use super::{Engine, EngineError};
 use crate::clock::Timestamp;
 use crate::dialog::keys::ResponseKey;
@@ -58,6 +59,7 @@ impl Engine {
         effects: Vec<Effect>,
         now: Timestamp,
         spent: &mut Spent,
+        standings: &mut TurnStandings,
     ) -> Result<Option<Event>, EngineError> {
         let mut next = None;
         for effect in effects {
@@ -144,7 +146,8 @@ impl Engine {
                     self.services.members.set_password(&member_id, &phc).await?;
                 }
                 Effect::Code { member_id, event } => {
-                    self.services.guard.record(&member_id, event, now).await?;
+                    let standing = self.services.guard.record(&member_id, event, now).await?;
+                    standings.recorded(&member_id, standing);
                 }
                 Effect::OfferPasswordPage {
                     token,

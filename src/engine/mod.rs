@@ -12,6 +12,7 @@ mod page;
 mod read;
 mod render;
 mod report;
+mod standings;
 mod turn;
 
 pub use history::{HIDDEN_PASSWORD, HistoryEntry};

@@ -5,6 +5,7 @@
 //! run (the directory stores the hash), and the replies rendered for the chat — as when the
 //! password is typed in the chat.
 
+use super::standings::TurnStandings;
 use super::turn::{Conclusion, decode};
 use super::{Engine, EngineError, HIDDEN_PASSWORD, OutgoingMessage};
 use crate::dialog::keys::ResponseKey;
@@ -153,13 +154,26 @@ impl Engine {
             flow: grant.flow,
             phc,
         };
+        let mut standings = TurnStandings::default();
         let transition = self
-            .step(key, session, Event::PasswordFromPage(page), now)
+            .step(
+                key,
+                session,
+                Event::PasswordFromPage(page),
+                now,
+                &mut standings,
+            )
             .await?;
         // The dialog asks to store the hash and to withdraw the link; no look-up follows.
         // (It never spends the member's limits, so there is nothing to give back.)
-        self.run_effects(key, transition.effects, now, &mut Spent::default())
-            .await?;
+        self.run_effects(
+            key,
+            transition.effects,
+            now,
+            &mut Spent::default(),
+            &mut standings,
+        )
+        .await?;
         let concluded = Conclusion {
             key,
             // The member's side of this exchange: a password, set on the page.

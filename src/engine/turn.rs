@@ -5,6 +5,7 @@
 
 use super::history::{self, HIDDEN_PASSWORD};
 use super::render::Links;
+use super::standings::TurnStandings;
 use super::{Engine, EngineError, IncomingMessage, OutgoingMessage, TurnResult};
 use crate::clock::Timestamp;
 use crate::dialog::keys::ResponseKey;
@@ -162,9 +163,12 @@ impl Engine {
 
         let mut replies = Vec::new();
         let mut flows = Vec::new();
+        let mut standings = TurnStandings::default();
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
-            let transition = self.step(&incoming.session, session, event, now).await?;
+            let transition = self
+                .step(&incoming.session, session, event, now, &mut standings)
+                .await?;
             session = transition.session;
             replies.extend(transition.replies);
             flows.extend(transition.outcomes);
@@ -181,7 +185,13 @@ impl Engine {
                 });
             }
             match self
-                .run_effects(&incoming.session, transition.effects, now, spent)
+                .run_effects(
+                    &incoming.session,
+                    transition.effects,
+                    now,
+                    spent,
+                    &mut standings,
+                )
                 .await
             {
                 Ok(Some(next)) => event = next,
@@ -226,7 +236,8 @@ impl Engine {
         }))
     }
 
-    /// One `dialog::step` with its context: the member's standing, a fresh code, and where
+    /// One `dialog::step` with its context: the member's standing (as this turn knows it,
+    /// see `TurnStandings`), a fresh code, and where
     /// this session takes a new password (on the page, with a fresh link token, for the
     /// messaging channels).
     pub(super) async fn step(
@@ -235,6 +246,7 @@ impl Engine {
         session: Session,
         event: Event,
         now: Timestamp,
+        standings: &mut TurnStandings,
     ) -> Result<dialog::Transition, EngineError> {
         let fresh_code = otp::generate_code();
         let fresh_token = key.is_messaging().then(PageToken::generate);
@@ -249,7 +261,11 @@ impl Engine {
             | Event::CodeAdmission { .. } => session.state.member(),
         };
         let standing = match member {
-            Some(member) => self.services.guard.standing(&member.id).await?,
+            Some(member) => {
+                standings
+                    .of(self.services.guard.as_ref(), &member.id)
+                    .await?
+            }
             None => Standing::default(),
         };
         let context = Context {
