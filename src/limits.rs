@@ -22,7 +22,6 @@ use crate::identity::{Email, Kpj, Nik};
 use crate::members::MemberId;
 use crate::security::otp::ServerKey;
 use crate::session_key::SessionKey;
-use crate::store::StoreError;
 
 pub(crate) mod member_guard;
 pub use member_guard::{BucketId, MemberGuardStore, MemoryMemberGuard};
@@ -359,28 +358,6 @@ pub struct MemberLimits {
 #[derive(Debug, Default)]
 pub struct Spent(Vec<(BucketId, Rate)>);
 
-impl Spent {
-    /// Notes a token taken from `bucket`; whether one was (a store that failed refuses).
-    fn note(
-        &mut self,
-        bucket: BucketId,
-        rate: Rate,
-        taken: Result<Result<(), Refused>, StoreError>,
-    ) -> bool {
-        match taken {
-            Ok(Ok(())) => {
-                self.0.push((bucket, rate));
-                true
-            }
-            Ok(Err(_)) => false,
-            Err(error) => {
-                tracing::warn!(%error, "member limit store failed; refusing");
-                false
-            }
-        }
-    }
-}
-
 /// Fingerprint purpose for bucket names.
 const BUCKET_PURPOSE: &[u8] = b"tanya.member-limit";
 
@@ -398,8 +375,8 @@ impl MemberLimits {
         }
     }
 
-    /// One token from the bucket of `what` (`kpj:…`), noted in `spent`. A store that fails
-    /// refuses: a limit that cannot be counted must not let guesses or codes through.
+    /// One token from the bucket of `what` (`kpj:…`). A store that fails refuses: a limit
+    /// that cannot be counted must not let guesses or codes through.
     async fn take(
         &self,
         rate: Option<Rate>,
@@ -410,57 +387,45 @@ impl MemberLimits {
         let Some(rate) = rate else {
             return true;
         };
-        let bucket = self.bucket(what);
-        let taken = self.store.take(&bucket, rate, now).await;
-        spent.note(bucket, rate, taken)
-    }
-
-    /// A token from the buckets of `first` and of `second` at once (on a shared store, one
-    /// round trip instead of two): admitted when both gave one. A token taken while the
-    /// other bucket refused stays spent: that only makes a guesser slower.
-    async fn take_both(
-        &self,
-        rate: Option<Rate>,
-        first: &str,
-        second: &str,
-        now: Timestamp,
-        spent: &mut Spent,
-    ) -> bool {
-        let Some(rate) = rate else {
-            return true;
-        };
-        let (one, other) = (self.bucket(first), self.bucket(second));
-        let (taken, taken_other) = tokio::join!(
-            self.store.take(&one, rate, now),
-            self.store.take(&other, rate, now)
-        );
-        // Both noted, whatever the first says.
-        let admitted = spent.note(one, rate, taken);
-        spent.note(other, rate, taken_other) && admitted
-    }
-
-    fn bucket(&self, what: &str) -> BucketId {
-        self.key.fingerprint(BUCKET_PURPOSE, what.as_bytes())
+        let bucket = self.key.fingerprint(BUCKET_PURPOSE, what.as_bytes());
+        match self.store.take(&bucket, rate, now).await {
+            Ok(Ok(())) => {
+                spent.0.push((bucket, rate));
+                true
+            }
+            Ok(Err(_)) => false,
+            Err(error) => {
+                tracing::warn!(%error, "member limit store failed; refusing");
+                false
+            }
+        }
     }
 
     /// Whether `attempt` may go ahead at `now`, spending its tokens (a refusal is not
     /// counted as an attempt) and noting them in `spent`. The engine asks before each
     /// look-up and code the dialog wants.
     pub async fn admit(&self, attempt: Attempt<'_>, now: Timestamp, spent: &mut Spent) -> bool {
+        // A guess must pass the bucket of each value typed. When the second refuses, the
+        // first one's token stays spent: that only makes a guesser slower.
         match attempt {
             Attempt::LookUpByKpjNik { kpj, nik } => {
-                let (kpj, nik) = (
-                    format!("kpj:{}", kpj.as_str()),
-                    format!("nik:{}", nik.as_str()),
-                );
-                self.take_both(self.lookups, &kpj, &nik, now, spent).await
+                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now, spent)
+                    .await
+                    && self
+                        .take(self.lookups, &format!("nik:{}", nik.as_str()), now, spent)
+                        .await
             }
             Attempt::LookUpByEmailKpj { email, kpj } => {
-                let (kpj, email) = (
-                    format!("kpj:{}", kpj.as_str()),
-                    format!("email:{}", email.as_str()),
-                );
-                self.take_both(self.lookups, &kpj, &email, now, spent).await
+                self.take(self.lookups, &format!("kpj:{}", kpj.as_str()), now, spent)
+                    .await
+                    && self
+                        .take(
+                            self.lookups,
+                            &format!("email:{}", email.as_str()),
+                            now,
+                            spent,
+                        )
+                        .await
             }
             Attempt::SendCode { member } => {
                 self.take(
