@@ -65,6 +65,7 @@ impl Engine {
         for effect in effects {
             match effect {
                 Effect::LookUpByKpjNik { kpj, nik } => {
+                    standings.forget();
                     let attempt = Attempt::LookUpByKpjNik {
                         kpj: &kpj,
                         nik: &nik,
@@ -79,6 +80,7 @@ impl Engine {
                     );
                 }
                 Effect::LookUpByEmailKpj { email, kpj } => {
+                    standings.forget();
                     let attempt = Attempt::LookUpByEmailKpj {
                         email: &email,
                         kpj: &kpj,

@@ -31,6 +31,12 @@ impl TurnStandings {
         Ok(standing)
     }
 
+    /// Forgets what the turn read: after a look-up, which may take seconds (the agency's
+    /// directory), a standing is read again before a code is sent on its strength.
+    pub(super) fn forget(&mut self) {
+        self.0.clear();
+    }
+
     /// `member`'s standing as the turn just recorded it.
     pub(super) fn recorded(&mut self, member: &MemberId, standing: Standing) {
         match self.0.iter_mut().find(|(id, _)| id == member) {
@@ -72,6 +78,14 @@ mod tests {
             standings.of(&guard, &member).await.expect("known"),
             elsewhere
         );
+        // Forgotten (a look-up ran): read again, with what changed elsewhere meanwhile.
+        let again = guard
+            .record(&member, CodeEvent::Wrong, now)
+            .await
+            .expect("record");
+        assert_ne!(standings.of(&guard, &member).await.expect("known"), again);
+        standings.forget();
+        assert_eq!(standings.of(&guard, &member).await.expect("read"), again);
         // Another member is read for itself.
         let other = MemberId::from_stored("M-2".into());
         assert_eq!(

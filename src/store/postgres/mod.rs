@@ -88,7 +88,9 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             .map_err(|error| DbError::Backend(BackendError::new(error)))
     };
     let pools = Pools {
-        turns: pool(options.batching.batches.max(1))?,
+        // One connection per batch slot, and as many again for batches whose late turns
+        // still run (see `turn_batches::run_batch`).
+        turns: pool(2 * options.batching.batches.max(1))?,
         general: pool(options.pool_size)?,
     };
     migrations::apply(&pools.general).await?;

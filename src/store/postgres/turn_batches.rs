@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 use thiserror::Error;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 
@@ -75,7 +75,8 @@ const BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 /// How turns are gathered.
 #[derive(Clone, Copy, Debug)]
 pub struct Batching {
-    /// Batches open at once (each holds one connection for its whole life). Fewer batches
+    /// Batches open at once (each holds a connection until it has committed; one whose
+    /// late turns still run keeps it until they end, outside this count). Fewer batches
     /// gather more turns each: fewer statements and commits, a little more waiting.
     pub batches: usize,
     /// How long a batch waits for its slowest turn before committing the others.
@@ -182,16 +183,22 @@ async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching:
         }
         held_over.extend(waiting);
         let (pool, detach_after) = (pool.clone(), batching.detach_after);
-        tokio::spawn(async move {
-            run_batch(&pool, batch, detach_after).await;
-            drop(slot);
-        });
+        tokio::spawn(async move { run_batch(&pool, batch, slot, detach_after).await });
     }
 }
 
 /// One batch: begins every turn, waits for them, commits what they wrote, then what its
 /// late turns write.
-async fn run_batch(pool: &Pool, batch: Vec<Begin>, detach_after: Duration) {
+///
+/// `slot` is given back once the batch has committed: its late turns, if any, keep the
+/// connection (the pool has room for as many as there are slots) but not the slot, so that
+/// turns waiting on a slow directory do not hold up new batches.
+async fn run_batch(
+    pool: &Pool,
+    batch: Vec<Begin>,
+    slot: OwnedSemaphorePermit,
+    detach_after: Duration,
+) {
     // A caller that stopped waiting is left out before its session is locked.
     let batch: Vec<Begin> = batch
         .into_iter()
@@ -252,6 +259,7 @@ async fn run_batch(pool: &Pool, batch: Vec<Begin>, detach_after: Duration) {
     for (_, _, committed) in finished {
         let _ = committed.send(result.clone());
     }
+    drop(slot);
     if failed {
         // Closing the connection let the late turns' sessions go; their `finish` finds
         // the batch gone.
@@ -260,26 +268,36 @@ async fn run_batch(pool: &Pool, batch: Vec<Begin>, detach_after: Duration) {
     // The late turns, as each ends: committed alone, their session let go after.
     while !running.is_empty() {
         let Some(end) = endings.recv().await else {
+            // Cannot happen (every turn ends once); should it, the connection is closed
+            // below, with the locks it still holds.
             break;
         };
         running.remove(end.key());
-        let result = match end {
+        let key = match end {
             Ending::Finished {
                 key,
                 writes,
                 committed,
             } => {
                 let result = connection.commit_late(&key, &writes).await;
-                let _ = committed.send(result.clone());
-                result
+                let failed = result.is_err();
+                let _ = committed.send(result);
+                if failed {
+                    return;
+                }
+                key
             }
-            Ending::Abandoned(key) => connection.let_go(&key).await,
+            Ending::Abandoned(key) => key,
         };
-        if result.is_err() {
+        // A failure here is the connection's, not the turn's (it is committed): closing
+        // the connection lets the session go.
+        if connection.let_go(&key).await.is_err() {
             return;
         }
     }
-    connection.give_back();
+    if running.is_empty() {
+        connection.give_back();
+    }
 }
 
 fn fail(batch: Vec<Begin>, error: &StoreError) {
@@ -393,12 +411,12 @@ impl BatchConnection {
         Ok(())
     }
 
-    /// A late turn: its writes in a transaction of their own, then its session let go.
+    /// A late turn's writes, in a transaction of their own (its session is let go after).
     async fn commit_late(&self, key: &SessionKey, writes: &TurnWrites) -> Result<(), StoreError> {
         let client = self.client();
         let late = [(key, writes)];
         let ((), ()) = tokio::try_join!(client.batch_execute(BEGIN), self.write_and_commit(&late))?;
-        self.let_go(key).await
+        Ok(())
     }
 
     /// Releases the session-level lock a late turn's session was kept under.
@@ -614,6 +632,8 @@ mod tests {
         let (cluster, _) = stores().await;
         let mut quick = options(&cluster);
         quick.batching.detach_after = Duration::from_millis(50);
+        // One batch slot: a batch whose turn is late must give its slot back.
+        quick.batching.batches = 1;
         let first = super::super::open(&quick).await.expect("first instance");
         let second = super::super::open(&options(&cluster))
             .await
@@ -624,6 +644,15 @@ mod tests {
         // the other instance waits, then finds what the late turn wrote.
         let (_, late) = first.sessions.begin_turn(&slow).await.expect("begin");
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let quick_key = key("quick");
+        let quick_turn = async {
+            let (_, turn) = first.sessions.begin_turn(&quick_key).await?;
+            turn.finish(writes(&quick_key, 1, b"quick", 0)).await
+        };
+        tokio::time::timeout(Duration::from_secs(5), quick_turn)
+            .await
+            .expect("another turn is not held up by the late one")
+            .expect("committed");
         let waiting = tokio::time::timeout(
             Duration::from_millis(300),
             second.sessions.begin_turn(&slow),
@@ -659,5 +688,12 @@ mod tests {
                 .expect("begin");
         assert_eq!(loaded, Some(session(1, b"late")));
         turn.finish(TurnWrites::default()).await.expect("finish");
+        let held = cluster
+            .psql(
+                &cluster.url(),
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            )
+            .expect("psql");
+        assert_eq!(held.trim(), "0", "no session left locked");
     }
 }
