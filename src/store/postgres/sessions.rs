@@ -4,6 +4,7 @@
 //! after the other, and the turn's state and transcript commit together; turns that start
 //! at once share one transaction (`turn_batches`).
 
+use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
 use super::turn_batches::{Batching, TurnBatcher};
@@ -28,15 +29,16 @@ const WRITE_LINES: &str = "WITH trimmed AS \
 
 /// Sessions in PostgreSQL.
 pub struct PgSessionStore {
-    pools: Pools,
+    /// For everything but turns.
+    general: Pool,
     batcher: TurnBatcher,
 }
 
 impl PgSessionStore {
     pub(super) fn new(pools: Pools, batching: Batching) -> PgSessionStore {
         PgSessionStore {
-            batcher: TurnBatcher::start(pools.turns.clone(), batching),
-            pools,
+            batcher: TurnBatcher::start(pools.turns, batching),
+            general: pools.general,
         }
     }
 }
@@ -50,7 +52,7 @@ fn stored(row: &Row) -> StoredSession {
 
 /// The numbers of `count` transcript lines from `first`, and the number below which lines
 /// are forgotten so that `keep` remain.
-fn numbered(first: u64, count: usize, keep: u64) -> (Vec<i64>, i64) {
+pub(super) fn numbered(first: u64, count: usize, keep: u64) -> (Vec<i64>, i64) {
     let numbers = (first..).take(count).map(bigint).collect();
     let end = first + count as u64;
     (numbers, bigint(end.saturating_sub(keep)))
@@ -59,7 +61,7 @@ fn numbered(first: u64, count: usize, keep: u64) -> (Vec<i64>, i64) {
 #[async_trait::async_trait]
 impl SessionStore for PgSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         let load = client.prepare_cached(LOAD).await?;
         Ok(client
             .query_opt(&load, &[&key.as_str()])
@@ -68,7 +70,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn save(&self, key: &SessionKey, session: &StoredSession) -> Result<(), StoreError> {
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         let save = client.prepare_cached(SAVE).await?;
         client
             .execute(
@@ -86,7 +88,7 @@ impl SessionStore for PgSessionStore {
         lines: &[Vec<u8>],
         keep: u64,
     ) -> Result<(), StoreError> {
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         let write = client.prepare_cached(WRITE_LINES).await?;
         let (numbers, trim_below) = numbered(first, lines.len(), keep);
         client
@@ -96,7 +98,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn transcript(&self, key: &SessionKey, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         let read = client
             .prepare_cached(
                 "SELECT line FROM transcript_lines WHERE key = $1 AND number < $2 ORDER BY number",
@@ -111,7 +113,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn remove(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         client
             .execute(
                 "WITH gone AS (DELETE FROM transcript_lines WHERE key = $1) \
@@ -125,7 +127,7 @@ impl SessionStore for PgSessionStore {
     async fn remove_idle(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
         // One statement: instances sweeping at once each delete what the other has not, and
         // a session saved again meanwhile (updated_at moved) is kept.
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         let row = client
             .query_one(
                 "WITH idle AS (DELETE FROM sessions \
@@ -139,7 +141,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
-        let client = connection(&self.pools.general).await?;
+        let client = connection(&self.general).await?;
         let row = client
             .query_one("SELECT count(*) FROM sessions", &[])
             .await?;

@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 
+use super::sessions::numbered;
 use super::{bigint, connection, unsigned};
 use crate::clock::Timestamp;
 use crate::store::{
@@ -231,21 +232,7 @@ async fn run_batch(
     drop(ending);
 
     let deadline = Instant::now() + detach_after;
-    let mut finished = Vec::new();
-    while !running.is_empty() {
-        let Ok(Some(end)) = tokio::time::timeout_at(deadline, endings.recv()).await else {
-            break;
-        };
-        running.remove(end.key());
-        if let Ending::Finished {
-            key,
-            writes,
-            committed,
-        } = end
-        {
-            finished.push((key, writes, committed));
-        }
-    }
+    let finished = on_time(&mut endings, &mut running, deadline).await;
     let late: Vec<&str> = running.iter().map(SessionKey::as_str).collect();
     if !late.is_empty() {
         tracing::debug!(late = late.len(), "turns outlived their batch");
@@ -265,12 +252,55 @@ async fn run_batch(
         // the batch gone.
         return;
     }
-    // The late turns, as each ends: committed alone, their session let go after.
+    if commit_late_turns(&connection, &mut endings, &mut running).await {
+        connection.give_back();
+    }
+}
+
+/// A finished turn's key, writes, and where to tell how committing them went.
+type Finished = (
+    SessionKey,
+    TurnWrites,
+    oneshot::Sender<Result<(), StoreError>>,
+);
+
+/// The turns that finished by `deadline`; those still `running` then are late.
+async fn on_time(
+    endings: &mut mpsc::UnboundedReceiver<Ending>,
+    running: &mut HashSet<SessionKey>,
+    deadline: Instant,
+) -> Vec<Finished> {
+    let mut finished = Vec::new();
     while !running.is_empty() {
-        let Some(end) = endings.recv().await else {
-            // Cannot happen (every turn ends once); should it, the connection is closed
-            // below, with the locks it still holds.
+        let Ok(Some(end)) = tokio::time::timeout_at(deadline, endings.recv()).await else {
             break;
+        };
+        running.remove(end.key());
+        if let Ending::Finished {
+            key,
+            writes,
+            committed,
+        } = end
+        {
+            finished.push((key, writes, committed));
+        }
+    }
+    finished
+}
+
+/// The late turns, as each ends: committed alone on the batch's connection, their session
+/// let go after. Whether the connection is clean again (no transaction open, no session
+/// locked); when it is not, dropping it closes it and releases what it holds.
+async fn commit_late_turns(
+    connection: &BatchConnection,
+    endings: &mut mpsc::UnboundedReceiver<Ending>,
+    running: &mut HashSet<SessionKey>,
+) -> bool {
+    while !running.is_empty() {
+        // `None` cannot happen (every turn ends once); should it, the connection is not
+        // clean.
+        let Some(end) = endings.recv().await else {
+            return false;
         };
         running.remove(end.key());
         let key = match end {
@@ -283,21 +313,18 @@ async fn run_batch(
                 let failed = result.is_err();
                 let _ = committed.send(result);
                 if failed {
-                    return;
+                    return false;
                 }
                 key
             }
             Ending::Abandoned(key) => key,
         };
-        // A failure here is the connection's, not the turn's (it is committed): closing
-        // the connection lets the session go.
+        // A failure here is the connection's, not the turn's (it is committed).
         if connection.let_go(&key).await.is_err() {
-            return;
+            return false;
         }
     }
-    if running.is_empty() {
-        connection.give_back();
-    }
+    true
 }
 
 fn fail(batch: Vec<Begin>, error: &StoreError) {
@@ -483,6 +510,7 @@ impl Drop for BatchConnection {
 }
 
 /// The session states of a batch, as `SAVE_ALL`'s columns.
+#[derive(Default)]
 struct SavedStates<'a> {
     keys: Vec<&'a str>,
     updated_at: Vec<i64>,
@@ -491,11 +519,7 @@ struct SavedStates<'a> {
 
 impl<'a> SavedStates<'a> {
     fn of(writes: &[(&'a SessionKey, &'a TurnWrites)]) -> SavedStates<'a> {
-        let mut states = SavedStates {
-            keys: Vec::new(),
-            updated_at: Vec::new(),
-            data: Vec::new(),
-        };
+        let mut states = SavedStates::default();
         for (key, writes) in writes {
             if let Some(session) = &writes.session {
                 states.keys.push(key.as_str());
@@ -510,6 +534,7 @@ impl<'a> SavedStates<'a> {
 /// The transcript lines of a batch, as `WRITE_LINES_ALL`'s columns: every line with its
 /// session and number, and for each session the number below which lines are forgotten so
 /// that its last `keep` remain.
+#[derive(Default)]
 struct WrittenLines<'a> {
     keys: Vec<&'a str>,
     numbers: Vec<i64>,
@@ -520,27 +545,20 @@ struct WrittenLines<'a> {
 
 impl<'a> WrittenLines<'a> {
     fn of(writes: &[(&'a SessionKey, &'a TurnWrites)]) -> WrittenLines<'a> {
-        let mut written = WrittenLines {
-            keys: Vec::new(),
-            numbers: Vec::new(),
-            lines: Vec::new(),
-            trimmed: Vec::new(),
-            below: Vec::new(),
-        };
+        let mut written = WrittenLines::default();
         for (key, writes) in writes {
             let Some(transcript) = &writes.transcript else {
                 continue;
             };
-            for (number, line) in (transcript.first..).zip(&transcript.lines) {
+            let (numbers, below) =
+                numbered(transcript.first, transcript.lines.len(), transcript.keep);
+            for (number, line) in numbers.into_iter().zip(&transcript.lines) {
                 written.keys.push(key.as_str());
-                written.numbers.push(bigint(number));
+                written.numbers.push(number);
                 written.lines.push(line);
             }
-            let end = transcript.first + transcript.lines.len() as u64;
             written.trimmed.push(key.as_str());
-            written
-                .below
-                .push(bigint(end.saturating_sub(transcript.keep)));
+            written.below.push(below);
         }
         written
     }
