@@ -190,8 +190,9 @@ pub struct Config {
     /// PostgreSQL for every store, shared by several instances (`TANYA_DATABASE_URL`,
     /// `postgres://…`); unset: the embedded database in `data_dir`.
     pub database_url: Option<Secret>,
-    /// Connections in the PostgreSQL backend's general pool (`TANYA_DB_POOL_SIZE`); the
-    /// batches of turns have their own few (`store::PostgresBatching`).
+    /// Connections in each of the PostgreSQL backend's two pools for single statements
+    /// (`TANYA_DB_POOL_SIZE`); the batches of turns have their own few
+    /// (`store::PostgresBatching`).
     pub db_pool_size: usize,
     /// The key codes are derived from (`TANYA_SERVER_KEY`, 64 hex digits); unset: the one
     /// kept in the shared database, or the key file in `data_dir`.

@@ -148,7 +148,11 @@ impl Engine {
                     self.services.members.set_password(&member_id, &phc).await?;
                 }
                 Effect::Code { member_id, event } => {
-                    let standing = self.services.guard.record(&member_id, event, now).await?;
+                    let guard = &self.services.guard;
+                    let standing = match standings.known(&member_id) {
+                        Some(known) => guard.record_from(&member_id, known, event, now).await?,
+                        None => guard.record(&member_id, event, now).await?,
+                    };
                     standings.recorded(&member_id, standing);
                 }
                 Effect::OfferPasswordPage {

@@ -23,12 +23,20 @@ impl TurnStandings {
         guard: &dyn MemberGuardStore,
         member: &MemberId,
     ) -> Result<Standing, StoreError> {
-        if let Some((_, known)) = self.0.iter().find(|(id, _)| id == member) {
-            return Ok(*known);
+        if let Some(known) = self.known(member) {
+            return Ok(known);
         }
         let standing = guard.standing(member).await?;
         self.0.push((member.clone(), standing));
         Ok(standing)
+    }
+
+    /// `member`'s standing if this turn has read or recorded it (and not forgotten it since).
+    pub(super) fn known(&self, member: &MemberId) -> Option<Standing> {
+        self.0
+            .iter()
+            .find(|(id, _)| id == member)
+            .map(|(_, known)| *known)
     }
 
     /// Forgets what the turn read: after a look-up, which may take seconds (the agency's

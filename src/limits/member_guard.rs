@@ -40,6 +40,22 @@ pub trait MemberGuardStore: Send + Sync {
         event: CodeEvent,
         now: Timestamp,
     ) -> Result<Standing, StoreError>;
+    /// `record`, for a caller that read the member's standing moments ago (`known`): a store
+    /// where a read is a round trip may start from it instead, its compare-and-swap falling
+    /// back to a fresh read when the standing changed meanwhile. When `event` changes nothing
+    /// in `known` (a right code with no wrong ones), such a store may write nothing at all:
+    /// what it then leaves unchanged elsewhere (wrong codes typed meanwhile in another
+    /// session) only keeps the member more restricted.
+    async fn record_from(
+        &self,
+        member: &MemberId,
+        known: Standing,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError> {
+        let _ = known;
+        self.record(member, event, now).await
+    }
     /// Forgets buckets that are full again and standings that restrict nothing at `now`;
     /// returns how many records went.
     async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError>;
@@ -179,8 +195,10 @@ pub(crate) mod tests {
             .expect("record");
         assert_eq!(two.wrong_codes_at(T0), 2);
         assert_eq!(store.standing(&budi()).await.expect("standing"), two);
+        // A caller's known standing may be stale (read before those two wrong codes): they
+        // still count.
         let locked = store
-            .record(&budi(), CodeEvent::Wrong, T0)
+            .record_from(&budi(), Standing::default(), CodeEvent::Wrong, T0)
             .await
             .expect("record");
         assert_eq!(locked.locked_for(T0), Some(LOCKOUT));
@@ -200,6 +218,20 @@ pub(crate) mod tests {
             store.standing(&budi()).await.expect("standing"),
             Standing::default()
         );
+
+        // From a known standing that is current: counted as from a read one.
+        let siti = MemberId::from_stored("M-siti".into());
+        let one = store
+            .record_from(&siti, Standing::default(), CodeEvent::Wrong, T0)
+            .await
+            .expect("record");
+        assert_eq!(one.wrong_codes_at(T0), 1);
+        let two = store
+            .record_from(&siti, one, CodeEvent::Wrong, T0)
+            .await
+            .expect("record");
+        assert_eq!(two.wrong_codes_at(T0), 2);
+        assert_eq!(store.standing(&siti).await.expect("standing"), two);
     }
 
     #[tokio::test]

@@ -96,6 +96,32 @@ impl TempPostgres {
         &self.data
     }
 
+    /// Stops the server as a crash would (`immediate`: no checkpoint; the write-ahead log is
+    /// replayed at the next start) and starts it again on the same port.
+    pub fn crash_and_restart(&self) {
+        let mut stop = self.program("pg_ctl");
+        stop.args(["stop", "--wait", "--mode", "immediate", "--pgdata"])
+            .arg(&self.data);
+        let stopped = run(&mut stop);
+        assert!(stopped.status.success(), "pg_ctl stop: {}", text(&stopped));
+        let mut start = self.program("pg_ctl");
+        start
+            .args(["start", "--wait", "--timeout"])
+            .arg(READY_WITHIN.as_secs().to_string())
+            .args(["-o", &format!("-p {}", self.port)])
+            .arg("--pgdata")
+            .arg(&self.data)
+            .arg("--log")
+            .arg(&self.log);
+        if !run(&mut start).status.success() {
+            panic!(
+                "PostgreSQL did not start again; server log:\n{}",
+                self.log_tail()
+            );
+        }
+        self.wait_until_accepting();
+    }
+
     /// Runs `sql` with psql as the client of `url`: the rows, unaligned (`a|b`, one per line),
     /// or psql's error. `sql` is one query string: several statements in it form one
     /// transaction. psql is only a client, so it runs as the caller, root or not.

@@ -37,6 +37,72 @@ fn encode(standing: &Standing) -> Result<String, StoreError> {
     })
 }
 
+impl PgMemberGuard {
+    /// Applies `event` by compare-and-swap, starting from `known` (the standing as stored
+    /// when it is the default: no row, or one that restricts nothing, which
+    /// the insert or the swap then finds) or else from a fresh read; a swap that finds the
+    /// row changed reads it and tries again.
+    async fn swap(
+        &self,
+        member: &MemberId,
+        mut known: Option<Standing>,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError> {
+        let client = connection(&self.pool).await?;
+        let read = client
+            .prepare_cached("SELECT standing FROM member_standings WHERE member = $1")
+            .await?;
+        let insert = client
+            .prepare_cached(
+                "INSERT INTO member_standings (member, standing) VALUES ($1, $2) \
+                 ON CONFLICT (member) DO NOTHING",
+            )
+            .await?;
+        let swap = client
+            .prepare_cached(
+                "UPDATE member_standings SET standing = $3 WHERE member = $1 AND standing = $2",
+            )
+            .await?;
+        loop {
+            let (old, current) = match known.take() {
+                Some(known) if known == Standing::default() => (None, known),
+                Some(known) => (Some(encode(&known)?), known),
+                None => {
+                    let old: Option<String> = client
+                        .query_opt(&read, &[&member.as_str()])
+                        .await?
+                        .map(|row| row.get(0));
+                    let current = decode(old.as_deref());
+                    (old, current)
+                }
+            };
+            let next = current.after(event, now);
+            if next == current {
+                // A right code with no wrong ones counted (the usual case): nothing to
+                // write, and no write is a commit fewer to wait for.
+                return Ok(next);
+            }
+            let encoded = encode(&next)?;
+            let changed = match &old {
+                None => {
+                    client
+                        .execute(&insert, &[&member.as_str(), &encoded])
+                        .await?
+                }
+                Some(old) => {
+                    client
+                        .execute(&swap, &[&member.as_str(), old, &encoded])
+                        .await?
+                }
+            };
+            if changed == 1 {
+                return Ok(next);
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl MemberGuardStore for PgMemberGuard {
     async fn take(
@@ -110,50 +176,17 @@ impl MemberGuardStore for PgMemberGuard {
         event: CodeEvent,
         now: Timestamp,
     ) -> Result<Standing, StoreError> {
-        let client = connection(&self.pool).await?;
-        let read = client
-            .prepare_cached("SELECT standing FROM member_standings WHERE member = $1")
-            .await?;
-        let insert = client
-            .prepare_cached(
-                "INSERT INTO member_standings (member, standing) VALUES ($1, $2) \
-                 ON CONFLICT (member) DO NOTHING",
-            )
-            .await?;
-        let swap = client
-            .prepare_cached(
-                "UPDATE member_standings SET standing = $3 WHERE member = $1 AND standing = $2",
-            )
-            .await?;
-        loop {
-            let old: Option<String> = client
-                .query_opt(&read, &[&member.as_str()])
-                .await?
-                .map(|row| row.get(0));
-            let current = decode(old.as_deref());
-            let next = current.after(event, now);
-            if next == current {
-                // A right code with no wrong ones counted (the usual case): nothing to
-                // write, and no write is a commit fewer to wait for.
-                return Ok(next);
-            }
-            let encoded = encode(&next)?;
-            let changed = match &old {
-                None => {
-                    client
-                        .execute(&insert, &[&member.as_str(), &encoded])
-                        .await?
-                }
-                Some(old) => {
-                    client
-                        .execute(&swap, &[&member.as_str(), old, &encoded])
-                        .await?
-                }
-            };
-            if changed == 1 {
-                return Ok(next);
-            }
-        }
+        self.swap(member, None, event, now).await
+    }
+
+    async fn record_from(
+        &self,
+        member: &MemberId,
+        known: Standing,
+        event: CodeEvent,
+        now: Timestamp,
+    ) -> Result<Standing, StoreError> {
+        self.swap(member, Some(known), event, now).await
     }
 
     async fn sweep(&self, now: Timestamp) -> Result<usize, StoreError> {

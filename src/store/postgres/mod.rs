@@ -2,9 +2,17 @@
 //! tanya instances share. Every write commits before it returns (a turn's writes in one
 //! transaction), so there is nothing left to flush; migrations are applied at start-up.
 //!
-//! Two pools, so that a turn's own statements never wait behind batches: a batch of turns
-//! keeps a "turns" connection for its whole life (`turn_batches`), and meanwhile its turns
-//! use "general" connections for member limits, look-ups and codes.
+//! Three pools, so that a turn's own statements never wait behind batches: a batch of turns
+//! keeps a "turns" connection for its whole life (`turn_batches`); meanwhile its turns spend
+//! member limits, record standings and hand codes over on "during turns" connections, and
+//! everything else (look-ups, the channels' queue, sweeps) uses "general" ones.
+//!
+//! A write on a "during turns" connection commits without waiting for the disk
+//! (`synchronous_commit = off`): it is made durable by the commit of the turn that made it,
+//! which comes later in the same write-ahead log and waits for the disk up to its own record,
+//! so everything before it too, before the member is answered. A turn that fails before its
+//! commit may lose such a write in a database crash, as it loses everything else it did; a
+//! lost token or standing is one the member never saw the answer of.
 
 mod channel_queue;
 mod codes;
@@ -42,7 +50,7 @@ const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Options {
     /// `postgres://user:password@host:port/database` (a secret: it holds the password).
     pub url: String,
-    /// Connections in the general pool.
+    /// Connections in the general pool, and as many in the pool for writes made during turns.
     pub pool_size: usize,
     /// How turns share transactions (the turns pool has one connection per batch).
     pub batching: Batching,
@@ -52,6 +60,8 @@ pub struct Options {
 #[derive(Clone)]
 struct Pools {
     turns: Pool,
+    /// Writes a turn makes before its commit, which makes them durable (see above).
+    during_turns: Pool,
     general: Pool,
 }
 
@@ -65,9 +75,9 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             source: BackendError::new(error),
         }
     })?;
-    let pool = |size: usize| {
+    let pool = |size: usize, config: tokio_postgres::Config| {
         let manager = Manager::from_config(
-            config.clone(),
+            config,
             NoTls,
             ManagerConfig {
                 // A connection broken while idle fails its next query and that turn is
@@ -90,8 +100,9 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
     let pools = Pools {
         // One connection per batch slot, and as many again for batches whose late turns
         // still run (see `turn_batches::run_batch`).
-        turns: pool(2 * options.batching.batches.max(1))?,
-        general: pool(options.pool_size)?,
+        turns: pool(2 * options.batching.batches.max(1), config.clone())?,
+        during_turns: pool(options.pool_size, committing_without_waiting(&config))?,
+        general: pool(options.pool_size, config)?,
     };
     migrations::apply(&pools.general).await?;
     let kept_key = server_key::load_or_create(&pools.general).await?;
@@ -100,15 +111,27 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             pools.clone(),
             options.batching,
         )),
-        guard: Arc::new(member_guard::PgMemberGuard::new(pools.general.clone())),
+        guard: Arc::new(member_guard::PgMemberGuard::new(pools.during_turns.clone())),
         members: Arc::new(members::PgMemberStore::new(pools.general.clone())),
-        codes: Arc::new(codes::PgOutbox::new(pools.general.clone())),
+        codes: Arc::new(codes::PgOutbox::new(pools.during_turns.clone())),
         channel_queue: Arc::new(channel_queue::PgChannelQueue::new(pools.general.clone())),
         page_tokens: Arc::new(page_tokens::PgPageTokens::new(pools.general.clone())),
         durability: Arc::new(NoDurability),
         embedded: None,
         kept_key: Some(kept_key),
     })
+}
+
+/// `config` for connections whose commits do not wait for the disk (the server options in
+/// the URL, if any, are kept).
+fn committing_without_waiting(config: &tokio_postgres::Config) -> tokio_postgres::Config {
+    let mut config = config.clone();
+    let options = match config.get_options() {
+        Some(given) => format!("{given} -c synchronous_commit=off"),
+        None => "-c synchronous_commit=off".to_string(),
+    };
+    config.options(&options);
+    config
 }
 
 /// A connection of `pool`.
@@ -201,6 +224,72 @@ mod tests {
         assert_eq!(versions.trim(), MIGRATIONS.len().to_string());
         let again = open(&options).await.expect("a restart");
         assert_eq!(again.kept_key, first.kept_key);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_made_during_a_turn_survive_a_database_crash_once_the_turn_has_committed() {
+        use crate::clock::Timestamp;
+        use crate::limits::Rate;
+        use crate::members::MemberId;
+        use crate::security::lockout::CodeEvent;
+        use crate::store::tests::{key, session};
+        let (cluster, stores) = stores().await;
+        let (rate, bucket) = (
+            Rate::new(1, std::time::Duration::from_secs(3600)),
+            [7u8; 32],
+        );
+        let now = Timestamp(1_800_000_000_000);
+        let member = MemberId::from_stored("M-durable".into());
+        let key = key("durable");
+        // A turn spends a token and counts a wrong code (commits that do not wait for the
+        // disk), then commits its session (which does).
+        let (_, turn) = stores.sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(
+            stores.guard.take(&bucket, rate, now).await.expect("take"),
+            Ok(())
+        );
+        stores
+            .guard
+            .record(&member, CodeEvent::Wrong, now)
+            .await
+            .expect("record");
+        turn.finish(crate::store::TurnWrites {
+            transcript: None,
+            session: Some(session(1, b"answered")),
+        })
+        .await
+        .expect("commit");
+        drop(stores);
+        let cluster = tokio::task::spawn_blocking(move || {
+            cluster.crash_and_restart();
+            cluster
+        })
+        .await
+        .expect("crash and restart");
+        let stores = open(&options(&cluster)).await.expect("open again");
+        assert_eq!(
+            stores.sessions.load(&key).await.expect("load"),
+            Some(session(1, b"answered"))
+        );
+        assert!(
+            stores
+                .guard
+                .take(&bucket, rate, now)
+                .await
+                .expect("take")
+                .is_err(),
+            "the token stays spent"
+        );
+        assert_eq!(
+            stores
+                .guard
+                .standing(&member)
+                .await
+                .expect("standing")
+                .wrong_codes_at(now),
+            1,
+            "the wrong code still counts"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
