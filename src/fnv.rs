@@ -1,6 +1,6 @@
-//! FNV-1a, 64-bit: the one stable, cheap, non-cryptographic hash of the crate (lock stripes,
-//! asset ETags, the classifier's feature hashes). Unlike `DefaultHasher` it has no seed, so a
-//! hash is the same in every run, process and build; and it works in a `const`.
+//! FNV-1a, 64-bit: the one stable, cheap, non-cryptographic hash of the crate (asset ETags,
+//! the classifier's feature hashes). Unlike `DefaultHasher` it has no seed, so a hash is the
+//! same in every run, process and build; and it works in a `const`.
 
 /// The hash of no bytes: where every hash starts.
 pub const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

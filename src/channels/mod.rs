@@ -21,7 +21,7 @@
 //! engine saving the session and the outbox write (two consecutive local writes): the
 //! redelivered message is then processed once more against the advanced session.
 //!
-//! Messages from one member are processed one at a time (a striped lock around the whole
+//! Messages from one member are processed one at a time (a lock per session around the whole
 //! pipeline), so their replies enter the outbox, and leave it, in order.
 //!
 //! # Pushed messages
@@ -45,10 +45,10 @@ use crate::content::Button;
 use crate::delivery::CodeTransport;
 use crate::engine::{Engine, EngineError, IncomingMessage, Input, OutgoingMessage};
 use crate::input::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
+use crate::key_locks::KeyLocks;
 use crate::store::SessionKey;
 use crate::store::channel_queue::DeliveryClaim;
 use crate::store::{self, DbError, OpenError, Stores};
-use crate::stripes::StripedLocks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -81,10 +81,6 @@ const PRIVATE_CHAT_KEY: ResponseKey = ResponseKey::PrivateChatOnly;
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(5 * 60);
 /// The label of the button that opens a WhatsApp list of choices.
 const LIST_BUTTON_KEY: ResponseKey = ResponseKey::LabelListButton;
-/// Independent pipeline locks (see the module doc): members hashing to the same stripe wait
-/// for each other, which is rare and harmless. Fewer than the engine's, as only the members
-/// on messaging platforms come through here.
-const LOCK_STRIPES: usize = 256;
 /// How long one call to a platform API may take before it counts as failed and is retried.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -246,7 +242,7 @@ pub struct Channels {
     storage: Option<Storage>,
     policy: RetryPolicy,
     list_label: String,
-    locks: StripedLocks,
+    locks: KeyLocks,
     /// Demo mode only: codes also shown in the chat (see `demo_codes`).
     demo_codes: Option<DemoCodes>,
     /// The WhatsApp business number (`phone_number_id`) pushes are sent from: the session key
@@ -329,7 +325,7 @@ impl Channels {
             storage,
             policy: RetryPolicy::from(config.delivery),
             list_label,
-            locks: StripedLocks::new(LOCK_STRIPES),
+            locks: KeyLocks::default(),
             demo_codes,
             whatsapp_number: Mutex::new(
                 config

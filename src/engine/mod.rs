@@ -23,6 +23,7 @@ use crate::content::{Button, Content};
 use crate::dialog::Command;
 use crate::dialog::keys::ResponseKey;
 use crate::dialog::state::{Expects, Said, StateName};
+use crate::key_locks::KeyLocks;
 use crate::limits::{Limits, MemberLimits};
 use crate::members::{DirectoryError, MemberDirectory};
 use crate::metrics::Metrics;
@@ -33,15 +34,10 @@ use crate::security::otp::ServerKey;
 use crate::security::password::PasswordError;
 use crate::store::{DbError, Durability};
 use crate::store::{MemberGuardStore, SessionKey, SessionStore, StoreError};
-use crate::stripes::StripedLocks;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use turn::decode;
-
-/// The session locks' stripes: every session of every channel takes one for each turn, so
-/// there are many (their memory stays small and fixed) and two busy sessions rarely share one.
-const LOCK_STRIPES: usize = 1024;
 
 /// What a member sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,8 +138,8 @@ pub struct Engine {
     services: Services,
     /// Normalised typed phrase → command.
     commands: HashMap<String, Command>,
-    /// One turn per session at a time (see `LOCK_STRIPES`).
-    locks: StripedLocks,
+    /// One turn per session at a time.
+    locks: KeyLocks,
     metrics: Arc<Metrics>,
     /// The intents of the content: only these become metric labels and log fields (a
     /// button payload `/anything` must not invent new ones).
@@ -174,7 +170,7 @@ impl Engine {
             metrics: Arc::new(Metrics::default()),
             intents,
             payload_titles,
-            locks: StripedLocks::new(LOCK_STRIPES),
+            locks: KeyLocks::default(),
             hashing: tokio::sync::Semaphore::new(effects::password_hashers()),
         }
     }

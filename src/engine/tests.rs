@@ -356,11 +356,9 @@ fn a_session_in_the_middle_of_a_turn_does_not_hold_up_other_sessions() {
                 async move { engine.handle(says(&held, "halo")).await }
             });
             holding.await;
-            // Sessions on other lock stripes all finish while the held turn waits.
+            // Every other session finishes while the held turn waits.
             let others: Vec<SessionKey> = (0..200)
                 .map(|i| SessionKey::new("web", &format!("other-{i}")).expect("key"))
-                .filter(|key| !std::ptr::eq(engine.locks.for_key(key), engine.locks.for_key(&held)))
-                .take(100)
                 .collect();
             let mut tasks = tokio::task::JoinSet::new();
             for key in others {
