@@ -1,5 +1,5 @@
-//! The member standings one turn has read or recorded, so that its later steps do not read
-//! them again.
+//! The member standings one turn has read (or its store read with the session) or recorded,
+//! so that its later steps do not read them again.
 //!
 //! A turn's steps follow each other within milliseconds (a code is checked, the cards are
 //! loaded, the balance is shown), and on a shared database every read is a round trip that
@@ -17,6 +17,13 @@ use crate::store::{MemberGuardStore, StoreError};
 pub(super) struct TurnStandings(Vec<(MemberId, Standing)>);
 
 impl TurnStandings {
+    /// Starts from the standing the store read with the session, if it did (see
+    /// `SessionTurn::member_standing`): the member the session was about at its last save,
+    /// usually the one this turn is about.
+    pub(super) fn read_with_session(read: Option<(MemberId, Standing)>) -> TurnStandings {
+        TurnStandings(read.into_iter().collect())
+    }
+
     /// `member`'s standing: as this turn last saw it, or read from `guard`.
     pub(super) async fn of(
         &mut self,

@@ -86,6 +86,7 @@ impl Engine {
                 updated_at: stored.updated_at,
                 data: serde_json::to_vec(&session)?,
             }),
+            member: session.state.member().map(|member| member.id.clone()),
         };
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
@@ -163,7 +164,7 @@ impl Engine {
 
         let mut replies = Vec::new();
         let mut flows = Vec::new();
-        let mut standings = TurnStandings::default();
+        let mut standings = TurnStandings::read_with_session(store_turn.member_standing());
         let mut event = Event::Message(message);
         for _ in 0..MAX_STEPS_PER_TURN {
             let transition = self
@@ -302,6 +303,7 @@ impl Engine {
             updated_at: turn.now,
             data: serde_json::to_vec(&session)?,
         });
+        writes.member = session.state.member().map(|member| member.id.clone());
         store_turn.finish(writes).await?;
         self.services.durability.make_durable().await?;
         self.record(&turn, &messages, session.state.flow());

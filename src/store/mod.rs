@@ -39,8 +39,9 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::members::{DirectoryError, MemberStore};
+use crate::members::{DirectoryError, MemberId, MemberStore};
 use crate::outbox::{CodeOutbox, OutboxError};
+use crate::security::lockout::Standing;
 use channel_queue::ChannelQueue;
 
 /// Every store of one backend, as the application uses them.
@@ -191,6 +192,9 @@ pub trait SessionStore: Send + Sync {
 pub struct TurnWrites {
     pub transcript: Option<TranscriptLines>,
     pub session: Option<StoredSession>,
+    /// The member the new state is about, if any: a store that reads the member's standing
+    /// together with the session (`SessionTurn::member_standing`) keeps it beside the state.
+    pub member: Option<MemberId>,
 }
 
 /// Transcript lines numbered from `first`, keeping the session's last `keep`.
@@ -206,6 +210,13 @@ pub struct TranscriptLines {
 pub trait SessionTurn: Send {
     /// Writes `writes`, all or nothing where the store can, and ends the turn.
     async fn finish(self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError>;
+
+    /// The standing of the member the session was about when last saved, read with the
+    /// session under its lock, from a store where each read is a round trip to a shared
+    /// database (it saves the turn one); `None`: the turn reads a standing when it needs one.
+    fn member_standing(&self) -> Option<(MemberId, Standing)> {
+        None
+    }
 }
 
 /// The turn of a store that lives in one process: its writes, one after the other.

@@ -25,7 +25,7 @@ impl PgMemberGuard {
 }
 
 /// A standing as stored; one that does not decode restricts nothing (as in every store).
-fn decode(record: Option<&str>) -> Standing {
+pub(super) fn decode(record: Option<&str>) -> Standing {
     record
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default()

@@ -19,6 +19,10 @@ pub(super) const MIGRATIONS: &[(i32, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_page_tokens.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_session_member.sql"),
+    ),
 ];
 
 /// The advisory lock the migrations run under (two 32-bit keys: "tanya", "migrate"), apart

@@ -256,6 +256,7 @@ mod tests {
         turn.finish(crate::store::TurnWrites {
             transcript: None,
             session: Some(session(1, b"answered")),
+            member: None,
         })
         .await
         .expect("commit");
@@ -307,6 +308,7 @@ mod tests {
         held.finish(crate::store::TurnWrites {
             transcript: None,
             session: Some(crate::store::tests::session(1, b"saved")),
+            member: None,
         })
         .await
         .expect("finish");
@@ -328,6 +330,7 @@ mod tests {
                 keep: 5,
             }),
             session: Some(crate::store::tests::session(2, b"again")),
+            member: None,
         })
         .await
         .expect("finish");

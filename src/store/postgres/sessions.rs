@@ -17,7 +17,7 @@ const LOAD: &str = "SELECT updated_at, data FROM sessions WHERE key = $1";
 const SAVE: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
      VALUES ($1, $2, $2::bigint / 3600000, $3) \
      ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
-     idle_hour = excluded.idle_hour, data = excluded.data";
+     idle_hour = excluded.idle_hour, data = excluded.data, member = NULL";
 /// Writes transcript lines and forgets those below $4, in one statement (lines of the new
 /// ones below $4 are not written at all: the statement's parts share one snapshot).
 const WRITE_LINES: &str = "WITH trimmed AS \

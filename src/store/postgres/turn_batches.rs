@@ -23,9 +23,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 
+use super::member_guard::decode as decode_standing;
 use super::sessions::numbered;
 use super::{bigint, connection, unsigned};
 use crate::clock::Timestamp;
+use crate::members::MemberId;
+use crate::security::lockout::Standing;
 use crate::store::{
     BackendError, DbError, SessionKey, SessionTurn, StoreError, StoredSession, TurnWrites,
 };
@@ -42,13 +45,19 @@ const LOCK_ALL: &str = "SELECT pg_advisory_xact_lock(number) FROM \
 const KEEP_LOCKED: &str =
     "SELECT pg_advisory_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key";
 const LET_GO: &str = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
-const LOAD_ALL: &str = "SELECT key, updated_at, data FROM sessions WHERE key = ANY($1::text[])";
+/// Loads the sessions with the standing of the member each is about (a session's turn would
+/// otherwise read it in a round trip of its own): read under the sessions' locks, as fresh
+/// as a read at the turn's first step.
+const LOAD_ALL: &str = "SELECT s.key, s.updated_at, s.data, s.member, g.standing \
+     FROM sessions s LEFT JOIN member_standings g ON g.member = s.member \
+     WHERE s.key = ANY($1::text[])";
 /// `idle_hour` is `updated_at` in whole hours (see the migration).
-const SAVE_ALL: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data) \
-     SELECT key, updated_at, updated_at / 3600000, data \
-     FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS saved (key, updated_at, data) \
+const SAVE_ALL: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data, member) \
+     SELECT key, updated_at, updated_at / 3600000, data, member \
+     FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::text[]) \
+         AS saved (key, updated_at, data, member) \
      ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
-     idle_hour = excluded.idle_hour, data = excluded.data";
+     idle_hour = excluded.idle_hour, data = excluded.data, member = excluded.member";
 /// Writes transcript lines ($1–$3) and forgets each session's lines below its number in
 /// $4–$5, in one statement (new lines below that number are not written at all: the
 /// statement's parts share one snapshot).
@@ -97,6 +106,12 @@ impl Default for Batching {
 struct Begin {
     key: SessionKey,
     answer: oneshot::Sender<Result<(Option<StoredSession>, BatchTurn), StoreError>>,
+}
+
+/// A session as loaded, with the standing of the member it is about.
+struct Loaded {
+    session: StoredSession,
+    member_standing: Option<(MemberId, Standing)>,
 }
 
 /// How one turn of a batch ended.
@@ -220,11 +235,15 @@ async fn run_batch(
     let (ending, mut endings) = mpsc::unbounded_channel();
     let mut running = HashSet::with_capacity(batch.len());
     for begin in batch {
-        let session = loaded.remove(begin.key.as_str());
+        let (session, member_standing) = match loaded.remove(begin.key.as_str()) {
+            Some(loaded) => (Some(loaded.session), loaded.member_standing),
+            None => (None, None),
+        };
         running.insert(begin.key.clone());
         let turn = BatchTurn {
             key: begin.key,
             ending: Some(ending.clone()),
+            member_standing,
         };
         // A caller gone by now drops its turn, which ends it abandoned.
         let _ = begin.answer.send(Ok((session, turn)));
@@ -346,6 +365,7 @@ struct BatchTurn {
     key: SessionKey,
     /// To the batch; taken by `finish`, or by `drop` for a turn that never finished.
     ending: Option<mpsc::UnboundedSender<Ending>>,
+    member_standing: Option<(MemberId, Standing)>,
 }
 
 #[async_trait::async_trait]
@@ -360,6 +380,10 @@ impl SessionTurn for BatchTurn {
         };
         ending.send(finished).map_err(|_| lost())?;
         commit.await.map_err(|_| lost())?
+    }
+
+    fn member_standing(&self) -> Option<(MemberId, Standing)> {
+        self.member_standing.clone()
     }
 }
 
@@ -394,10 +418,7 @@ impl BatchConnection {
 
     /// Opens the transaction, waits for the sessions' locks (in one order), and loads
     /// them: one round trip (pipelined; the server still runs the statements in order).
-    async fn lock_and_load(
-        &self,
-        keys: &[&str],
-    ) -> Result<HashMap<String, StoredSession>, StoreError> {
+    async fn lock_and_load(&self, keys: &[&str]) -> Result<HashMap<String, Loaded>, StoreError> {
         let client = self.client();
         let lock = client.prepare_cached(LOCK_ALL).await?;
         let load = client.prepare_cached(LOAD_ALL).await?;
@@ -414,7 +435,16 @@ impl BatchConnection {
                     updated_at: Timestamp(unsigned(row.get(1))),
                     data: row.get(2),
                 };
-                (row.get(0), session)
+                // No standing stored is the default one.
+                let member_standing = row.get::<_, Option<String>>(3).map(|member| {
+                    let standing: Option<&str> = row.get(4);
+                    (MemberId::from_stored(member), decode_standing(standing))
+                });
+                let loaded = Loaded {
+                    session,
+                    member_standing,
+                };
+                (row.get(0), loaded)
             })
             .collect())
     }
@@ -469,7 +499,15 @@ impl BatchConnection {
         let save = async {
             if !states.keys.is_empty() {
                 client
-                    .execute(&save, &[&states.keys, &states.updated_at, &states.data])
+                    .execute(
+                        &save,
+                        &[
+                            &states.keys,
+                            &states.updated_at,
+                            &states.data,
+                            &states.members,
+                        ],
+                    )
                     .await?;
             }
             Ok::<_, tokio_postgres::Error>(())
@@ -515,6 +553,7 @@ struct SavedStates<'a> {
     keys: Vec<&'a str>,
     updated_at: Vec<i64>,
     data: Vec<&'a [u8]>,
+    members: Vec<Option<&'a str>>,
 }
 
 impl<'a> SavedStates<'a> {
@@ -525,6 +564,9 @@ impl<'a> SavedStates<'a> {
                 states.keys.push(key.as_str());
                 states.updated_at.push(bigint(session.updated_at.0));
                 states.data.push(&session.data);
+                states
+                    .members
+                    .push(writes.member.as_ref().map(MemberId::as_str));
             }
         }
         states
@@ -588,7 +630,55 @@ mod tests {
                 keep: 3,
             }),
             session: Some(session(at, data)),
+            member: None,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_finds_the_standing_of_its_sessions_member_read_with_the_session() {
+        use crate::security::lockout::CodeEvent;
+        let (_cluster, stores) = stores().await;
+        let (sessions, guard) = (stores.sessions.clone(), stores.guard.clone());
+        let (key, member) = (key("about-siti"), MemberId::from_stored("M-siti".into()));
+        let (_, turn) = sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(
+            turn.member_standing(),
+            None,
+            "a new session is about no one"
+        );
+        turn.finish(TurnWrites {
+            member: Some(member.clone()),
+            ..writes(&key, 1, b"about siti", 0)
+        })
+        .await
+        .expect("commit");
+
+        let (_, turn) = sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(
+            turn.member_standing(),
+            Some((member.clone(), Standing::default())),
+            "no standing stored is the default one"
+        );
+        turn.finish(TurnWrites {
+            member: Some(member.clone()),
+            ..writes(&key, 2, b"about siti", 2)
+        })
+        .await
+        .expect("commit");
+        // A wrong code typed in another session of the member: the next turn reads it.
+        let now = Timestamp(1_800_000_000_000);
+        let wrong = guard
+            .record(&member, CodeEvent::Wrong, now)
+            .await
+            .expect("record");
+        let (_, turn) = sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(turn.member_standing(), Some((member, wrong)));
+        turn.finish(writes(&key, 3, b"about no one", 4))
+            .await
+            .expect("commit");
+        let (_, turn) = sessions.begin_turn(&key).await.expect("begin");
+        assert_eq!(turn.member_standing(), None, "saved about no one");
+        turn.finish(TurnWrites::default()).await.expect("finish");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
