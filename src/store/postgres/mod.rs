@@ -100,8 +100,11 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
     let pools = Pools {
         // One connection per batch slot, and as many again for batches whose late turns
         // still run (see `turn_batches::run_batch`).
-        turns: pool(2 * options.batching.batches.max(1), config.clone())?,
-        during_turns: pool(options.pool_size, committing_without_waiting(&config))?,
+        turns: pool(
+            2 * options.batching.batches.max(1),
+            with_setting(&config, TURNS_SETTING),
+        )?,
+        during_turns: pool(options.pool_size, with_setting(&config, DURING_TURNS_SETTING))?,
         general: pool(options.pool_size, config)?,
     };
     migrations::apply(&pools.general).await?;
@@ -122,13 +125,21 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
     })
 }
 
-/// `config` for connections whose commits do not wait for the disk (the server options in
-/// the URL, if any, are kept).
-fn committing_without_waiting(config: &tokio_postgres::Config) -> tokio_postgres::Config {
+/// The batches' connections: every statement of a batch finds its rows by key, so a scan of
+/// a whole table is never the right plan; but the planner prefers one for the transcript
+/// lines while that table is small, and a connection keeps the plan it made then (a scan of
+/// every line of every session at each batch once the table has grown).
+const TURNS_SETTING: &str = "-c enable_seqscan=off";
+/// Writes made during turns commit without waiting for the disk (see the module's doc).
+const DURING_TURNS_SETTING: &str = "-c synchronous_commit=off";
+
+/// `config` with a server setting for its connections (`-c name=value`; the options in the
+/// URL, if any, are kept).
+fn with_setting(config: &tokio_postgres::Config, setting: &str) -> tokio_postgres::Config {
     let mut config = config.clone();
     let options = match config.get_options() {
-        Some(given) => format!("{given} -c synchronous_commit=off"),
-        None => "-c synchronous_commit=off".to_string(),
+        Some(given) => format!("{given} {setting}"),
+        None => setting.to_string(),
     };
     config.options(&options);
     config

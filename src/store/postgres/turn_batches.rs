@@ -1,17 +1,18 @@
-//! Turns of many sessions in one transaction. PostgreSQL's cost per turn was mostly its cost
-//! per statement and per commit (README, "Mix A on PostgreSQL"), so the turns that start
-//! while others hold every batch slot are gathered into one transaction: one statement locks
-//! all their sessions (in one order, so that batches of two instances never deadlock), one
-//! loads them, and once every turn of the batch has finished, one statement saves the
-//! states, one the transcript lines, and one commit makes them durable together.
+//! Turns of many sessions written in one statement. PostgreSQL's cost per turn was mostly its
+//! cost per statement and per commit (README, "Mix A on PostgreSQL"), so the turns that start
+//! while others hold every batch slot are gathered into a *batch*: one statement locks all
+//! their sessions (in one order, so that batches of two instances never deadlock), one loads
+//! them, and once every turn of the batch has finished, one statement saves the states and
+//! transcript lines (one commit, durable before any of them is answered) and one lets the
+//! sessions go.
 //!
-//! Each session's lock is taken inside the transaction that loads it and held until its
-//! turn's writes are committed, so two instances given messages of one session at once run
-//! them one after the other. A turn still running when its batch has waited
-//! `Batching::detach_after` is *late*: the others are committed without it (one slow
-//! look-up does not hold them up), and its session stays locked past that commit (a
-//! session-level lock taken before it, on the same connection); the late turn then commits
-//! on that connection in a transaction of its own, and its session is let go.
+//! The locks are PostgreSQL's session-level advisory locks, held by the batch's connection
+//! from before the load until after the write, so two instances given messages of one session
+//! at once run them one after the other; no transaction stays open meanwhile, and a
+//! connection that fails or is closed lets its sessions go with it. A turn still running when
+//! its batch has waited `Batching::detach_after` is *late*: the others are written and let go
+//! without it (one slow look-up does not hold them up), and its session stays locked; the
+//! late turn is then written on that connection alone, and its session let go.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -34,53 +35,45 @@ use crate::store::{
 };
 
 /// Locks sessions in the order of their lock numbers (the `OFFSET 0` keeps the ordered
-/// subquery from being flattened, so each lock is taken as its row leaves the sort). The
-/// number is the one every tanya version takes for a session, so instances of two versions
-/// still keep each other's turns apart during a rolling upgrade.
-const LOCK_ALL: &str = "SELECT pg_advisory_xact_lock(number) FROM \
+/// subquery from being flattened, so each lock is taken as its row leaves the sort), each
+/// until `UNLOCK` or the connection's end. The number is the one every tanya version takes
+/// for a session (earlier ones as transaction-level locks, which these exclude and are
+/// excluded by), so instances of two versions keep each other's turns apart during a
+/// rolling upgrade.
+const LOCK_ALL: &str = "SELECT pg_advisory_lock(number) FROM \
      (SELECT hashtextextended(key, 0) AS number FROM unnest($1::text[]) AS key \
       ORDER BY number OFFSET 0) AS ordered";
-/// Keeps the late turns' sessions locked past the batch's commit: the connection already
-/// holds their transaction-level locks, so these session-level ones are granted at once.
-const KEEP_LOCKED: &str =
-    "SELECT pg_advisory_lock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key";
-const LET_GO: &str = "SELECT pg_advisory_unlock(hashtextextended($1, 0))";
+const UNLOCK: &str =
+    "SELECT pg_advisory_unlock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key";
 /// Loads the sessions with the standing of the member each is about (a session's turn would
-/// otherwise read it in a round trip of its own): read under the sessions' locks, as fresh
-/// as a read at the turn's first step.
+/// otherwise read it in a round trip of its own). A statement of its own after the locks,
+/// so that it reads what was committed before they were granted.
 const LOAD_ALL: &str = "SELECT s.key, s.updated_at, s.data, s.member, g.standing \
      FROM sessions s LEFT JOIN member_standings g ON g.member = s.member \
      WHERE s.key = ANY($1::text[])";
-/// `idle_hour` is `updated_at` in whole hours (see the migration).
-const SAVE_ALL: &str = "INSERT INTO sessions (key, updated_at, idle_hour, data, member) \
-     SELECT key, updated_at, updated_at / 3600000, data, member \
-     FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::text[]) \
-         AS saved (key, updated_at, data, member) \
-     ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
-     idle_hour = excluded.idle_hour, data = excluded.data, member = excluded.member";
-/// Writes transcript lines ($1–$3) and forgets each session's lines below its number in
-/// $4–$5, in one statement (new lines below that number are not written at all: the
-/// statement's parts share one snapshot).
-const WRITE_LINES_ALL: &str = "WITH kept AS \
-     (SELECT key, below FROM unnest($4::text[], $5::bigint[]) AS kept (key, below)), \
+/// Saves the states ($1–$4; `idle_hour` is `updated_at` in whole hours, see the migration),
+/// writes transcript lines ($5–$7) and forgets each session's lines below its number in
+/// $8–$9: one statement, so one commit, all or nothing (new lines below that number are not
+/// written at all: the statement's parts share one snapshot).
+const WRITE_ALL: &str = "WITH saved AS \
+     (INSERT INTO sessions (key, updated_at, idle_hour, data, member) \
+         SELECT key, updated_at, updated_at / 3600000, data, member \
+         FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::text[]) \
+             AS saved (key, updated_at, data, member) \
+         ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, \
+         idle_hour = excluded.idle_hour, data = excluded.data, member = excluded.member), \
+     kept AS (SELECT key, below FROM unnest($8::text[], $9::bigint[]) AS kept (key, below)), \
      trimmed AS (DELETE FROM transcript_lines t USING kept \
          WHERE t.key = kept.key AND t.number < kept.below) \
      INSERT INTO transcript_lines (key, number, line) \
      SELECT line.key, line.number, line.line \
-     FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS line (key, number, line) \
+     FROM unnest($5::text[], $6::bigint[], $7::bytea[]) AS line (key, number, line) \
      JOIN kept ON kept.key = line.key WHERE line.number >= kept.below \
      ON CONFLICT (key, number) DO UPDATE SET line = excluded.line";
 
 /// The most turns in one batch: enough for every member waiting at once, small enough that
 /// one batch's statements stay short.
 const MAX_BATCH: usize = 256;
-
-/// Starts a batch's transaction (and a late turn's). Every statement in it finds its rows by
-/// key, so a scan of a whole table is never the right plan; but the planner prefers one for
-/// the transcript lines while that table is small, even planning afresh each time, and a
-/// connection keeps the plan it made then (a scan of every line of every session at each
-/// batch once the table has grown).
-const BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
 /// How turns are gathered.
 #[derive(Clone, Copy, Debug)]
@@ -170,8 +163,9 @@ fn lost() -> StoreError {
 async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching: Batching) {
     let slots = Arc::new(Semaphore::new(batching.batches.max(1)));
     // A session's second turn found in one batch waits for the next one: advisory locks are
-    // re-entrant within a transaction, so in one batch the two would not keep each other
-    // out. (The engine's own per-session locks make this rare.)
+    // re-entrant on one connection, so in one batch the two would not keep each other out
+    // (and one unlock would not let the session go). (The engine's own per-session locks
+    // make this rare.)
     let mut held_over: Vec<Begin> = Vec::new();
     loop {
         let first = match held_over.pop() {
@@ -227,7 +221,7 @@ async fn run_batch(
         Ok(connection) => connection,
         Err(error) => return fail(batch, &error),
     };
-    let keys: Vec<&str> = batch.iter().map(|begin| begin.key.as_str()).collect();
+    let keys: Vec<SessionKey> = batch.iter().map(|begin| begin.key.clone()).collect();
     let mut loaded = match connection.lock_and_load(&keys).await {
         Ok(loaded) => loaded,
         Err(error) => return fail(batch, &error),
@@ -252,22 +246,26 @@ async fn run_batch(
 
     let deadline = Instant::now() + detach_after;
     let finished = on_time(&mut endings, &mut running, deadline).await;
-    let late: Vec<&str> = running.iter().map(SessionKey::as_str).collect();
-    if !late.is_empty() {
-        tracing::debug!(late = late.len(), "turns outlived their batch");
+    if !running.is_empty() {
+        tracing::debug!(late = running.len(), "turns outlived their batch");
     }
+    // Every session but the late turns' is let go: finished, or dropped unfinished.
+    let ended: Vec<&str> = keys
+        .iter()
+        .filter(|key| !running.contains(*key))
+        .map(SessionKey::as_str)
+        .collect();
     let writes: Vec<(&SessionKey, &TurnWrites)> = finished
         .iter()
         .map(|(key, writes, _)| (key, writes))
         .collect();
-    let result = connection.commit(&writes, &late).await;
-    let failed = result.is_err();
+    let (written, let_go) = connection.write_and_let_go(&writes, &ended).await;
     for (_, _, committed) in finished {
-        let _ = committed.send(result.clone());
+        let _ = committed.send(written.clone());
     }
     drop(slot);
-    if failed {
-        // Closing the connection let the late turns' sessions go; their `finish` finds
+    if written.is_err() || !let_go {
+        // Closing the connection lets the late turns' sessions go; their `finish` finds
         // the batch gone.
         return;
     }
@@ -307,9 +305,9 @@ async fn on_time(
     finished
 }
 
-/// The late turns, as each ends: committed alone on the batch's connection, their session
-/// let go after. Whether the connection is clean again (no transaction open, no session
-/// locked); when it is not, dropping it closes it and releases what it holds.
+/// The late turns, as each ends: written alone on the batch's connection, their session let
+/// go after. Whether the connection is clean again (no session locked); when it is not,
+/// dropping it closes it and releases what it holds.
 async fn commit_late_turns(
     connection: &BatchConnection,
     endings: &mut mpsc::UnboundedReceiver<Ending>,
@@ -322,24 +320,21 @@ async fn commit_late_turns(
             return false;
         };
         running.remove(end.key());
-        let key = match end {
+        let (written, let_go) = match end {
             Ending::Finished {
                 key,
                 writes,
                 committed,
             } => {
-                let result = connection.commit_late(&key, &writes).await;
-                let failed = result.is_err();
-                let _ = committed.send(result);
-                if failed {
-                    return false;
-                }
-                key
+                let result = connection
+                    .write_and_let_go(&[(&key, &writes)], &[key.as_str()])
+                    .await;
+                let _ = committed.send(result.0.clone());
+                result
             }
-            Ending::Abandoned(key) => key,
+            Ending::Abandoned(key) => connection.write_and_let_go(&[], &[key.as_str()]).await,
         };
-        // A failure here is the connection's, not the turn's (it is committed).
-        if connection.let_go(&key).await.is_err() {
+        if written.is_err() || !let_go {
             return false;
         }
     }
@@ -396,8 +391,8 @@ impl Drop for BatchTurn {
 }
 
 /// A batch's connection. Dropped anywhere but in `give_back` (a statement failed, or the
-/// task was cancelled), it closes the connection, which rolls back and releases every
-/// lock it holds, where pooling it would hand them to the next batch.
+/// task was cancelled), it closes the connection, which releases every lock it holds,
+/// where pooling it would hand them to the next batch.
 struct BatchConnection {
     client: Option<Object>,
 }
@@ -416,18 +411,18 @@ impl BatchConnection {
             .expect("a batch's connection is there until given back")
     }
 
-    /// Opens the transaction, waits for the sessions' locks (in one order), and loads
-    /// them: one round trip (pipelined; the server still runs the statements in order).
-    async fn lock_and_load(&self, keys: &[&str]) -> Result<HashMap<String, Loaded>, StoreError> {
+    /// Waits for the sessions' locks (in one order) and loads them: one round trip
+    /// (pipelined; the server still runs the statements in order).
+    async fn lock_and_load(
+        &self,
+        keys: &[SessionKey],
+    ) -> Result<HashMap<String, Loaded>, StoreError> {
         let client = self.client();
         let lock = client.prepare_cached(LOCK_ALL).await?;
         let load = client.prepare_cached(LOAD_ALL).await?;
+        let keys: Vec<&str> = keys.iter().map(SessionKey::as_str).collect();
         let keys: [&(dyn ToSql + Sync); 1] = [&keys];
-        let ((), _, rows) = tokio::try_join!(
-            client.batch_execute(BEGIN),
-            client.execute(&lock, &keys),
-            client.query(&load, &keys),
-        )?;
+        let (_, rows) = tokio::try_join!(client.execute(&lock, &keys), client.query(&load, &keys))?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -449,91 +444,55 @@ impl BatchConnection {
             .collect())
     }
 
-    /// Writes what the finished turns wrote and commits, keeping the `late` turns'
-    /// sessions locked.
-    async fn commit(
+    /// Writes what `writes` hold in one statement (so one commit; none when there is
+    /// nothing to write), then lets the `ended` sessions go, pipelined. Returns how the
+    /// write went, and whether the sessions were let go (when not, the connection must be
+    /// closed, which lets them go).
+    async fn write_and_let_go(
         &self,
         writes: &[(&SessionKey, &TurnWrites)],
-        late: &[&str],
-    ) -> Result<(), StoreError> {
+        ended: &[&str],
+    ) -> (Result<(), StoreError>, bool) {
         let client = self.client();
-        let keep = client.prepare_cached(KEEP_LOCKED).await?;
-        let keep = async {
-            if !late.is_empty() {
-                client.execute(&keep, &[&late]).await?;
-            }
-            Ok::<_, tokio_postgres::Error>(())
+        let prepared = tokio::try_join!(
+            client.prepare_cached(WRITE_ALL),
+            client.prepare_cached(UNLOCK)
+        );
+        let (write_all, unlock) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => return (Err(error.into()), false),
         };
-        let ((), ()) = tokio::try_join!(keep, self.write_and_commit(writes))?;
-        Ok(())
-    }
-
-    /// A late turn's writes, in a transaction of their own (its session is let go after).
-    async fn commit_late(&self, key: &SessionKey, writes: &TurnWrites) -> Result<(), StoreError> {
-        let client = self.client();
-        let late = [(key, writes)];
-        let ((), ()) = tokio::try_join!(client.batch_execute(BEGIN), self.write_and_commit(&late))?;
-        Ok(())
-    }
-
-    /// Releases the session-level lock a late turn's session was kept under.
-    async fn let_go(&self, key: &SessionKey) -> Result<(), StoreError> {
-        let client = self.client();
-        let let_go = client.prepare_cached(LET_GO).await?;
-        client.execute(&let_go, &[&key.as_str()]).await?;
-        Ok(())
-    }
-
-    /// Writes and commits the open transaction, pipelined (sent without waiting for each
-    /// answer; should a write fail, the `COMMIT` after it only rolls back). The statements
-    /// are prepared first, so that each request leaves in order when first polled.
-    async fn write_and_commit(
-        &self,
-        writes: &[(&SessionKey, &TurnWrites)],
-    ) -> Result<(), tokio_postgres::Error> {
-        let client = self.client();
-        let save = client.prepare_cached(SAVE_ALL).await?;
-        let write_lines = client.prepare_cached(WRITE_LINES_ALL).await?;
         let states = SavedStates::of(writes);
         let lines = WrittenLines::of(writes);
-        let save = async {
-            if !states.keys.is_empty() {
-                client
-                    .execute(
-                        &save,
-                        &[
-                            &states.keys,
-                            &states.updated_at,
-                            &states.data,
-                            &states.members,
-                        ],
-                    )
-                    .await?;
+        // Prepared first, so that each request leaves in order when first polled.
+        let write = async {
+            if states.keys.is_empty() && lines.trimmed.is_empty() {
+                return Ok(());
             }
-            Ok::<_, tokio_postgres::Error>(())
+            let parameters: [&(dyn ToSql + Sync); 9] = [
+                &states.keys,
+                &states.updated_at,
+                &states.data,
+                &states.members,
+                &lines.keys,
+                &lines.numbers,
+                &lines.lines,
+                &lines.trimmed,
+                &lines.below,
+            ];
+            client.execute(&write_all, &parameters).await.map(drop)
         };
-        let write_lines = async {
-            if !lines.trimmed.is_empty() {
-                client
-                    .execute(
-                        &write_lines,
-                        &[
-                            &lines.keys,
-                            &lines.numbers,
-                            &lines.lines,
-                            &lines.trimmed,
-                            &lines.below,
-                        ],
-                    )
-                    .await?;
+        let let_go = async {
+            if ended.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            client.execute(&unlock, &[&ended]).await.map(drop)
         };
-        tokio::try_join!(write_lines, save, client.batch_execute("COMMIT"))?;
-        Ok(())
+        let (written, let_go) = tokio::join!(write, let_go);
+        (written.map_err(StoreError::from), let_go.is_ok())
     }
 
-    /// Back to the pool: only once no transaction is open and no lock is held.
+    /// Back to the pool: only once no session is locked.
     fn give_back(mut self) {
         self.client = None;
     }
@@ -547,7 +506,7 @@ impl Drop for BatchConnection {
     }
 }
 
-/// The session states of a batch, as `SAVE_ALL`'s columns.
+/// The session states of a batch, as `WRITE_ALL`'s first columns.
 #[derive(Default)]
 struct SavedStates<'a> {
     keys: Vec<&'a str>,
@@ -573,7 +532,7 @@ impl<'a> SavedStates<'a> {
     }
 }
 
-/// The transcript lines of a batch, as `WRITE_LINES_ALL`'s columns: every line with its
+/// The transcript lines of a batch, as `WRITE_ALL`'s last columns: every line with its
 /// session and number, and for each session the number below which lines are forgotten so
 /// that its last `keep` remain.
 #[derive(Default)]
