@@ -70,9 +70,9 @@ impl KeyLocks {
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         let mut in_use = self.locks.in_use();
-        // Every clone is made, and every claim's dropped, under the map's lock; a holder's
-        // guard is dropped before its claim. So when only the map's copy is left, nobody
-        // holds or awaits the lock.
+        // A claim holds a count from the map's lock onwards (cloned under it), and drops it
+        // under it; a holder's guard is dropped before its claim. So when only the map's
+        // copy is left, nobody holds or awaits the lock.
         drop(self.lock.take());
         if in_use
             .get(&self.key)

@@ -173,17 +173,16 @@ fn the_vocabulary_modules_are_leaves() {
 }
 
 #[test]
-fn lock_striping_names_only_leaves() {
-    // `stripes` hashes with `fnv` and guards `SessionKey`s; nothing else.
-    let found: Vec<String> = files_of("stripes")
+fn key_locks_name_only_session_keys() {
+    // `key_locks` guards `SessionKey`s; nothing else of the crate.
+    let found: Vec<String> = files_of("key_locks")
         .iter()
         .filter(|path| {
             code_of(path)
-                .replace("crate::fnv", "")
                 .replace("crate::session_key::", "")
                 .contains("crate::")
         })
-        .map(|path| format!("{} names more than fnv and session_key", path.display()))
+        .map(|path| format!("{} names more than session_key", path.display()))
         .collect();
     assert!(found.is_empty(), "{found:#?}");
 }

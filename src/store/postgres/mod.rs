@@ -1,18 +1,21 @@
 //! The PostgreSQL backend (`TANYA_DATABASE_URL`): every store in one database that several
-//! tanya instances share. Every write commits before it returns (a turn's writes in one
-//! transaction), so there is nothing left to flush; migrations are applied at start-up.
+//! tanya instances share. Every write commits before it returns (a turn's state and
+//! transcript in one statement), so there is nothing left to flush; migrations are applied
+//! at start-up.
 //!
 //! Three pools, so that a turn's own statements never wait behind batches: a batch of turns
 //! keeps a "turns" connection for its whole life (`turn_batches`); meanwhile its turns spend
-//! member limits, record standings and hand codes over on "during turns" connections, and
-//! everything else (look-ups, the channels' queue, sweeps) uses "general" ones.
+//! member limits, record standings and hand codes over on "during turns" connections (where
+//! those stores also sweep), and everything else (look-ups, the channels' queue, the other
+//! sweeps) uses "general" ones.
 //!
 //! A write on a "during turns" connection commits without waiting for the disk
 //! (`synchronous_commit = off`): it is made durable by the commit of the turn that made it,
 //! which comes later in the same write-ahead log and waits for the disk up to its own record,
 //! so everything before it too, before the member is answered. A turn that fails before its
 //! commit may lose such a write in a database crash, as it loses everything else it did; a
-//! lost token or standing is one the member never saw the answer of.
+//! lost token or standing is one the member never saw the answer of. (A token given back by
+//! a failed turn, or a sweep, may be lost too: the member then waits a little longer.)
 
 mod channel_queue;
 mod codes;
@@ -52,7 +55,8 @@ pub struct Options {
     pub url: String,
     /// Connections in the general pool, and as many in the pool for writes made during turns.
     pub pool_size: usize,
-    /// How turns share transactions (the turns pool has one connection per batch).
+    /// How turns are begun and written together (the turns pool has two connections per
+    /// batch slot).
     pub batching: Batching,
 }
 
@@ -104,7 +108,10 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             2 * options.batching.batches.max(1),
             with_setting(&config, TURNS_SETTING),
         )?,
-        during_turns: pool(options.pool_size, with_setting(&config, DURING_TURNS_SETTING))?,
+        during_turns: pool(
+            options.pool_size,
+            with_setting(&config, DURING_TURNS_SETTING),
+        )?,
         general: pool(options.pool_size, config)?,
     };
     migrations::apply(&pools.general).await?;
@@ -129,7 +136,12 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
 /// a whole table is never the right plan; but the planner prefers one for the transcript
 /// lines while that table is small, and a connection keeps the plan it made then (a scan of
 /// every line of every session at each batch once the table has grown).
-const TURNS_SETTING: &str = "-c enable_seqscan=off";
+///
+/// The server also probes an idle connection after 30 s (then every 10 s, 3 times): a batch's
+/// connection holds its sessions' locks, and those of an instance whose host vanished must
+/// not wait for the system's default of two hours.
+const TURNS_SETTING: &str = "-c enable_seqscan=off -c tcp_keepalives_idle=30 \
+     -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3";
 /// Writes made during turns commit without waiting for the disk (see the module's doc).
 const DURING_TURNS_SETTING: &str = "-c synchronous_commit=off";
 

@@ -1,8 +1,8 @@
 //! Sessions in PostgreSQL: the state in "sessions", transcript lines in "transcript_lines".
-//! A turn runs inside a transaction that starts by taking a transaction-scoped advisory lock
-//! on the session key, so two instances given messages of one session at once run them one
-//! after the other, and the turn's state and transcript commit together; turns that start
-//! at once share one transaction (`turn_batches`).
+//! A turn holds an advisory lock on its session key from before the session is loaded until
+//! after its writes are committed, so two instances given messages of one session at once
+//! run them one after the other, and the turn's state and transcript commit together; turns
+//! that start at once are begun and written together (`turn_batches`).
 
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;

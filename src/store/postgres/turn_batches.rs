@@ -43,8 +43,11 @@ use crate::store::{
 const LOCK_ALL: &str = "SELECT pg_advisory_lock(number) FROM \
      (SELECT hashtextextended(key, 0) AS number FROM unnest($1::text[]) AS key \
       ORDER BY number OFFSET 0) AS ordered";
-const UNLOCK: &str =
-    "SELECT pg_advisory_unlock(hashtextextended(key, 0)) FROM unnest($1::text[]) AS key";
+/// Whether every one was held (a lock not held means the connection is not the one that took
+/// it, as behind a pooler in transaction mode: the batch then closes it).
+const UNLOCK: &str = "SELECT bool_and(unlocked) FROM \
+     (SELECT pg_advisory_unlock(hashtextextended(key, 0)) AS unlocked \
+      FROM unnest($1::text[]) AS key) AS each";
 /// Loads the sessions with the standing of the member each is about (a session's turn would
 /// otherwise read it in a round trip of its own). A statement of its own after the locks,
 /// so that it reads what was committed before they were granted.
@@ -484,12 +487,24 @@ impl BatchConnection {
         };
         let let_go = async {
             if ended.is_empty() {
-                return Ok(());
+                return Ok(true);
             }
-            client.execute(&unlock, &[&ended]).await.map(drop)
+            client
+                .query_one(&unlock, &[&ended])
+                .await
+                .map(|row| row.get::<_, Option<bool>>(0) == Some(true))
         };
         let (written, let_go) = tokio::join!(write, let_go);
-        (written.map_err(StoreError::from), let_go.is_ok())
+        let let_go = match let_go {
+            Ok(all_held) => {
+                if !all_held {
+                    tracing::error!("a batch's connection did not hold its sessions' locks");
+                }
+                all_held
+            }
+            Err(_) => false,
+        };
+        (written.map_err(StoreError::from), let_go)
     }
 
     /// Back to the pool: only once no session is locked.
@@ -641,7 +656,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn turns_begun_at_once_share_transactions_and_each_keeps_its_own_writes() {
+    async fn turns_begun_at_once_share_statements_and_each_keeps_its_own_writes() {
         let (cluster, stores) = stores().await;
         let sessions = stores.sessions.clone();
         // Three rounds of 40 sessions at once (ten times the batch slots): each turn writes
@@ -680,7 +695,7 @@ mod tests {
             );
         }
         assert_eq!(sessions.load(&key("member-7")).await.expect("load"), None);
-        // Rows written by one transaction share its id (`xmin`).
+        // Rows written by one statement (one transaction) share its id (`xmin`).
         let transactions = cluster
             .psql(
                 &cluster.url(),
