@@ -39,11 +39,7 @@ struct Claim<'a> {
 impl KeyLocks {
     /// Waits for `key`'s lock and holds it until the guard is dropped.
     pub async fn lock(&self, key: &SessionKey) -> KeyGuard<'_> {
-        let lock = self
-            .in_use()
-            .entry(key.clone())
-            .or_insert_with(KeyLock::default)
-            .clone();
+        let lock = self.in_use().entry(key.clone()).or_default().clone();
         let claim = Claim {
             locks: self,
             key: key.clone(),
