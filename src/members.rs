@@ -225,6 +225,13 @@ pub trait MemberDirectory: Send + Sync {
     async fn cards(&self, id: &MemberId) -> Result<Vec<Card>, DirectoryError>;
     /// Replaces the member's password with `phc` (an argon2id PHC string).
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError>;
+
+    /// Whether each call crosses the network to another service, and so may take as long as
+    /// its timeouts: a turn then lets the others of its batch go on without it
+    /// (`SessionTurn::detach`). Members tanya keeps itself answer as fast as its own store.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 /// Members kept by tanya itself (the demo members and the synthetic ones of load tests).

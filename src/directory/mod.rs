@@ -270,6 +270,10 @@ impl MemberDirectory for HttpDirectory {
             other => Err(unexpected(Call::SetPassword, other)),
         }
     }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
 }
 
 /// The PEM file at `path`, parsed by `parse`; the error says which step failed.

@@ -15,7 +15,7 @@ use crate::members::{Card, FoundMember};
 use crate::outbox::OutboundCode;
 use crate::security::otp;
 use crate::security::password::{self, SecretString};
-use crate::store::{PageGrant, SessionKey};
+use crate::store::{PageGrant, SessionKey, SessionTurn};
 use secrecy::ExposeSecret;
 
 /// How many argon2id hashes may run at once: half the cores, at least one. Each hash is
@@ -52,10 +52,11 @@ fn card_view(card: Card) -> CardView {
 }
 
 impl Engine {
-    /// Performs effects; returns the event a look-up produced, if any.
+    /// Performs effects for `turn`; returns the event a look-up produced, if any.
     pub(super) async fn run_effects(
         &self,
         session: &SessionKey,
+        turn: &dyn SessionTurn,
         effects: Vec<Effect>,
         now: Timestamp,
         spent: &mut Spent,
@@ -72,6 +73,7 @@ impl Engine {
                     };
                     next = Some(
                         if self.services.member_limits.admit(attempt, now, spent).await {
+                            self.before_directory(turn);
                             let found = self.services.members.find_by_kpj_nik(&kpj, &nik).await?;
                             Event::LookedUp(found.map(|found| view(found, kpj, Some(nik))))
                         } else {
@@ -87,6 +89,7 @@ impl Engine {
                     };
                     next = Some(
                         if self.services.member_limits.admit(attempt, now, spent).await {
+                            self.before_directory(turn);
                             let found = self
                                 .services
                                 .members
@@ -106,6 +109,7 @@ impl Engine {
                     next = Some(Event::CodeAdmission { admitted, request });
                 }
                 Effect::LoadCards { member_id } => {
+                    self.before_directory(turn);
                     let cards = self.services.members.cards(&member_id).await?;
                     next = Some(Event::CardsLoaded(
                         cards.into_iter().map(card_view).collect(),
@@ -138,13 +142,14 @@ impl Engine {
                     member_id,
                     password,
                 } => {
-                    let phc = self.hash(password).await?;
+                    let phc = self.hash(password, turn).await?;
                     self.services.members.set_password(&member_id, &phc).await?;
                 }
                 Effect::HashPasswordDraft { password } => {
-                    next = Some(Event::PasswordHashed(self.hash(password).await?));
+                    next = Some(Event::PasswordHashed(self.hash(password, turn).await?));
                 }
                 Effect::SetPasswordHash { member_id, phc } => {
+                    self.before_directory(turn);
                     self.services.members.set_password(&member_id, &phc).await?;
                 }
                 Effect::Code { member_id, event } => {
@@ -181,23 +186,41 @@ impl Engine {
         Ok(next)
     }
 
-    /// The argon2id PHC string of `password`. argon2id takes tens of milliseconds of CPU: off
-    /// the async executor, and only `password_hashers` at once. The semaphore is never closed.
-    pub(super) async fn hash(&self, password: SecretString) -> Result<String, EngineError> {
+    /// Before a call to the member directory: one across the network may take as long as its
+    /// timeouts, and `turn`'s batch does not wait for it.
+    fn before_directory(&self, turn: &dyn SessionTurn) {
+        if self.services.members.is_remote() {
+            turn.detach();
+        }
+    }
+
+    /// The argon2id PHC string of `password`, for `turn`. argon2id takes tens of milliseconds
+    /// of CPU (and may wait for other hashes first): off the async executor, only
+    /// `password_hashers` at once, and without `turn`'s batch waiting for it. The semaphore
+    /// is never closed.
+    pub(super) async fn hash(
+        &self,
+        password: SecretString,
+        turn: &dyn SessionTurn,
+    ) -> Result<String, EngineError> {
+        turn.detach();
         let _permit = self.hashing.acquire().await.ok();
         Ok(tokio::task::spawn_blocking(move || password::hash_password(&password)).await??)
     }
 
-    /// Whether `typed` is the first entry hashed as `draft_phc`. A text the policy's shape
-    /// rules refuse cannot be (the first entry passed them) and costs no argon2 run.
+    /// Whether `typed` is the first entry hashed as `draft_phc`, for `turn` (which, as for
+    /// `hash`, its batch stops waiting for). A text the policy's shape rules refuse cannot be
+    /// (the first entry passed them) and costs no argon2 run.
     pub(super) async fn matches_draft(
         &self,
         draft_phc: &str,
         typed: &SecretString,
+        turn: &dyn SessionTurn,
     ) -> Result<bool, EngineError> {
         if !password::could_be_password(typed.expose_secret()) {
             return Ok(false);
         }
+        turn.detach();
         let _permit = self.hashing.acquire().await.ok();
         let (phc, typed) = (
             draft_phc.to_string(),

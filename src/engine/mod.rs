@@ -255,4 +255,6 @@ impl Engine {
 }
 
 #[cfg(test)]
+mod slow_steps_tests;
+#[cfg(test)]
 mod tests;

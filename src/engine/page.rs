@@ -148,7 +148,7 @@ impl Engine {
             store_turn.finish(TurnWrites::default()).await?;
             return Ok(PageOutcome::Refused { broken, mismatch });
         }
-        let phc = self.hash(entry.password).await?;
+        let phc = self.hash(entry.password, store_turn.as_ref()).await?;
         let page = PagePassword {
             member: grant.member.clone(),
             flow: grant.flow,
@@ -168,6 +168,7 @@ impl Engine {
         // (It never spends the member's limits, so there is nothing to give back.)
         self.run_effects(
             key,
+            store_turn.as_ref(),
             transition.effects,
             now,
             &mut Spent::default(),

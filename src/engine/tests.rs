@@ -41,28 +41,51 @@ async fn engine(durability: Arc<dyn Durability>) -> (Engine, Arc<dyn SessionStor
     .await
 }
 
-/// An engine over the demo members (as `directory` wraps them) with `limits`.
+/// An engine over in-memory stores and the demo members (as `directory` wraps them) with
+/// `limits`.
 async fn engine_with(
     durability: Arc<dyn Durability>,
     limits: crate::limits::LimitsConfig,
     directory: impl FnOnce(Arc<dyn MemberDirectory>) -> Arc<dyn MemberDirectory>,
 ) -> (Engine, Arc<dyn SessionStore>) {
+    let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
+    let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
+    let stores = TestStores {
+        sessions: store.clone(),
+        guard,
+        durability,
+    };
+    (engine_over(stores, limits, directory).await, store)
+}
+
+/// The stores an engine of the tests keeps its sessions and standings in.
+pub(super) struct TestStores {
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) guard: Arc<dyn MemberGuardStore>,
+    pub(super) durability: Arc<dyn Durability>,
+}
+
+/// An engine over `stores` and the demo members (as `directory` wraps them) with `limits`.
+pub(super) async fn engine_over(
+    stores: TestStores,
+    limits: crate::limits::LimitsConfig,
+    directory: impl FnOnce(Arc<dyn MemberDirectory>) -> Arc<dyn MemberDirectory>,
+) -> Engine {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
     let content =
         Arc::new(crate::content::load(&dir, &dialog::keys::requirements()).expect("content"));
     let nlu = Arc::new(Nlu::train(&content, crate::nlu::Thresholds::default()));
-    let store: Arc<dyn SessionStore> = Arc::new(crate::store::MemorySessionStore::default());
     let members = Arc::new(crate::members::MemoryMemberStore::default());
     crate::members::seed_missing(members.as_ref(), &crate::members::demo_members())
         .await
         .expect("seed");
     let key = Arc::new(ServerKey::from_bytes([7; 32]));
-    let guard: Arc<dyn MemberGuardStore> = Arc::new(crate::store::MemoryMemberGuard::default());
+    let guard = stores.guard;
     let services = Services {
-        store: store.clone(),
+        store: stores.sessions,
         members: directory(Arc::new(crate::members::StoredMembers(members))),
         codes: Arc::new(crate::outbox::MemoryOutbox::default()),
-        durability,
+        durability: stores.durability,
         clock: Arc::new(crate::clock::SystemClock),
         key: key.clone(),
         limits: Arc::new(Limits::new(&limits)),
@@ -73,10 +96,10 @@ async fn engine_with(
             base_url: "https://tanya.example".into(),
         },
     };
-    (Engine::new(nlu, content, services), store)
+    Engine::new(nlu, content, services)
 }
 
-fn says(session: &SessionKey, text: &str) -> IncomingMessage {
+pub(super) fn says(session: &SessionKey, text: &str) -> IncomingMessage {
     IncomingMessage {
         session: session.clone(),
         input: Input::Text(text.to_string()),

@@ -157,7 +157,9 @@ impl Engine {
         if let (State::ConfirmPassword { draft_phc, .. }, Some(typed)) =
             (&session.state, &message.secret)
         {
-            message.confirms_draft = self.matches_draft(draft_phc, typed).await?;
+            message.confirms_draft = self
+                .matches_draft(draft_phc, typed, store_turn.as_ref())
+                .await?;
         }
         let ranking = message.ranking.clone();
         let hidden = message.secret.is_some();
@@ -188,6 +190,7 @@ impl Engine {
             match self
                 .run_effects(
                     &incoming.session,
+                    store_turn.as_ref(),
                     transition.effects,
                     now,
                     spent,

@@ -16,6 +16,9 @@ pub mod page_tokens;
 mod postgres;
 mod sled;
 
+/// The throw-away PostgreSQL cluster of the tests, for the engine's tests on PostgreSQL.
+#[cfg(test)]
+pub(crate) use self::postgres::test_cluster;
 pub use self::postgres::{
     Batching as PostgresBatching, DEFAULT_POOL_SIZE as POSTGRES_DEFAULT_POOL_SIZE,
     Options as PostgresOptions,
@@ -207,9 +210,15 @@ pub struct TranscriptLines {
 
 /// A turn in progress, holding its session (see `SessionStore::begin_turn`).
 #[async_trait::async_trait]
-pub trait SessionTurn: Send {
+pub trait SessionTurn: Send + Sync {
     /// Writes `writes`, all or nothing where the store can, and ends the turn.
     async fn finish(self: Box<Self>, writes: TurnWrites) -> Result<(), StoreError>;
+
+    /// The turn is about to wait on something slow (a password hashed, a directory across
+    /// the network): a store that commits turns together stops waiting for this one and
+    /// commits the others without it. Nothing else changes: the session stays the turn's
+    /// until it finishes or is dropped.
+    fn detach(&self) {}
 
     /// The standing of the member the session was about when last saved, read with the
     /// session under its lock, from a store where each read is a round trip to a shared

@@ -46,7 +46,7 @@ use crate::store::{BackendError, DbError, NoDurability, OpenError, StoreError, S
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// The longest a store call waits for a connection (from the pool, or a new one).
-const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -55,8 +55,8 @@ pub struct Options {
     pub url: String,
     /// Connections in the general pool, and as many in the pool for writes made during turns.
     pub pool_size: usize,
-    /// How turns are begun and written together (the turns pool has two connections per
-    /// batch slot).
+    /// How turns are begun and written together (the turns pool has a connection per batch
+    /// slot and per batch whose late turns may still run).
     pub batching: Batching,
 }
 
@@ -102,10 +102,10 @@ pub async fn open(options: &Options) -> Result<Stores, OpenError> {
             .map_err(|error| DbError::Backend(BackendError::new(error)))
     };
     let pools = Pools {
-        // One connection per batch slot, and as many again for batches whose late turns
-        // still run (see `turn_batches::run_batch`).
+        // One connection per batch slot, and one for each batch whose late turns may still
+        // run (see `turn_batches::run_batch`).
         turns: pool(
-            2 * options.batching.batches.max(1),
+            options.batching.batches.max(1) + options.batching.late_turns.max(1),
             with_setting(&config, TURNS_SETTING),
         )?,
         during_turns: pool(

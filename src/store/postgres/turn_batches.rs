@@ -9,10 +9,14 @@
 //! The locks are PostgreSQL's session-level advisory locks, held by the batch's connection
 //! from before the load until after the write, so two instances given messages of one session
 //! at once run them one after the other; no transaction stays open meanwhile, and a
-//! connection that fails or is closed lets its sessions go with it. A turn still running when
-//! its batch has waited `Batching::detach_after` is *late*: the others are written and let go
-//! without it (one slow look-up does not hold them up), and its session stays locked; the
-//! late turn is then written on that connection alone, and its session let go.
+//! connection that fails or is closed lets its sessions go with it. A turn that said it is
+//! about to wait on something slow (`SessionTurn::detach`: a password hashed, a directory
+//! across the network), or is still running when its batch has waited
+//! `Batching::detach_after`, is *late*: the others are written and let go without it, and its
+//! session stays locked; the late turn is then written on that connection alone, and its
+//! session let go. Batches whose late turns still run keep their connections, at most
+//! `Batching::late_turns` of them: beyond that a batch waits for its slow turns too, so that
+//! slow turns never take the connections new batches need.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -83,16 +87,22 @@ const MAX_BATCH: usize = 256;
 pub struct Batching {
     /// Batches open at once (each holds a connection until it has committed; one whose
     /// late turns still run keeps it until they end, outside this count). Fewer batches
-    /// gather more turns each: fewer statements and commits, a little more waiting.
+    /// gather more turns each: fewer statements and commits, a little more waiting. One is
+    /// best on the 2-core machine (README, "Mix A on PostgreSQL": a third less CPU per turn
+    /// than 4, and no slower) now that slow turns detach.
     pub batches: usize,
-    /// How long a batch waits for its slowest turn before committing the others.
+    /// Batches whose late turns may still run at once, each keeping its connection.
+    pub late_turns: usize,
+    /// How long a batch waits for its slowest turn before committing the others (a turn
+    /// that is slow without saying so).
     pub detach_after: Duration,
 }
 
 impl Default for Batching {
     fn default() -> Batching {
         Batching {
-            batches: 4,
+            batches: 1,
+            late_turns: 16,
             detach_after: Duration::from_millis(200),
         }
     }
@@ -120,6 +130,8 @@ enum Ending {
     },
     /// Dropped unfinished (it failed, or its caller stopped waiting): nothing to write.
     Abandoned(SessionKey),
+    /// Still running, and about to wait on something slow (`SessionTurn::detach`).
+    Detached(SessionKey),
 }
 
 /// Starts turns in batches; cheap to share (the batches run on their own tasks).
@@ -132,7 +144,13 @@ impl TurnBatcher {
     /// the batcher is dropped.
     pub(super) fn start(pool: Pool, batching: Batching) -> TurnBatcher {
         let (requests, queue) = mpsc::unbounded_channel();
-        tokio::spawn(gather(queue, pool, batching));
+        let batches = Batches {
+            pool,
+            slots: Arc::new(Semaphore::new(batching.batches.max(1))),
+            late: Arc::new(Semaphore::new(batching.late_turns.max(1))),
+            detach_after: batching.detach_after,
+        };
+        tokio::spawn(gather(queue, batches));
         TurnBatcher { requests }
     }
 
@@ -162,9 +180,18 @@ fn lost() -> StoreError {
     StoreError::Database(DbError::Backend(BackendError::new(BatchLost)))
 }
 
-/// Gathers waiting turns into batches while fewer than `batching.batches` run.
-async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching: Batching) {
-    let slots = Arc::new(Semaphore::new(batching.batches.max(1)));
+/// Where batches run: their connections, the slots for batches committing and for batches
+/// whose late turns still run, and how long a batch waits for its turns.
+#[derive(Clone)]
+struct Batches {
+    pool: Pool,
+    slots: Arc<Semaphore>,
+    late: Arc<Semaphore>,
+    detach_after: Duration,
+}
+
+/// Gathers waiting turns into batches while every slot is busy.
+async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, batches: Batches) {
     // A session's second turn found in one batch waits for the next one: advisory locks are
     // re-entrant on one connection, so in one batch the two would not keep each other out
     // (and one unlock would not let the session go). (The engine's own per-session locks
@@ -178,7 +205,7 @@ async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching:
                 None => return,
             },
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let Ok(slot) = batches.slots.clone().acquire_owned().await else {
             return;
         };
         let mut keys = HashSet::from([first.key.clone()]);
@@ -195,8 +222,8 @@ async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching:
             }
         }
         held_over.extend(waiting);
-        let (pool, detach_after) = (pool.clone(), batching.detach_after);
-        tokio::spawn(async move { run_batch(&pool, batch, slot, detach_after).await });
+        let batches = batches.clone();
+        tokio::spawn(async move { run_batch(&batches, batch, slot).await });
     }
 }
 
@@ -204,14 +231,9 @@ async fn gather(mut queue: mpsc::UnboundedReceiver<Begin>, pool: Pool, batching:
 /// late turns write.
 ///
 /// `slot` is given back once the batch has committed: its late turns, if any, keep the
-/// connection (the pool has room for as many as there are slots) but not the slot, so that
-/// turns waiting on a slow directory do not hold up new batches.
-async fn run_batch(
-    pool: &Pool,
-    batch: Vec<Begin>,
-    slot: OwnedSemaphorePermit,
-    detach_after: Duration,
-) {
+/// connection (one of `batches.late`, for which the pool has room) but not the slot, so that
+/// turns waiting on something slow do not hold up new batches.
+async fn run_batch(batches: &Batches, batch: Vec<Begin>, slot: OwnedSemaphorePermit) {
     // A caller that stopped waiting is left out before its session is locked.
     let batch: Vec<Begin> = batch
         .into_iter()
@@ -220,7 +242,7 @@ async fn run_batch(
     if batch.is_empty() {
         return;
     }
-    let connection = match BatchConnection::open(pool).await {
+    let connection = match BatchConnection::open(&batches.pool).await {
         Ok(connection) => connection,
         Err(error) => return fail(batch, &error),
     };
@@ -247,8 +269,8 @@ async fn run_batch(
     }
     drop(ending);
 
-    let deadline = Instant::now() + detach_after;
-    let finished = on_time(&mut endings, &mut running, deadline).await;
+    let deadline = Instant::now() + batches.detach_after;
+    let (finished, _late) = on_time(&mut endings, &mut running, deadline, &batches.late).await;
     if !running.is_empty() {
         tracing::debug!(late = running.len(), "turns outlived their batch");
     }
@@ -284,28 +306,54 @@ type Finished = (
     oneshot::Sender<Result<(), StoreError>>,
 );
 
-/// The turns that finished by `deadline`; those still `running` then are late.
+/// The turns that finished in time: the batch waits for each turn until `deadline`, and
+/// for a detached one not at all, but lets turns outlive it only with a permit of `late`
+/// (returned with them); without one it waits on. Those still `running` then are late.
 async fn on_time(
     endings: &mut mpsc::UnboundedReceiver<Ending>,
     running: &mut HashSet<SessionKey>,
     deadline: Instant,
-) -> Vec<Finished> {
+    late: &Arc<Semaphore>,
+) -> (Vec<Finished>, Option<OwnedSemaphorePermit>) {
     let mut finished = Vec::new();
+    let mut detached = HashSet::new();
     while !running.is_empty() {
-        let Ok(Some(end)) = tokio::time::timeout_at(deadline, endings.recv()).await else {
+        let awaited = running.iter().any(|key| !detached.contains(key));
+        let end = if awaited && Instant::now() < deadline {
+            match tokio::time::timeout_at(deadline, endings.recv()).await {
+                Ok(end) => end,
+                // Time's up: the turns still running may now be let outlive the batch.
+                Err(_) => continue,
+            }
+        } else {
+            tokio::select! {
+                permit = late.clone().acquire_owned() => return (finished, permit.ok()),
+                end = endings.recv() => end,
+            }
+        };
+        // `None` cannot happen (every turn ends once); should it, the turns still running
+        // are late, and the connection is closed once the batch has committed.
+        let Some(end) = end else {
             break;
         };
-        running.remove(end.key());
-        if let Ending::Finished {
-            key,
-            writes,
-            committed,
-        } = end
-        {
-            finished.push((key, writes, committed));
+        match end {
+            Ending::Detached(key) => {
+                detached.insert(key);
+            }
+            Ending::Finished {
+                key,
+                writes,
+                committed,
+            } => {
+                running.remove(&key);
+                finished.push((key, writes, committed));
+            }
+            Ending::Abandoned(key) => {
+                running.remove(&key);
+            }
         }
     }
-    finished
+    (finished, None)
 }
 
 /// The late turns, as each ends: written alone on the batch's connection, their session let
@@ -322,20 +370,25 @@ async fn commit_late_turns(
         let Some(end) = endings.recv().await else {
             return false;
         };
-        running.remove(end.key());
         let (written, let_go) = match end {
+            // Late already.
+            Ending::Detached(_) => continue,
             Ending::Finished {
                 key,
                 writes,
                 committed,
             } => {
+                running.remove(&key);
                 let result = connection
                     .write_and_let_go(&[(&key, &writes)], &[key.as_str()])
                     .await;
                 let _ = committed.send(result.0.clone());
                 result
             }
-            Ending::Abandoned(key) => connection.write_and_let_go(&[], &[key.as_str()]).await,
+            Ending::Abandoned(key) => {
+                running.remove(&key);
+                connection.write_and_let_go(&[], &[key.as_str()]).await
+            }
         };
         if written.is_err() || !let_go {
             return false;
@@ -347,14 +400,6 @@ async fn commit_late_turns(
 fn fail(batch: Vec<Begin>, error: &StoreError) {
     for begin in batch {
         let _ = begin.answer.send(Err(error.clone()));
-    }
-}
-
-impl Ending {
-    fn key(&self) -> &SessionKey {
-        match self {
-            Ending::Finished { key, .. } | Ending::Abandoned(key) => key,
-        }
     }
 }
 
@@ -382,6 +427,12 @@ impl SessionTurn for BatchTurn {
 
     fn member_standing(&self) -> Option<(MemberId, Standing)> {
         self.member_standing.clone()
+    }
+
+    fn detach(&self) {
+        if let Some(ending) = &self.ending {
+            let _ = ending.send(Ending::Detached(self.key.clone()));
+        }
     }
 }
 
@@ -659,7 +710,7 @@ mod tests {
     async fn turns_begun_at_once_share_statements_and_each_keeps_its_own_writes() {
         let (cluster, stores) = stores().await;
         let sessions = stores.sessions.clone();
-        // Three rounds of 40 sessions at once (ten times the batch slots): each turn writes
+        // Three rounds of 40 sessions at once (forty times the batch slot): each turn writes
         // two lines and a state; one turn of each round fails (dropped unfinished).
         for round in 0..3u64 {
             let mut turns = tokio::task::JoinSet::new();
@@ -707,6 +758,60 @@ mod tests {
             transactions < 39,
             "39 turns saved by {transactions} transactions"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_lets_a_detached_turn_outlive_it_only_with_a_connection_to_spare() {
+        let (cluster, _) = stores().await;
+        // Batches that wait for their turns as long as a test may hold one, one at a time,
+        // and one connection for late turns.
+        let mut one_late = options(&cluster);
+        one_late.batching.batches = 1;
+        one_late.batching.late_turns = 1;
+        let sessions = super::super::open(&one_late).await.expect("open").sessions;
+        let within = Duration::from_secs(10);
+        let (a, b, c) = (key("a"), key("b"), key("c"));
+
+        // A detaches: its batch commits without it and lets its slot go.
+        let (_, a_turn) = sessions.begin_turn(&a).await.expect("begin");
+        a_turn.detach();
+        let (_, b_turn) = tokio::time::timeout(within, sessions.begin_turn(&b))
+            .await
+            .expect("A's batch let its slot go")
+            .expect("begin");
+        // B detaches too, but A's batch keeps the only connection for late turns: B's
+        // batch waits for B, and C waits for the slot, for as long as it takes. (Were B
+        // let outlive its batch, C's batch would find no connection left, and fail once
+        // the pool gave up waiting.)
+        b_turn.detach();
+        let c_begins = sessions.begin_turn(&c);
+        tokio::pin!(c_begins);
+        let longer_than_a_pool_waits = super::super::POOL_TIMEOUT + Duration::from_secs(1);
+        let waiting = tokio::time::timeout(longer_than_a_pool_waits, &mut c_begins).await;
+        assert!(waiting.is_err(), "C waits for B's batch");
+        a_turn
+            .finish(writes(&a, 1, b"a", 0))
+            .await
+            .expect("A commits late");
+        // A's connection is free again: B may outlive its batch, and C begins.
+        let (_, c_turn) = tokio::time::timeout(within, c_begins)
+            .await
+            .expect("C begins once A has ended")
+            .expect("begin");
+        c_turn
+            .finish(writes(&c, 1, b"c", 0))
+            .await
+            .expect("C commits");
+        b_turn
+            .finish(writes(&b, 1, b"b", 0))
+            .await
+            .expect("B commits late");
+        for (key, data) in [(&a, b"a"), (&b, b"b"), (&c, b"c")] {
+            assert_eq!(
+                sessions.load(key).await.expect("load"),
+                Some(session(1, data))
+            );
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
