@@ -320,7 +320,10 @@ async fn open_database(config: &Config) -> Result<Stores, BuildError> {
         let options = store::PostgresOptions {
             url: url.expose_secret().to_string(),
             pool_size: config.db_pool_size,
-            batching: store::PostgresBatching::default(),
+            batching: store::PostgresBatching {
+                late_turns: config.db_pool_size,
+                ..store::PostgresBatching::default()
+            },
         };
         return Ok(store::open_postgres(&options).await?);
     }

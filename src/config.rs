@@ -191,8 +191,8 @@ pub struct Config {
     /// `postgres://…`); unset: the embedded database in `data_dir`.
     pub database_url: Option<Secret>,
     /// Connections in each of the PostgreSQL backend's two pools for single statements
-    /// (`TANYA_DB_POOL_SIZE`); the batches of turns have their own few
-    /// (`store::PostgresBatching`).
+    /// (`TANYA_DB_POOL_SIZE`), and the batches of turns whose late turns may still run at
+    /// once, each keeping a connection (`store::PostgresBatching::late_turns`).
     pub db_pool_size: usize,
     /// The key codes are derived from (`TANYA_SERVER_KEY`, 64 hex digits); unset: the one
     /// kept in the shared database, or the key file in `data_dir`.

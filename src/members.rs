@@ -229,9 +229,8 @@ pub trait MemberDirectory: Send + Sync {
     /// Whether each call crosses the network to another service, and so may take as long as
     /// its timeouts: a turn then lets the others of its batch go on without it
     /// (`SessionTurn::detach`). Members tanya keeps itself answer as fast as its own store.
-    fn is_remote(&self) -> bool {
-        false
-    }
+    /// No default: a directory that wraps another says what the wrapped one is.
+    fn is_remote(&self) -> bool;
 }
 
 /// Members kept by tanya itself (the demo members and the synthetic ones of load tests).
@@ -316,6 +315,10 @@ impl MemberDirectory for StoredMembers {
 
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
         self.0.set_password(id, phc).await
+    }
+
+    fn is_remote(&self) -> bool {
+        false
     }
 }
 

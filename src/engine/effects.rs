@@ -194,23 +194,27 @@ impl Engine {
         }
     }
 
-    /// The argon2id PHC string of `password`, for `turn`. argon2id takes tens of milliseconds
-    /// of CPU (and may wait for other hashes first): off the async executor, only
-    /// `password_hashers` at once, and without `turn`'s batch waiting for it. The semaphore
-    /// is never closed.
+    /// A hasher for `turn`: argon2id takes tens of milliseconds of CPU (and may wait for
+    /// other hashes first), so it runs off the async executor, only `password_hashers` at
+    /// once, and without `turn`'s batch waiting for it. The semaphore is never closed.
+    async fn hasher(&self, turn: &dyn SessionTurn) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        turn.detach();
+        self.hashing.acquire().await.ok()
+    }
+
+    /// The argon2id PHC string of `password`, for `turn` (see `hasher`).
     pub(super) async fn hash(
         &self,
         password: SecretString,
         turn: &dyn SessionTurn,
     ) -> Result<String, EngineError> {
-        turn.detach();
-        let _permit = self.hashing.acquire().await.ok();
+        let _hasher = self.hasher(turn).await;
         Ok(tokio::task::spawn_blocking(move || password::hash_password(&password)).await??)
     }
 
-    /// Whether `typed` is the first entry hashed as `draft_phc`, for `turn` (which, as for
-    /// `hash`, its batch stops waiting for). A text the policy's shape rules refuse cannot be
-    /// (the first entry passed them) and costs no argon2 run.
+    /// Whether `typed` is the first entry hashed as `draft_phc`, for `turn` (see `hasher`).
+    /// A text the policy's shape rules refuse cannot be (the first entry passed them) and
+    /// costs no argon2 run.
     pub(super) async fn matches_draft(
         &self,
         draft_phc: &str,
@@ -220,8 +224,7 @@ impl Engine {
         if !password::could_be_password(typed.expose_secret()) {
             return Ok(false);
         }
-        turn.detach();
-        let _permit = self.hashing.acquire().await.ok();
+        let _hasher = self.hasher(turn).await;
         let (phc, typed) = (
             draft_phc.to_string(),
             SecretString::from(typed.expose_secret().to_string()),

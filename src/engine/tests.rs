@@ -193,6 +193,10 @@ impl MemberDirectory for FlakyLookups {
     async fn set_password(&self, id: &MemberId, phc: &str) -> Result<(), DirectoryError> {
         self.inner.set_password(id, phc).await
     }
+
+    fn is_remote(&self) -> bool {
+        self.inner.is_remote()
+    }
 }
 
 /// A turn whose look-up was admitted but then dropped (a directory outage) or failed (any

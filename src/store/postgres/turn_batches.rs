@@ -1,15 +1,18 @@
 //! Turns of many sessions written in one statement. PostgreSQL's cost per turn was mostly its
 //! cost per statement and per commit (README, "Mix A on PostgreSQL"), so the turns that start
 //! while others hold every batch slot are gathered into a *batch*: one statement locks all
-//! their sessions (in one order, so that batches of two instances never deadlock), one loads
-//! them, and once every turn of the batch has finished, one statement saves the states and
+//! their sessions (those free: it never waits, so batches of two instances never deadlock),
+//! one loads them, and once every turn of the batch has finished, one statement saves the states and
 //! transcript lines (one commit, durable before any of them is answered) and one lets the
 //! sessions go.
 //!
 //! The locks are PostgreSQL's session-level advisory locks, held by the batch's connection
 //! from before the load until after the write, so two instances given messages of one session
 //! at once run them one after the other; no transaction stays open meanwhile, and a
-//! connection that fails or is closed lets its sessions go with it. A turn that said it is
+//! connection that fails or is closed lets its sessions go with it. A batch never waits for
+//! a lock: a session held elsewhere (its turn running in another instance) is left out and
+//! tried again in a later batch, so that one instance's slow turn holds up no other session
+//! in the next. A turn that said it is
 //! about to wait on something slow (`SessionTurn::detach`: a password hashed, a directory
 //! across the network), or is still running when its batch has waited
 //! `Batching::detach_after`, is *late*: the others are written and let go without it, and its
@@ -38,15 +41,14 @@ use crate::store::{
     BackendError, DbError, SessionKey, SessionTurn, StoreError, StoredSession, TurnWrites,
 };
 
-/// Locks sessions in the order of their lock numbers (the `OFFSET 0` keeps the ordered
-/// subquery from being flattened, so each lock is taken as its row leaves the sort), each
-/// until `UNLOCK` or the connection's end. The number is the one every tanya version takes
-/// for a session (earlier ones as transaction-level locks, which these exclude and are
-/// excluded by), so instances of two versions keep each other's turns apart during a
+/// Locks the sessions that no other connection holds, each until `UNLOCK` or the
+/// connection's end, and returns the others (held elsewhere). Nothing waits, so no order is
+/// needed against deadlocks. The number is the one every tanya version takes for a session
+/// (earlier ones waiting for it, as session- or transaction-level locks, which these exclude
+/// and are excluded by), so instances of two versions keep each other's turns apart during a
 /// rolling upgrade.
-const LOCK_ALL: &str = "SELECT pg_advisory_lock(number) FROM \
-     (SELECT hashtextextended(key, 0) AS number FROM unnest($1::text[]) AS key \
-      ORDER BY number OFFSET 0) AS ordered";
+const LOCK_ALL: &str = "SELECT key FROM unnest($1::text[]) AS key \
+     WHERE NOT pg_try_advisory_lock(hashtextextended(key, 0))";
 /// Whether every one was held (a lock not held means the connection is not the one that took
 /// it, as behind a pooler in transaction mode: the batch then closes it).
 const UNLOCK: &str = "SELECT bool_and(unlocked) FROM \
@@ -82,6 +84,12 @@ const WRITE_ALL: &str = "WITH saved AS \
 /// one batch's statements stay short.
 const MAX_BATCH: usize = 256;
 
+/// How long a turn whose session is held elsewhere waits before it is tried again: the first
+/// time, then twice as long each time, up to `RETRY_AT_MOST` (a turn elsewhere takes
+/// milliseconds, a slow one seconds). The caller gives up when its own deadline passes.
+const RETRY_FIRST: Duration = Duration::from_millis(1);
+const RETRY_AT_MOST: Duration = Duration::from_millis(50);
+
 /// How turns are gathered.
 #[derive(Clone, Copy, Debug)]
 pub struct Batching {
@@ -93,8 +101,8 @@ pub struct Batching {
     pub batches: usize,
     /// Batches whose late turns may still run at once, each keeping its connection.
     pub late_turns: usize,
-    /// How long a batch waits for its slowest turn before committing the others (a turn
-    /// that is slow without saying so).
+    /// How long a batch waits for its slowest turn (one that is slow without saying so)
+    /// before committing the others, if it may keep its connection for late turns.
     pub detach_after: Duration,
 }
 
@@ -112,6 +120,8 @@ impl Default for Batching {
 struct Begin {
     key: SessionKey,
     answer: oneshot::Sender<Result<(Option<StoredSession>, BatchTurn), StoreError>>,
+    /// How long it waits before it is tried again, should its session be held elsewhere.
+    retry_after: Duration,
 }
 
 /// A session as loaded, with the standing of the member it is about.
@@ -149,6 +159,8 @@ impl TurnBatcher {
             slots: Arc::new(Semaphore::new(batching.batches.max(1))),
             late: Arc::new(Semaphore::new(batching.late_turns.max(1))),
             detach_after: batching.detach_after,
+            // Weak: the queue ends when the batcher is dropped.
+            retries: requests.downgrade(),
         };
         tokio::spawn(gather(queue, batches));
         TurnBatcher { requests }
@@ -163,6 +175,7 @@ impl TurnBatcher {
         let begin = Begin {
             key: key.clone(),
             answer,
+            retry_after: RETRY_FIRST,
         };
         self.requests.send(begin).map_err(|_| lost())?;
         let (loaded, turn) = started.await.map_err(|_| lost())??;
@@ -181,13 +194,30 @@ fn lost() -> StoreError {
 }
 
 /// Where batches run: their connections, the slots for batches committing and for batches
-/// whose late turns still run, and how long a batch waits for its turns.
+/// whose late turns still run, how long a batch waits for its turns, and where turns whose
+/// sessions were held elsewhere ask again.
 #[derive(Clone)]
 struct Batches {
     pool: Pool,
     slots: Arc<Semaphore>,
     late: Arc<Semaphore>,
     detach_after: Duration,
+    retries: mpsc::WeakUnboundedSender<Begin>,
+}
+
+impl Batches {
+    /// Asks again for `begin`, whose session was held elsewhere, once its wait is over.
+    fn retry(&self, mut begin: Begin) {
+        let retries = self.retries.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(begin.retry_after).await;
+            begin.retry_after = (begin.retry_after * 2).min(RETRY_AT_MOST);
+            // The batcher gone, the dropped answer tells the caller.
+            if let Some(requests) = retries.upgrade() {
+                let _ = requests.send(begin);
+            }
+        });
+    }
 }
 
 /// Gathers waiting turns into batches while every slot is busy.
@@ -247,10 +277,26 @@ async fn run_batch(batches: &Batches, batch: Vec<Begin>, slot: OwnedSemaphorePer
         Err(error) => return fail(batch, &error),
     };
     let keys: Vec<SessionKey> = batch.iter().map(|begin| begin.key.clone()).collect();
-    let mut loaded = match connection.lock_and_load(&keys).await {
-        Ok(loaded) => loaded,
+    let (held_elsewhere, mut loaded) = match connection.lock_and_load(&keys).await {
+        Ok(locked) => locked,
         Err(error) => return fail(batch, &error),
     };
+    let (batch, keys) = if held_elsewhere.is_empty() {
+        (batch, keys)
+    } else {
+        let (batch, held): (Vec<Begin>, Vec<Begin>) = batch
+            .into_iter()
+            .partition(|begin| !held_elsewhere.contains(begin.key.as_str()));
+        for begin in held {
+            batches.retry(begin);
+        }
+        let keys = batch.iter().map(|begin| begin.key.clone()).collect();
+        (batch, keys)
+    };
+    if batch.is_empty() {
+        // Nothing locked: the connection is clean.
+        return connection.give_back();
+    }
     let (ending, mut endings) = mpsc::unbounded_channel();
     let mut running = HashSet::with_capacity(batch.len());
     for begin in batch {
@@ -327,8 +373,10 @@ async fn on_time(
             }
         } else {
             tokio::select! {
-                permit = late.clone().acquire_owned() => return (finished, permit.ok()),
+                // A turn that has ended is never taken as late.
+                biased;
                 end = endings.recv() => end,
+                permit = late.clone().acquire_owned() => return (finished, permit.ok()),
             }
         };
         // `None` cannot happen (every turn ends once); should it, the turns still running
@@ -465,20 +513,24 @@ impl BatchConnection {
             .expect("a batch's connection is there until given back")
     }
 
-    /// Waits for the sessions' locks (in one order) and loads them: one round trip
-    /// (pipelined; the server still runs the statements in order).
+    /// Locks the sessions no other connection holds and loads them: one round trip
+    /// (pipelined; the server still runs the statements in order). Returns the sessions held
+    /// elsewhere (neither locked nor loaded) and the others as loaded.
     async fn lock_and_load(
         &self,
         keys: &[SessionKey],
-    ) -> Result<HashMap<String, Loaded>, StoreError> {
+    ) -> Result<(HashSet<String>, HashMap<String, Loaded>), StoreError> {
         let client = self.client();
         let lock = client.prepare_cached(LOCK_ALL).await?;
         let load = client.prepare_cached(LOAD_ALL).await?;
         let keys: Vec<&str> = keys.iter().map(SessionKey::as_str).collect();
         let keys: [&(dyn ToSql + Sync); 1] = [&keys];
-        let (_, rows) = tokio::try_join!(client.execute(&lock, &keys), client.query(&load, &keys))?;
-        Ok(rows
+        let (held, rows) =
+            tokio::try_join!(client.query(&lock, &keys), client.query(&load, &keys))?;
+        let held: HashSet<String> = held.iter().map(|row| row.get(0)).collect();
+        let loaded = rows
             .iter()
+            .filter(|row| !held.contains(row.get::<_, &str>(0)))
             .map(|row| {
                 let session = StoredSession {
                     updated_at: Timestamp(unsigned(row.get(1))),
@@ -495,7 +547,8 @@ impl BatchConnection {
                 };
                 (row.get(0), loaded)
             })
-            .collect())
+            .collect();
+        Ok((held, loaded))
     }
 
     /// Writes what `writes` hold in one statement (so one commit; none when there is
@@ -757,6 +810,57 @@ mod tests {
         assert!(
             transactions < 39,
             "39 turns saved by {transactions} transactions"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_held_in_another_instance_holds_up_no_other_session() {
+        let (cluster, first) = stores().await;
+        let second = super::super::open(&options(&cluster))
+            .await
+            .expect("second instance");
+        let (held, free) = (key("held"), key("free"));
+        let (_, holding) = first.sessions.begin_turn(&held).await.expect("begin");
+
+        // The second instance is asked for both: the held session waits for the first
+        // instance's turn, and the free one goes on meanwhile.
+        let waiting = tokio::spawn({
+            let (sessions, held) = (second.sessions.clone(), held.clone());
+            async move {
+                let (loaded, turn) = sessions.begin_turn(&held).await?;
+                turn.finish(writes(&held, 2, b"second", 2)).await?;
+                Ok::<_, StoreError>(loaded)
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, free_turn) =
+            tokio::time::timeout(Duration::from_secs(10), second.sessions.begin_turn(&free))
+                .await
+                .expect("the free session is not held up")
+                .expect("begin");
+        free_turn
+            .finish(writes(&free, 1, b"free", 0))
+            .await
+            .expect("commit");
+        assert!(!waiting.is_finished(), "the held session still waits");
+
+        holding
+            .finish(writes(&held, 1, b"first", 0))
+            .await
+            .expect("commit");
+        let loaded = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("begun once the first instance let it go")
+            .expect("task")
+            .expect("begin and commit");
+        assert_eq!(
+            loaded,
+            Some(session(1, b"first")),
+            "the second turn found what the first wrote"
+        );
+        assert_eq!(
+            first.sessions.load(&held).await.expect("load"),
+            Some(session(2, b"second"))
         );
     }
 
