@@ -1,19 +1,18 @@
 //! Turns of many sessions written in one statement. PostgreSQL's cost per turn was mostly its
 //! cost per statement and per commit (README, "Mix A on PostgreSQL"), so the turns that start
 //! while others hold every batch slot are gathered into a *batch*: one statement locks all
-//! their sessions (those free: it never waits, so batches of two instances never deadlock),
-//! one loads them, and once every turn of the batch has finished, one statement saves the states and
-//! transcript lines (one commit, durable before any of them is answered) and one lets the
-//! sessions go.
+//! their sessions, one loads them, and once every turn of the batch has finished, one
+//! statement saves the states and transcript lines (one commit, durable before any of them is
+//! answered) and one lets the sessions go.
 //!
 //! The locks are PostgreSQL's session-level advisory locks, held by the batch's connection
 //! from before the load until after the write, so two instances given messages of one session
 //! at once run them one after the other; no transaction stays open meanwhile, and a
 //! connection that fails or is closed lets its sessions go with it. A batch never waits for
-//! a lock: a session held elsewhere (its turn running in another instance) is left out and
-//! tried again in a later batch, so that one instance's slow turn holds up no other session
-//! in the next. A turn that said it is
-//! about to wait on something slow (`SessionTurn::detach`: a password hashed, a directory
+//! a lock (so batches of two instances never deadlock): a session another connection holds
+//! (its turn running in another instance) is left out of the batch, and its turn waits for
+//! the lock on a connection of its own, so that a turn running elsewhere holds up no other
+//! session here. A turn that said it is about to wait on something slow (`SessionTurn::detach`: a password hashed, a directory
 //! across the network), or is still running when its batch has waited
 //! `Batching::detach_after`, is *late*: the others are written and let go without it, and its
 //! session stays locked; the late turn is then written on that connection alone, and its
@@ -41,14 +40,21 @@ use crate::store::{
     BackendError, DbError, SessionKey, SessionTurn, StoreError, StoredSession, TurnWrites,
 };
 
-/// Locks the sessions that no other connection holds, each until `UNLOCK` or the
+/// Locks the sessions that no other connection holds or waits for, each until `UNLOCK` or the
 /// connection's end, and returns the others (held elsewhere). Nothing waits, so no order is
 /// needed against deadlocks. The number is the one every tanya version takes for a session
-/// (earlier ones waiting for it, as session- or transaction-level locks, which these exclude
-/// and are excluded by), so instances of two versions keep each other's turns apart during a
-/// rolling upgrade.
+/// (earlier ones as session- or transaction-level locks, which these exclude and are
+/// excluded by), so instances of two versions keep each other's turns apart during a rolling
+/// upgrade.
 const LOCK_ALL: &str = "SELECT key FROM unnest($1::text[]) AS key \
      WHERE NOT pg_try_advisory_lock(hashtextextended(key, 0))";
+/// Waits for the sessions' locks, in the order of their numbers (so that two connections
+/// waiting never deadlock; the `OFFSET 0` keeps the ordered subquery from being flattened, so
+/// each lock is taken as its row leaves the sort), in PostgreSQL's queue for each: first come,
+/// first served.
+const WAIT_FOR_ALL: &str = "SELECT pg_advisory_lock(number) FROM \
+     (SELECT hashtextextended(key, 0) AS number FROM unnest($1::text[]) AS key \
+      ORDER BY number OFFSET 0) AS ordered";
 /// Whether every one was held (a lock not held means the connection is not the one that took
 /// it, as behind a pooler in transaction mode: the batch then closes it).
 const UNLOCK: &str = "SELECT bool_and(unlocked) FROM \
@@ -84,12 +90,6 @@ const WRITE_ALL: &str = "WITH saved AS \
 /// one batch's statements stay short.
 const MAX_BATCH: usize = 256;
 
-/// How long a turn whose session is held elsewhere waits before it is tried again: the first
-/// time, then twice as long each time, up to `RETRY_AT_MOST` (a turn elsewhere takes
-/// milliseconds, a slow one seconds). The caller gives up when its own deadline passes.
-const RETRY_FIRST: Duration = Duration::from_millis(1);
-const RETRY_AT_MOST: Duration = Duration::from_millis(50);
-
 /// How turns are gathered.
 #[derive(Clone, Copy, Debug)]
 pub struct Batching {
@@ -120,8 +120,6 @@ impl Default for Batching {
 struct Begin {
     key: SessionKey,
     answer: oneshot::Sender<Result<(Option<StoredSession>, BatchTurn), StoreError>>,
-    /// How long it waits before it is tried again, should its session be held elsewhere.
-    retry_after: Duration,
 }
 
 /// A session as loaded, with the standing of the member it is about.
@@ -159,8 +157,6 @@ impl TurnBatcher {
             slots: Arc::new(Semaphore::new(batching.batches.max(1))),
             late: Arc::new(Semaphore::new(batching.late_turns.max(1))),
             detach_after: batching.detach_after,
-            // Weak: the queue ends when the batcher is dropped.
-            retries: requests.downgrade(),
         };
         tokio::spawn(gather(queue, batches));
         TurnBatcher { requests }
@@ -175,7 +171,6 @@ impl TurnBatcher {
         let begin = Begin {
             key: key.clone(),
             answer,
-            retry_after: RETRY_FIRST,
         };
         self.requests.send(begin).map_err(|_| lost())?;
         let (loaded, turn) = started.await.map_err(|_| lost())??;
@@ -194,30 +189,14 @@ fn lost() -> StoreError {
 }
 
 /// Where batches run: their connections, the slots for batches committing and for batches
-/// whose late turns still run, how long a batch waits for its turns, and where turns whose
-/// sessions were held elsewhere ask again.
+/// whose late turns still run (or whose one turn waits for its session), and how long a
+/// batch waits for its turns.
 #[derive(Clone)]
 struct Batches {
     pool: Pool,
     slots: Arc<Semaphore>,
     late: Arc<Semaphore>,
     detach_after: Duration,
-    retries: mpsc::WeakUnboundedSender<Begin>,
-}
-
-impl Batches {
-    /// Asks again for `begin`, whose session was held elsewhere, once its wait is over.
-    fn retry(&self, mut begin: Begin) {
-        let retries = self.retries.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(begin.retry_after).await;
-            begin.retry_after = (begin.retry_after * 2).min(RETRY_AT_MOST);
-            // The batcher gone, the dropped answer tells the caller.
-            if let Some(requests) = retries.upgrade() {
-                let _ = requests.send(begin);
-            }
-        });
-    }
 }
 
 /// Gathers waiting turns into batches while every slot is busy.
@@ -277,7 +256,7 @@ async fn run_batch(batches: &Batches, batch: Vec<Begin>, slot: OwnedSemaphorePer
         Err(error) => return fail(batch, &error),
     };
     let keys: Vec<SessionKey> = batch.iter().map(|begin| begin.key.clone()).collect();
-    let (held_elsewhere, mut loaded) = match connection.lock_and_load(&keys).await {
+    let (held_elsewhere, loaded) = match connection.lock_and_load(&keys, Locking::IfFree).await {
         Ok(locked) => locked,
         Err(error) => return fail(batch, &error),
     };
@@ -288,7 +267,7 @@ async fn run_batch(batches: &Batches, batch: Vec<Begin>, slot: OwnedSemaphorePer
             .into_iter()
             .partition(|begin| !held_elsewhere.contains(begin.key.as_str()));
         for begin in held {
-            batches.retry(begin);
+            tokio::spawn(run_alone(batches.clone(), begin));
         }
         let keys = batch.iter().map(|begin| begin.key.clone()).collect();
         (batch, keys)
@@ -297,23 +276,7 @@ async fn run_batch(batches: &Batches, batch: Vec<Begin>, slot: OwnedSemaphorePer
         // Nothing locked: the connection is clean.
         return connection.give_back();
     }
-    let (ending, mut endings) = mpsc::unbounded_channel();
-    let mut running = HashSet::with_capacity(batch.len());
-    for begin in batch {
-        let (session, member_standing) = match loaded.remove(begin.key.as_str()) {
-            Some(loaded) => (Some(loaded.session), loaded.member_standing),
-            None => (None, None),
-        };
-        running.insert(begin.key.clone());
-        let turn = BatchTurn {
-            key: begin.key,
-            ending: Some(ending.clone()),
-            member_standing,
-        };
-        // A caller gone by now drops its turn, which ends it abandoned.
-        let _ = begin.answer.send(Ok((session, turn)));
-    }
-    drop(ending);
+    let (mut endings, mut running) = hand_out(batch, loaded);
 
     let deadline = Instant::now() + batches.detach_after;
     let (finished, _late) = on_time(&mut endings, &mut running, deadline, &batches.late).await;
@@ -343,6 +306,58 @@ async fn run_batch(batches: &Batches, batch: Vec<Begin>, slot: OwnedSemaphorePer
     if commit_late_turns(&connection, &mut endings, &mut running).await {
         connection.give_back();
     }
+}
+
+/// A turn whose session another connection holds or waits for (a turn of it in another
+/// instance): it waits for the lock on a connection of its own, in PostgreSQL's queue (turns
+/// of one session asked for in several instances still run in the order they asked), outside
+/// the batch slot, and as one of `batches.late` (turns waiting so never take the connections
+/// new batches need); then it runs as a late turn does.
+async fn run_alone(batches: Batches, begin: Begin) {
+    let Ok(_late) = batches.late.clone().acquire_owned().await else {
+        return;
+    };
+    if begin.answer.is_closed() {
+        return;
+    }
+    let connection = match BatchConnection::open(&batches.pool).await {
+        Ok(connection) => connection,
+        Err(error) => return fail(vec![begin], &error),
+    };
+    let keys = [begin.key.clone()];
+    let loaded = match connection.lock_and_load(&keys, Locking::Waiting).await {
+        Ok((_, loaded)) => loaded,
+        Err(error) => return fail(vec![begin], &error),
+    };
+    let (mut endings, mut running) = hand_out(vec![begin], loaded);
+    if commit_late_turns(&connection, &mut endings, &mut running).await {
+        connection.give_back();
+    }
+}
+
+/// Hands each turn of `batch` its session as `loaded`. Returns where the turns tell how they
+/// end, and the sessions of the turns now running.
+fn hand_out(
+    batch: Vec<Begin>,
+    mut loaded: HashMap<String, Loaded>,
+) -> (mpsc::UnboundedReceiver<Ending>, HashSet<SessionKey>) {
+    let (ending, endings) = mpsc::unbounded_channel();
+    let mut running = HashSet::with_capacity(batch.len());
+    for begin in batch {
+        let (session, member_standing) = match loaded.remove(begin.key.as_str()) {
+            Some(loaded) => (Some(loaded.session), loaded.member_standing),
+            None => (None, None),
+        };
+        running.insert(begin.key.clone());
+        let turn = BatchTurn {
+            key: begin.key,
+            ending: Some(ending.clone()),
+            member_standing,
+        };
+        // A caller gone by now drops its turn, which ends it abandoned.
+        let _ = begin.answer.send(Ok((session, turn)));
+    }
+    (endings, running)
 }
 
 /// A finished turn's key, writes, and where to tell how committing them went.
@@ -492,6 +507,15 @@ impl Drop for BatchTurn {
     }
 }
 
+/// How a batch takes its sessions' locks.
+#[derive(Clone, Copy)]
+enum Locking {
+    /// Those no other connection holds or waits for, at once.
+    IfFree,
+    /// Each, once it is free.
+    Waiting,
+}
+
 /// A batch's connection. Dropped anywhere but in `give_back` (a statement failed, or the
 /// task was cancelled), it closes the connection, which releases every lock it holds,
 /// where pooling it would hand them to the next batch.
@@ -513,21 +537,33 @@ impl BatchConnection {
             .expect("a batch's connection is there until given back")
     }
 
-    /// Locks the sessions no other connection holds and loads them: one round trip
-    /// (pipelined; the server still runs the statements in order). Returns the sessions held
-    /// elsewhere (neither locked nor loaded) and the others as loaded.
+    /// Locks the sessions (those free, or each once it is, as `locking` says) and loads
+    /// them: one round trip (pipelined; the server still runs the statements in order).
+    /// Returns the sessions held elsewhere (neither locked nor loaded) and the others as
+    /// loaded.
     async fn lock_and_load(
         &self,
         keys: &[SessionKey],
+        locking: Locking,
     ) -> Result<(HashSet<String>, HashMap<String, Loaded>), StoreError> {
         let client = self.client();
-        let lock = client.prepare_cached(LOCK_ALL).await?;
+        let lock = client
+            .prepare_cached(match locking {
+                Locking::IfFree => LOCK_ALL,
+                Locking::Waiting => WAIT_FOR_ALL,
+            })
+            .await?;
         let load = client.prepare_cached(LOAD_ALL).await?;
         let keys: Vec<&str> = keys.iter().map(SessionKey::as_str).collect();
         let keys: [&(dyn ToSql + Sync); 1] = [&keys];
-        let (held, rows) =
-            tokio::try_join!(client.query(&lock, &keys), client.query(&load, &keys))?;
-        let held: HashSet<String> = held.iter().map(|row| row.get(0)).collect();
+        let lock = async {
+            let rows = client.query(&lock, &keys).await?;
+            Ok::<HashSet<String>, tokio_postgres::Error>(match locking {
+                Locking::IfFree => rows.iter().map(|row| row.get(0)).collect(),
+                Locking::Waiting => HashSet::new(),
+            })
+        };
+        let (held, rows) = tokio::try_join!(lock, client.query(&load, &keys))?;
         let loaded = rows
             .iter()
             .filter(|row| !held.contains(row.get::<_, &str>(0)))
@@ -848,6 +884,18 @@ mod tests {
             .finish(writes(&held, 1, b"first", 0))
             .await
             .expect("commit");
+        // The first instance's next turn of the session comes after the one that waited.
+        let (after, turn) =
+            tokio::time::timeout(Duration::from_secs(10), first.sessions.begin_turn(&held))
+                .await
+                .expect("begun after the waiting turn")
+                .expect("begin");
+        assert_eq!(
+            after,
+            Some(session(2, b"second")),
+            "first come, first served"
+        );
+        turn.finish(TurnWrites::default()).await.expect("finish");
         let loaded = tokio::time::timeout(Duration::from_secs(10), waiting)
             .await
             .expect("begun once the first instance let it go")
